@@ -1,0 +1,207 @@
+import { connect } from '@nats-io/transport-node';
+import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { MicrosegError, toMicrosegError } from '@microseg/errors';
+import { BusRequestError } from './errors.ts';
+import { Outbox, type OutboxEntry } from './outbox.ts';
+import { extractTraceContext, injectTraceContext } from './trace-headers.ts';
+
+const tracer = trace.getTracer('@microseg/bus');
+
+/** Every reply message of microseg has `error` as field 1 (see proto/). */
+type Replyable = DescMessage;
+
+export interface BusLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface BusOptions {
+  url: string;
+  name: string;
+  logger: BusLogger;
+}
+
+export type Handler<Req extends DescMessage, Res extends Replyable> = (
+  request: MessageShape<Req>,
+) => Promise<MessageInitShape<Res>> | MessageInitShape<Res>;
+
+/**
+ * The NATS connection of one service process: protobuf request/reply with
+ * trace context in headers, queue-group handlers, broadcasts, and events to
+ * JetStream through an outbox that never makes the caller wait.
+ */
+export class Bus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly outbox: Outbox;
+  readonly #logger: BusLogger;
+  readonly #subscriptions: Subscription[] = [];
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  constructor(nc: NatsConnection, logger: BusLogger) {
+    this.nc = nc;
+    this.#logger = logger;
+    this.js = jetstream(nc);
+    this.outbox = new Outbox(this.js, {
+      onError: (err, entry) => logger.warn({ err: String(err), subject: entry.subject }, 'event publish failed; will retry'),
+    });
+  }
+
+  static async connect(options: BusOptions): Promise<Bus> {
+    const nc = await connect({
+      servers: options.url,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
+    const bus = new Bus(nc, options.logger);
+    void bus.#watchStatus();
+    return bus;
+  }
+
+  async jetstreamManager(): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc);
+  }
+
+  /** Request/reply with a bound. Throws BusRequestError (fail closed) or the remote MicrosegError. */
+  async request<Req extends DescMessage, Res extends Replyable>(
+    subject: string,
+    reqSchema: Req,
+    resSchema: Res,
+    message: MessageInitShape<Req>,
+    timeoutMs: number,
+  ): Promise<MessageShape<Res>> {
+    return tracer.startActiveSpan(`${subject} request`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
+      try {
+        const data = toBinary(reqSchema, create(reqSchema, message));
+        let reply;
+        try {
+          reply = await this.nc.request(subject, data, { timeout: timeoutMs, headers: injectTraceContext() });
+        } catch (err) {
+          throw classifyRequestError(subject, err);
+        }
+        let decoded: MessageShape<Res>;
+        try {
+          decoded = fromBinary(resSchema, reply.data);
+        } catch (err) {
+          throw new BusRequestError('bad-reply', subject, { cause: err });
+        }
+        return decoded;
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Serve a subject in a queue group; errors become `{error: {code, message}}` replies. */
+  serve<Req extends DescMessage, Res extends Replyable>(subject: string, queue: string, reqSchema: Req, resSchema: Res, handler: Handler<Req, Res>): void {
+    const sub = this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.#logger.error({ err: String(err), subject }, 'subscription failed');
+          return;
+        }
+        const parent = extractTraceContext(msg.headers);
+        const work = context.with(parent, () =>
+          tracer.startActiveSpan(`${subject} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
+            let response: MessageInitShape<Res>;
+            try {
+              const request = fromBinary(reqSchema, msg.data);
+              response = await handler(request);
+            } catch (cause) {
+              const error = cause instanceof Error && cause.name === 'FatalError' ? cause : toMicrosegError(cause);
+              if (!(error instanceof MicrosegError) || error.status >= 500) {
+                this.#logger.error({ err: cause, subject }, 'handler failed');
+                span.recordException(cause as Error);
+                span.setStatus({ code: SpanStatusCode.ERROR });
+              }
+              const wire = error instanceof MicrosegError ? error.toJSON() : { code: 'INTERNAL', message: 'Internal error.' };
+              response = { error: wire } as unknown as MessageInitShape<Res>;
+            } finally {
+              span.end();
+            }
+            msg.respond(toBinary(resSchema, create(resSchema, response)));
+          }),
+        );
+        this.#track(work);
+      },
+    });
+    this.#subscriptions.push(sub);
+  }
+
+  /** Fire-and-forget core NATS broadcast (not stored). */
+  broadcast<S extends DescMessage>(subject: string, schema: S, message: MessageInitShape<S>): void {
+    this.nc.publish(subject, toBinary(schema, create(schema, message)), { headers: injectTraceContext() });
+  }
+
+  /** Subscribe to a broadcast (every replica receives it). */
+  onBroadcast<S extends DescMessage>(subject: string, schema: S, handler: (message: MessageShape<S>) => void | Promise<void>): void {
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          this.#track(Promise.resolve(handler(fromBinary(schema, msg.data))));
+        } catch (cause) {
+          this.#logger.warn({ err: String(cause), subject }, 'bad broadcast ignored');
+        }
+      },
+    });
+    this.#subscriptions.push(sub);
+  }
+
+  /** Queue an event for JetStream; the caller never waits on its delivery. */
+  publishEvent<S extends DescMessage>(subject: string, schema: S, message: MessageInitShape<S>, msgId: string): void {
+    const entry: OutboxEntry = { subject, data: toBinary(schema, create(schema, message)), msgId, headers: injectTraceContext() };
+    this.outbox.push(entry);
+  }
+
+  get isConnected(): boolean {
+    return !this.nc.isClosed() && this.#connected;
+  }
+
+  #connected = true;
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.#connected = false;
+        this.#logger.warn({ server: (status as { server?: string }).server }, 'NATS disconnected');
+      } else if (status.type === 'reconnect') {
+        this.#connected = true;
+        this.#logger.info({}, 'NATS reconnected');
+      }
+    }
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p));
+  }
+
+  /** Stop taking requests, finish the ones in flight, flush events, then close. */
+  async close(graceMs: number): Promise<void> {
+    for (const sub of this.#subscriptions) sub.unsubscribe();
+    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await this.outbox.flush(graceMs);
+    this.outbox.stop();
+    await this.nc.drain().catch(() => undefined);
+  }
+}
+
+function classifyRequestError(subject: string, err: unknown): BusRequestError {
+  if (err instanceof BusRequestError) return err;
+  const cause = err instanceof RequestError && err.cause ? err.cause : err;
+  if (cause instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) return new BusRequestError('no-responders', subject, { cause: err });
+  if (cause instanceof TimeoutError || err instanceof TimeoutError) return new BusRequestError('timeout', subject, { cause: err });
+  return new BusRequestError('disconnected', subject, { cause: err });
+}

@@ -1,0 +1,5 @@
+export { Bus, type BusOptions, type BusLogger, type Handler } from './bus.ts';
+export { BusRequestError } from './errors.ts';
+export { Outbox, type OutboxEntry, type OutboxStats } from './outbox.ts';
+export { ensureEventStream } from './streams.ts';
+export { injectTraceContext, extractTraceContext } from './trace-headers.ts';

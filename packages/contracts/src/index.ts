@@ -1,0 +1,82 @@
+// The one place where every NATS subject, stream, consumer, KV bucket, Redis key
+// and cookie name of microseg is defined. Services import names from here and
+// never spell them out themselves.
+
+/** Request/reply subjects, served in queue groups so replicas share the work. */
+export const subjects = Object.freeze({
+  authnLoginStart: 'svc.authn.v1.login.start',
+  authnLoginCallback: 'svc.authn.v1.login.callback',
+  authnSessionLookup: 'svc.authn.v1.session.lookup',
+  policyDecide: 'svc.policy.v1.decide',
+  policyGatewaySync: 'svc.policy.v1.gateway.sync',
+  /** Decision events, one per request the gateway decides. */
+  gatewayDecision: 'evt.gateway.v1.decision',
+  /** Log events of one origin service: `evt.authn.v1.event`. */
+  logEvent: (origin: 'gateway' | 'authn' | 'policy' | 'flowlog') => `evt.${origin}.v1.event`,
+  /** Core-NATS broadcast (not stored): objects changed, gateways resync. */
+  policyChanged: 'bcast.policy.v1.changed',
+});
+
+/** Queue group names, one per service. */
+export const queues = Object.freeze({
+  authn: 'microseg-authn',
+  policy: 'microseg-policy',
+});
+
+/** JetStream streams and consumers. */
+export const streams = Object.freeze({
+  events: {
+    name: 'MICROSEG_EVENTS',
+    subjects: ['evt.>'],
+    /** Durable consumer shared by every flowlog replica. */
+    flowlogConsumer: 'flowlog',
+    /** JetStream de-duplication window for Nats-Msg-Id (ms). */
+    duplicateWindowMs: 120_000,
+    maxAgeMs: 7 * 24 * 3600_000,
+  },
+});
+
+/** JetStream key-value buckets. */
+export const buckets = Object.freeze({
+  /** Policy objects, key `<kind>.<id>`. */
+  objects: 'microseg_objects',
+});
+
+/** Every Redis key microseg writes. */
+export const redisKeys = Object.freeze({
+  /** Login state (nonce, PKCE verifier, return path): single use, 10 minutes. */
+  loginState: (state: string) => `microseg:login:${state}`,
+  /** Encrypted session, by session id. */
+  session: (id: string) => `microseg:session:${id}`,
+  /** Flow aggregates: one hash per aggregate key. */
+  flow: (aggregateKey: string) => `microseg:flow:${aggregateKey}`,
+  /** Sorted set of flow aggregate keys by last-seen time. */
+  flowIndex: 'microseg:flows',
+  /** Sorted set of log events (JSON) by time. */
+  eventIndex: 'microseg:events',
+  /** Event ids already counted (redelivery protection). */
+  seenEvent: (id: string) => `microseg:seen:${id}`,
+});
+
+/** Cookies set by the gateway on the protected application's host. */
+export const cookies = Object.freeze({
+  /** The session ticket. `__Host-` forces Secure, Path=/ and no Domain. */
+  session: '__Host-microseg',
+  /** Binds a login in progress to the browser that started it. */
+  loginBinding: '__Host-microseg-login',
+});
+
+/** Paths the gateway owns on every protected host. */
+export const paths = Object.freeze({
+  callback: '/aporeto/oidc/callback',
+  logout: '/aporeto/oidc/logout',
+});
+
+/** Headers microseg sets towards the application; client-sent copies are always removed. */
+export const headers = Object.freeze({
+  requestId: 'x-request-id',
+  /** Prefix of microseg's own headers. */
+  ownPrefix: 'x-microseg-',
+});
+
+export * from './objects.ts';

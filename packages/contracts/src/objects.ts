@@ -1,0 +1,78 @@
+// The policy object model, with the field names of the original API so that
+// existing YAML works unchanged (SPEC §2).
+
+/** An OR of AND-lists of `key=value` tags. */
+export type TagExpression = string[][];
+
+export type HTTPMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export const httpMethods: readonly HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+interface BaseObject {
+  ID: string;
+  name: string;
+  namespace: string;
+  description?: string;
+  associatedTags: string[];
+  propagate: boolean;
+  createTime?: string;
+  updateTime?: string;
+}
+
+export interface NamespaceObject extends BaseObject {
+  kind: 'namespace';
+  defaultPUIncomingTrafficAction: 'Allow' | 'Reject' | 'Inherit';
+  defaultPUOutgoingTrafficAction: 'Allow' | 'Reject' | 'Inherit';
+}
+
+export interface ProcessingUnitObject extends BaseObject {
+  kind: 'processingunit';
+  address: string;
+  status: 'Running' | 'Stopped';
+  lastSeen?: string;
+  gatewayID?: string;
+}
+
+export interface ClaimMapping {
+  claimName: string;
+  targetHTTPHeader: string;
+}
+
+export interface ServiceObject extends BaseObject {
+  kind: 'service';
+  type: 'HTTP';
+  authorizationType: 'None' | 'OIDC';
+  OIDCProviderURL?: string;
+  OIDCClientID?: string;
+  /** Write-only: never returned by the API. */
+  OIDCClientSecret?: string;
+  OIDCCallbackURL?: string;
+  OIDCScopes: string[];
+  hosts: string[];
+  port: number;
+  exposedPort: number;
+  exposedServiceIsTLS: boolean;
+  selectors: TagExpression;
+  exposedAPIs: TagExpression;
+  claimsToHTTPHeaderMappings: ClaimMapping[];
+  redirectURLOnAuthorizationFailure?: string;
+  TLSCertificate?: string;
+  /** Write-only. */
+  TLSCertificateKey?: string;
+  disabled: boolean;
+}
+
+export interface Endpoint {
+  URI: string;
+  methods: HTTPMethod[];
+  public: boolean;
+  allowedScopes: TagExpression;
+}
+
+export interface HTTPResourceSpecObject extends BaseObject {
+  kind: 'httpresourcespec';
+  endpoints: Endpoint[];
+}
+
+export type PolicyObject = NamespaceObject | ProcessingUnitObject | ServiceObject | HTTPResourceSpecObject;
+export type ObjectKind = PolicyObject['kind'];
+export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec'];

@@ -1,0 +1,72 @@
+// One registry of error codes. Every error that crosses a service boundary
+// carries one of these codes; `message` is public, `cause` stays in logs.
+
+interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const errorCodes = Object.freeze({
+  // Requests at the gateway
+  GATEWAY_BAD_REQUEST: { status: 400, message: 'The request is malformed or ambiguous.' },
+  GATEWAY_UNKNOWN_HOST: { status: 404, message: 'No service is exposed at this host and port.' },
+  GATEWAY_UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
+  GATEWAY_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
+  GATEWAY_DECISION_UNAVAILABLE: { status: 503, message: 'Authorization is temporarily unavailable; please retry.' },
+  GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The application could not be reached.' },
+  GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'The application did not answer in time.' },
+  // Login
+  AUTHN_STATE_INVALID: { status: 400, message: 'This login link is unknown, expired or already used. Please start again.' },
+  AUTHN_STATE_BINDING: { status: 400, message: 'This login was started in another browser. Please start again.' },
+  AUTHN_IDP_ERROR: { status: 401, message: 'The identity provider refused the login.' },
+  AUTHN_TOKEN_INVALID: { status: 401, message: 'The identity provider returned a token that failed validation.' },
+  AUTHN_DISCOVERY_FAILED: { status: 502, message: 'The identity provider could not be reached or its discovery document is invalid.' },
+  AUTHN_SERVICE_UNKNOWN: { status: 404, message: 'No service with OIDC authorization is configured here.' },
+  AUTHN_SESSION_NOT_FOUND: { status: 401, message: 'The session is unknown or has expired.' },
+  // Policy
+  POLICY_SERVICE_UNKNOWN: { status: 404, message: 'The service is unknown.' },
+  POLICY_VALIDATION_FAILED: { status: 422, message: 'The object is invalid.' },
+  // Generic
+  INTERNAL: { status: 500, message: 'Internal error.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  BAD_REQUEST: { status: 400, message: 'The request is invalid.' },
+} satisfies Record<string, ErrorSpec>);
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCodes, code);
+}
+
+/** An error with a registered code. `message` is safe to show; `cause` is for logs only. */
+export class MicrosegError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Whether `message` may be shown to a client (never for 5xx). */
+  readonly expose: boolean;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errorCodes[code].message, options);
+    this.name = 'MicrosegError';
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.expose = this.status < 500 || message !== undefined;
+  }
+
+  /** The JSON body at an edge: `{code, message}`. 5xx never reveal internals. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.status >= 500 && !this.expose ? errorCodes[this.code].message : this.message };
+  }
+}
+
+/** Rebuild an error received over the bus (`{code, message}`), trusting only registered codes. */
+export function fromWire(detail: { code: string; message: string }): MicrosegError {
+  const code: ErrorCode = isErrorCode(detail.code) ? detail.code : 'INTERNAL';
+  return new MicrosegError(code, detail.message || undefined);
+}
+
+/** Turn anything thrown into a MicrosegError, keeping the original as cause. */
+export function toMicrosegError(err: unknown): MicrosegError {
+  if (err instanceof MicrosegError) return err;
+  return new MicrosegError('INTERNAL', undefined, { cause: err });
+}
