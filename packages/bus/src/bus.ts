@@ -7,6 +7,7 @@ import { MicrosegError, toMicrosegError } from '@microseg/errors';
 import { BusRequestError } from './errors.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { extractTraceContext, injectTraceContext } from './trace-headers.ts';
+import { ensureEventStream } from './streams.ts';
 
 const tracer = trace.getTracer('@microseg/bus');
 
@@ -61,6 +62,8 @@ export class Bus {
     });
     const bus = new Bus(nc, options.logger);
     void bus.#watchStatus();
+    // Every service publishes events; the stream must exist before the first one.
+    await ensureEventStream(await jetstreamManager(nc));
     return bus;
   }
 

@@ -9,6 +9,7 @@ export const subjects = Object.freeze({
   authnSessionLookup: 'svc.authn.v1.session.lookup',
   policyDecide: 'svc.policy.v1.decide',
   policyGatewaySync: 'svc.policy.v1.gateway.sync',
+  policyOidcClient: 'svc.policy.v1.service.oidc',
   /** Decision events, one per request the gateway decides. */
   gatewayDecision: 'evt.gateway.v1.decision',
   /** Log events of one origin service: `evt.authn.v1.event`. */

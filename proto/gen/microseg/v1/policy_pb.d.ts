@@ -313,6 +313,85 @@ export declare type PolicyChanged = Message<"microseg.v1.PolicyChanged"> & {
 export declare const PolicyChangedSchema: GenMessage<PolicyChanged>;
 
 /**
+ * svc.policy.v1.service.oidc — authn asks for a service's OIDC client settings.
+ * Carries the client secret: served on the internal bus only.
+ *
+ * @generated from message microseg.v1.OidcClientRequest
+ */
+export declare type OidcClientRequest = Message<"microseg.v1.OidcClientRequest"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+};
+
+/**
+ * Describes the message microseg.v1.OidcClientRequest.
+ * Use `create(OidcClientRequestSchema)` to create a new message.
+ */
+export declare const OidcClientRequestSchema: GenMessage<OidcClientRequest>;
+
+/**
+ * @generated from message microseg.v1.OidcClientResponse
+ */
+export declare type OidcClientResponse = Message<"microseg.v1.OidcClientResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: string service_id = 2;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 4;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string provider_url = 5;
+   */
+  providerUrl: string;
+
+  /**
+   * @generated from field: string client_id = 6;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 7;
+   */
+  clientSecret: string;
+
+  /**
+   * The full redirect URI registered at the IdP (…/aporeto/oidc/callback).
+   *
+   * @generated from field: string redirect_uri = 8;
+   */
+  redirectUri: string;
+
+  /**
+   * Always includes "openid".
+   *
+   * @generated from field: repeated string scopes = 9;
+   */
+  scopes: string[];
+};
+
+/**
+ * Describes the message microseg.v1.OidcClientResponse.
+ * Use `create(OidcClientResponseSchema)` to create a new message.
+ */
+export declare const OidcClientResponseSchema: GenMessage<OidcClientResponse>;
+
+/**
  * @generated from enum microseg.v1.Decision
  */
 export enum Decision {

@@ -1,0 +1,155 @@
+import { createServer, type RequestListener } from 'node:http';
+import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { PAGE_CONTENT_SECURITY_POLICY } from './html.ts';
+import { createInteractionHandler, isInteractionPath } from './idp-interactions.ts';
+import { renderErrorPage, renderLogoutConfirmationPage, renderSignedOutPage } from './idp-pages.ts';
+import { createMemoryAdapterFactory } from './memory-adapter.ts';
+import { closeServer, listen } from './server-lifecycle.ts';
+import { generateCookieKeys, generateRs256SigningJwk } from './signing-key.ts';
+import { claimsOf, DEFAULT_DEMO_USERS, findUserBySub, type DemoUser } from './users.ts';
+
+export type { DemoUser } from './users.ts';
+export { DEFAULT_DEMO_USERS } from './users.ts';
+
+export type DemoIdpClient = {
+  clientId: string;
+  clientSecret: string;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+};
+
+export type DemoIdpOptions = {
+  /** Port to listen on; 0 picks a free one (the issuer then names the chosen port). */
+  port: number;
+  /** Defaults to `http://localhost:<port>`. */
+  issuer?: string;
+  clients: DemoIdpClient[];
+  /** Listen address, default 127.0.0.1. */
+  host?: string;
+  /** Defaults to alice@example.com / alice and bob@example.com / bob. */
+  users?: DemoUser[];
+};
+
+export type DemoIdp = {
+  issuer: string;
+  close(): Promise<void>;
+};
+
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+function clientMetadataFor(client: DemoIdpClient): ClientMetadata {
+  return {
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    // oidc-provider 9 accepts client_secret_post as well for a client registered with client_secret_basic.
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+}
+
+function sendProviderHtml(ctx: KoaContextWithOIDC, html: string): void {
+  ctx.type = 'html';
+  ctx.set('Content-Security-Policy', PAGE_CONTENT_SECURITY_POLICY);
+  ctx.body = html;
+}
+
+function providerConfiguration(users: readonly DemoUser[], clients: DemoIdpClient[]): Configuration {
+  return {
+    adapter: createMemoryAdapterFactory(),
+    clients: clients.map(clientMetadataFor),
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    responseTypes: ['code'],
+    scopes: ['openid', 'email', 'profile', 'offline_access'],
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'groups'],
+    },
+    // Put the scope's claims (email, name, groups) in the ID token itself, not only in userinfo.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    findAccount(_ctx, sub) {
+      const user = findUserBySub(users, sub);
+      if (!user) return undefined;
+      return { accountId: user.sub, claims: () => claimsOf(user) };
+    },
+    jwks: { keys: [generateRs256SigningJwk()] },
+    cookies: { keys: generateCookieKeys() },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource(ctx, form) {
+          sendProviderHtml(ctx, renderLogoutConfirmationPage(ctx.host, form));
+        },
+        postLogoutSuccessSource(ctx) {
+          const client = ctx.oidc.client;
+          sendProviderHtml(ctx, renderSignedOutPage(client ? (client.clientName ?? client.clientId) : undefined));
+        },
+      },
+      revocation: { enabled: true },
+    },
+    renderError(ctx, out) {
+      sendProviderHtml(ctx, renderErrorPage({ error: out.error, error_description: out.error_description }));
+    },
+    clientBasedCORS: () => false,
+    ttl: {
+      AccessToken: HOUR,
+      AuthorizationCode: MINUTE,
+      IdToken: HOUR,
+      RefreshToken: 14 * DAY,
+      Interaction: HOUR,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+    },
+  };
+}
+
+/**
+ * Starts a real OpenID Provider (oidc-provider) for demos and tests: authorization code flow with
+ * PKCE (S256) for confidential clients, its own login page, automatic consent, RP-initiated logout.
+ */
+export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
+  const host = options.host ?? '127.0.0.1';
+  const users = options.users ?? DEFAULT_DEMO_USERS;
+  let handleRequest: RequestListener | undefined;
+
+  const server = createServer((request, response) => {
+    if (!handleRequest) {
+      response.statusCode = 503;
+      response.end();
+      return;
+    }
+    handleRequest(request, response);
+  });
+  const port = await listen(server, options.port, host);
+  const issuer = options.issuer ?? `http://localhost:${port}`;
+
+  try {
+    const provider = new Provider(issuer, providerConfiguration(users, options.clients));
+    provider.on('server_error', (_ctx: unknown, error: Error) => {
+      console.error(JSON.stringify({ level: 'error', msg: 'demo idp server error', error: error.message }));
+    });
+    const handleInteraction = createInteractionHandler(provider, users);
+    const handleProtocol = provider.callback();
+    handleRequest = (request, response) => {
+      const pathname = new URL(request.url ?? '/', 'http://idp.invalid').pathname;
+      if (isInteractionPath(pathname)) void handleInteraction(request, response, pathname);
+      else void handleProtocol(request, response);
+    };
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+
+  return {
+    issuer,
+    close: () => closeServer(server),
+  };
+}

@@ -1,0 +1,76 @@
+// Standalone runner: `node packages/demo/src/main.ts idp|app`.
+import { startDemoApp } from './app.ts';
+import { startDemoIdp } from './idp.ts';
+
+type Closable = { close(): Promise<void> };
+
+function log(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), ...fields }));
+}
+
+function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+}
+
+async function runIdp(): Promise<Closable> {
+  const port = portFromEnv('DEMO_IDP_PORT', 9400);
+  const clientId = process.env['DEMO_CLIENT_ID'] || 'private-app';
+  const clientSecret = requiredEnv('DEMO_CLIENT_SECRET');
+  const redirectUri = process.env['DEMO_REDIRECT_URI'] || 'https://localhost:8443/aporeto/oidc/callback';
+  const postLogoutRedirectUri = process.env['DEMO_POST_LOGOUT_REDIRECT_URI'] || `${new URL(redirectUri).origin}/`;
+  const idp = await startDemoIdp({
+    port,
+    issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
+    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri] }],
+  });
+  log({ level: 'info', msg: 'demo idp listening', issuer: idp.issuer, clientId, redirectUri, postLogoutRedirectUri });
+  return idp;
+}
+
+async function runApp(): Promise<Closable> {
+  const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000) });
+  log({ level: 'info', msg: 'demo app listening', url: app.url });
+  return app;
+}
+
+function closeOnSignals(service: Closable, name: string): void {
+  let closing = false;
+  const shutDown = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    log({ level: 'info', msg: `demo ${name} stopping`, signal });
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log({ level: 'error', msg: `demo ${name} failed to close`, error: (error as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutDown);
+  process.on('SIGINT', shutDown);
+}
+
+async function main(which: string | undefined): Promise<void> {
+  if (which !== 'idp' && which !== 'app') {
+    console.error('usage: node packages/demo/src/main.ts idp|app');
+    process.exit(2);
+  }
+  const service = which === 'idp' ? await runIdp() : await runApp();
+  closeOnSignals(service, which);
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  log({ level: 'error', msg: 'demo failed to start', error: (error as Error).message });
+  process.exit(1);
+});

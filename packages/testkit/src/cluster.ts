@@ -1,0 +1,220 @@
+// Runs the whole cluster on one machine: NATS, Redis, the demo OpenID
+// Provider, the demo application and the four services as processes. Used by
+// `npm start` (fixed ports) and by end-to-end tests (free ports, private servers).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { freePort, isListening, waitFor } from './ports.ts';
+import { startNats, startRedis, type RunningServer } from './servers.ts';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type ServiceName = 'policy' | 'authn' | 'flowlog' | 'gateway';
+export const serviceNames: readonly ServiceName[] = ['policy', 'authn', 'flowlog', 'gateway'];
+
+export interface ClusterPorts {
+  gateway: number;
+  idp: number;
+  app: number;
+  policy: number;
+  authn: number;
+  flowlog: number;
+  gatewayAdmin: number;
+}
+
+export const defaultPorts: ClusterPorts = { gateway: 8443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090 };
+
+export interface ClusterOptions {
+  dataDir: string;
+  ports?: Partial<ClusterPorts>;
+  /** Tests: free ports and private NATS/Redis. */
+  isolated?: boolean;
+  natsUrl?: string;
+  redisUrl?: string;
+  /** Where service output goes: a directory of log files (default dataDir/logs). */
+  logDir?: string;
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+  logLevel?: string;
+}
+
+export interface Cluster {
+  ports: ClusterPorts;
+  natsUrl: string;
+  redisUrl: string;
+  gatewayUrl: string;
+  idpUrl: string;
+  appUrl: string;
+  flowlogUrl: string;
+  policyUrl: string;
+  clientSecret: string;
+  logDir: string;
+  stopService(name: ServiceName): Promise<void>;
+  startService(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function resolvePorts(options: ClusterOptions): Promise<ClusterPorts> {
+  const ports = { ...defaultPorts, ...options.ports };
+  if (options.isolated) for (const key of Object.keys(ports) as (keyof ClusterPorts)[]) if (options.ports?.[key] === undefined) ports[key] = await freePort();
+  return ports;
+}
+
+/** The demo objects with this cluster's ports, IdP and client secret. */
+async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecret: string, outFile: string): Promise<void> {
+  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/objects.yaml'), 'utf8')) as { data: { services: Array<Record<string, unknown>> } };
+  for (const service of doc.data.services) {
+    service.exposedPort = ports.gateway;
+    service.port = ports.app;
+    service.OIDCProviderURL = idpUrl;
+    service.OIDCClientSecret = clientSecret;
+  }
+  await writeFile(outFile, stringify(doc), { mode: 0o600 });
+}
+
+async function loadOrCreateSecret(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const secret = randomBytes(24).toString('base64url');
+    await writeFile(file, secret, { mode: 0o600 });
+    return secret;
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+  return res.ok;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const dataDir = resolve(options.dataDir);
+  const logDir = resolve(options.logDir ?? join(dataDir, 'logs'));
+  await mkdir(join(dataDir, 'demo'), { recursive: true, mode: 0o700 });
+  await mkdir(logDir, { recursive: true });
+  const ports = await resolvePorts(options);
+  const isolated = Boolean(options.isolated);
+
+  const servers: RunningServer[] = [];
+  const children = new Map<string, ChildProcess>();
+  // Never leave services behind when this process ends, however it ends.
+  process.once('exit', () => {
+    for (const child of children.values()) child.kill('SIGTERM');
+  });
+  const stopAll = async () => {
+    await Promise.all([...children.keys()].map((name) => stopChild(name)));
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+
+  const stopChild = (name: string) =>
+    new Promise<void>((done) => {
+      const child = children.get(name);
+      children.delete(name);
+      if (!child || child.exitCode !== null || child.signalCode !== null) return done();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        done();
+      });
+      child.kill('SIGTERM');
+    });
+
+  try {
+    const nats = await startNats({ url: options.natsUrl, dataDir, isolated, defaultPort: 4222 });
+    servers.push(nats);
+    const redis = await startRedis({ url: options.redisUrl, dataDir, isolated, defaultPort: 6379 });
+    servers.push(redis);
+
+    const idpUrl = `http://localhost:${ports.idp}`;
+    const gatewayUrl = `https://localhost:${ports.gateway}`;
+    const clientSecret = await loadOrCreateSecret(join(dataDir, 'demo', 'client-secret'));
+    const objectsFile = join(dataDir, 'demo', 'objects.yaml');
+    await renderDemoObjects(ports, idpUrl, clientSecret, objectsFile);
+
+    const common = {
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      MICROSEG_DATA_DIR: dataDir,
+      LOG_LEVEL: options.logLevel ?? 'info',
+      ...options.env,
+    };
+    const envs: Record<string, Record<string, string>> = {
+      idp: { DEMO_IDP_PORT: String(ports.idp), DEMO_CLIENT_SECRET: clientSecret, DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback` },
+      app: { DEMO_APP_PORT: String(ports.app) },
+      policy: { ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
+      authn: { ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
+      flowlog: { ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
+      gateway: {
+        ...common,
+        GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
+        GATEWAY_PROCESSING_UNITS: join(repoRoot, 'deploy/demo/gateway.yaml'),
+        GATEWAY_LISTEN_HOST: '127.0.0.1',
+        GATEWAY_ADMIN_PORT: String(ports.gatewayAdmin),
+        OTEL_SERVICE_NAME: 'microseg-gateway',
+      },
+    };
+    const readiness: Record<string, () => Promise<boolean>> = {
+      idp: () => httpOk(`${idpUrl}/.well-known/openid-configuration`),
+      app: () => isListening('127.0.0.1', ports.app),
+      policy: () => httpOk(`http://127.0.0.1:${ports.policy}/readyz`),
+      authn: () => httpOk(`http://127.0.0.1:${ports.authn}/readyz`),
+      flowlog: () => httpOk(`http://127.0.0.1:${ports.flowlog}/readyz`),
+      gateway: () => httpOk(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
+    };
+    const entry = (name: string) =>
+      name === 'idp' || name === 'app' ? [join(repoRoot, 'packages/demo/src/main.ts'), name] : ['--import', '@microseg/telemetry/register', join(repoRoot, `services/${name}/src/main.ts`)];
+
+    const startChild = async (name: string) => {
+      const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+      const child = spawn(process.execPath, entry(name), {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pickOtel(process.env), ...envs[name] },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
+      let exited = false;
+      child.once('exit', () => (exited = true));
+      children.set(name, child);
+      await waitFor(`${name} to be ready (log: ${join(logDir, `${name}.log`)})`, async () => {
+        if (exited) throw new Error(`${name} exited with code ${child.exitCode}; see ${join(logDir, `${name}.log`)}`);
+        return readiness[name]!();
+      }, 30_000).catch((err: Error) => {
+        if (exited) throw new Error(`${name} exited with code ${child.exitCode}; see ${join(logDir, `${name}.log`)}`);
+        throw err;
+      });
+    };
+
+    await Promise.all([startChild('idp'), startChild('app')]);
+    await startChild('policy');
+    await Promise.all([startChild('authn'), startChild('flowlog')]);
+    await startChild('gateway');
+
+    return {
+      ports,
+      natsUrl: nats.url,
+      redisUrl: redis.url,
+      gatewayUrl,
+      idpUrl,
+      appUrl: `http://127.0.0.1:${ports.app}`,
+      flowlogUrl: `http://127.0.0.1:${ports.flowlog}`,
+      policyUrl: `http://127.0.0.1:${ports.policy}`,
+      clientSecret,
+      logDir,
+      stopService: (name) => stopChild(name),
+      startService: (name) => startChild(name),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function pickOtel(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && typeof e[1] === 'string'));
+}

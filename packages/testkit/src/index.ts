@@ -1,0 +1,3 @@
+export { startCluster, defaultPorts, repoRoot, serviceNames, type Cluster, type ClusterOptions, type ClusterPorts, type ServiceName } from './cluster.ts';
+export { startNats, startRedis, which, type RunningServer } from './servers.ts';
+export { freePort, isListening, waitFor } from './ports.ts';

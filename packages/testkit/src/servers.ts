@@ -1,0 +1,116 @@
+// Real NATS (with JetStream) and Redis for the cluster and for tests:
+//   1. an explicit URL (NATS_URL / REDIS_URL) is used as it is;
+//   2. in tests, testcontainers when a Docker engine answers;
+//   3. otherwise a server process of our own from the installed binaries;
+//   4. otherwise the server already running at the usual local address.
+// When none is possible, the error says exactly what to install.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { freePort, isListening, waitFor } from './ports.ts';
+
+export interface RunningServer {
+  url: string;
+  /** How it was obtained, for logs: "env", "container", "process", "existing". */
+  origin: 'env' | 'container' | 'process' | 'existing';
+  stop(): Promise<void>;
+}
+
+const INSTALL = {
+  nats: 'apt-get update && apt-get install -y nats-server',
+  redis: 'apt-get update && apt-get install -y redis-server',
+};
+
+export function which(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin'])) {
+    try {
+      execFileSync('test', ['-x', join(dir, binary)]);
+      return join(dir, binary);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function processServer(child: ChildProcess, url: string): RunningServer {
+  return {
+    url,
+    origin: 'process',
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  if (process.env.MICROSEG_TEST_NO_CONTAINERS === '1') return false;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ServerOptions {
+  /** Use this URL as it is. */
+  url?: string;
+  /** Store for a server process we start. */
+  dataDir: string;
+  /** Prefer a private server on a free port (tests) over the usual local one (the demo). */
+  isolated: boolean;
+  /** Port for a process we start when not isolated. */
+  defaultPort: number;
+}
+
+export async function startNats(options: ServerOptions): Promise<RunningServer> {
+  if (options.url) return { url: options.url, origin: 'env', stop: async () => undefined };
+  if (!options.isolated && (await isListening('127.0.0.1', options.defaultPort))) {
+    return { url: `nats://127.0.0.1:${options.defaultPort}`, origin: 'existing', stop: async () => undefined };
+  }
+  if (options.isolated && (await dockerAnswers())) {
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const container = await new GenericContainer('nats:2.10-alpine').withCommand(['-js']).withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/)).start();
+    return { url: `nats://${container.getHost()}:${container.getMappedPort(4222)}`, origin: 'container', stop: async () => void (await container.stop()) };
+  }
+  const binary = which('nats-server');
+  if (!binary) {
+    if (await isListening('127.0.0.1', 4222)) return { url: 'nats://127.0.0.1:4222', origin: 'existing', stop: async () => undefined };
+    throw new Error(`NATS is not running and nats-server is not installed. Install it with: ${INSTALL.nats}`);
+  }
+  const port = options.isolated ? await freePort() : options.defaultPort;
+  const store = join(options.dataDir, 'nats');
+  await mkdir(store, { recursive: true });
+  const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+  await waitFor(`nats-server on port ${port}`, () => isListening('127.0.0.1', port));
+  return processServer(child, `nats://127.0.0.1:${port}`);
+}
+
+export async function startRedis(options: ServerOptions): Promise<RunningServer> {
+  if (options.url) return { url: options.url, origin: 'env', stop: async () => undefined };
+  if (!options.isolated && (await isListening('127.0.0.1', options.defaultPort))) {
+    return { url: `redis://127.0.0.1:${options.defaultPort}`, origin: 'existing', stop: async () => undefined };
+  }
+  if (options.isolated && (await dockerAnswers())) {
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/)).start();
+    return { url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`, origin: 'container', stop: async () => void (await container.stop()) };
+  }
+  const binary = which('redis-server');
+  if (!binary) {
+    if (await isListening('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', origin: 'existing', stop: async () => undefined };
+    throw new Error(`Redis is not running and redis-server is not installed. Install it with: ${INSTALL.redis}`);
+  }
+  const port = options.isolated ? await freePort() : options.defaultPort;
+  const dir = join(options.dataDir, 'redis');
+  await mkdir(dir, { recursive: true });
+  const child = spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  await waitFor(`redis-server on port ${port}`, () => isListening('127.0.0.1', port));
+  return processServer(child, `redis://127.0.0.1:${port}`);
+}

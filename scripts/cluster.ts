@@ -1,0 +1,47 @@
+// `npm start`: the whole cluster on this machine with the demo IdP and app.
+import { startCluster, defaultPorts, type ClusterPorts } from '@microseg/testkit';
+
+const env = process.env;
+const port = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
+const ports: ClusterPorts = {
+  gateway: port('GATEWAY_PORT', defaultPorts.gateway),
+  idp: port('DEMO_IDP_PORT', defaultPorts.idp),
+  app: port('DEMO_APP_PORT', defaultPorts.app),
+  policy: port('POLICY_PORT', defaultPorts.policy),
+  authn: port('AUTHN_PORT', defaultPorts.authn),
+  flowlog: port('FLOWLOG_PORT', defaultPorts.flowlog),
+  gatewayAdmin: port('GATEWAY_ADMIN_PORT', defaultPorts.gatewayAdmin),
+};
+
+try {
+  const cluster = await startCluster({ dataDir: env.MICROSEG_DATA_DIR ?? '.data', ports, natsUrl: env.NATS_URL, redisUrl: env.REDIS_URL, logLevel: env.LOG_LEVEL });
+  console.log(`
+microseg is running.
+
+  Open            ${cluster.gatewayUrl}/   (self-signed certificate: accept it once)
+  Sign in as      alice@example.com / alice   (allowed)
+              or  bob@example.com / bob       (refused with a 403 page)
+  Public page     ${cluster.gatewayUrl}/public/hello
+
+  Demo IdP        ${cluster.idpUrl}
+  Demo app        ${cluster.appUrl}   (direct, unprotected)
+  Policy API      ${cluster.policyUrl}
+  Flows, events   ${cluster.flowlogUrl}/flows   ${cluster.flowlogUrl}/events
+  NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}
+  Logs            ${cluster.logDir}/
+
+Press Ctrl+C to stop.`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping…');
+    await cluster.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+} catch (err) {
+  console.error(`microseg could not start: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,21 @@
+import { commonSchema, fields, z } from '@microseg/config';
+
+export const authnConfigSchema = z.object({
+  ...commonSchema,
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  AUTHN_HOST: z.string().default('127.0.0.1'),
+  /** Health probes only; the work arrives over NATS. */
+  AUTHN_PORT: fields.port(7071),
+  /** Bound on calls to the policy service. */
+  BUS_TIMEOUT_MS: fields.milliseconds(1_500),
+  /** Bound on each call to an identity provider. */
+  AUTHN_IDP_TIMEOUT_MS: fields.milliseconds(5_000),
+  /** How long a login may take between the redirect to the IdP and the callback. */
+  AUTHN_LOGIN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+  /** Upper bound of a session, whatever the IdP's token lifetime. */
+  AUTHN_SESSION_MAX_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
+  /** Used when the IdP states no lifetime. */
+  AUTHN_SESSION_DEFAULT_SECONDS: z.coerce.number().int().min(60).default(3600),
+});
+
+export type AuthnConfig = z.output<typeof authnConfigSchema>;

@@ -1,0 +1,130 @@
+// Login start and callback (SPEC §4): authorization code flow, confidential
+// client, state + nonce + PKCE S256 always, full ID token validation.
+import * as client from 'openid-client';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { MicrosegError } from '@microseg/errors';
+import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
+import { claimsToTags } from './claims.ts';
+import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
+import { describeIdpError, type OidcClients } from './oidc-clients.ts';
+import type { SessionStore } from './sessions.ts';
+import type { AuthnEvents } from './events.ts';
+import type { AuthnConfig } from './config.ts';
+
+export interface LoginDeps {
+  clients: OidcClients;
+  states: LoginStateStore;
+  sessions: SessionStore;
+  events: AuthnEvents;
+  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS' | 'AUTHN_SESSION_MAX_SECONDS' | 'AUTHN_SESSION_DEFAULT_SECONDS'>;
+}
+
+export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promise<MessageInitShape<typeof LoginStartResponseSchema>> {
+  let oidc;
+  try {
+    oidc = await deps.clients.get(req.serviceId);
+  } catch (err) {
+    if (err instanceof MicrosegError && err.code === 'AUTHN_DISCOVERY_FAILED') {
+      deps.events.emit({ level: 'Error', category: 'authn', title: 'Identity provider discovery failed', content: err.message, targetIdentity: 'service', targetId: req.serviceId });
+    }
+    throw err;
+  }
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const binding = bindingFor(req.binding);
+  await deps.states.save(state, {
+    serviceId: req.serviceId,
+    nonce,
+    codeVerifier,
+    returnTo: safeReturnPath(req.returnTo),
+    bindingHash: hashBinding(binding),
+    startedAtMs: Date.now(),
+  });
+  const url = client.buildAuthorizationUrl(oidc.config, {
+    redirect_uri: oidc.settings.redirectUri,
+    response_type: 'code',
+    scope: oidc.settings.scopes.join(' '),
+    state,
+    nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  });
+  return { authorizationUrl: url.href, binding, bindingMaxAgeSeconds: deps.config.AUTHN_LOGIN_TTL_SECONDS };
+}
+
+export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest): Promise<MessageInitShape<typeof LoginCallbackResponseSchema>> {
+  const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown): never => {
+    deps.events.emit({
+      level: 'Warning',
+      category: 'authn',
+      title: 'Login failed',
+      content: `Login to service ${req.serviceId} from ${req.clientIp || 'unknown address'} failed: ${reason}`,
+      targetIdentity: 'service',
+      targetId: req.serviceId,
+      namespace,
+    });
+    throw new MicrosegError(code, undefined, { cause });
+  };
+
+  const params = new URLSearchParams(req.query);
+  const stateParam = params.get('state') ?? '';
+  const state = await deps.states.take(stateParam);
+  if (!state) return fail('AUTHN_STATE_INVALID', 'unknown, expired or already used state');
+  if (state.serviceId !== req.serviceId) return fail('AUTHN_STATE_INVALID', 'state belongs to another service');
+  if (!bindingMatches(req.binding, state.bindingHash)) return fail('AUTHN_STATE_BINDING', 'the login was started in another browser');
+
+  const oidc = await deps.clients.get(req.serviceId);
+  const namespace = oidc.settings.namespace;
+  if (params.has('error')) {
+    const error = (params.get('error') ?? '').replace(/[^\w.-]/g, '').slice(0, 64);
+    return fail('AUTHN_IDP_ERROR', `the identity provider answered ${error}`, namespace);
+  }
+
+  let tokens;
+  try {
+    const callbackUrl = new URL(oidc.settings.redirectUri);
+    callbackUrl.search = req.query;
+    tokens = await client.authorizationCodeGrant(oidc.config, callbackUrl, {
+      pkceCodeVerifier: state.codeVerifier,
+      expectedState: stateParam,
+      expectedNonce: state.nonce,
+      idTokenExpected: true,
+    });
+  } catch (err) {
+    const isTokenProblem = err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError;
+    return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
+  }
+
+  const claims = tokens.claims();
+  if (!claims || !tokens.id_token) return fail('AUTHN_TOKEN_INVALID', 'no ID token in the token response', namespace);
+  const tags = claimsToTags(claims as Record<string, unknown>);
+  const now = Date.now();
+  const lifetimes = [claims.exp * 1000, now + deps.config.AUTHN_SESSION_MAX_SECONDS * 1000];
+  const expiresIn = tokens.expiresIn();
+  if (expiresIn !== undefined) lifetimes.push(now + expiresIn * 1000);
+  const expiresAtMs = Math.min(...lifetimes);
+  const ticket = await deps.sessions.create({
+    v: 1,
+    serviceId: req.serviceId,
+    subject: claims.sub,
+    issuer: claims.iss,
+    sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+    tags,
+    idToken: tokens.id_token,
+    refreshToken: tokens.refresh_token,
+    createdAtMs: now,
+    expiresAtMs,
+  });
+  const who = typeof claims.email === 'string' ? claims.email : claims.sub;
+  deps.events.emit({
+    level: 'Info',
+    category: 'authn',
+    title: 'Login succeeded',
+    content: `${who} logged in to ${oidc.settings.name} from ${req.clientIp || 'unknown address'}.`,
+    targetIdentity: 'service',
+    targetId: req.serviceId,
+    namespace,
+  });
+  return { ticket, returnTo: state.returnTo, maxAgeSeconds: Math.max(1, Math.floor((expiresAtMs - now) / 1000)), subject: who };
+}

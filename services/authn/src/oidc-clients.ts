@@ -1,0 +1,93 @@
+// OIDC client settings per service (from the policy service) and their
+// discovered provider metadata (openid-client Configuration), cached.
+import { createHash } from 'node:crypto';
+import * as client from 'openid-client';
+import type { Bus } from '@microseg/bus';
+import { subjects } from '@microseg/contracts';
+import { MicrosegError, fromWire } from '@microseg/errors';
+import { OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
+
+export interface OidcClient {
+  settings: OidcClientResponse;
+  config: client.Configuration;
+}
+
+const SETTINGS_TTL_MS = 30_000;
+
+export class OidcClients {
+  readonly #bus: Bus;
+  readonly #busTimeoutMs: number;
+  readonly #idpTimeoutMs: number;
+  readonly #settings = new Map<string, { at: number; value: Promise<OidcClientResponse> }>();
+  readonly #discoveries = new Map<string, Promise<client.Configuration>>();
+
+  constructor(bus: Bus, options: { busTimeoutMs: number; idpTimeoutMs: number }) {
+    this.#bus = bus;
+    this.#busTimeoutMs = options.busTimeoutMs;
+    this.#idpTimeoutMs = options.idpTimeoutMs;
+  }
+
+  /** Forget cached settings (objects changed). Discovery stays cached per provider+client. */
+  invalidate(): void {
+    this.#settings.clear();
+  }
+
+  async get(serviceId: string): Promise<OidcClient> {
+    const settings = await this.#getSettings(serviceId);
+    const config = await this.#discover(settings);
+    return { settings, config };
+  }
+
+  async #getSettings(serviceId: string): Promise<OidcClientResponse> {
+    const cached = this.#settings.get(serviceId);
+    if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
+    const value = this.#bus
+      .request(subjects.policyOidcClient, OidcClientRequestSchema, OidcClientResponseSchema, { serviceId }, this.#busTimeoutMs)
+      .then((res) => {
+        if (res.error) throw fromWire(res.error);
+        return res;
+      });
+    this.#settings.set(serviceId, { at: Date.now(), value });
+    value.catch(() => this.#settings.delete(serviceId));
+    return value;
+  }
+
+  #discover(settings: OidcClientResponse): Promise<client.Configuration> {
+    const key = createHash('sha256').update(`${settings.providerUrl}\0${settings.clientId}\0${settings.clientSecret}`).digest('hex');
+    let discovery = this.#discoveries.get(key);
+    if (!discovery) {
+      const server = new URL(settings.providerUrl);
+      const execute = isLoopbackHttp(server) ? [client.allowInsecureRequests] : [];
+      discovery = client
+        .discovery(server, settings.clientId, { redirect_uris: [settings.redirectUri], response_types: ['code'] }, client.ClientSecretBasic(settings.clientSecret), {
+          execute,
+          timeout: Math.ceil(this.#idpTimeoutMs / 1000),
+        })
+        .catch((cause: unknown) => {
+          this.#discoveries.delete(key);
+          throw new MicrosegError(
+            'AUTHN_DISCOVERY_FAILED',
+            `Discovery at ${settings.providerUrl}/.well-known/openid-configuration failed: ${describeIdpError(cause)}.`,
+            { cause },
+          );
+        });
+      this.#discoveries.set(key, discovery);
+    }
+    return discovery;
+  }
+}
+
+/** http:// is allowed for a provider on this machine only (development and the demo). */
+export function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname));
+}
+
+/** A short, public description of why an IdP call failed (no secrets, no bodies). */
+export function describeIdpError(err: unknown): string {
+  if (err instanceof client.ResponseBodyError) return `the provider answered ${err.error}${err.error_description ? ` (${err.error_description.slice(0, 200)})` : ''}`;
+  if (err instanceof client.ClientError) return err.message.slice(0, 200);
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  if (cause?.code) return `network error ${cause.code}`;
+  if (err instanceof Error && err.name === 'TimeoutError') return 'the provider did not answer in time';
+  return err instanceof Error ? err.message.slice(0, 200) : 'unknown error';
+}

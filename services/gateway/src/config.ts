@@ -1,0 +1,23 @@
+import { hostname } from 'node:os';
+import { commonSchema, fields, z } from '@microseg/config';
+
+export const gatewayConfigSchema = z.object({
+  ...commonSchema,
+  /** Identifies this gateway when it registers its processing units. */
+  GATEWAY_ID: z.string().min(1).default(hostname()),
+  /** YAML file listing the processing units this gateway fronts. */
+  GATEWAY_PROCESSING_UNITS: z.string().min(1, 'must name a YAML file of processing units, e.g. deploy/demo/gateway.yaml'),
+  /** Address the protected services' exposedPorts listen on. */
+  GATEWAY_LISTEN_HOST: z.string().default('0.0.0.0'),
+  /** Health probes. */
+  GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1'),
+  GATEWAY_ADMIN_PORT: fields.port(7090),
+  /** Bound on each question to authn or policy; past it the request gets 503. */
+  BUS_TIMEOUT_MS: fields.milliseconds(1_000),
+  /** Bound on the application's answer (headers); past it 504. */
+  UPSTREAM_TIMEOUT_MS: fields.milliseconds(30_000),
+  /** How often the gateway re-registers its processing units (heartbeat). */
+  GATEWAY_SYNC_INTERVAL_MS: fields.milliseconds(30_000),
+});
+
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -1,0 +1,281 @@
+// The request pipeline of SPEC §3, written as a table of steps. Each step
+// either finishes the response (returns true) or lets the next one run.
+// Nothing is forwarded without an ALLOW decision from the policy service.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { BusRequestError, type Bus } from '@microseg/bus';
+import { cookies, paths, subjects } from '@microseg/contracts';
+import { fromWire, type ErrorCode } from '@microseg/errors';
+import {
+  LoginCallbackRequestSchema,
+  LoginCallbackResponseSchema,
+  LoginStartRequestSchema,
+  LoginStartResponseSchema,
+  SessionLookupRequestSchema,
+  SessionLookupResponseSchema,
+} from '@microseg/proto/authn';
+import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
+import type { Logger } from '@microseg/telemetry';
+import { parseRequestTarget } from './request-target.ts';
+import { hostCookie, singleCookie } from './cookies.ts';
+import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
+import { isBrowserNavigation, redirect, sendError, withFailureMessage, type ErrorReply } from './responses.ts';
+import { hostnameOf, type RoutingState } from '../state.ts';
+import type { FlowRecorder, DropReason } from '../flows.ts';
+import type { Forwarder } from '../forward.ts';
+
+export interface PipelineDeps {
+  state: () => RoutingState;
+  bus: Bus;
+  flows: FlowRecorder;
+  forwarder: Forwarder;
+  logger: Logger;
+  busTimeoutMs: number;
+}
+
+interface Session {
+  subject: string;
+  tags: string[];
+}
+
+interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly port: number;
+  readonly requestId: string;
+  readonly clientIp: string;
+  route?: ServiceRoute;
+  host?: string;
+  path: string;
+  query: string;
+  session?: Session;
+  /** authn did not answer: only a public endpoint may still be served. */
+  sessionUnknown?: boolean;
+  verdict?: DecideResponse;
+}
+
+type Step = (deps: PipelineDeps, ctx: RequestContext) => Promise<boolean> | boolean;
+
+/** Answer with an error and record the rejected flow. */
+function refuse(deps: PipelineDeps, ctx: RequestContext, reply: ErrorReply, dropReason: DropReason): true {
+  sendError(ctx.req, ctx.res, ctx.requestId, reply);
+  deps.flows.record({
+    route: ctx.route,
+    clientIp: ctx.clientIp,
+    method: ctx.req.method ?? '',
+    path: ctx.path,
+    accepted: false,
+    dropReason,
+    policyId: ctx.verdict?.policyId,
+    policyName: ctx.verdict?.policyName,
+    user: ctx.session?.subject,
+    statusCode: ctx.res.statusCode,
+    requestId: ctx.requestId,
+    port: ctx.port,
+  });
+  return true;
+}
+
+const unavailable = (deps: PipelineDeps, ctx: RequestContext) => refuse(deps, ctx, { code: 'GATEWAY_DECISION_UNAVAILABLE', headers: { 'retry-after': '1' } }, 'unavailable');
+
+/** 1. Reject ambiguous framing before anything else (SPEC §3.2). */
+const rejectAmbiguousHeaders: Step = (deps, ctx) => {
+  const raw = ctx.req.rawHeaders;
+  let hostCount = 0;
+  let hasContentLength = false;
+  let hasTransferEncoding = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'host') hostCount++;
+    else if (name === 'content-length') hasContentLength = true;
+    else if (name === 'transfer-encoding') hasTransferEncoding = true;
+  }
+  if (hostCount !== 1) return badRequest(deps, ctx, hostCount === 0 ? 'The Host header is missing.' : 'The Host header is sent more than once.');
+  if (hasContentLength && hasTransferEncoding) return badRequest(deps, ctx, 'Content-Length and Transfer-Encoding are both present.');
+  return false;
+};
+
+const badRequest = (deps: PipelineDeps, ctx: RequestContext, message: string) => refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message }, 'invalid');
+
+/** 3. Normalise the path; the path that is matched is the path that is forwarded. */
+const normaliseTarget: Step = (deps, ctx) => {
+  const target = parseRequestTarget(ctx.req.url ?? '');
+  if (!target.ok) return badRequest(deps, ctx, `The request target is ambiguous: ${target.reason}.`);
+  ctx.path = target.path;
+  ctx.query = target.query;
+  return false;
+};
+
+/** 2. Find the service by listener port and exact host. */
+const resolveService: Step = (deps, ctx) => {
+  const host = hostnameOf(ctx.req.headers.host);
+  const route = host ? deps.state().find(ctx.port, host) : undefined;
+  if (!route) return refuse(deps, ctx, { code: 'GATEWAY_UNKNOWN_HOST' }, 'unknownhost');
+  ctx.route = route;
+  ctx.host = ctx.req.headers.host!;
+  return false;
+};
+
+/** 4. `GET /aporeto/oidc/callback` (exact path) completes a login. */
+const handleCallback: Step = async (deps, ctx) => {
+  if (ctx.path !== paths.callback) return false;
+  if (ctx.req.method !== 'GET') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', details: ['The login callback accepts GET only.'] }, 'invalid');
+  let reply;
+  try {
+    reply = await deps.bus.request(
+      subjects.authnLoginCallback,
+      LoginCallbackRequestSchema,
+      LoginCallbackResponseSchema,
+      { serviceId: ctx.route!.id, query: ctx.query, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp, requestId: ctx.requestId },
+      // The code exchange talks to the IdP: allow it more than a lookup.
+      deps.busTimeoutMs * 10,
+    );
+  } catch (err) {
+    if (err instanceof BusRequestError) return unavailable(deps, ctx);
+    throw err;
+  }
+  if (reply.error) {
+    const error = fromWire(reply.error);
+    return refuse(deps, ctx, { code: error.code, message: error.message, details: ['No session was created. Open the application again to start a new login.'] }, 'token');
+  }
+  redirect(ctx.res, reply.returnTo.startsWith('/') && !reply.returnTo.startsWith('//') ? reply.returnTo : '/', {
+    'set-cookie': hostCookie(cookies.session, reply.ticket, reply.maxAgeSeconds),
+  });
+  deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: 'GET', path: ctx.path, accepted: true, dropReason: '', user: reply.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+  return true;
+};
+
+/** 5. Resolve the session from the cookie. */
+const resolveSession: Step = async (deps, ctx) => {
+  const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
+  if (!ticket || ctx.route!.authorizationType !== 'OIDC') return false;
+  try {
+    const reply = await deps.bus.request(subjects.authnSessionLookup, SessionLookupRequestSchema, SessionLookupResponseSchema, { serviceId: ctx.route!.id, ticket }, deps.busTimeoutMs);
+    if (!reply.error && reply.found) ctx.session = { subject: subjectOf(reply.tags, reply.subject), tags: reply.tags };
+  } catch (err) {
+    if (!(err instanceof BusRequestError)) throw err;
+    ctx.sessionUnknown = true;
+  }
+  return false;
+};
+
+/** 6. Ask the policy service; act on the verdict. */
+const authorize: Step = async (deps, ctx) => {
+  try {
+    ctx.verdict = await deps.bus.request(
+      subjects.policyDecide,
+      DecideRequestSchema,
+      DecideResponseSchema,
+      { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [] },
+      deps.busTimeoutMs,
+    );
+  } catch (err) {
+    if (err instanceof BusRequestError) return unavailable(deps, ctx);
+    throw err;
+  }
+  const verdict = ctx.verdict;
+  if (verdict.error) return unavailable(deps, ctx);
+  switch (verdict.decision) {
+    case Decision.ALLOW:
+      return false;
+    case Decision.LOGIN:
+      if (ctx.sessionUnknown) return unavailable(deps, ctx);
+      return isBrowserNavigation(ctx.req) ? startLogin(deps, ctx) : refuse(deps, ctx, { code: 'GATEWAY_UNAUTHENTICATED' }, 'missingtoken');
+    default:
+      return deny(deps, ctx, verdict);
+  }
+};
+
+async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true> {
+  let reply;
+  try {
+    reply = await deps.bus.request(
+      subjects.authnLoginStart,
+      LoginStartRequestSchema,
+      LoginStartResponseSchema,
+      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding) },
+      // Discovery may run on the first login.
+      deps.busTimeoutMs * 10,
+    );
+  } catch (err) {
+    if (err instanceof BusRequestError) return unavailable(deps, ctx);
+    throw err;
+  }
+  if (reply.error) {
+    const error = fromWire(reply.error);
+    return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
+  }
+  redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
+  deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'missingtoken', policyId: ctx.verdict?.policyId, policyName: ctx.verdict?.policyName, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+  return true;
+}
+
+function deny(deps: PipelineDeps, ctx: RequestContext, verdict: DecideResponse): true {
+  const failureUrl = ctx.route!.redirectUrlOnAuthorizationFailure;
+  if (failureUrl && isBrowserNavigation(ctx.req)) {
+    redirect(ctx.res, withFailureMessage(failureUrl, 'authorization'));
+    deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'api', policyId: verdict.policyId, policyName: verdict.policyName, user: ctx.session?.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+    return true;
+  }
+  const who = ctx.session ? `You are signed in as ${ctx.session.subject}.` : 'You are not signed in.';
+  const why =
+    verdict.reason === 'no-endpoint'
+      ? `No rule of this application allows ${ctx.req.method} ${ctx.path}.`
+      : `Your account does not satisfy the access rules for ${ctx.req.method} ${ctx.path}.`;
+  return refuse(deps, ctx, { code: 'GATEWAY_FORBIDDEN', details: [who, why, 'If you need access, ask the administrator of this application.'] }, 'api');
+}
+
+/** 7. Forward to the processing unit. */
+const forward: Step = async (deps, ctx) => {
+  const route = ctx.route!;
+  const headers = upstreamRequestHeaders({
+    incoming: ctx.req.headers,
+    host: ctx.host!,
+    clientIp: ctx.clientIp,
+    requestId: ctx.requestId,
+    claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : new Map(),
+    mappedHeaderNames: route.claimsToHttpHeaderMappings.map((m) => m.targetHttpHeader),
+  });
+  const scheme = route.exposedServiceIsTls ? 'https' : 'http';
+  const address = route.upstreamAddress.includes(':') ? `[${route.upstreamAddress}]` : route.upstreamAddress;
+  const result = await deps.forwarder.forward(ctx.req, ctx.res, `${scheme}://${address}:${route.port}`, ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, headers);
+  if (!result.ok) {
+    return refuse(deps, ctx, { code: result.kind === 'timeout' ? 'GATEWAY_UPSTREAM_TIMEOUT' : 'GATEWAY_UPSTREAM_UNREACHABLE' }, result.kind === 'timeout' ? 'timeout' : 'dial');
+  }
+  deps.flows.record({
+    route,
+    clientIp: ctx.clientIp,
+    method: ctx.req.method ?? '',
+    path: ctx.path,
+    accepted: true,
+    dropReason: '',
+    policyId: ctx.verdict?.policyId,
+    policyName: ctx.verdict?.policyName,
+    user: ctx.session?.subject,
+    statusCode: result.status,
+    requestId: ctx.requestId,
+    port: ctx.port,
+  });
+  return true;
+};
+
+const steps: readonly Step[] = [rejectAmbiguousHeaders, resolveService, normaliseTarget, handleCallback, resolveSession, authorize, forward];
+
+/** The user's name for logs, flows and pages: the email claim when there is one. */
+function subjectOf(tags: readonly string[], subject: string): string {
+  return tags.find((t) => t.startsWith('email='))?.slice('email='.length) ?? subject;
+}
+
+export function createRequestHandler(deps: PipelineDeps, port: number): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    // Until the target is normalised, flows show the path only as far as it is safe to log.
+    const ctx: RequestContext = { req, res, port, requestId: randomUUID(), clientIp: req.socket.remoteAddress ?? '', path: '(unparsed)', query: '' };
+    res.setHeader('x-request-id', ctx.requestId);
+    void (async () => {
+      for (const step of steps) if (await step(deps, ctx)) return;
+    })().catch((err: unknown) => {
+      deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
+      refuse(deps, ctx, { code: 'INTERNAL' as ErrorCode }, 'unavailable');
+    });
+  };
+}

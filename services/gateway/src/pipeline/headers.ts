@@ -1,0 +1,110 @@
+// What the application receives (SPEC §8): hop-by-hop headers removed, every
+// client-sent copy of identity and microseg headers removed, then microseg's
+// own values set. Header names are compared after folding case and `_` to `-`,
+// because some servers treat `X_User_Email` as `X-User-Email`.
+import type { IncomingHttpHeaders } from 'node:http';
+import { cookies, headers as own } from '@microseg/contracts';
+import { withoutCookies } from './cookies.ts';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers a client must never be able to set for the application. */
+const ALWAYS_STRIPPED = new Set([
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  // Path and method override headers some frameworks honour.
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
+export const foldHeaderName = (name: string) => name.toLowerCase().replaceAll('_', '-');
+
+function connectionListed(value: string | string[] | undefined): Set<string> {
+  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(list.split(',').map((t) => foldHeaderName(t.trim())).filter(Boolean));
+}
+
+export interface UpstreamHeaderInput {
+  incoming: IncomingHttpHeaders;
+  host: string;
+  clientIp: string;
+  requestId: string;
+  /** Header name → values, from the session's claims. */
+  claimHeaders: ReadonlyMap<string, string[]>;
+  /** Every mapped header name of the service, set or not. */
+  mappedHeaderNames: readonly string[];
+}
+
+export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<string, string | string[]> {
+  const listed = connectionListed(input.incoming.connection);
+  const mapped = new Set(input.mappedHeaderNames.map(foldHeaderName));
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(input.incoming)) {
+    if (value === undefined) continue;
+    const folded = foldHeaderName(name);
+    if (HOP_BY_HOP.has(folded) || listed.has(folded) || ALWAYS_STRIPPED.has(folded) || mapped.has(folded) || folded.startsWith(own.ownPrefix)) continue;
+    if (folded === 'cookie') {
+      const kept = withoutCookies(Array.isArray(value) ? value.join('; ') : value, [cookies.session, cookies.loginBinding]);
+      if (kept) out.cookie = kept;
+      continue;
+    }
+    out[name] = value;
+  }
+  out.host = input.host;
+  out['x-forwarded-for'] = input.clientIp;
+  out['x-forwarded-proto'] = 'https';
+  out['x-forwarded-host'] = input.host;
+  out[own.requestId] = input.requestId;
+  for (const [name, values] of input.claimHeaders) {
+    const safe = values.filter((v) => !/[\u0000-\u001f\u007f]/.test(v));
+    if (safe.length > 0) out[name.toLowerCase()] = safe.join(', ');
+  }
+  return out;
+}
+
+/** Response headers from the application, minus hop-by-hop ones. */
+export function downstreamResponseHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const listed = connectionListed(incoming.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    const folded = name.toLowerCase();
+    if (HOP_BY_HOP.has(folded) || listed.has(folded)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Values of each mapped claim, from the session's tags (`email=alice@example.com`). */
+export function claimHeaderValues(tags: readonly string[], mappings: ReadonlyArray<{ claimName: string; targetHttpHeader: string }>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const { claimName, targetHttpHeader } of mappings) {
+    const prefix = `${claimName}=`;
+    const values = tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
+    if (values.length > 0) out.set(targetHttpHeader, values);
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+// Builds the policy service without listening: bus handlers, bootstrap, HTTP.
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Bus } from '@microseg/bus';
+import { queues, subjects, type ProcessingUnitObject } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
+import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
+import type { Logger } from '@microseg/telemetry';
+import { LogEventSchema } from '@microseg/proto/events';
+import {
+  DecideRequestSchema,
+  DecideResponseSchema,
+  GatewaySyncRequestSchema,
+  GatewaySyncResponseSchema,
+  OidcClientRequestSchema,
+  OidcClientResponseSchema,
+  PolicyChangedSchema,
+} from '@microseg/proto/policy';
+import type { PolicyConfig } from './config.ts';
+import { ObjectStore } from './store.ts';
+import { decide } from './decide.ts';
+import { redirectUriOf, routesFor, scopesOf } from './routes.ts';
+import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
+
+export interface PolicyApp {
+  http: FastifyInstance;
+  bus: Bus;
+  store: ObjectStore;
+  close(graceMs: number): Promise<void>;
+}
+
+export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
+  const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-policy', logger });
+  const store = await ObjectStore.open(bus.nc);
+
+  for (const file of config.POLICY_BOOTSTRAP_FILES) {
+    const objects = parseImportDocument(await readFile(file, 'utf8'), file);
+    let written = 0;
+    for (const object of objects) if (await store.put(object)) written++;
+    logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
+  }
+
+  // Gateways resync when routing-relevant objects change (debounced per replica).
+  let pending: NodeJS.Timeout | undefined;
+  store.onChange((snapshot, routingChanged) => {
+    if (!routingChanged) return;
+    clearTimeout(pending);
+    pending = setTimeout(() => bus.broadcast(subjects.policyChanged, PolicyChangedSchema, { revision: BigInt(snapshot.revision) }), 50);
+  });
+
+  bus.serve(subjects.policyDecide, queues.policy, DecideRequestSchema, DecideResponseSchema, (req) => {
+    const snapshot = store.snapshot;
+    const service = snapshot.services.get(req.serviceId);
+    if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
+    const verdict = decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
+    return verdict;
+  });
+
+  bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
+    const now = new Date().toISOString();
+    const registered: ProcessingUnitObject[] = [];
+    for (const pu of req.processingUnits) {
+      const object: ProcessingUnitObject = {
+        kind: 'processingunit',
+        ID: stableObjectId('processingunit', pu.namespace, pu.name),
+        name: pu.name,
+        namespace: pu.namespace,
+        associatedTags: [...pu.tags],
+        propagate: false,
+        address: pu.address,
+        status: 'Running',
+        lastSeen: now,
+        gatewayID: req.gatewayId,
+      };
+      registered.push(object);
+      const created = await store.put(object);
+      if (created) {
+        bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
+          id: randomUUID(),
+          timeMs: BigInt(Date.now()),
+          level: 'Info',
+          category: 'processingunit',
+          title: 'Processing unit registered',
+          content: `Processing unit ${pu.name} at ${pu.address} was registered by gateway ${req.gatewayId}.`,
+          targetIdentity: 'processingunit',
+          targetId: object.ID,
+          namespace: pu.namespace,
+          origin: 'policy',
+        }, `pu-registered-${object.ID}-${pu.address}`);
+      }
+    }
+    return { services: routesFor(store.snapshot, registered), revision: BigInt(store.snapshot.revision) };
+  });
+
+  bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {
+    const service = store.snapshot.services.get(req.serviceId);
+    if (!service || service.authorizationType !== 'OIDC' || service.disabled) throw new MicrosegError('AUTHN_SERVICE_UNKNOWN');
+    return {
+      serviceId: service.ID,
+      name: service.name,
+      namespace: service.namespace,
+      providerUrl: service.OIDCProviderURL ?? '',
+      clientId: service.OIDCClientID ?? '',
+      clientSecret: service.OIDCClientSecret ?? '',
+      redirectUri: redirectUriOf(service),
+      scopes: scopesOf(service),
+    };
+  });
+
+  const http = createHttpApp(logger);
+  registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
+
+  return {
+    http,
+    bus,
+    store,
+    async close(graceMs) {
+      clearTimeout(pending);
+      await http.close();
+      await bus.close(graceMs);
+    },
+  };
+}
