@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startDemoIdp, type DemoIdp } from './idp.ts';
-import { formFieldsOf, TestBrowser } from './test-browser.ts';
+import { formFieldsOf, TestBrowser } from '@microseg/testkit/test-browser';
 
 const CLIENT_ID = 'test-app';
 const CLIENT_SECRET = 'test-secret-with-:-and-%';

@@ -35,6 +35,7 @@ export function which(binary: string): string | undefined {
 }
 
 function processServer(child: ChildProcess, url: string): RunningServer {
+  process.once('exit', () => child.kill('SIGTERM'));
   return {
     url,
     origin: 'process',

@@ -36,6 +36,18 @@ function parseSetCookie(header: string, url: URL): StoredCookie | undefined {
 
 export class TestBrowser {
   readonly #cookies = new Map<string, StoredCookie>();
+  readonly #fetch: typeof fetch;
+
+  /** `fetchImpl` lets a test trust the gateway's self-signed certificate (see insecureFetch). */
+  constructor(fetchImpl: typeof fetch = fetch) {
+    this.#fetch = fetchImpl;
+  }
+
+  /** The value of a cookie, if the jar has it. */
+  cookie(name: string): string | undefined {
+    for (const c of this.#cookies.values()) if (c.name === name && c.expiresAt > Date.now()) return c.value;
+    return undefined;
+  }
 
   cookieHeaderFor(url: URL): string {
     const now = Date.now();
@@ -51,7 +63,7 @@ export class TestBrowser {
     const headers = new Headers(init.headers);
     const cookieHeader = this.cookieHeaderFor(url);
     if (cookieHeader) headers.set('cookie', cookieHeader);
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const response = await this.#fetch(url, { ...init, headers, redirect: 'manual' });
     for (const header of response.headers.getSetCookie()) {
       const cookie = parseSetCookie(header, url);
       if (cookie) this.#cookies.set(`${cookie.name}\u0000${cookie.path}`, cookie);
