@@ -1,0 +1,80 @@
+// Fail closed: with authn or policy gone, protected requests get 503 and are
+// never forwarded; service resumes after the restart, sessions intact (Redis).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loginWithHttp, startCluster, waitFor, type Cluster, type LoggedIn, type ServiceName } from '@microseg/testkit';
+
+let cluster: Cluster;
+let alice: LoggedIn;
+
+before(async () => {
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-failover-')), isolated: true });
+  alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
+  assert.equal(alice.response.status, 200);
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+interface Outcome {
+  status: number;
+  code?: string;
+  forwardedAs?: string;
+}
+
+async function protectedRequest(): Promise<Outcome> {
+  const res = await alice.browser.request(`${cluster.gatewayUrl}/_echo`, { headers: { accept: 'application/json' } });
+  const body = (await res.json()) as { code?: string; headers?: Record<string, string> };
+  return { status: res.status, code: body.code, forwardedAs: body.headers?.['x-user-email'] };
+}
+
+/** Sequential traffic until stopped; every outcome is kept. */
+function steadyTraffic(): { outcomes: Outcome[]; stop(): Promise<void> } {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) outcomes.push(await protectedRequest());
+  })();
+  return {
+    outcomes,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+for (const service of ['policy', 'authn'] as ServiceName[]) {
+  test(`with ${service} stopped, protected requests get 503 and none is forwarded; service resumes after the restart`, async () => {
+    assert.deepEqual(await protectedRequest(), { status: 200, code: undefined, forwardedAs: 'alice@example.com' });
+    const traffic = steadyTraffic();
+    await waitFor('some traffic before the stop', async () => traffic.outcomes.length >= 5);
+
+    await cluster.stopService(service);
+    const stoppedAt = traffic.outcomes.length;
+    // While it is down, every answer is a 503 from the gateway.
+    await waitFor('traffic while stopped', async () => traffic.outcomes.length >= stoppedAt + 10);
+    const whileDown = traffic.outcomes.slice(stoppedAt);
+    for (const outcome of whileDown) assert.deepEqual(outcome, { status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', forwardedAs: undefined });
+
+    const restartedAt = Date.now();
+    await cluster.startService(service);
+    await waitFor(`requests allowed again after ${service} restarted`, async () => traffic.outcomes.at(-1)?.status === 200, 10_000);
+    const resumedAfterMs = Date.now() - restartedAt;
+    await traffic.stop();
+
+    // Across the whole run: only a decision-backed 200 for alice, or a 503. Nothing else, nothing forwarded without a decision.
+    for (const outcome of traffic.outcomes) {
+      if (outcome.status === 200) assert.equal(outcome.forwardedAs, 'alice@example.com');
+      else assert.deepEqual(outcome, { status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', forwardedAs: undefined });
+    }
+    assert.ok(resumedAfterMs < 10_000, `resumed after ${resumedAfterMs} ms`);
+    console.log(service, { resumedAfterMs, total: traffic.outcomes.length, down: whileDown.length });
+    // Still logged in: the same cookie works, no new login.
+    assert.deepEqual(await protectedRequest(), { status: 200, code: undefined, forwardedAs: 'alice@example.com' });
+  });
+}
