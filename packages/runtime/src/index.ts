@@ -2,6 +2,7 @@
 // and on SIGTERM/SIGINT stop taking work, finish what is in flight, then exit.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { stopTelemetry } from '@microseg/telemetry';
 
 export interface Readiness {
   /** Name of the dependency and whether it is usable now. */
@@ -56,6 +57,8 @@ export function runService(options: { name: string; logger: Logger; graceMs: num
     try {
       await running?.close(graceMs);
       await options.onStopped?.();
+      // Flush the last spans.
+      await stopTelemetry();
       logger.info({}, `${name} stopped`);
       process.exit(0);
     } catch (err) {

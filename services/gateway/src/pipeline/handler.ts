@@ -271,6 +271,23 @@ export function createRequestHandler(deps: PipelineDeps, port: number): (req: In
     // Until the target is normalised, flows show the path only as far as it is safe to log.
     const ctx: RequestContext = { req, res, port, requestId: randomUUID(), clientIp: req.socket.remoteAddress ?? '', path: '(unparsed)', query: '' };
     res.setHeader('x-request-id', ctx.requestId);
+    const started = performance.now();
+    res.once('finish', () => {
+      deps.logger.info(
+        {
+          requestId: ctx.requestId,
+          method: req.method,
+          path: ctx.path,
+          status: res.statusCode,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          service: ctx.route?.name,
+          user: ctx.session?.subject,
+          decision: ctx.verdict?.reason,
+          clientIp: ctx.clientIp,
+        },
+        'request',
+      );
+    });
     void (async () => {
       for (const step of steps) if (await step(deps, ctx)) return;
     })().catch((err: unknown) => {
