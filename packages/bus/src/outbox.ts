@@ -78,15 +78,18 @@ export class Outbox {
     this.#pumping = true;
     try {
       while (this.#queue.length > 0) {
-        // Publish a window in parallel; acknowledgements are awaited together.
-        const batch = this.#queue.slice(0, 64);
+        // Publish a window in parallel; acknowledgements are awaited together. After a
+        // failure, probe one entry at a time, so later entries are not stored before it.
+        const batch = this.#queue.slice(0, this.#backoffMs > 0 ? 1 : 64);
         const results = await Promise.allSettled(
           batch.map((e) => this.#js.publish(e.subject, e.data, { msgID: e.msgId, headers: e.headers })),
         );
         const firstFailure = results.findIndex((r) => r.status === 'rejected');
         const done = firstFailure === -1 ? batch.length : firstFailure;
         // Everything after the first failure is retried too (in order); duplicates are removed by msgID.
-        this.#queue.splice(0, done);
+        // An overflow while we waited may have dropped the head of the batch: remove only acknowledged entries.
+        const acknowledged = new Set(batch.slice(0, done));
+        while (this.#queue.length > 0 && acknowledged.has(this.#queue[0]!)) this.#queue.shift();
         this.stats.published += done;
         if (firstFailure !== -1) {
           const failed = results[firstFailure] as PromiseRejectedResult;

@@ -44,8 +44,11 @@ export class SessionStore {
     return record;
   }
 
+  /** Only the holder of the whole ticket may delete: an id with a forged secret deletes nothing. */
   async delete(cookieValue: string): Promise<void> {
     const ticket = parseTicket(cookieValue);
-    if (ticket) await this.#redis.del(redisKeys.session(ticket.id));
+    if (!ticket) return;
+    const sealed = await this.#redis.get(redisKeys.session(ticket.id));
+    if (sealed && openSession(ticket, sealed)) await this.#redis.del(redisKeys.session(ticket.id));
   }
 }

@@ -72,6 +72,8 @@ export function redirect(res: ServerResponse, location: string, headers: Record<
 /** `url?failure_message=authorization`, appended correctly whatever the URL already has. */
 export function withFailureMessage(url: string, message: string): string {
   const u = new URL(url);
-  u.searchParams.set('failure_message', message);
+  // Appended as text: re-serialising through searchParams would rewrite the operator's query (`%20` → `+`, `flag` → `flag=`).
+  const param = `failure_message=${encodeURIComponent(message)}`;
+  u.search = u.search ? `${u.search}&${param}` : param;
   return u.href;
 }

@@ -36,7 +36,8 @@ const endpoint = z
   .transform(({ scopes, allowedScopes, ...rest }) => ({ ...rest, allowedScopes: allowedScopes ?? scopes ?? [] }));
 
 function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+  // URL() writes every IPv4 form as a dotted quad; a name such as `127.evil.example` is not loopback.
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 const providerURL = z.string().refine((v) => {
@@ -85,6 +86,7 @@ export const objectSchemas = {
       TLSCertificateKey: z.string().optional(),
       disabled: z.boolean().default(false),
     })
+    // Runs even when other attributes are bad (`when`), so every problem is reported at once.
     .superRefine((s, ctx) => {
       if (s.authorizationType === 'OIDC') {
         for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
@@ -94,7 +96,7 @@ export const objectSchemas = {
       if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
         ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
       }
-    }),
+    }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }),
   httpresourcespec: z.object({
     ...base,
     endpoints: z.array(endpoint).default([]),

@@ -1,0 +1,185 @@
+// Integration: the bus against a real nats-server with JetStream, private to this file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { streams } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
+import { Decision, DecideRequestSchema, DecideResponseSchema } from '@microseg/proto/policy';
+import { LogEventSchema } from '@microseg/proto/events';
+import { startTelemetry, stopTelemetry, trace } from '@microseg/telemetry';
+import { startNats, type RunningServer } from '@microseg/testkit';
+import { Bus, type BusLogger, type Handler } from './bus.ts';
+import { BusRequestError } from './errors.ts';
+
+const quietLogger: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+let nats: RunningServer;
+const buses: Bus[] = [];
+
+async function newBus(name: string): Promise<Bus> {
+  const bus = await Bus.connect({ url: nats.url, name, logger: quietLogger });
+  buses.push(bus);
+  return bus;
+}
+
+/** Serve and make sure the server knows the subscription before anyone asks. */
+async function serveDecide(bus: Bus, subject: string, handler: Handler<typeof DecideRequestSchema, typeof DecideResponseSchema>): Promise<void> {
+  bus.serve(subject, 'test-queue', DecideRequestSchema, DecideResponseSchema, handler);
+  await bus.nc.flush();
+}
+
+before(async () => {
+  startTelemetry();
+  nats = await startNats({ isolated: true, dataDir: await mkdtemp(join(tmpdir(), 'microseg-bus-')), defaultPort: 0 });
+});
+
+after(async () => {
+  for (const bus of buses) await bus.close(1_000);
+  await nats?.stop();
+  await stopTelemetry();
+});
+
+test('request/reply round trip with protobuf schemas', async () => {
+  const server = await newBus('server');
+  const client = await newBus('client');
+  const seen: Array<{ serviceId: string; method: string; path: string; authenticated: boolean; tags: string[] }> = [];
+  await serveDecide(server, 'svc.test.v1.roundtrip', (req) => {
+    seen.push({ serviceId: req.serviceId, method: req.method, path: req.path, authenticated: req.authenticated, tags: [...req.tags] });
+    return { decision: Decision.ALLOW, reason: 'scope', policyName: `for ${req.tags.join('+')}` };
+  });
+
+  const reply = await client.request(
+    'svc.test.v1.roundtrip',
+    DecideRequestSchema,
+    DecideResponseSchema,
+    { serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] },
+    2_000,
+  );
+
+  assert.deepEqual(seen, [{ serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] }]);
+  assert.equal(reply.error, undefined);
+  assert.equal(reply.decision, Decision.ALLOW);
+  assert.equal(reply.reason, 'scope');
+  assert.equal(reply.policyName, 'for email=alice@example.com+groups=admins');
+});
+
+const handlerFailures: Array<{ name: string; thrown: unknown; code: string; message: string }> = [
+  { name: 'a MicrosegError keeps its code and public message', thrown: new MicrosegError('POLICY_SERVICE_UNKNOWN'), code: 'POLICY_SERVICE_UNKNOWN', message: 'The service is unknown.' },
+  { name: 'any other error becomes INTERNAL without its detail', thrown: new Error('database password is hunter2'), code: 'INTERNAL', message: 'Internal error.' },
+];
+
+for (const { name, thrown, code, message } of handlerFailures) {
+  test(`a throwing handler answers with reply.error: ${name}`, async () => {
+    const bus = await newBus('throwing');
+    const subject = `svc.test.v1.throws.${code.toLowerCase()}`;
+    await serveDecide(bus, subject, () => {
+      throw thrown;
+    });
+
+    const reply = await bus.request(subject, DecideRequestSchema, DecideResponseSchema, { serviceId: 'nope' }, 2_000);
+
+    assert.deepEqual({ code: reply.error?.code, message: reply.error?.message }, { code, message });
+    assert.equal(reply.decision, Decision.UNSPECIFIED);
+  });
+}
+
+test('a request nobody serves fails with kind no-responders', async () => {
+  const bus = await newBus('lonely');
+  await assert.rejects(
+    bus.request('svc.test.v1.nobody', DecideRequestSchema, DecideResponseSchema, {}, 2_000),
+    (err: unknown) => err instanceof BusRequestError && err.kind === 'no-responders' && err.subject === 'svc.test.v1.nobody',
+  );
+});
+
+test('a handler slower than the bound fails with kind timeout', async () => {
+  const bus = await newBus('slow');
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let started = false;
+  await serveDecide(bus, 'svc.test.v1.slow', async () => {
+    started = true;
+    await released;
+    return { decision: Decision.ALLOW };
+  });
+
+  try {
+    await assert.rejects(
+      bus.request('svc.test.v1.slow', DecideRequestSchema, DecideResponseSchema, {}, 300),
+      (err: unknown) => err instanceof BusRequestError && err.kind === 'timeout',
+    );
+    assert.ok(started, 'the handler was reached, so the failure is the bound and not a missing responder');
+  } finally {
+    release();
+  }
+});
+
+test('two buses in one queue group share the requests', async () => {
+  const first = await newBus('replica-1');
+  const second = await newBus('replica-2');
+  const client = await newBus('caller');
+  const served = { first: 0, second: 0 };
+  await serveDecide(first, 'svc.test.v1.shared', () => {
+    served.first++;
+    return { reason: 'first' };
+  });
+  await serveDecide(second, 'svc.test.v1.shared', () => {
+    served.second++;
+    return { reason: 'second' };
+  });
+
+  const total = 60;
+  const replies = await Promise.all(
+    Array.from({ length: total }, () => client.request('svc.test.v1.shared', DecideRequestSchema, DecideResponseSchema, {}, 5_000)),
+  );
+
+  assert.equal(served.first + served.second, total, 'each request is handled exactly once');
+  assert.ok(served.first > 0 && served.second > 0, `both replicas served some: ${JSON.stringify(served)}`);
+  assert.equal(replies.filter((r) => r.reason === 'first').length, served.first);
+  assert.equal(replies.filter((r) => r.reason === 'second').length, served.second);
+});
+
+test("the handler runs in the caller's trace", async () => {
+  const server = await newBus('traced-server');
+  const client = await newBus('traced-client');
+  let handlerTraceId: string | undefined;
+  await serveDecide(server, 'svc.test.v1.traced', () => {
+    handlerTraceId = trace.getActiveSpan()?.spanContext().traceId;
+    return {};
+  });
+
+  const callerTraceId = await trace.getTracer('t').startActiveSpan('caller', async (span) => {
+    try {
+      await client.request('svc.test.v1.traced', DecideRequestSchema, DecideResponseSchema, {}, 2_000);
+      return span.spanContext().traceId;
+    } finally {
+      span.end();
+    }
+  });
+
+  assert.match(callerTraceId, /^[0-9a-f]{32}$/);
+  assert.notEqual(callerTraceId, '0'.repeat(32), 'the SDK is running, so trace ids are real');
+  assert.equal(handlerTraceId, callerTraceId);
+});
+
+test('publishEvent stores a message once even when the same msgId is published twice', async () => {
+  const bus = await newBus('publisher');
+  const subject = 'evt.bustest.v1.event';
+  const event = { id: 'event-1', timeMs: 1n, level: 'Info', title: 'first', origin: 'bustest' };
+
+  bus.publishEvent(subject, LogEventSchema, event, 'msg-1');
+  bus.publishEvent(subject, LogEventSchema, { ...event, title: 'retried copy' }, 'msg-1');
+  bus.publishEvent(subject, LogEventSchema, { ...event, id: 'event-2', title: 'second' }, 'msg-2');
+  assert.equal(await bus.outbox.flush(5_000), true);
+
+  const jsm = await bus.jetstreamManager();
+  const info = await jsm.streams.info(streams.events.name, { subjects_filter: subject });
+  assert.equal(info.state.subjects?.[subject], 2, 'msg-1 once and msg-2 once');
+  const first = await jsm.streams.getMessage(streams.events.name, { seq: info.state.first_seq });
+  const last = await jsm.streams.getMessage(streams.events.name, { last_by_subj: subject });
+  assert.equal(fromBinary(LogEventSchema, first!.data).title, 'first');
+  assert.equal(fromBinary(LogEventSchema, last!.data).title, 'second');
+  assert.deepEqual(bus.outbox.stats, { queued: 3, published: 3, retried: 0, dropped: 0 });
+});
