@@ -37,7 +37,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   for (const file of config.POLICY_BOOTSTRAP_FILES) {
     const objects = parseImportDocument(await readFile(file, 'utf8'), file);
     let written = 0;
-    for (const object of objects) if (await store.put(object)) written++;
+    for (const object of objects) if ((await store.put(object)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
   }
 
@@ -74,8 +74,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         gatewayID: req.gatewayId,
       };
       registered.push(object);
-      const created = await store.put(object);
-      if (created) {
+      const outcome = await store.put(object);
+      if (outcome === 'created' || outcome === 'updated') {
         bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
           id: randomUUID(),
           timeMs: BigInt(Date.now()),

@@ -87,7 +87,7 @@ test("put makes the object visible in another store's snapshot", async () => {
   const reader = await openStore();
   const object = service('visible');
 
-  assert.equal(await writer.put(object), true);
+  assert.equal(await writer.put(object), 'created');
 
   await waitFor('the reader to see the service', async () => reader.snapshot.services.has(object.ID));
   assert.deepEqual(reader.snapshot.services.get(object.ID), object);
@@ -106,15 +106,15 @@ test('open on a bucket with objects is ready with them already loaded', async ()
   assert.ok(late.snapshot.services.has(service('visible').ID), 'earlier objects too');
 });
 
-test('put of identical content returns false; a change returns true', async () => {
+test('put of identical content is unchanged; a change is an update', async () => {
   const store = await openStore();
   const object = service('identical');
-  assert.equal(await store.put(object), true);
+  assert.equal(await store.put(object), 'created');
   await waitFor('the store to see the service', async () => store.snapshot.services.has(object.ID));
 
-  assert.equal(await store.put({ ...object }), false);
-  assert.equal(await store.put({ ...object, updateTime: '2030-01-01T00:00:00.000Z' }), false, 'timestamps alone are no change');
-  assert.equal(await store.put({ ...object, hosts: ['other.example.com'] }), true);
+  assert.equal(await store.put({ ...object }), 'unchanged');
+  assert.equal(await store.put({ ...object, updateTime: '2030-01-01T00:00:00.000Z' }), 'unchanged', 'timestamps alone are no change');
+  assert.equal(await store.put({ ...object, hosts: ['other.example.com'] }), 'updated');
   await waitFor('the change to arrive', async () => store.snapshot.services.get(object.ID)?.hosts[0] === 'other.example.com');
 });
 
@@ -169,4 +169,17 @@ test('open when the last write was a delete is ready without the deleted object'
   assert.equal(store.ready, true);
   assert.equal(store.snapshot.services.has(service('short-lived').ID), false);
   assert.ok(store.snapshot.services.has(service('visible').ID));
+});
+
+test('a processing unit heartbeat is written at most once a minute and is no routing change', async () => {
+  const store = await openStore();
+  const pu: ProcessingUnitObject = {
+    kind: 'processingunit', ID: 'pu-heartbeat', name: 'pu-heartbeat', namespace: '/hb', associatedTags: ['type=x'], propagate: false,
+    address: '127.0.0.1', status: 'Running', lastSeen: '2030-01-01T00:00:00.000Z',
+  };
+  assert.equal(await store.put(pu), 'created');
+  await waitFor('the unit to be visible', async () => store.snapshot.processingUnits.some((p) => p.ID === pu.ID));
+  assert.equal(await store.put({ ...pu, lastSeen: '2030-01-01T00:00:30.000Z' }), 'unchanged', 'within a minute');
+  assert.equal(await store.put({ ...pu, lastSeen: '2030-01-01T00:01:00.000Z' }), 'heartbeat');
+  await waitFor('the heartbeat to arrive', async () => store.snapshot.processingUnits.find((p) => p.ID === pu.ID)?.lastSeen === '2030-01-01T00:01:00.000Z');
 });

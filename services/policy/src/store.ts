@@ -7,6 +7,7 @@ import { buckets, type ObjectKind, type PolicyObject } from '@microseg/contracts
 import { Snapshot } from './snapshot.ts';
 
 const objectKey = (kind: ObjectKind, id: string) => `${kind}.${id}`;
+const HEARTBEAT_MS = 60_000;
 
 export class ObjectStore {
   readonly #kv: KV;
@@ -39,13 +40,22 @@ export class ObjectStore {
     this.#listeners.push(listener);
   }
 
-  /** Write an object unless an identical one is stored already. */
-  async put(object: PolicyObject): Promise<boolean> {
+  /**
+   * Write an object unless an identical one is stored already. A processing
+   * unit whose only change is `lastSeen` is written at most once a minute
+   * (a heartbeat), so registrations do not flood the bucket.
+   */
+  async put(object: PolicyObject): Promise<'created' | 'updated' | 'heartbeat' | 'unchanged'> {
     const key = objectKey(object.kind, object.ID);
     const current = this.#objects.get(key);
-    if (current && sameContent(current, object)) return false;
+    if (current && sameContent(current, object)) {
+      const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
+      if (!stale) return 'unchanged';
+      await this.#kv.put(key, JSON.stringify(object));
+      return 'heartbeat';
+    }
     await this.#kv.put(key, JSON.stringify(object));
-    return true;
+    return current ? 'updated' : 'created';
   }
 
   async #startWatch(): Promise<void> {

@@ -44,8 +44,8 @@ test('every bad attribute of a document is reported at once, with its path', () 
     httpresourcespecs: [{ ...goodSpec, associatedTags: ['$identity=processingunit'], endpoints: [{ URI: '/a', methods: ['GET', 'FETCH'] }] }],
   });
   assert.deepEqual(attributes(text), [
-    'data.httpresourcespecs[0].associatedTags.0',
-    'data.httpresourcespecs[0].endpoints.0.methods.1',
+    'data.httpresourcespecs[0].associatedTags[0]',
+    'data.httpresourcespecs[0].endpoints[0].methods[1]',
     'data.services[0].exposedPort',
   ]);
 });
@@ -83,7 +83,7 @@ for (const { name, text, attribute } of structural) {
 for (const reserved of ['$name=x', '@org=x', '+sys=x']) {
   test(`associatedTags may not use the reserved key of ${reserved}`, () => {
     const errors = rejected(doc({ services: [{ ...goodService, associatedTags: ['team=b', reserved] }] }));
-    assert.deepEqual(errors.map((e) => e.attribute), ['data.services[0].associatedTags.1']);
+    assert.deepEqual(errors.map((e) => e.attribute), ['data.services[0].associatedTags[1]']);
     assert.match(errors[0]!.message, /reserved/);
   });
 }
@@ -145,7 +145,7 @@ for (const { name, endpoint, allowedScopes } of scopeInputs) {
 
 test('a malformed scope tag is reported under the alias too', () => {
   assert.deepEqual(attributes(doc({ httpresourcespecs: [{ name: 'api', endpoints: [{ URI: '/a', methods: ['GET'], scopes: [['no-equals-sign']] }] }] })), [
-    'data.httpresourcespecs[0].endpoints.0.scopes.0.0',
+    'data.httpresourcespecs[0].endpoints[0].scopes[0][0]',
   ]);
 });
 

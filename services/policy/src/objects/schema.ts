@@ -8,7 +8,10 @@ const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or
 const tagExpression = z.array(z.array(tag));
 const namespacePath = z.string().regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be a namespace path such as /acme/team-b');
 const name = z.string().min(1, 'is required').max(256);
-const port = z.coerce.number().int().min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)');
+const port = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number({ message: 'is required: a TCP port (1-65535)' }).int('must be a TCP port (1-65535)').min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)'),
+);
 
 const base = {
   ID: z.string().optional(),
@@ -113,6 +116,11 @@ export function validateObject(kind: ObjectKind, input: unknown): { ok: true; va
   if (result.success) return { ok: true, value: result.data as Record<string, unknown> };
   return {
     ok: false,
-    errors: result.error.issues.map((i) => ({ attribute: i.path.join('.') || kind, message: i.message })),
+    errors: result.error.issues.map((i) => ({ attribute: attributePath(i.path) || kind, message: i.message })),
   };
+}
+
+/** `endpoints[0].methods[1]`: the way users write it. */
+export function attributePath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
