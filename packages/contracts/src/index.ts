@@ -41,6 +41,8 @@ export const streams = Object.freeze({
 export const buckets = Object.freeze({
   /** Policy objects, key `<kind>.<id>`. */
   objects: 'microseg_objects',
+  /** API tokens: `<id>` → role, namespace and the SHA-256 of the secret (never the secret). */
+  apiTokens: 'microseg_tokens',
 });
 
 /** Every Redis key microseg writes. */

@@ -73,6 +73,30 @@ export interface HTTPResourceSpecObject extends BaseObject {
   endpoints: Endpoint[];
 }
 
-export type PolicyObject = NamespaceObject | ProcessingUnitObject | ServiceObject | HTTPResourceSpecObject;
+export interface ExternalNetworkObject extends BaseObject {
+  kind: 'externalnetwork';
+  /** CIDRs, IP addresses, DNS names and `*.domain` wildcards. */
+  entries: string[];
+  /** `tcp/443`, `tcp/80:100`, `udp/53`, `any`. The older `protocols` + `ports` are normalised into this. */
+  servicePorts: string[];
+}
+
+export interface NetworkAccessPolicyObject extends BaseObject {
+  kind: 'networkaccesspolicy';
+  subject: TagExpression;
+  object: TagExpression;
+  action: 'Allow' | 'Reject';
+  applyPolicyMode: 'OutgoingTraffic' | 'IncomingTraffic' | 'Bidirectional';
+  logsEnabled: boolean;
+  disabled: boolean;
+}
+
+export type PolicyObject =
+  | NamespaceObject
+  | ProcessingUnitObject
+  | ServiceObject
+  | HTTPResourceSpecObject
+  | ExternalNetworkObject
+  | NetworkAccessPolicyObject;
 export type ObjectKind = PolicyObject['kind'];
-export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec'];
+export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec', 'externalnetwork', 'networkaccesspolicy'];

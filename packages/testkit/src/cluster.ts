@@ -52,6 +52,8 @@ export interface Cluster {
   flowlogUrl: string;
   policyUrl: string;
   clientSecret: string;
+  /** The bootstrap admin API token the policy service generated. */
+  adminToken: string;
   logDir: string;
   stopService(name: ServiceName): Promise<void>;
   startService(name: ServiceName): Promise<void>;
@@ -194,8 +196,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all([startChild('authn'), startChild('flowlog')]);
     await startChild('gateway');
 
+    const adminToken = (await readFile(join(dataDir, 'policy', 'admin-token'), 'utf8')).trim();
     return {
       ports,
+      adminToken,
       natsUrl: nats.url,
       redisUrl: redis.url,
       gatewayUrl,

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Bus } from '@microseg/bus';
-import { queues, subjects, type ProcessingUnitObject } from '@microseg/contracts';
+import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
@@ -22,6 +22,10 @@ import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
 import { redirectUriOf, routesFor, scopesOf } from './routes.ts';
 import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
+import { SecretBox, openObject, sealObject } from './secrets.ts';
+import { TokenStore } from './api/tokens.ts';
+import { registerApi } from './api/routes.ts';
+import { join } from 'node:path';
 
 export interface PolicyApp {
   http: FastifyInstance;
@@ -33,11 +37,15 @@ export interface PolicyApp {
 export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-policy', logger });
   const store = await ObjectStore.open(bus.nc);
+  const say = (msg: string) => logger.warn({}, msg);
+  const secrets = await SecretBox.load(config.POLICY_SECRETS_KEY, join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
+  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say);
 
   for (const file of config.POLICY_BOOTSTRAP_FILES) {
     const objects = parseImportDocument(await readFile(file, 'utf8'), file);
     let written = 0;
-    for (const object of objects) if ((await store.put(object)) !== 'unchanged') written++;
+    const codec = { seal: (o: PolicyObject) => sealObject(secrets, o), open: (o: PolicyObject) => openObject(secrets, o) };
+    for (const object of objects) if ((await store.put(object, codec)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
   }
 
@@ -90,7 +98,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    return { services: routesFor(store.snapshot, registered), revision: BigInt(store.snapshot.revision) };
+    const services = routesFor(store.snapshot, registered).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
+    return { services, revision: BigInt(store.snapshot.revision) };
   });
 
   bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {
@@ -102,7 +111,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       namespace: service.namespace,
       providerUrl: service.OIDCProviderURL ?? '',
       clientId: service.OIDCClientID ?? '',
-      clientSecret: service.OIDCClientSecret ?? '',
+      clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret) : '',
       redirectUri: redirectUriOf(service),
       scopes: scopesOf(service),
     };
@@ -110,6 +119,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
+  registerApi(http, { store, tokens, secrets, bus });
 
   return {
     http,

@@ -9,6 +9,13 @@ export const policyConfigSchema = z.object({
     .string()
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  /** The administrator's API token (mst_…); without it one is generated into the data directory. */
+  POLICY_ADMIN_TOKEN: z.string().optional(),
+  /** Base64 of 32 bytes: encrypts write-only fields at rest. Without it, generated into the data directory. */
+  POLICY_SECRETS_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes (openssl rand -base64 32)'),
 });
 
 export type PolicyConfig = z.output<typeof policyConfigSchema>;

@@ -1,6 +1,14 @@
 // An immutable view of every object at one revision, with the lookups that
 // decisions need precompiled. A change builds a new snapshot that is swapped in.
-import type { HTTPResourceSpecObject, PolicyObject, ProcessingUnitObject, ServiceObject } from '@microseg/contracts';
+import type {
+  ExternalNetworkObject,
+  HTTPResourceSpecObject,
+  NamespaceObject,
+  NetworkAccessPolicyObject,
+  PolicyObject,
+  ProcessingUnitObject,
+  ServiceObject,
+} from '@microseg/contracts';
 import { compileEndpoints, type UriMatcher } from './matching/uri-matcher.ts';
 import { matchesTagExpression } from './matching/tag-expression.ts';
 
@@ -25,6 +33,10 @@ export function systemTags(object: { name: string; namespace: string; kind: stri
 
 export class Snapshot {
   readonly revision: number;
+  readonly objects: readonly PolicyObject[];
+  readonly namespaces: readonly NamespaceObject[];
+  readonly externalNetworks: readonly ExternalNetworkObject[];
+  readonly networkPolicies: readonly NetworkAccessPolicyObject[];
   readonly services: ReadonlyMap<string, ServiceObject>;
   readonly processingUnits: readonly ProcessingUnitObject[];
   readonly specs: readonly HTTPResourceSpecObject[];
@@ -32,6 +44,10 @@ export class Snapshot {
 
   private constructor(objects: PolicyObject[], revision: number) {
     this.revision = revision;
+    this.objects = objects;
+    this.namespaces = objects.filter((o): o is NamespaceObject => o.kind === 'namespace');
+    this.externalNetworks = objects.filter((o): o is ExternalNetworkObject => o.kind === 'externalnetwork');
+    this.networkPolicies = objects.filter((o): o is NetworkAccessPolicyObject => o.kind === 'networkaccesspolicy');
     this.services = new Map(objects.filter((o): o is ServiceObject => o.kind === 'service').map((s) => [s.ID, s]));
     this.processingUnits = objects.filter((o): o is ProcessingUnitObject => o.kind === 'processingunit');
     this.specs = objects.filter((o): o is HTTPResourceSpecObject => o.kind === 'httpresourcespec');

@@ -12,6 +12,8 @@ const HEARTBEAT_MS = 60_000;
 export class ObjectStore {
   readonly #kv: KV;
   #objects = new Map<string, PolicyObject>();
+  readonly #revisions = new Map<string, number>();
+  #revisionWaiters: Array<{ revision: number; resolve: () => void }> = [];
   #snapshot: Snapshot = Snapshot.build([], 0);
   #revision = 0;
   #ready = false;
@@ -45,17 +47,61 @@ export class ObjectStore {
    * unit whose only change is `lastSeen` is written at most once a minute
    * (a heartbeat), so registrations do not flood the bucket.
    */
-  async put(object: PolicyObject): Promise<'created' | 'updated' | 'heartbeat' | 'unchanged'> {
+  async put(object: PolicyObject, codec: SecretCodec = plainCodec): Promise<'created' | 'updated' | 'heartbeat' | 'unchanged'> {
     const key = objectKey(object.kind, object.ID);
     const current = this.#objects.get(key);
-    if (current && sameContent(current, object)) {
+    if (current && sameContent(codec.open(current), object)) {
       const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
       if (!stale) return 'unchanged';
-      await this.#kv.put(key, JSON.stringify(object));
+      await this.#kv.put(key, JSON.stringify(codec.seal(object)));
       return 'heartbeat';
     }
-    await this.#kv.put(key, JSON.stringify(object));
+    await this.#kv.put(key, JSON.stringify(codec.seal(object)));
     return current ? 'updated' : 'created';
+  }
+
+  /** The stored object and its revision (the ETag), as this replica last saw it. */
+  entry(kind: ObjectKind, id: string): { object: PolicyObject; revision: number } | undefined {
+    const key = objectKey(kind, id);
+    const object = this.#objects.get(key);
+    return object ? { object, revision: this.#revisions.get(key) ?? 0 } : undefined;
+  }
+
+  /** Create; fails with StoreConflict when an object with that ID exists. Resolves once this replica sees it. */
+  async create(object: PolicyObject): Promise<number> {
+    const revision = await this.#kv.create(objectKey(object.kind, object.ID), JSON.stringify(object)).catch((err: unknown) => {
+      throw isSequenceMismatch(err) ? new StoreConflict('exists') : err;
+    });
+    await this.#seen(revision);
+    return revision;
+  }
+
+  /** Replace; with `expectedRevision`, fails with StoreConflict when the object changed since. */
+  async replace(object: PolicyObject, expectedRevision?: number): Promise<number> {
+    const key = objectKey(object.kind, object.ID);
+    const data = JSON.stringify(object);
+    const revision = await (expectedRevision === undefined ? this.#kv.put(key, data) : this.#kv.update(key, data, expectedRevision)).catch((err: unknown) => {
+      throw isSequenceMismatch(err) ? new StoreConflict('stale') : err;
+    });
+    await this.#seen(revision);
+    return revision;
+  }
+
+  async remove(kind: ObjectKind, id: string, expectedRevision?: number): Promise<void> {
+    await this.#kv.delete(objectKey(kind, id), expectedRevision === undefined ? undefined : { previousSeq: expectedRevision }).catch((err: unknown) => {
+      throw isSequenceMismatch(err) ? new StoreConflict('stale') : err;
+    });
+    const status = await this.#kv.status();
+    await this.#seen(status.streamInfo.state.last_seq);
+  }
+
+  /** Read-your-writes on this replica: wait (bounded) until the watch has applied `revision`. */
+  #seen(revision: number): Promise<void> {
+    if (this.#revision >= revision) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2_000);
+      this.#revisionWaiters.push({ revision, resolve: () => (clearTimeout(timer), resolve()) });
+    });
   }
 
   async #startWatch(): Promise<void> {
@@ -70,9 +116,15 @@ export class ObjectStore {
     void (async () => {
       for await (const entry of watch) {
         const before = this.#objects.get(entry.key);
-        if (entry.operation === 'PUT') this.#objects.set(entry.key, entry.json<PolicyObject>());
-        else this.#objects.delete(entry.key);
+        if (entry.operation === 'PUT') {
+          this.#objects.set(entry.key, entry.json<PolicyObject>());
+          this.#revisions.set(entry.key, entry.revision);
+        } else {
+          this.#objects.delete(entry.key);
+          this.#revisions.delete(entry.key);
+        }
         this.#revision = Math.max(this.#revision, entry.revision);
+        this.#revisionWaiters = this.#revisionWaiters.filter((w) => (w.revision <= this.#revision ? (w.resolve(), false) : true));
         const after = this.#objects.get(entry.key);
         if (!initialDone) {
           if (entry.revision >= lastSequence) {
@@ -96,6 +148,14 @@ export class ObjectStore {
   }
 }
 
+/** Seals write-only fields on the way in and opens them for comparison. */
+export interface SecretCodec {
+  seal(object: PolicyObject): PolicyObject;
+  open(object: PolicyObject): PolicyObject;
+}
+
+const plainCodec: SecretCodec = { seal: (o) => o, open: (o) => o };
+
 function sameContent(a: PolicyObject, b: PolicyObject): boolean {
   const strip = (o: PolicyObject) => JSON.stringify({ ...o, lastSeen: undefined, updateTime: undefined, createTime: undefined });
   return strip(a) === strip(b);
@@ -106,4 +166,18 @@ function routingFingerprint(object: PolicyObject | undefined): string {
   if (!object) return '';
   if (object.kind === 'processingunit') return JSON.stringify([object.associatedTags, object.address, object.namespace, object.status]);
   return JSON.stringify(object);
+}
+
+/** A write lost a race: the object exists already, or changed since it was read. */
+export class StoreConflict extends Error {
+  readonly reason: 'exists' | 'stale';
+  constructor(reason: 'exists' | 'stale') {
+    super(reason === 'exists' ? 'object exists' : 'object changed since it was read');
+    this.name = 'StoreConflict';
+    this.reason = reason;
+  }
+}
+
+function isSequenceMismatch(err: unknown): boolean {
+  return /wrong last sequence|key exists/i.test(String((err as Error)?.message ?? err));
 }

@@ -33,8 +33,14 @@ export function parseImportDocument(text: string, source: string): PolicyObject[
   } catch (err) {
     throw new ImportError(source, [{ attribute: '(yaml)', message: (err as Error).message }]);
   }
+  return importObjects(doc, source);
+}
+
+/** Validate an already parsed import document (`{namespace?, data: {kinds: [...]}}`); all or nothing. */
+export function importObjects(doc: unknown, source: string, namespaceOverride?: string): PolicyObject[] {
   if (!doc || typeof doc !== 'object') throw new ImportError(source, [{ attribute: '(root)', message: 'must be a mapping with a data section' }]);
-  const { namespace: defaultNamespace, data } = doc as { namespace?: unknown; data?: unknown };
+  const { namespace: documentNamespace, data } = doc as { namespace?: unknown; data?: unknown };
+  const defaultNamespace = documentNamespace ?? namespaceOverride;
   if (!data || typeof data !== 'object') throw new ImportError(source, [{ attribute: 'data', message: 'is required: a mapping of kinds (services, httpresourcespecs, …) to lists' }]);
 
   const objects: PolicyObject[] = [];

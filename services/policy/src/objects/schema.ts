@@ -1,5 +1,6 @@
 // Validation of policy objects, with the original API's field names. Every bad
 // attribute is reported at once; defaults follow SPEC §2.
+import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 
@@ -37,6 +38,37 @@ const endpoint = z
     scopes: tagExpression.optional(),
   })
   .transform(({ scopes, allowedScopes, ...rest }) => ({ ...rest, allowedScopes: allowedScopes ?? scopes ?? [] }));
+
+const PORT_RANGE = /^(\d{1,5})(:(\d{1,5}))?$/;
+
+function validPortRange(text: string): boolean {
+  const m = PORT_RANGE.exec(text);
+  if (!m) return false;
+  const from = Number(m[1]);
+  const to = m[3] === undefined ? from : Number(m[3]);
+  return from >= 1 && to <= 65535 && from <= to;
+}
+
+const servicePort = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .refine((v) => v === 'any' || (/^(tcp|udp)\/.+$/.test(v) && validPortRange(v.split('/')[1]!)), 'must be any, or tcp/PORT, tcp/FROM:TO, udp/PORT');
+
+const networkEntry = z.string().refine((v) => {
+  if (v.includes('/')) {
+    const [ip, bits] = v.split('/');
+    const max = isIP(ip ?? '') === 4 ? 32 : isIP(ip ?? '') === 6 ? 128 : -1;
+    return max > 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= max;
+  }
+  return isIP(v) !== 0 || /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(v);
+}, 'must be a CIDR (10.0.0.0/8), an IP address, a DNS name or *.domain');
+
+function legacyServicePorts(protocols: string[] | undefined, ports: string[] | undefined): string[] {
+  if (!protocols && !ports) return ['any'];
+  const protos = !protocols || protocols.includes('any') ? ['tcp', 'udp'] : protocols;
+  if (!ports || ports.length === 0) return protocols?.includes('any') || !protocols ? ['any'] : protos.map((p) => `${p}/1:65535`);
+  return protos.flatMap((p) => ports.map((port) => `${p}/${port}`));
+}
 
 function isLoopbackHost(hostname: string): boolean {
   // URL() writes every IPv4 form as a dotted quad; a name such as `127.evil.example` is not loopback.
@@ -103,6 +135,28 @@ export const objectSchemas = {
   httpresourcespec: z.object({
     ...base,
     endpoints: z.array(endpoint).default([]),
+  }),
+  externalnetwork: z
+    .object({
+      ...base,
+      entries: z.array(networkEntry).min(1, 'needs at least one entry: a CIDR, an IP address, a DNS name or *.domain'),
+      servicePorts: z.array(servicePort).optional(),
+      /** The older form: protocols + ports. */
+      protocols: z.array(z.string().transform((p) => p.toLowerCase()).pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' }))).optional(),
+      ports: z.array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(PORT_RANGE, 'must be a port or a range like 80:100'))).optional(),
+    })
+    .transform(({ protocols, ports, servicePorts, ...rest }) => ({
+      ...rest,
+      servicePorts: servicePorts ?? legacyServicePorts(protocols, ports),
+    })),
+  networkaccesspolicy: z.object({
+    ...base,
+    subject: tagExpression.min(1, 'is required: a tag expression such as [["$identity=processingunit", "app=web"]]'),
+    object: tagExpression.min(1, 'is required: a tag expression such as [["ext:name=idp"]]'),
+    action: z.enum(['Allow', 'Reject']).default('Allow'),
+    applyPolicyMode: z.enum(['OutgoingTraffic', 'IncomingTraffic', 'Bidirectional']).default('Bidirectional'),
+    logsEnabled: z.boolean().default(false),
+    disabled: z.boolean().default(false),
   }),
 } satisfies Record<ObjectKind, z.ZodType>;
 

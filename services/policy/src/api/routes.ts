@@ -1,0 +1,293 @@
+// The object API (SPEC §9): JSON or YAML over HTTP, apoctl's field names,
+// Bearer tokens scoped to a namespace subtree, ETag/If-Match, audit events.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseYaml } from 'yaml';
+import { objectKinds, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
+import type { Bus } from '@microseg/bus';
+import { LogEventSchema } from '@microseg/proto/events';
+import { validateObject, type AttributeError } from '../objects/schema.ts';
+import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
+import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
+import { StoreConflict, type ObjectStore } from '../store.ts';
+import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
+
+const NAMESPACE = /^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
+const kindOfPlural = new Map<string, ObjectKind>(objectKinds.map((k) => [`${k}s`, k]));
+const pluralOf = (kind: ObjectKind) => `${kind}s`;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    namespace?: string;
+  }
+}
+
+export interface ApiDeps {
+  store: ObjectStore;
+  tokens: TokenStore;
+  secrets: SecretBox;
+  bus: Bus;
+}
+
+class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly errors?: AttributeError[];
+  constructor(status: number, code: string, message: string, errors?: AttributeError[]) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.errors = errors;
+  }
+}
+
+const validationFailed = (errors: AttributeError[]) =>
+  new ApiError(422, 'POLICY_VALIDATION_FAILED', `${errors.length} invalid attribute${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.attribute} ${e.message}`).join('; ')}`, errors);
+
+function kindFrom(req: FastifyRequest): ObjectKind {
+  const plural = (req.params as { plural: string }).plural.toLowerCase();
+  const kind = kindOfPlural.get(plural);
+  if (!kind) throw new ApiError(404, 'NOT_FOUND', `unknown kind ${plural}; expected one of ${[...kindOfPlural.keys(), 'apitokens'].join(', ')}`);
+  return kind;
+}
+
+function requireAccess(req: FastifyRequest, action: 'read' | 'write' | 'admin', namespace = req.namespace!): void {
+  const p = req.principal!;
+  if (!withinSubtree(namespace, p.namespace)) throw new ApiError(403, 'FORBIDDEN', `the token ${p.name} is limited to ${p.namespace} and cannot act on ${namespace}`);
+  if (!allows(p.role, action)) throw new ApiError(403, 'FORBIDDEN', `the token ${p.name} has the role ${p.role}, which cannot ${action === 'read' ? 'read' : action === 'write' ? 'change objects' : 'manage tokens'}`);
+}
+
+/** An object in the request's namespace by ID or name. */
+function find(deps: ApiDeps, kind: ObjectKind, namespace: string, idOrName: string): { object: PolicyObject; revision: number } {
+  const byId = deps.store.entry(kind, idOrName);
+  if (byId && byId.object.namespace === namespace) return byId;
+  const byName = deps.store.entry(kind, stableObjectId(kind, namespace, idOrName));
+  if (byName) return byName;
+  throw new ApiError(404, 'NOT_FOUND', `no ${kind} ${idOrName} in ${namespace}`);
+}
+
+function ifMatch(req: FastifyRequest): number | undefined {
+  const header = req.headers['if-match'];
+  if (header === undefined) return undefined;
+  const m = /^(?:W\/)?"?(\d+)"?$/.exec(String(header).trim());
+  if (!m) throw new ApiError(400, 'BAD_REQUEST', 'If-Match must be an ETag returned by the API, such as "42"');
+  return Number(m[1]);
+}
+
+function sendObject(reply: FastifyReply, status: number, object: PolicyObject, revision: number) {
+  return reply.code(status).header('etag', `"${revision}"`).send(publicView(object));
+}
+
+export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  const audit = (req: FastifyRequest, verb: 'created' | 'updated' | 'deleted', object: { kind: string; ID: string; name: string; namespace: string }) => {
+    const id = randomUUID();
+    deps.bus.publishEvent(
+      subjects.logEvent('policy'),
+      LogEventSchema,
+      {
+        id,
+        timeMs: BigInt(Date.now()),
+        level: 'Info',
+        category: 'crud',
+        title: `${object.kind} ${verb}`,
+        content: `${object.kind} ${object.name} was ${verb} in ${object.namespace} by token ${req.principal?.name ?? 'unknown'}.`,
+        targetIdentity: object.kind,
+        targetId: object.ID,
+        namespace: object.namespace,
+        origin: 'policy',
+      },
+      id,
+    );
+  };
+
+  const yamlParser = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
+    try {
+      done(null, parseYaml(body));
+    } catch (err) {
+      done(new ApiError(400, 'BAD_REQUEST', `the body is not valid YAML: ${(err as Error).message}`));
+    }
+  };
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, yamlParser);
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.status).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) });
+    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ code: 'BAD_REQUEST', message: err.message });
+    req.log.error({ err }, 'API request failed');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error.' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  // Authentication and the namespace, before every API route.
+  app.addHook('onRequest', async (req) => {
+    if (req.url === '/healthz' || req.url === '/readyz') return;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer (\S+)$/.exec(header);
+    const principal = m ? deps.tokens.authenticate(m[1]!) : undefined;
+    if (!principal) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid API token is required: send Authorization: Bearer <token>');
+    req.principal = principal;
+    const namespace = String(req.headers['x-namespace'] ?? principal.namespace);
+    if (!NAMESPACE.test(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
+    req.namespace = namespace;
+  });
+
+  // --- API tokens (admin) ---
+  app.get('/apitokens', async (req) => {
+    requireAccess(req, 'admin');
+    return deps.tokens.list().filter((t) => withinSubtree(t.namespace, req.namespace!)).map(({ secretHash: _h, ...t }) => t);
+  });
+  app.post('/apitokens', async (req, reply) => {
+    const body = (req.body ?? {}) as { name?: unknown; role?: unknown; namespace?: unknown };
+    const errors: AttributeError[] = [];
+    if (typeof body.name !== 'string' || !body.name) errors.push({ attribute: 'name', message: 'is required' });
+    if (!roles.includes(body.role as Role)) errors.push({ attribute: 'role', message: `must be one of ${roles.join(', ')}` });
+    const namespace = typeof body.namespace === 'string' ? body.namespace : req.namespace!;
+    if (!NAMESPACE.test(namespace)) errors.push({ attribute: 'namespace', message: 'must be a namespace path such as /acme/team-b' });
+    if (errors.length) throw validationFailed(errors);
+    requireAccess(req, 'admin', namespace);
+    const { record, token } = await deps.tokens.create(body.name as string, body.role as Role, namespace);
+    audit(req, 'created', { kind: 'apitoken', ID: record.ID, name: record.name, namespace });
+    const { secretHash: _h, ...shown } = record;
+    return reply.code(201).send({ ...shown, token });
+  });
+  app.delete('/apitokens/:id', async (req) => {
+    requireAccess(req, 'admin');
+    const record = deps.tokens.get((req.params as { id: string }).id);
+    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new ApiError(404, 'NOT_FOUND', 'no such token');
+    await deps.tokens.revoke(record.ID);
+    audit(req, 'deleted', { kind: 'apitoken', ID: record.ID, name: record.name, namespace: record.namespace });
+    const { secretHash: _h, ...shown } = record;
+    return shown;
+  });
+
+  // --- Import / export ---
+  app.post('/import', async (req) => {
+    let objects: PolicyObject[];
+    try {
+      objects = importObjects(req.body, 'import', req.namespace);
+    } catch (err) {
+      if (err instanceof ImportError) throw validationFailed(err.errors);
+      throw err;
+    }
+    for (const o of objects) requireAccess(req, 'write', o.namespace);
+    let created = 0;
+    let updated = 0;
+    for (const object of objects) {
+      const existing = deps.store.entry(object.kind, object.ID);
+      const merged = keepWriteOnly(object, existing?.object);
+      await deps.store.replace(sealObject(deps.secrets, stamp(merged, existing?.object)));
+      if (existing) updated++;
+      else created++;
+      audit(req, existing ? 'updated' : 'created', object);
+    }
+    return { created, updated };
+  });
+  app.get('/export', async (req) => {
+    requireAccess(req, 'read');
+    const recursive = (req.query as { recursive?: string }).recursive === 'true';
+    const data: Record<string, unknown[]> = {};
+    for (const kind of objectKinds) {
+      const list = listObjects(deps, kind, req.namespace!, recursive).map((o) => {
+        const { ID: _id, kind: _k, createTime: _c, updateTime: _u, ...rest } = publicView(o) as PolicyObject;
+        return rest;
+      });
+      if (list.length) data[pluralOf(kind)] = list;
+    }
+    return { label: `export of ${req.namespace}`, namespace: req.namespace, data };
+  });
+
+  // --- Objects ---
+  app.get('/:plural', async (req) => {
+    const kind = kindFrom(req);
+    requireAccess(req, 'read');
+    const recursive = (req.query as { recursive?: string }).recursive === 'true';
+    return listObjects(deps, kind, req.namespace!, recursive).map((o) => publicView(o));
+  });
+
+  app.post('/:plural', async (req, reply) => {
+    const kind = kindFrom(req);
+    requireAccess(req, 'write');
+    const result = validateObject(kind, { ...(req.body as object), namespace: req.namespace });
+    if (!result.ok) throw validationFailed(result.errors);
+    const value = result.value as { name: string };
+    const now = new Date().toISOString();
+    const object = { ...value, kind, namespace: req.namespace!, ID: stableObjectId(kind, req.namespace!, value.name), createTime: now, updateTime: now } as unknown as PolicyObject;
+    let revision: number;
+    try {
+      revision = await deps.store.create(sealObject(deps.secrets, object));
+    } catch (err) {
+      if (err instanceof StoreConflict) throw new ApiError(409, 'CONFLICT', `a ${kind} named ${value.name} exists in ${req.namespace}; update it or choose another name`);
+      throw err;
+    }
+    audit(req, 'created', object);
+    return sendObject(reply, 201, object, revision);
+  });
+
+  app.get('/:plural/:id', async (req, reply) => {
+    const kind = kindFrom(req);
+    requireAccess(req, 'read');
+    const { object, revision } = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
+    return sendObject(reply, 200, object, revision);
+  });
+
+  const replace = (merge: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const kind = kindFrom(req);
+    requireAccess(req, 'write');
+    const expected = ifMatch(req);
+    const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
+    if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const input = merge ? { ...publicView(existing.object), ...body } : body;
+    if (input.name !== undefined && input.name !== existing.object.name) throw validationFailed([{ attribute: 'name', message: 'cannot change; create an object with the new name and delete this one' }]);
+    const result = validateObject(kind, { ...input, name: existing.object.name, namespace: existing.object.namespace });
+    if (!result.ok) throw validationFailed(result.errors);
+    const object = stamp(keepWriteOnly({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object), existing.object);
+    let revision: number;
+    try {
+      revision = await deps.store.replace(sealObject(deps.secrets, object), expected ?? existing.revision);
+    } catch (err) {
+      if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
+      throw err;
+    }
+    audit(req, 'updated', object);
+    return sendObject(reply, 200, object, revision);
+  };
+  app.put('/:plural/:id', replace(false));
+  app.patch('/:plural/:id', replace(true));
+
+  app.delete('/:plural/:id', async (req) => {
+    const kind = kindFrom(req);
+    requireAccess(req, 'write');
+    const expected = ifMatch(req);
+    const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
+    if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);
+    try {
+      await deps.store.remove(kind, existing.object.ID, existing.revision);
+    } catch (err) {
+      if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being deleted; read it again and retry`);
+      throw err;
+    }
+    audit(req, 'deleted', existing.object);
+    return publicView(existing.object);
+  });
+}
+
+function listObjects(deps: ApiDeps, kind: ObjectKind, namespace: string, recursive: boolean): PolicyObject[] {
+  return deps.store.snapshot.objects
+    .filter((o) => o.kind === kind && (recursive ? withinSubtree(o.namespace, namespace) : o.namespace === namespace))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}
+
+/** Write-only fields are never read back, so an update that leaves them out keeps the stored ones. */
+function keepWriteOnly(object: PolicyObject, existing: PolicyObject | undefined): PolicyObject {
+  if (!existing) return object;
+  const copy = { ...object } as Record<string, unknown>;
+  const old = existing as unknown as Record<string, unknown>;
+  for (const field of writeOnlyFields) if (copy[field] === undefined && old[field] !== undefined) copy[field] = old[field];
+  return copy as unknown as PolicyObject;
+}
+
+function stamp(object: PolicyObject, existing: PolicyObject | undefined): PolicyObject {
+  const now = new Date().toISOString();
+  return { ...object, createTime: existing?.createTime ?? object.createTime ?? now, updateTime: now };
+}
