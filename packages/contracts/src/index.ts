@@ -10,6 +10,7 @@ export const subjects = Object.freeze({
   policyDecide: 'svc.policy.v1.decide',
   policyGatewaySync: 'svc.policy.v1.gateway.sync',
   policyOidcClient: 'svc.policy.v1.service.oidc',
+  policyFlowCheck: 'svc.policy.v1.flow.check',
   /** Decision events, one per request the gateway decides. */
   gatewayDecision: 'evt.gateway.v1.decision',
   /** Log events of one origin service: `evt.authn.v1.event`. */

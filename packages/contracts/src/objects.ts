@@ -100,3 +100,8 @@ export type PolicyObject =
   | NetworkAccessPolicyObject;
 export type ObjectKind = PolicyObject['kind'];
 export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec', 'externalnetwork', 'networkaccesspolicy'];
+
+/** The plural used in import documents and API paths: `services`, `networkaccesspolicies`. */
+export function pluralOf(kind: ObjectKind): string {
+  return kind.endsWith('y') ? `${kind.slice(0, -1)}ies` : `${kind}s`;
+}

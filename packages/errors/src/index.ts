@@ -12,6 +12,7 @@ export const errorCodes = Object.freeze({
   GATEWAY_UNKNOWN_HOST: { status: 404, message: 'No service is exposed at this host and port.' },
   GATEWAY_UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
   GATEWAY_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
+  GATEWAY_NETWORK_DENIED: { status: 403, message: 'A network policy does not allow connections from your address to this application.' },
   GATEWAY_DECISION_UNAVAILABLE: { status: 503, message: 'Authorization is temporarily unavailable; please retry.' },
   GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The application could not be reached.' },
   GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'The application did not answer in time.' },
@@ -22,6 +23,7 @@ export const errorCodes = Object.freeze({
   AUTHN_TOKEN_INVALID: { status: 401, message: 'The identity provider returned a token that failed validation.' },
   AUTHN_DISCOVERY_FAILED: { status: 502, message: 'The identity provider could not be reached or its discovery document is invalid.' },
   AUTHN_SERVICE_UNKNOWN: { status: 404, message: 'No service with OIDC authorization is configured here.' },
+  AUTHN_NETWORK_DENIED: { status: 403, message: 'A network policy does not allow this application to reach its identity provider.' },
   AUTHN_SESSION_NOT_FOUND: { status: 401, message: 'The session is unknown or has expired.' },
   // Policy
   POLICY_SERVICE_UNKNOWN: { status: 404, message: 'The service is unknown.' },

@@ -68,7 +68,10 @@ async function resolvePorts(options: ClusterOptions): Promise<ClusterPorts> {
 
 /** The demo objects with this cluster's ports, IdP and client secret. */
 async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecret: string, outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/objects.yaml'), 'utf8')) as { data: { services: Array<Record<string, unknown>> } };
+  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/objects.yaml'), 'utf8')) as {
+    data: { services: Array<Record<string, unknown>>; externalnetworks?: Array<Record<string, unknown>> };
+  };
+  for (const network of doc.data.externalnetworks ?? []) if (network.name === 'demo-idp') network.servicePorts = [`tcp/${ports.idp}`];
   for (const service of doc.data.services) {
     service.exposedPort = ports.gateway;
     service.port = ports.app;

@@ -6,7 +6,7 @@ import { MicrosegError } from '@microseg/errors';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
 import { claimsToTags } from './claims.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
-import { describeIdpError, type OidcClients } from './oidc-clients.ts';
+import { describeIdpError, networkDenial, type OidcClients } from './oidc-clients.ts';
 import type { SessionStore } from './sessions.ts';
 import type { AuthnEvents } from './events.ts';
 import type { AuthnConfig } from './config.ts';
@@ -24,8 +24,9 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
   try {
     oidc = await deps.clients.get(req.serviceId);
   } catch (err) {
-    if (err instanceof MicrosegError && err.code === 'AUTHN_DISCOVERY_FAILED') {
-      deps.events.emit({ level: 'Error', category: 'authn', title: 'Identity provider discovery failed', content: err.message, targetIdentity: 'service', targetId: req.serviceId });
+    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED')) {
+      const title = err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy' : 'Identity provider discovery failed';
+      deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId });
     }
     throw err;
   }
@@ -54,7 +55,7 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
 }
 
 export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest): Promise<MessageInitShape<typeof LoginCallbackResponseSchema>> {
-  const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown): never => {
+  const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown, publicMessage?: string): never => {
     deps.events.emit({
       level: 'Warning',
       category: 'authn',
@@ -64,7 +65,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
       targetId: req.serviceId,
       namespace,
     });
-    throw new MicrosegError(code, undefined, { cause });
+    throw new MicrosegError(code, publicMessage, { cause });
   };
 
   const params = new URLSearchParams(req.query);
@@ -92,6 +93,8 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
       idTokenExpected: true,
     });
   } catch (err) {
+    const denied = networkDenial(err);
+    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
     const isTokenProblem = err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError;
     return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
   }

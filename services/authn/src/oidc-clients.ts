@@ -5,7 +5,8 @@ import * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { MicrosegError, fromWire } from '@microseg/errors';
-import { OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
+import { FlowCheckRequestSchema, FlowCheckResponseSchema, OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
+import { isIP } from 'node:net';
 
 export interface OidcClient {
   settings: OidcClientResponse;
@@ -52,19 +53,50 @@ export class OidcClients {
     return value;
   }
 
+  /**
+   * Every call to the IdP (discovery, token, JWKS) is a flow from the
+   * service's processing unit: policy must allow it first (SPEC §7).
+   */
+  #guardedFetch(serviceId: string): client.CustomFetch {
+    return async (url, options) => {
+      const target = new URL(url);
+      const host = target.hostname.replace(/^\[|\]$/g, '');
+      const reply = await this.#bus.request(
+        subjects.policyFlowCheck,
+        FlowCheckRequestSchema,
+        FlowCheckResponseSchema,
+        { serviceId, host, ip: isIP(host) ? host : '', port: Number(target.port) || (target.protocol === 'https:' ? 443 : 80), protocol: 'tcp', purpose: purposeOf(target) },
+        this.#busTimeoutMs,
+      );
+      if (reply.error) throw fromWire(reply.error);
+      if (!reply.allowed) {
+        throw new MicrosegError('AUTHN_NETWORK_DENIED', `The enforcer may not reach the identity provider: ${reply.reason}. Create a network access policy that allows the application's processing unit to reach it (the walkthrough calls it allow-app-to-idp).`);
+      }
+      return fetch(url, options as RequestInit);
+    };
+  }
+
   #discover(settings: OidcClientResponse): Promise<client.Configuration> {
-    const key = createHash('sha256').update(`${settings.providerUrl}\0${settings.clientId}\0${settings.clientSecret}`).digest('hex');
+    const key = createHash('sha256').update(`${settings.serviceId}\0${settings.providerUrl}\0${settings.clientId}\0${settings.clientSecret}`).digest('hex');
     let discovery = this.#discoveries.get(key);
     if (!discovery) {
       const server = new URL(settings.providerUrl);
       const execute = isLoopbackHttp(server) ? [client.allowInsecureRequests] : [];
+      const guarded = this.#guardedFetch(settings.serviceId);
       discovery = client
         .discovery(server, settings.clientId, { redirect_uris: [settings.redirectUri], response_types: ['code'] }, client.ClientSecretBasic(settings.clientSecret), {
           execute,
           timeout: Math.ceil(this.#idpTimeoutMs / 1000),
+          [client.customFetch]: guarded,
+        })
+        .then((config) => {
+          config[client.customFetch] = guarded;
+          return config;
         })
         .catch((cause: unknown) => {
           this.#discoveries.delete(key);
+          const denied = networkDenial(cause);
+          if (denied) throw denied;
           throw new MicrosegError(
             'AUTHN_DISCOVERY_FAILED',
             `Discovery at ${settings.providerUrl}/.well-known/openid-configuration failed: ${describeIdpError(cause)}.`,
@@ -75,6 +107,21 @@ export class OidcClients {
     }
     return discovery;
   }
+}
+
+/** A network-policy refusal, wherever openid-client wrapped it. */
+export function networkDenial(err: unknown): MicrosegError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof MicrosegError && e.code === 'AUTHN_NETWORK_DENIED') return e;
+  }
+  return undefined;
+}
+
+function purposeOf(url: URL): string {
+  if (url.pathname.endsWith('/.well-known/openid-configuration')) return 'discovery';
+  if (/jwks|certs|keys/.test(url.pathname)) return 'jwks';
+  if (/token/.test(url.pathname)) return 'token';
+  return 'idp';
 }
 
 /** http:// is allowed for a provider on this machine only (development and the demo). */

@@ -7,7 +7,7 @@ import { FlowEventSchema } from '@microseg/proto/events';
 import type { ServiceRoute } from '@microseg/proto/policy';
 import { trace } from '@microseg/telemetry';
 
-export type DropReason = '' | 'api' | 'missingtoken' | 'token' | 'dial' | 'timeout' | 'unavailable' | 'invalid' | 'unknownhost';
+export type DropReason = '' | 'api' | 'policy' | 'missingtoken' | 'token' | 'dial' | 'timeout' | 'unavailable' | 'invalid' | 'unknownhost';
 
 export interface FlowInput {
   route?: ServiceRoute;

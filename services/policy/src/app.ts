@@ -7,10 +7,14 @@ import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
-import { LogEventSchema } from '@microseg/proto/events';
+import { FlowEventSchema, LogEventSchema } from '@microseg/proto/events';
+import { checkIncoming, checkOutgoing } from './network/flows.ts';
 import {
+  Decision,
   DecideRequestSchema,
   DecideResponseSchema,
+  FlowCheckRequestSchema,
+  FlowCheckResponseSchema,
   GatewaySyncRequestSchema,
   GatewaySyncResponseSchema,
   OidcClientRequestSchema,
@@ -61,8 +65,13 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     const snapshot = store.snapshot;
     const service = snapshot.services.get(req.serviceId);
     if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
-    const verdict = decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
-    return verdict;
+    if (req.clientIp) {
+      const incoming = checkIncoming(snapshot, service, req.clientIp);
+      if (incoming.action === 'Reject') {
+        return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason };
+      }
+    }
+    return decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
   });
 
   bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
@@ -100,6 +109,34 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     }
     const services = routesFor(store.snapshot, registered).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
     return { services, revision: BigInt(store.snapshot.revision) };
+  });
+
+  bus.serve(subjects.policyFlowCheck, queues.policy, FlowCheckRequestSchema, FlowCheckResponseSchema, (req) => {
+    const snapshot = store.snapshot;
+    const service = snapshot.services.get(req.serviceId);
+    if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
+    const { verdict, processingUnit } = checkOutgoing(snapshot, service, { host: req.host, ip: req.ip, port: req.port, protocol: req.protocol === 'udp' ? 'udp' : 'tcp' });
+    if (verdict.report) {
+      const id = randomUUID();
+      bus.publishEvent(subjects.gatewayDecision, FlowEventSchema, {
+        id,
+        timeMs: BigInt(Date.now()),
+        namespace: processingUnit.namespace,
+        source: { type: 'ProcessingUnit', id: processingUnit.name, name: processingUnit.name, ip: processingUnit.address, namespace: processingUnit.namespace },
+        destination: { type: 'ExternalNetwork', id: verdict.externalNetworks[0] ?? req.host, name: verdict.externalNetworks[0] ?? 'somewhere', ip: req.ip || req.host, port: req.port },
+        serviceId: service.ID,
+        uri: `${req.protocol || 'tcp'}/${req.port} ${req.purpose}`.trim(),
+        action: verdict.action,
+        dropReason: verdict.action === 'Reject' ? 'policy' : '',
+        policyId: verdict.policy?.ID ?? '',
+        policyName: verdict.policy?.name ?? '',
+        requestId: '',
+        statusCode: 0,
+        user: '',
+        traceId: '',
+      }, id);
+    }
+    return { allowed: verdict.action === 'Accept', reason: verdict.reason, policyId: verdict.policy?.ID ?? '', policyName: verdict.policy?.name ?? '' };
   });
 
   bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {

@@ -236,6 +236,13 @@ export declare type DecideRequest = Message<"microseg.v1.DecideRequest"> & {
    * @generated from field: repeated string tags = 5;
    */
   tags: string[];
+
+  /**
+   * The client's address (socket peer), for incoming network policies.
+   *
+   * @generated from field: string client_ip = 6;
+   */
+  clientIp: string;
 };
 
 /**
@@ -390,6 +397,92 @@ export declare type OidcClientResponse = Message<"microseg.v1.OidcClientResponse
  * Use `create(OidcClientResponseSchema)` to create a new message.
  */
 export declare const OidcClientResponseSchema: GenMessage<OidcClientResponse>;
+
+/**
+ * svc.policy.v1.flow.check — may a service's processing unit open this
+ * connection (authn's calls to the IdP, on behalf of the service)?
+ *
+ * @generated from message microseg.v1.FlowCheckRequest
+ */
+export declare type FlowCheckRequest = Message<"microseg.v1.FlowCheckRequest"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string host = 2;
+   */
+  host: string;
+
+  /**
+   * @generated from field: string ip = 3;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: uint32 port = 4;
+   */
+  port: number;
+
+  /**
+   * "tcp" or "udp".
+   *
+   * @generated from field: string protocol = 5;
+   */
+  protocol: string;
+
+  /**
+   * What the call is for: "discovery", "token", "jwks", …
+   *
+   * @generated from field: string purpose = 6;
+   */
+  purpose: string;
+};
+
+/**
+ * Describes the message microseg.v1.FlowCheckRequest.
+ * Use `create(FlowCheckRequestSchema)` to create a new message.
+ */
+export declare const FlowCheckRequestSchema: GenMessage<FlowCheckRequest>;
+
+/**
+ * @generated from message microseg.v1.FlowCheckResponse
+ */
+export declare type FlowCheckResponse = Message<"microseg.v1.FlowCheckResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: bool allowed = 2;
+   */
+  allowed: boolean;
+
+  /**
+   * A sentence for the operator: which policy decided, or which is missing.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string policy_id = 4;
+   */
+  policyId: string;
+
+  /**
+   * @generated from field: string policy_name = 5;
+   */
+  policyName: string;
+};
+
+/**
+ * Describes the message microseg.v1.FlowCheckResponse.
+ * Use `create(FlowCheckResponseSchema)` to create a new message.
+ */
+export declare const FlowCheckResponseSchema: GenMessage<FlowCheckResponse>;
 
 /**
  * @generated from enum microseg.v1.Decision

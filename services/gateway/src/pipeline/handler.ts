@@ -166,7 +166,7 @@ const authorize: Step = async (deps, ctx) => {
       subjects.policyDecide,
       DecideRequestSchema,
       DecideResponseSchema,
-      { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [] },
+      { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [], clientIp: ctx.clientIp },
       deps.busTimeoutMs,
     );
   } catch (err) {
@@ -211,6 +211,9 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
 }
 
 function deny(deps: PipelineDeps, ctx: RequestContext, verdict: DecideResponse): true {
+  if (verdict.reason === 'network-policy') {
+    return refuse(deps, ctx, { code: 'GATEWAY_NETWORK_DENIED', details: [`Your address ${ctx.clientIp} may not reach this application.`] }, 'policy');
+  }
   const failureUrl = ctx.route!.redirectUrlOnAuthorizationFailure;
   if (failureUrl && isBrowserNavigation(ctx.req)) {
     redirect(ctx.res, withFailureMessage(failureUrl, 'authorization'));

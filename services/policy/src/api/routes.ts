@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
-import { objectKinds, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
+import { objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
 import { LogEventSchema } from '@microseg/proto/events';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
@@ -13,8 +13,7 @@ import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 
 const NAMESPACE = /^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
-const kindOfPlural = new Map<string, ObjectKind>(objectKinds.map((k) => [`${k}s`, k]));
-const pluralOf = (kind: ObjectKind) => `${kind}s`;
+const kindOfPlural = new Map<string, ObjectKind>(objectKinds.map((k) => [pluralOf(k), k]));
 
 declare module 'fastify' {
   interface FastifyRequest {

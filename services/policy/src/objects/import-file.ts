@@ -6,10 +6,10 @@
 //     httpresourcespecs: [ ... ]
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import { objectKinds, type ObjectKind, type PolicyObject } from '@microseg/contracts';
+import { objectKinds, pluralOf, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import { validateObject, type AttributeError } from './schema.ts';
 
-const pluralToKind: Record<string, ObjectKind> = Object.fromEntries(objectKinds.map((k) => [`${k}s`, k]));
+const pluralToKind: Record<string, ObjectKind> = Object.fromEntries(objectKinds.map((k) => [pluralOf(k), k]));
 
 export class ImportError extends Error {
   readonly errors: AttributeError[];
