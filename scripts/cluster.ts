@@ -5,6 +5,7 @@ const env = process.env;
 const port = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
 const ports: ClusterPorts = {
   gateway: port('GATEWAY_PORT', defaultPorts.gateway),
+  walkthrough: port('WALKTHROUGH_PORT', defaultPorts.walkthrough),
   idp: port('DEMO_IDP_PORT', defaultPorts.idp),
   app: port('DEMO_APP_PORT', defaultPorts.app),
   policy: port('POLICY_PORT', defaultPorts.policy),

@@ -28,12 +28,20 @@ async function runIdp(): Promise<Closable> {
   const clientSecret = requiredEnv('DEMO_CLIENT_SECRET');
   const redirectUri = process.env['DEMO_REDIRECT_URI'] || 'https://localhost:8443/aporeto/oidc/callback';
   const postLogoutRedirectUri = process.env['DEMO_POST_LOGOUT_REDIRECT_URI'] || `${new URL(redirectUri).origin}/`;
+  // The client the walkthrough registers by hand at a real IdP (README: "Try the walkthrough").
+  const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
+  const walkthrough = {
+    clientId: 'walkthrough-app',
+    clientSecret: 'walkthrough-secret',
+    redirectUris: [walkthroughRedirectUri],
+    postLogoutRedirectUris: [`${new URL(walkthroughRedirectUri).origin}/`],
+  };
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
-    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri] }],
+    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri] }, walkthrough],
   });
-  log({ level: 'info', msg: 'demo idp listening', issuer: idp.issuer, clientId, redirectUri, postLogoutRedirectUri });
+  log({ level: 'info', msg: 'demo idp listening', issuer: idp.issuer, clients: [clientId, walkthrough.clientId], redirectUri, walkthroughRedirectUri, postLogoutRedirectUri });
   return idp;
 }
 

@@ -18,6 +18,8 @@ export const serviceNames: readonly ServiceName[] = ['policy', 'authn', 'flowlog
 
 export interface ClusterPorts {
   gateway: number;
+  /** The exposedPort the walkthrough's service uses (registered at the demo IdP). */
+  walkthrough: number;
   idp: number;
   app: number;
   policy: number;
@@ -26,7 +28,7 @@ export interface ClusterPorts {
   gatewayAdmin: number;
 }
 
-export const defaultPorts: ClusterPorts = { gateway: 8443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090 };
+export const defaultPorts: ClusterPorts = { gateway: 8443, walkthrough: 9443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090 };
 
 export interface ClusterOptions {
   dataDir: string;
@@ -148,7 +150,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ...options.env,
     };
     const envs: Record<string, Record<string, string>> = {
-      idp: { DEMO_IDP_PORT: String(ports.idp), DEMO_CLIENT_SECRET: clientSecret, DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback` },
+      idp: {
+        DEMO_IDP_PORT: String(ports.idp),
+        DEMO_CLIENT_SECRET: clientSecret,
+        DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback`,
+        DEMO_WALKTHROUGH_REDIRECT_URI: `https://localhost:${ports.walkthrough}/aporeto/oidc/callback`,
+      },
       app: { DEMO_APP_PORT: String(ports.app) },
       policy: { ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
       authn: { ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },

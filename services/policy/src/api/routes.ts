@@ -149,6 +149,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const { secretHash: _h, ...shown } = record;
     return reply.code(201).send({ ...shown, token });
   });
+  app.get('/apitokens/:id', async (req) => {
+    requireAccess(req, 'admin');
+    const record = deps.tokens.get((req.params as { id: string }).id);
+    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new ApiError(404, 'NOT_FOUND', 'no such token');
+    const { secretHash: _h, ...shown } = record;
+    return shown;
+  });
   app.delete('/apitokens/:id', async (req) => {
     requireAccess(req, 'admin');
     const record = deps.tokens.get((req.params as { id: string }).id);
@@ -238,9 +245,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const input = merge ? { ...publicView(existing.object), ...body } : body;
     if (input.name !== undefined && input.name !== existing.object.name) throw validationFailed([{ attribute: 'name', message: 'cannot change; create an object with the new name and delete this one' }]);
-    const result = validateObject(kind, { ...input, name: existing.object.name, namespace: existing.object.namespace });
+    // Write-only fields are never read back: one left out keeps its stored (sealed) value, also for validation.
+    const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
+    const result = validateObject(kind, complete);
     if (!result.ok) throw validationFailed(result.errors);
-    const object = stamp(keepWriteOnly({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object), existing.object);
+    const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);
     let revision: number;
     try {
       revision = await deps.store.replace(sealObject(deps.secrets, object), expected ?? existing.revision);

@@ -1,0 +1,179 @@
+// HTTP to the policy API: JSON in and out, Bearer token, X-Namespace. Every
+// failure becomes an ApiError (the API answered with an error) or an
+// UnreachableError (it did not answer), wrapped here and nowhere else.
+import { CliError, exitCodes } from './errors.ts';
+import type { Settings } from './config.ts';
+import { version } from './version.ts';
+
+export interface AttributeError {
+  attribute: string;
+  message: string;
+  /** What the attribute belongs to (`service/private-app`), when msctl knows better than the request. */
+  subject?: string;
+}
+
+export interface RequestContext {
+  /** What the user asked for, for messages: `create`, `list`, `import`, … */
+  readonly verb: string;
+  /** The object concerned: `externalnetwork/idp`; the kind alone for lists. */
+  readonly subject?: string;
+  /** The kind's singular name, for hints. */
+  readonly kind?: string;
+}
+
+export interface RequestOptions extends RequestContext {
+  readonly query?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  readonly ifMatch?: string;
+}
+
+export interface ApiResponse<T> {
+  readonly status: number;
+  readonly body: T;
+  readonly etag: string | undefined;
+}
+
+export class ApiError extends CliError {
+  readonly status: number;
+  readonly code: string;
+  readonly errors: readonly AttributeError[];
+  readonly method: string;
+  readonly url: string;
+  readonly namespace: string;
+  readonly context: RequestContext;
+
+  constructor(init: {
+    status: number;
+    code: string;
+    message: string;
+    errors: readonly AttributeError[];
+    method: string;
+    url: string;
+    namespace: string;
+    context: RequestContext;
+  }) {
+    super(init.message, { exitCode: exitCodes.failure });
+    this.name = 'ApiError';
+    this.status = init.status;
+    this.code = init.code;
+    this.errors = init.errors;
+    this.method = init.method;
+    this.url = init.url;
+    this.namespace = init.namespace;
+    this.context = init.context;
+  }
+
+  /** The same error with its attribute errors replaced (e.g. given better subjects). */
+  withErrors(errors: readonly AttributeError[]): ApiError {
+    const { status, code, message, method, url, namespace, context } = this;
+    return new ApiError({ status, code, message, errors, method, url, namespace, context });
+  }
+}
+
+export class UnreachableError extends CliError {
+  readonly url: string;
+  /** The system error code (`ECONNREFUSED`, `ENOTFOUND`, …) or `TIMEOUT`. */
+  readonly code: string;
+  readonly settings: Settings;
+
+  constructor(url: string, code: string, reason: string, settings: Settings, cause: unknown) {
+    super(`the policy service is not reachable at ${url}: ${reason}`, { cause });
+    this.name = 'UnreachableError';
+    this.url = url;
+    this.code = code;
+    this.settings = settings;
+  }
+}
+
+const reasons: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve (DNS is not answering)',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed and not trusted (set NODE_EXTRA_CA_CERTS to its CA file)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate is not trusted (set NODE_EXTRA_CA_CERTS to its CA file)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is not trusted (set NODE_EXTRA_CA_CERTS to its CA file)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate does not name this host',
+};
+
+export class ApiClient {
+  readonly settings: Settings;
+  readonly timeoutMs: number;
+
+  constructor(settings: Settings, options: { timeoutMs?: number } = {}) {
+    this.settings = settings;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions): Promise<ApiResponse<T>> {
+    const url = new URL(`${this.settings.api}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'x-namespace': this.settings.namespace,
+      'user-agent': `msctl/${version}`,
+    };
+    if (this.settings.token) headers.authorization = `Bearer ${this.settings.token}`;
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await response.text();
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    const parsed = parseJson(text);
+    if (!response.ok) throw this.apiError(response, parsed, text, method, url, options);
+    return { status: response.status, body: parsed as T, etag: response.headers.get('etag') ?? undefined };
+  }
+
+  private unreachable(err: unknown): UnreachableError {
+    const api = this.settings.api;
+    if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+      return new UnreachableError(api, 'TIMEOUT', `no answer within ${this.timeoutMs / 1000} s`, this.settings, err);
+    }
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? 'UNKNOWN';
+    return new UnreachableError(api, code, reasons[code] ?? cause?.message ?? (err as Error).message, this.settings, err);
+  }
+
+  private apiError(response: Response, parsed: unknown, text: string, method: string, url: URL, context: RequestContext): ApiError {
+    const body = (parsed && typeof parsed === 'object' ? parsed : {}) as { code?: unknown; message?: unknown; errors?: unknown };
+    const errors = Array.isArray(body.errors)
+      ? body.errors
+          .filter((e): e is Record<string, unknown> => !!e && typeof e === 'object')
+          .map((e) => ({ attribute: String(e.attribute ?? ''), message: String(e.message ?? '') }))
+      : [];
+    const message = typeof body.message === 'string' ? body.message : text.trim().slice(0, 200) || response.statusText;
+    return new ApiError({
+      status: response.status,
+      code: typeof body.code === 'string' ? body.code : String(response.status),
+      message,
+      errors,
+      method,
+      url: url.toString(),
+      namespace: this.settings.namespace,
+      context: { verb: context.verb, subject: context.subject, kind: context.kind },
+    });
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,18 @@
+// Every command msctl has, in the order help lists them.
+import type { Command } from './command.ts';
+import { apiCreate } from './api-create.ts';
+import { apiDelete } from './api-delete.ts';
+import { apiExport } from './api-export.ts';
+import { apiGet } from './api-get.ts';
+import { apiImport } from './api-import.ts';
+import { apiList } from './api-list.ts';
+import { apiUpdate } from './api-update.ts';
+import { configSet } from './config-set.ts';
+import { configShow } from './config-show.ts';
+
+export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, configShow, configSet];
+
+export const groups: Readonly<Record<string, string>> = {
+  api: 'create, read, update and delete policy objects',
+  config: 'the config file: which API, which token, which namespace',
+};
