@@ -1,5 +1,6 @@
 // `npm start`: the whole cluster on this machine with the demo IdP and app.
 import { startCluster, defaultPorts, type ClusterPorts } from '@microseg/testkit';
+import { configPath, readConfig, writeConfig } from '@microseg/cli/config';
 
 const env = process.env;
 const port = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
@@ -16,6 +17,13 @@ const ports: ClusterPorts = {
 
 try {
   const cluster = await startCluster({ dataDir: env.MICROSEG_DATA_DIR ?? '.data', ports, natsUrl: env.NATS_URL, redisUrl: env.REDIS_URL, logLevel: env.LOG_LEVEL });
+  // msctl finds this cluster without flags, as kubectl finds its kubeconfig; another cluster's settings are left alone.
+  const msctlConfig = configPath(env);
+  const existing = await readConfig(msctlConfig).catch(() => undefined);
+  const msctlNote =
+    !existing || existing.api === cluster.policyUrl
+      ? (await writeConfig(msctlConfig, { ...existing, api: cluster.policyUrl, token: cluster.adminToken }), `written to ${msctlConfig}`)
+      : `${msctlConfig} points at ${existing.api}; left unchanged (token: ${env.MICROSEG_DATA_DIR ?? '.data'}/policy/admin-token)`;
   console.log(`
 microseg is running.
 
@@ -30,6 +38,8 @@ microseg is running.
   Flows, events   ${cluster.flowlogUrl}/flows   ${cluster.flowlogUrl}/events
   NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}
   Logs            ${cluster.logDir}/
+  msctl           npx msctl api list services -n /acme/team-b/dev/private-app
+                  (settings ${msctlNote})
 
 Press Ctrl+C to stop.`);
   let stopping = false;

@@ -48,7 +48,11 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   for (const file of config.POLICY_BOOTSTRAP_FILES) {
     const objects = parseImportDocument(await readFile(file, 'utf8'), file);
     let written = 0;
-    const codec = { seal: (o: PolicyObject) => sealObject(secrets, o), open: (o: PolicyObject) => openObject(secrets, o) };
+    const codec = {
+      seal: (o: PolicyObject) => sealObject(secrets, o),
+      open: (o: PolicyObject) => openObject(secrets, o),
+      needsSealing: (o: PolicyObject) => JSON.stringify(sealObject(secrets, o)) !== JSON.stringify(o),
+    };
     for (const object of objects) if ((await store.put(object, codec)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
   }

@@ -50,7 +50,7 @@ export class ObjectStore {
   async put(object: PolicyObject, codec: SecretCodec = plainCodec): Promise<'created' | 'updated' | 'heartbeat' | 'unchanged'> {
     const key = objectKey(object.kind, object.ID);
     const current = this.#objects.get(key);
-    if (current && sameContent(codec.open(current), object)) {
+    if (current && sameContent(codec.open(current), object) && !codec.needsSealing?.(current)) {
       const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
       if (!stale) return 'unchanged';
       await this.#kv.put(key, JSON.stringify(codec.seal(object)));
@@ -152,6 +152,8 @@ export class ObjectStore {
 export interface SecretCodec {
   seal(object: PolicyObject): PolicyObject;
   open(object: PolicyObject): PolicyObject;
+  /** A stored object with a write-only field in clear (written before sealing existed) is rewritten. */
+  needsSealing?(object: PolicyObject): boolean;
 }
 
 const plainCodec: SecretCodec = { seal: (o) => o, open: (o) => o };
