@@ -1,5 +1,7 @@
-// Fail closed: with authn or policy gone, protected requests get 503 and are
-// never forwarded; service resumes after the restart, sessions intact (Redis).
+// Fail closed: with authn gone, protected requests get 503 and are never
+// forwarded; with policy gone, the last good decision for the very same request
+// stands for a bounded grace period, then 503. Service resumes after the
+// restart, sessions intact (Redis).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
@@ -9,9 +11,10 @@ import { loginWithHttp, startCluster, waitFor, type Cluster, type LoggedIn, type
 
 let cluster: Cluster;
 let alice: LoggedIn;
+const GRACE_MS = 2_000;
 
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-failover-')), isolated: true });
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-failover-')), isolated: true, env: { GATEWAY_DECISION_GRACE_MS: String(GRACE_MS) } });
   alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
   assert.equal(alice.response.status, 200);
 });
@@ -26,8 +29,8 @@ interface Outcome {
   forwardedAs?: string;
 }
 
-async function protectedRequest(): Promise<Outcome> {
-  const res = await alice.browser.request(`${cluster.gatewayUrl}/_echo`, { headers: { accept: 'application/json' } });
+async function protectedRequest(path = '/_echo'): Promise<Outcome> {
+  const res = await alice.browser.request(`${cluster.gatewayUrl}${path}`, { headers: { accept: 'application/json' } });
   const body = (await res.json()) as { code?: string; headers?: Record<string, string> };
   return { status: res.status, code: body.code, forwardedAs: body.headers?.['x-user-email'] };
 }
@@ -48,18 +51,28 @@ function steadyTraffic(): { outcomes: Outcome[]; stop(): Promise<void> } {
   };
 }
 
+const unavailable: Outcome = { status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', forwardedAs: undefined };
+
 for (const service of ['policy', 'authn'] as ServiceName[]) {
-  test(`with ${service} stopped, protected requests get 503 and none is forwarded; service resumes after the restart`, async () => {
+  test(`with ${service} stopped, protected requests get 503 and none is forwarded without a decision; service resumes after the restart`, async () => {
     assert.deepEqual(await protectedRequest(), { status: 200, code: undefined, forwardedAs: 'alice@example.com' });
     const traffic = steadyTraffic();
     await waitFor('some traffic before the stop', async () => traffic.outcomes.length >= 5);
 
     await cluster.stopService(service);
+    const stoppedAtMs = Date.now();
+    if (service === 'policy') {
+      // A request never decided before has no last good decision: 503 at once.
+      assert.deepEqual(await protectedRequest('/_echo/never-decided'), unavailable);
+      // The same request as before keeps its last good decision only for the grace period.
+      await waitFor('the grace period to end', async () => traffic.outcomes.at(-1)?.status === 503, GRACE_MS + 3_000);
+      assert.ok(Date.now() - stoppedAtMs >= GRACE_MS - 1_000, 'the last good decision stood for the grace period');
+    }
     const stoppedAt = traffic.outcomes.length;
     // While it is down, every answer is a 503 from the gateway.
     await waitFor('traffic while stopped', async () => traffic.outcomes.length >= stoppedAt + 10);
     const whileDown = traffic.outcomes.slice(stoppedAt);
-    for (const outcome of whileDown) assert.deepEqual(outcome, { status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', forwardedAs: undefined });
+    for (const outcome of whileDown) assert.deepEqual(outcome, unavailable);
 
     const restartedAt = Date.now();
     await cluster.startService(service);
@@ -70,7 +83,7 @@ for (const service of ['policy', 'authn'] as ServiceName[]) {
     // Across the whole run: only a decision-backed 200 for alice, or a 503. Nothing else, nothing forwarded without a decision.
     for (const outcome of traffic.outcomes) {
       if (outcome.status === 200) assert.equal(outcome.forwardedAs, 'alice@example.com');
-      else assert.deepEqual(outcome, { status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', forwardedAs: undefined });
+      else assert.deepEqual(outcome, unavailable);
     }
     assert.ok(resumedAfterMs < 10_000, `resumed after ${resumedAfterMs} ms`);
     console.log(service, { resumedAfterMs, total: traffic.outcomes.length, down: whileDown.length });

@@ -14,6 +14,7 @@ import { Listeners } from './listeners.ts';
 import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
 import { createRequestHandler, type PipelineDeps } from './pipeline/handler.ts';
+import { DecisionCache } from './decision-cache.ts';
 
 export interface GatewayApp {
   admin: FastifyInstance;
@@ -35,7 +36,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
 
   const certs = new CertificateStore(config.MICROSEG_DATA_DIR);
   const forwarder = new Forwarder({ headersTimeoutMs: config.UPSTREAM_TIMEOUT_MS });
-  const deps: PipelineDeps = { state: () => state, bus, flows: new FlowRecorder(bus), forwarder, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
+  const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS });
+  const deps: PipelineDeps = { state: () => state, bus, flows: new FlowRecorder(bus), forwarder, decisions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
   const listeners = new Listeners({ host: config.GATEWAY_LISTEN_HOST, certs, logger, handlerFor: (port) => createRequestHandler(deps, port) });
 
   async function syncOnce(): Promise<void> {
@@ -90,7 +92,10 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     }
   }
 
-  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => syncUntilDone());
+  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => {
+    decisions.clear();
+    return syncUntilDone();
+  });
 
   const admin = createHttpApp(logger);
   registerHealthRoutes(admin, () => ({ nats: bus.isConnected, routes: synced }));

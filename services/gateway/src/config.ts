@@ -16,6 +16,12 @@ export const gatewayConfigSchema = z.object({
   BUS_TIMEOUT_MS: fields.milliseconds(1_000),
   /** Bound on the application's answer (headers); past it 504. */
   UPSTREAM_TIMEOUT_MS: fields.milliseconds(30_000),
+  /**
+   * While the policy service is away, the last good decision for the same request
+   * stands for this long after the policy service was last heard from; then 503.
+   * 0 fails closed at once.
+   */
+  GATEWAY_DECISION_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   /** How often the gateway re-registers its processing units (heartbeat). */
   GATEWAY_SYNC_INTERVAL_MS: fields.milliseconds(30_000),
 });

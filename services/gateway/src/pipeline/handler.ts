@@ -23,12 +23,14 @@ import { isBrowserNavigation, redirect, sendError, withFailureMessage, type Erro
 import { hostnameOf, type RoutingState } from '../state.ts';
 import type { FlowRecorder, DropReason } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
+import { DecisionCache } from '../decision-cache.ts';
 
 export interface PipelineDeps {
   state: () => RoutingState;
   bus: Bus;
   flows: FlowRecorder;
   forwarder: Forwarder;
+  decisions: DecisionCache;
   logger: Logger;
   busTimeoutMs: number;
 }
@@ -161,17 +163,17 @@ const resolveSession: Step = async (deps, ctx) => {
 
 /** 6. Ask the policy service; act on the verdict. */
 const authorize: Step = async (deps, ctx) => {
+  const question = { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [], clientIp: ctx.clientIp };
+  const key = DecisionCache.key(question);
   try {
-    ctx.verdict = await deps.bus.request(
-      subjects.policyDecide,
-      DecideRequestSchema,
-      DecideResponseSchema,
-      { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [], clientIp: ctx.clientIp },
-      deps.busTimeoutMs,
-    );
+    ctx.verdict = await deps.bus.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs);
+    if (!ctx.verdict.error) deps.decisions.remember(key, ctx.verdict);
   } catch (err) {
-    if (err instanceof BusRequestError) return unavailable(deps, ctx);
-    throw err;
+    if (!(err instanceof BusRequestError)) throw err;
+    // The policy service is away: the last good decision stands for a bounded time, then fail closed.
+    const last = deps.decisions.fallback(key);
+    if (!last) return unavailable(deps, ctx);
+    ctx.verdict = last;
   }
   const verdict = ctx.verdict;
   if (verdict.error) return unavailable(deps, ctx);

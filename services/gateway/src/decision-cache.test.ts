@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { create } from '@bufbuild/protobuf';
+import { Decision, DecideResponseSchema } from '@microseg/proto/policy';
+import { DecisionCache } from './decision-cache.ts';
+
+const allow = create(DecideResponseSchema, { decision: Decision.ALLOW, reason: 'scope' });
+const key = DecisionCache.key({ serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['b=2', 'a=1'], clientIp: '127.0.0.1' });
+
+test('the key ignores tag order and distinguishes everything else', () => {
+  assert.equal(key, DecisionCache.key({ serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' }));
+  for (const other of [
+    { serviceId: 't', method: 'GET', path: '/', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' },
+    { serviceId: 's', method: 'HEAD', path: '/', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' },
+    { serviceId: 's', method: 'GET', path: '/x', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' },
+    { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' },
+    { serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['a=1'], clientIp: '127.0.0.1' },
+    { serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '10.0.0.1' },
+  ]) assert.notEqual(DecisionCache.key(other), key);
+});
+
+test('the last good decision stands within the grace period after the last contact, then not', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.remember(key, allow, 10_000);
+  assert.equal(cache.fallback(key, 10_500), allow);
+  assert.equal(cache.fallback(key, 11_000), allow);
+  assert.equal(cache.fallback(key, 11_001), undefined, 'fails closed after the grace period');
+  assert.equal(cache.fallback('other', 10_500), undefined, 'never a decision for another request');
+});
+
+test('a grace period of 0 fails closed at once', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 0 });
+  cache.remember(key, allow, 10_000);
+  assert.equal(cache.fallback(key, 10_001), undefined);
+});
+
+test('clear forgets every decision (objects changed)', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.remember(key, allow, 10_000);
+  cache.clear();
+  assert.equal(cache.fallback(key, 10_001), undefined);
+});
+
+test('bounded: the least recently decided entry goes first', () => {
+  const cache = new DecisionCache({ capacity: 2, graceMs: 1_000 });
+  cache.remember('a', allow, 1);
+  cache.remember('b', allow, 2);
+  cache.remember('a', allow, 3);
+  cache.remember('c', allow, 4);
+  assert.equal(cache.size, 2);
+  assert.equal(cache.fallback('b', 5), undefined);
+  assert.equal(cache.fallback('a', 5), allow);
+  assert.equal(cache.fallback('c', 5), allow);
+});
