@@ -12,7 +12,8 @@ import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secr
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 
-const NAMESPACE = /^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
+// No `.` or `..` segments: `/acme/team-a/..` would be inside /acme/team-a by its spelling only.
+const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
 const kindOfPlural = new Map<string, ObjectKind>(objectKinds.map((k) => [pluralOf(k), k]));
 
 declare module 'fastify' {
@@ -69,6 +70,7 @@ function find(deps: ApiDeps, kind: ObjectKind, namespace: string, idOrName: stri
 function ifMatch(req: FastifyRequest): number | undefined {
   const header = req.headers['if-match'];
   if (header === undefined) return undefined;
+  if (String(header).trim() === '*') return undefined;
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(String(header).trim());
   if (!m) throw new ApiError(400, 'BAD_REQUEST', 'If-Match must be an ETag returned by the API, such as "42"');
   return Number(m[1]);
@@ -121,7 +123,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.addHook('onRequest', async (req) => {
     if (req.url === '/healthz' || req.url === '/readyz') return;
     const header = req.headers.authorization ?? '';
-    const m = /^Bearer (\S+)$/.exec(header);
+    const m = /^Bearer +(\S+)$/i.exec(header);
     const principal = m ? deps.tokens.authenticate(m[1]!) : undefined;
     if (!principal) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid API token is required: send Authorization: Bearer <token>');
     req.principal = principal;
@@ -168,9 +170,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   // --- Import / export ---
   app.post('/import', async (req) => {
+    requireAccess(req, 'write');
     let objects: PolicyObject[];
     try {
-      objects = importObjects(req.body, 'import', req.namespace);
+      objects = importObjects(withStoredWriteOnly(deps, req.body, req.namespace!), 'import', req.namespace);
     } catch (err) {
       if (err instanceof ImportError) throw validationFailed(err.errors);
       throw err;
@@ -243,7 +246,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
     if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const input = merge ? { ...publicView(existing.object), ...body } : body;
+    const input: Record<string, unknown> = merge ? { ...publicView(existing.object), ...body } : body;
+    // The older protocols + ports form in a patch replaces the stored servicePorts.
+    if (merge && (body.protocols !== undefined || body.ports !== undefined) && body.servicePorts === undefined) delete input.servicePorts;
     if (input.name !== undefined && input.name !== existing.object.name) throw validationFailed([{ attribute: 'name', message: 'cannot change; create an object with the new name and delete this one' }]);
     // Write-only fields are never read back: one left out keeps its stored (sealed) value, also for validation.
     const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
@@ -286,12 +291,41 @@ function listObjects(deps: ApiDeps, kind: ObjectKind, namespace: string, recursi
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
 
-/** Write-only fields are never read back, so an update that leaves them out keeps the stored ones. */
+/**
+ * An export carries no write-only fields, so an imported object that leaves one out keeps
+ * its stored (sealed) value, as PUT does; without this, re-importing an export of an OIDC
+ * service fails validation (OIDCClientSecret is required).
+ */
+function withStoredWriteOnly(deps: ApiDeps, doc: unknown, namespace: string): unknown {
+  const { namespace: documentNamespace, data } = (doc ?? {}) as { namespace?: unknown; data?: unknown };
+  if (!data || typeof data !== 'object') return doc;
+  const filled = Object.entries(data).map(([plural, list]) => {
+    const kind = kindOfPlural.get(plural.toLowerCase());
+    if (!kind || !Array.isArray(list)) return [plural, list];
+    return [plural, list.map((raw: unknown) => {
+      const { name, namespace: own } = (raw ?? {}) as { name?: unknown; namespace?: unknown };
+      const ns = own ?? documentNamespace ?? namespace;
+      const existing = typeof name === 'string' && typeof ns === 'string' ? deps.store.entry(kind, stableObjectId(kind, ns, name)) : undefined;
+      return existing ? keepWriteOnly(raw as PolicyObject, existing.object) : raw;
+    })];
+  });
+  return { ...(doc as object), data: Object.fromEntries(filled) };
+}
+
+/**
+ * Write-only fields are never read back, so an update that leaves them out keeps the stored ones —
+ * except the client secret when the provider or client changes: otherwise someone who may edit but
+ * not read the service could point it at their own IdP and receive the secret in the token request.
+ */
 function keepWriteOnly(object: PolicyObject, existing: PolicyObject | undefined): PolicyObject {
   if (!existing) return object;
   const copy = { ...object } as Record<string, unknown>;
   const old = existing as unknown as Record<string, unknown>;
-  for (const field of writeOnlyFields) if (copy[field] === undefined && old[field] !== undefined) copy[field] = old[field];
+  const sameClient = copy.OIDCProviderURL === old.OIDCProviderURL && copy.OIDCClientID === old.OIDCClientID;
+  for (const field of writeOnlyFields) {
+    if (field === 'OIDCClientSecret' && !sameClient) continue;
+    if (copy[field] === undefined && old[field] !== undefined) copy[field] = old[field];
+  }
   return copy as unknown as PolicyObject;
 }
 

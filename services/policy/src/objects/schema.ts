@@ -7,7 +7,10 @@ import { httpMethods, type HTTPMethod, type ObjectKind } from '@microseg/contrac
 const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
 const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or + are reserved for the system');
 const tagExpression = z.array(z.array(tag));
-const namespacePath = z.string().regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be a namespace path such as /acme/team-b');
+const namespacePath = z
+  .string()
+  .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be a namespace path such as /acme/team-b')
+  .refine((v) => !v.split('/').some((segment) => segment === '.' || segment === '..'), 'must not contain dot segments (. or ..)');
 const name = z.string().min(1, 'is required').max(256);
 const port = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
@@ -70,6 +73,21 @@ function legacyServicePorts(protocols: string[] | undefined, ports: string[] | u
   return protos.flatMap((p) => ports.map((port) => `${p}/${port}`));
 }
 
+/** A DNS name (FQDN or a single label such as localhost) or an IP address, as users type it in a browser. */
+const hostName = z
+  .string()
+  .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(v), 'must be a host name such as app.example.com');
+
+function httpUrl(protocols: string[], message: string) {
+  return z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, message);
+}
+
 function isLoopbackHost(hostname: string): boolean {
   // URL() writes every IPv4 form as a dotted quad; a name such as `127.evil.example` is not loopback.
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
@@ -105,9 +123,9 @@ export const objectSchemas = {
       OIDCProviderURL: providerURL.optional(),
       OIDCClientID: z.string().min(1).optional(),
       OIDCClientSecret: z.string().min(1).optional(),
-      OIDCCallbackURL: z.string().url().optional(),
+      OIDCCallbackURL: httpUrl(['https:'], 'must be the https URL users reach the application at, such as https://app.example.com').optional(),
       OIDCScopes: z.array(z.string().min(1)).default([]),
-      hosts: z.array(z.string().min(1)).min(1, 'needs at least one host name'),
+      hosts: z.array(hostName).min(1, 'needs at least one host name'),
       port: port,
       exposedPort: port,
       exposedServiceIsTLS: z.boolean().default(false),
@@ -116,7 +134,7 @@ export const objectSchemas = {
       claimsToHTTPHeaderMappings: z
         .array(z.object({ claimName: z.string().min(1), targetHTTPHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name') }))
         .default([]),
-      redirectURLOnAuthorizationFailure: z.string().url().optional(),
+      redirectURLOnAuthorizationFailure: httpUrl(['https:', 'http:'], 'must be an http or https URL').optional(),
       TLSCertificate: z.string().optional(),
       TLSCertificateKey: z.string().optional(),
       disabled: z.boolean().default(false),
@@ -143,7 +161,7 @@ export const objectSchemas = {
       servicePorts: z.array(servicePort).optional(),
       /** The older form: protocols + ports. */
       protocols: z.array(z.string().transform((p) => p.toLowerCase()).pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' }))).optional(),
-      ports: z.array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(PORT_RANGE, 'must be a port or a range like 80:100'))).optional(),
+      ports: z.array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().refine(validPortRange, 'must be a port (1-65535) or a range like 80:100'))).optional(),
     })
     .transform(({ protocols, ports, servicePorts, ...rest }) => ({
       ...rest,
