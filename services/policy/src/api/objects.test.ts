@@ -828,3 +828,15 @@ test('If-Match: * matches any current version; a lower-case bearer scheme is acc
   const lower = await app.http.inject({ method: 'GET', url: '/services/star', headers: { authorization: `bearer ${ADMIN}`, 'x-namespace': ns } });
   assert.equal(lower.statusCode, 200);
 });
+
+test('responses are YAML when the client asks for it', async () => {
+  const ns = '/yaml-out';
+  assert.equal((await call('POST', '/services', { ns, body: plainService('yaml-out') })).status, 201);
+  const res = await app.http.inject({ method: 'GET', url: '/services/yaml-out', headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' } });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /^application\/yaml/);
+  assert.match(res.body, /^name: yaml-out$/m);
+  const error = await app.http.inject({ method: 'GET', url: '/services/missing', headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' } });
+  assert.equal(error.statusCode, 404);
+  assert.match(error.body, /^code: NOT_FOUND$/m);
+});

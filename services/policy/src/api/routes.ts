@@ -2,7 +2,7 @@
 // Bearer tokens scoped to a namespace subtree, ETag/If-Match, audit events.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
 import { LogEventSchema } from '@microseg/proto/events';
@@ -110,6 +110,15 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, yamlParser);
+
+  // YAML out when asked for (Accept: application/yaml), JSON otherwise.
+  app.addHook('onSend', async (req, reply, payload) => {
+    const accept = String(req.headers.accept ?? '');
+    if (!/\b(application|text)\/(x-)?yaml\b/.test(accept) || typeof payload !== 'string') return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
+    reply.header('content-type', 'application/yaml; charset=utf-8');
+    return stringifyYaml(JSON.parse(payload));
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof ApiError) return reply.code(err.status).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) });
