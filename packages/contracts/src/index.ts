@@ -7,6 +7,13 @@ export const subjects = Object.freeze({
   authnLoginStart: 'svc.authn.v1.login.start',
   authnLoginCallback: 'svc.authn.v1.login.callback',
   authnSessionLookup: 'svc.authn.v1.session.lookup',
+  authnLogout: 'svc.authn.v1.logout',
+  authnBackchannelLogout: 'svc.authn.v1.backchannel_logout',
+  authnBearerVerify: 'svc.authn.v1.bearer.verify',
+  authnSessionList: 'svc.authn.v1.sessions.list',
+  authnSessionRevoke: 'svc.authn.v1.sessions.revoke',
+  /** Core-NATS broadcast: a session was deleted, revoked or refreshed; gateways drop their copy. */
+  sessionInvalidated: 'bcast.authn.v1.session.invalidated',
   policyDecide: 'svc.policy.v1.decide',
   policyGatewaySync: 'svc.policy.v1.gateway.sync',
   policyOidcClient: 'svc.policy.v1.service.oidc',
@@ -52,6 +59,19 @@ export const redisKeys = Object.freeze({
   loginState: (state: string) => `microseg:login:${state}`,
   /** Encrypted session, by session id. */
   session: (id: string) => `microseg:session:${id}`,
+  /** What may be known of a session without its secret (for listing and revocation): no token. */
+  sessionMeta: (id: string) => `microseg:session-meta:${id}`,
+  /** Present while the session is not idle; expires after the idle timeout. */
+  sessionActive: (id: string) => `microseg:session-active:${id}`,
+  /** Session ids by hash of issuer + subject, and of issuer + sid (back-channel logout). */
+  sessionsBySubject: (hash: string) => `microseg:sessions-by-sub:${hash}`,
+  sessionsBySid: (hash: string) => `microseg:sessions-by-sid:${hash}`,
+  /** Sorted set of session ids by expiry. */
+  sessionIndex: 'microseg:sessions',
+  /** Held by the one replica refreshing a session. */
+  refreshLock: (id: string) => `microseg:refresh-lock:${id}`,
+  /** Logout token ids already used (replay protection). */
+  logoutTokenSeen: (jti: string) => `microseg:logout-jti:${jti}`,
   /** Flow aggregates: one hash per aggregate key. */
   flow: (aggregateKey: string) => `microseg:flow:${aggregateKey}`,
   /** Sorted set of flow aggregate keys by last-seen time. */
@@ -74,6 +94,8 @@ export const cookies = Object.freeze({
 export const paths = Object.freeze({
   callback: '/aporeto/oidc/callback',
   logout: '/aporeto/oidc/logout',
+  /** OIDC Back-Channel Logout: the IdP POSTs a logout token here. */
+  backchannelLogout: '/aporeto/oidc/backchannel-logout',
 });
 
 /** Headers microseg sets towards the application; client-sent copies are always removed. */

@@ -207,6 +207,20 @@ export declare type SessionLookupResponse = Message<"microseg.v1.SessionLookupRe
    * @generated from field: int64 expires_at_ms = 5;
    */
   expiresAtMs: bigint;
+
+  /**
+   * The session's public id (never the secret), for invalidation broadcasts.
+   *
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
+
+  /**
+   * The gateway may reuse this answer until then (unless the session is invalidated sooner).
+   *
+   * @generated from field: int64 cache_until_ms = 7;
+   */
+  cacheUntilMs: bigint;
 };
 
 /**
@@ -214,4 +228,344 @@ export declare type SessionLookupResponse = Message<"microseg.v1.SessionLookupRe
  * Use `create(SessionLookupResponseSchema)` to create a new message.
  */
 export declare const SessionLookupResponseSchema: GenMessage<SessionLookupResponse>;
+
+/**
+ * svc.authn.v1.logout — end the session of this cookie.
+ *
+ * @generated from message microseg.v1.LogoutRequest
+ */
+export declare type LogoutRequest = Message<"microseg.v1.LogoutRequest"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string ticket = 2;
+   */
+  ticket: string;
+
+  /**
+   * @generated from field: string client_ip = 3;
+   */
+  clientIp: string;
+};
+
+/**
+ * Describes the message microseg.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export declare const LogoutRequestSchema: GenMessage<LogoutRequest>;
+
+/**
+ * @generated from message microseg.v1.LogoutResponse
+ */
+export declare type LogoutResponse = Message<"microseg.v1.LogoutResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * Where to send the browser next: the IdP's end_session_endpoint (with id_token_hint) or the service.
+   *
+   * @generated from field: string redirect_url = 2;
+   */
+  redirectUrl: string;
+};
+
+/**
+ * Describes the message microseg.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export declare const LogoutResponseSchema: GenMessage<LogoutResponse>;
+
+/**
+ * svc.authn.v1.backchannel_logout — a logout token POSTed by the IdP (OIDC Back-Channel Logout 1.0).
+ *
+ * @generated from message microseg.v1.BackchannelLogoutRequest
+ */
+export declare type BackchannelLogoutRequest = Message<"microseg.v1.BackchannelLogoutRequest"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string logout_token = 2;
+   */
+  logoutToken: string;
+};
+
+/**
+ * Describes the message microseg.v1.BackchannelLogoutRequest.
+ * Use `create(BackchannelLogoutRequestSchema)` to create a new message.
+ */
+export declare const BackchannelLogoutRequestSchema: GenMessage<BackchannelLogoutRequest>;
+
+/**
+ * @generated from message microseg.v1.BackchannelLogoutResponse
+ */
+export declare type BackchannelLogoutResponse = Message<"microseg.v1.BackchannelLogoutResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: uint32 sessions_ended = 2;
+   */
+  sessionsEnded: number;
+};
+
+/**
+ * Describes the message microseg.v1.BackchannelLogoutResponse.
+ * Use `create(BackchannelLogoutResponseSchema)` to create a new message.
+ */
+export declare const BackchannelLogoutResponseSchema: GenMessage<BackchannelLogoutResponse>;
+
+/**
+ * svc.authn.v1.bearer.verify — a JWT sent as `Authorization: Bearer` by an API client.
+ *
+ * @generated from message microseg.v1.BearerVerifyRequest
+ */
+export declare type BearerVerifyRequest = Message<"microseg.v1.BearerVerifyRequest"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message microseg.v1.BearerVerifyRequest.
+ * Use `create(BearerVerifyRequestSchema)` to create a new message.
+ */
+export declare const BearerVerifyRequestSchema: GenMessage<BearerVerifyRequest>;
+
+/**
+ * @generated from message microseg.v1.BearerVerifyResponse
+ */
+export declare type BearerVerifyResponse = Message<"microseg.v1.BearerVerifyResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: bool valid = 2;
+   */
+  valid: boolean;
+
+  /**
+   * @generated from field: repeated string tags = 3;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: int64 expires_at_ms = 5;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.BearerVerifyResponse.
+ * Use `create(BearerVerifyResponseSchema)` to create a new message.
+ */
+export declare const BearerVerifyResponseSchema: GenMessage<BearerVerifyResponse>;
+
+/**
+ * @generated from message microseg.v1.SessionInfo
+ */
+export declare type SessionInfo = Message<"microseg.v1.SessionInfo"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string service_id = 2;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string user = 4;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string subject = 5;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string issuer = 6;
+   */
+  issuer: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 7;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 expires_at_ms = 8;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: bool refreshable = 9;
+   */
+  refreshable: boolean;
+};
+
+/**
+ * Describes the message microseg.v1.SessionInfo.
+ * Use `create(SessionInfoSchema)` to create a new message.
+ */
+export declare const SessionInfoSchema: GenMessage<SessionInfo>;
+
+/**
+ * svc.authn.v1.sessions.list — sessions in a namespace subtree, optionally of one user.
+ *
+ * @generated from message microseg.v1.SessionListRequest
+ */
+export declare type SessionListRequest = Message<"microseg.v1.SessionListRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: bool recursive = 2;
+   */
+  recursive: boolean;
+
+  /**
+   * Matches the session's user (email) or subject.
+   *
+   * @generated from field: string user = 3;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message microseg.v1.SessionListRequest.
+ * Use `create(SessionListRequestSchema)` to create a new message.
+ */
+export declare const SessionListRequestSchema: GenMessage<SessionListRequest>;
+
+/**
+ * @generated from message microseg.v1.SessionListResponse
+ */
+export declare type SessionListResponse = Message<"microseg.v1.SessionListResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: repeated microseg.v1.SessionInfo sessions = 2;
+   */
+  sessions: SessionInfo[];
+};
+
+/**
+ * Describes the message microseg.v1.SessionListResponse.
+ * Use `create(SessionListResponseSchema)` to create a new message.
+ */
+export declare const SessionListResponseSchema: GenMessage<SessionListResponse>;
+
+/**
+ * svc.authn.v1.sessions.revoke — end sessions by id, or every session of a user, in a namespace subtree.
+ *
+ * @generated from message microseg.v1.SessionRevokeRequest
+ */
+export declare type SessionRevokeRequest = Message<"microseg.v1.SessionRevokeRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: bool recursive = 2;
+   */
+  recursive: boolean;
+
+  /**
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string user = 4;
+   */
+  user: string;
+
+  /**
+   * Who asked (the API token's name), for the event.
+   *
+   * @generated from field: string revoked_by = 5;
+   */
+  revokedBy: string;
+};
+
+/**
+ * Describes the message microseg.v1.SessionRevokeRequest.
+ * Use `create(SessionRevokeRequestSchema)` to create a new message.
+ */
+export declare const SessionRevokeRequestSchema: GenMessage<SessionRevokeRequest>;
+
+/**
+ * @generated from message microseg.v1.SessionRevokeResponse
+ */
+export declare type SessionRevokeResponse = Message<"microseg.v1.SessionRevokeResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: repeated microseg.v1.SessionInfo revoked = 2;
+   */
+  revoked: SessionInfo[];
+};
+
+/**
+ * Describes the message microseg.v1.SessionRevokeResponse.
+ * Use `create(SessionRevokeResponseSchema)` to create a new message.
+ */
+export declare const SessionRevokeResponseSchema: GenMessage<SessionRevokeResponse>;
+
+/**
+ * bcast.authn.v1.session.invalidated — every gateway forgets this session at once.
+ *
+ * @generated from message microseg.v1.SessionInvalidated
+ */
+export declare type SessionInvalidated = Message<"microseg.v1.SessionInvalidated"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message microseg.v1.SessionInvalidated.
+ * Use `create(SessionInvalidatedSchema)` to create a new message.
+ */
+export declare const SessionInvalidatedSchema: GenMessage<SessionInvalidated>;
 

@@ -9,7 +9,7 @@ import { file_microseg_v1_common } from "./common_pb.js";
  * Describes the file microseg/v1/authn.proto.
  */
 export const file_microseg_v1_authn = /*@__PURE__*/
-  fileDesc("ChdtaWNyb3NlZy92MS9hdXRobi5wcm90bxILbWljcm9zZWcudjEiSwoRTG9naW5TdGFydFJlcXVlc3QSEgoKc2VydmljZV9pZBgBIAEoCRIRCglyZXR1cm5fdG8YAiABKAkSDwoHYmluZGluZxgDIAEoCSKKAQoSTG9naW5TdGFydFJlc3BvbnNlEicKBWVycm9yGAEgASgLMhgubWljcm9zZWcudjEuRXJyb3JEZXRhaWwSGQoRYXV0aG9yaXphdGlvbl91cmwYAiABKAkSDwoHYmluZGluZxgDIAEoCRIfChdiaW5kaW5nX21heF9hZ2Vfc2Vjb25kcxgEIAEoDSJxChRMb2dpbkNhbGxiYWNrUmVxdWVzdBISCgpzZXJ2aWNlX2lkGAEgASgJEg0KBXF1ZXJ5GAIgASgJEg8KB2JpbmRpbmcYAyABKAkSEQoJY2xpZW50X2lwGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkijQEKFUxvZ2luQ2FsbGJhY2tSZXNwb25zZRInCgVlcnJvchgBIAEoCzIYLm1pY3Jvc2VnLnYxLkVycm9yRGV0YWlsEg4KBnRpY2tldBgCIAEoCRIRCglyZXR1cm5fdG8YAyABKAkSFwoPbWF4X2FnZV9zZWNvbmRzGAQgASgNEg8KB3N1YmplY3QYBSABKAkiOgoUU2Vzc2lvbkxvb2t1cFJlcXVlc3QSEgoKc2VydmljZV9pZBgBIAEoCRIOCgZ0aWNrZXQYAiABKAkihQEKFVNlc3Npb25Mb29rdXBSZXNwb25zZRInCgVlcnJvchgBIAEoCzIYLm1pY3Jvc2VnLnYxLkVycm9yRGV0YWlsEg0KBWZvdW5kGAIgASgIEgwKBHRhZ3MYAyADKAkSDwoHc3ViamVjdBgEIAEoCRIVCg1leHBpcmVzX2F0X21zGAUgASgDYgZwcm90bzM", [file_microseg_v1_common]);
+  fileDesc("ChdtaWNyb3NlZy92MS9hdXRobi5wcm90bxILbWljcm9zZWcudjEiSwoRTG9naW5TdGFydFJlcXVlc3QSEgoKc2VydmljZV9pZBgBIAEoCRIRCglyZXR1cm5fdG8YAiABKAkSDwoHYmluZGluZxgDIAEoCSKKAQoSTG9naW5TdGFydFJlc3BvbnNlEicKBWVycm9yGAEgASgLMhgubWljcm9zZWcudjEuRXJyb3JEZXRhaWwSGQoRYXV0aG9yaXphdGlvbl91cmwYAiABKAkSDwoHYmluZGluZxgDIAEoCRIfChdiaW5kaW5nX21heF9hZ2Vfc2Vjb25kcxgEIAEoDSJxChRMb2dpbkNhbGxiYWNrUmVxdWVzdBISCgpzZXJ2aWNlX2lkGAEgASgJEg0KBXF1ZXJ5GAIgASgJEg8KB2JpbmRpbmcYAyABKAkSEQoJY2xpZW50X2lwGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkijQEKFUxvZ2luQ2FsbGJhY2tSZXNwb25zZRInCgVlcnJvchgBIAEoCzIYLm1pY3Jvc2VnLnYxLkVycm9yRGV0YWlsEg4KBnRpY2tldBgCIAEoCRIRCglyZXR1cm5fdG8YAyABKAkSFwoPbWF4X2FnZV9zZWNvbmRzGAQgASgNEg8KB3N1YmplY3QYBSABKAkiOgoUU2Vzc2lvbkxvb2t1cFJlcXVlc3QSEgoKc2VydmljZV9pZBgBIAEoCRIOCgZ0aWNrZXQYAiABKAkisQEKFVNlc3Npb25Mb29rdXBSZXNwb25zZRInCgVlcnJvchgBIAEoCzIYLm1pY3Jvc2VnLnYxLkVycm9yRGV0YWlsEg0KBWZvdW5kGAIgASgIEgwKBHRhZ3MYAyADKAkSDwoHc3ViamVjdBgEIAEoCRIVCg1leHBpcmVzX2F0X21zGAUgASgDEhIKCnNlc3Npb25faWQYBiABKAkSFgoOY2FjaGVfdW50aWxfbXMYByABKAMiRgoNTG9nb3V0UmVxdWVzdBISCgpzZXJ2aWNlX2lkGAEgASgJEg4KBnRpY2tldBgCIAEoCRIRCgljbGllbnRfaXAYAyABKAkiTwoOTG9nb3V0UmVzcG9uc2USJwoFZXJyb3IYASABKAsyGC5taWNyb3NlZy52MS5FcnJvckRldGFpbBIUCgxyZWRpcmVjdF91cmwYAiABKAkiRAoYQmFja2NoYW5uZWxMb2dvdXRSZXF1ZXN0EhIKCnNlcnZpY2VfaWQYASABKAkSFAoMbG9nb3V0X3Rva2VuGAIgASgJIlwKGUJhY2tjaGFubmVsTG9nb3V0UmVzcG9uc2USJwoFZXJyb3IYASABKAsyGC5taWNyb3NlZy52MS5FcnJvckRldGFpbBIWCg5zZXNzaW9uc19lbmRlZBgCIAEoDSI4ChNCZWFyZXJWZXJpZnlSZXF1ZXN0EhIKCnNlcnZpY2VfaWQYASABKAkSDQoFdG9rZW4YAiABKAkihAEKFEJlYXJlclZlcmlmeVJlc3BvbnNlEicKBWVycm9yGAEgASgLMhgubWljcm9zZWcudjEuRXJyb3JEZXRhaWwSDQoFdmFsaWQYAiABKAgSDAoEdGFncxgDIAMoCRIPCgdzdWJqZWN0GAQgASgJEhUKDWV4cGlyZXNfYXRfbXMYBSABKAMisgEKC1Nlc3Npb25JbmZvEgoKAmlkGAEgASgJEhIKCnNlcnZpY2VfaWQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEgwKBHVzZXIYBCABKAkSDwoHc3ViamVjdBgFIAEoCRIOCgZpc3N1ZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEhMKC3JlZnJlc2hhYmxlGAkgASgIIkgKElNlc3Npb25MaXN0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJcmVjdXJzaXZlGAIgASgIEgwKBHVzZXIYAyABKAkiagoTU2Vzc2lvbkxpc3RSZXNwb25zZRInCgVlcnJvchgBIAEoCzIYLm1pY3Jvc2VnLnYxLkVycm9yRGV0YWlsEioKCHNlc3Npb25zGAIgAygLMhgubWljcm9zZWcudjEuU2Vzc2lvbkluZm8icgoUU2Vzc2lvblJldm9rZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXJlY3Vyc2l2ZRgCIAEoCBISCgpzZXNzaW9uX2lkGAMgASgJEgwKBHVzZXIYBCABKAkSEgoKcmV2b2tlZF9ieRgFIAEoCSJrChVTZXNzaW9uUmV2b2tlUmVzcG9uc2USJwoFZXJyb3IYASABKAsyGC5taWNyb3NlZy52MS5FcnJvckRldGFpbBIpCgdyZXZva2VkGAIgAygLMhgubWljcm9zZWcudjEuU2Vzc2lvbkluZm8iKAoSU2Vzc2lvbkludmFsaWRhdGVkEhIKCnNlc3Npb25faWQYASABKAliBnByb3RvMw", [file_microseg_v1_common]);
 
 /**
  * Describes the message microseg.v1.LoginStartRequest.
@@ -52,4 +52,88 @@ export const SessionLookupRequestSchema = /*@__PURE__*/
  */
 export const SessionLookupResponseSchema = /*@__PURE__*/
   messageDesc(file_microseg_v1_authn, 5);
+
+/**
+ * Describes the message microseg.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 6);
+
+/**
+ * Describes the message microseg.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 7);
+
+/**
+ * Describes the message microseg.v1.BackchannelLogoutRequest.
+ * Use `create(BackchannelLogoutRequestSchema)` to create a new message.
+ */
+export const BackchannelLogoutRequestSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 8);
+
+/**
+ * Describes the message microseg.v1.BackchannelLogoutResponse.
+ * Use `create(BackchannelLogoutResponseSchema)` to create a new message.
+ */
+export const BackchannelLogoutResponseSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 9);
+
+/**
+ * Describes the message microseg.v1.BearerVerifyRequest.
+ * Use `create(BearerVerifyRequestSchema)` to create a new message.
+ */
+export const BearerVerifyRequestSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 10);
+
+/**
+ * Describes the message microseg.v1.BearerVerifyResponse.
+ * Use `create(BearerVerifyResponseSchema)` to create a new message.
+ */
+export const BearerVerifyResponseSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 11);
+
+/**
+ * Describes the message microseg.v1.SessionInfo.
+ * Use `create(SessionInfoSchema)` to create a new message.
+ */
+export const SessionInfoSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 12);
+
+/**
+ * Describes the message microseg.v1.SessionListRequest.
+ * Use `create(SessionListRequestSchema)` to create a new message.
+ */
+export const SessionListRequestSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 13);
+
+/**
+ * Describes the message microseg.v1.SessionListResponse.
+ * Use `create(SessionListResponseSchema)` to create a new message.
+ */
+export const SessionListResponseSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 14);
+
+/**
+ * Describes the message microseg.v1.SessionRevokeRequest.
+ * Use `create(SessionRevokeRequestSchema)` to create a new message.
+ */
+export const SessionRevokeRequestSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 15);
+
+/**
+ * Describes the message microseg.v1.SessionRevokeResponse.
+ * Use `create(SessionRevokeResponseSchema)` to create a new message.
+ */
+export const SessionRevokeResponseSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 16);
+
+/**
+ * Describes the message microseg.v1.SessionInvalidated.
+ * Use `create(SessionInvalidatedSchema)` to create a new message.
+ */
+export const SessionInvalidatedSchema = /*@__PURE__*/
+  messageDesc(file_microseg_v1_authn, 17);
 

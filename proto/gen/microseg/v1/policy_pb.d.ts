@@ -390,6 +390,39 @@ export declare type OidcClientResponse = Message<"microseg.v1.OidcClientResponse
    * @generated from field: repeated string scopes = 9;
    */
   scopes: string[];
+
+  /**
+   * Session limits (seconds): idle timeout and absolute lifetime.
+   *
+   * @generated from field: uint32 session_idle_timeout_seconds = 10;
+   */
+  sessionIdleTimeoutSeconds: number;
+
+  /**
+   * @generated from field: uint32 session_max_lifetime_seconds = 11;
+   */
+  sessionMaxLifetimeSeconds: number;
+
+  /**
+   * Accept `Authorization: Bearer <JWT>` from this IdP for this client in place of a cookie.
+   *
+   * @generated from field: bool accept_bearer_tokens = 12;
+   */
+  acceptBearerTokens: boolean;
+
+  /**
+   * Provider quirks: "generic", "google", "azure", "okta", "keycloak" (chosen from the issuer unless set).
+   *
+   * @generated from field: string provider_profile = 13;
+   */
+  providerProfile: string;
+
+  /**
+   * Where the IdP sends the user back after logout (fixed: the service's own URL).
+   *
+   * @generated from field: string post_logout_redirect_uri = 14;
+   */
+  postLogoutRedirectUri: string;
 };
 
 /**
