@@ -18,8 +18,14 @@ export const subjects = Object.freeze({
   policyGatewaySync: 'svc.policy.v1.gateway.sync',
   policyOidcClient: 'svc.policy.v1.service.oidc',
   policyFlowCheck: 'svc.policy.v1.flow.check',
+  /** Who an API token stands for (flowlog checks its callers with it). */
+  policyTokenVerify: 'svc.policy.v1.token.verify',
+  /** Processing units, services, external networks, policies and namespace defaults of a subtree. */
+  policyInventory: 'svc.policy.v1.inventory',
   /** Decision events, one per request the gateway decides. */
   gatewayDecision: 'evt.gateway.v1.decision',
+  /** Every stored event (flows and log events), for live subscribers on core NATS. */
+  allEvents: 'evt.>',
   /** Log events of one origin service: `evt.authn.v1.event`. */
   logEvent: (origin: 'gateway' | 'authn' | 'policy' | 'flowlog') => `evt.${origin}.v1.event`,
   /** Core-NATS broadcast (not stored): objects changed, gateways resync. */
@@ -30,6 +36,8 @@ export const subjects = Object.freeze({
 export const queues = Object.freeze({
   authn: 'microseg-authn',
   policy: 'microseg-policy',
+  /** Policy replicas share the watch for rejected flows (one event per denial). */
+  policyDenials: 'microseg-policy-denials',
 });
 
 /** JetStream streams and consumers. */

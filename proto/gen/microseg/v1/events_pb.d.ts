@@ -139,6 +139,15 @@ export declare type FlowEvent = Message<"microseg.v1.FlowEvent"> & {
    * @generated from field: string trace_id = 15;
    */
   traceId: string;
+
+  /**
+   * True when no policy applied and the namespace default decided (drawn dashed
+   * in the Platform view); false when a policy (network policy or
+   * httpresourcespec) decided.
+   *
+   * @generated from field: bool by_default = 16;
+   */
+  byDefault: boolean;
 };
 
 /**

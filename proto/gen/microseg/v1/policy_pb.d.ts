@@ -293,6 +293,13 @@ export declare type DecideResponse = Message<"microseg.v1.DecideResponse"> & {
    * @generated from field: string namespace = 7;
    */
   namespace: string;
+
+  /**
+   * For reason "network-policy": no policy applied and the namespace default rejected.
+   *
+   * @generated from field: bool by_default = 8;
+   */
+  byDefault: boolean;
 };
 
 /**
@@ -516,6 +523,424 @@ export declare type FlowCheckResponse = Message<"microseg.v1.FlowCheckResponse">
  * Use `create(FlowCheckResponseSchema)` to create a new message.
  */
 export declare const FlowCheckResponseSchema: GenMessage<FlowCheckResponse>;
+
+/**
+ * svc.policy.v1.token.verify — who an API token (mst_…) stands for. Served from
+ * the policy service's token store; the token itself is never logged.
+ *
+ * @generated from message microseg.v1.TokenVerifyRequest
+ */
+export declare type TokenVerifyRequest = Message<"microseg.v1.TokenVerifyRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message microseg.v1.TokenVerifyRequest.
+ * Use `create(TokenVerifyRequestSchema)` to create a new message.
+ */
+export declare const TokenVerifyRequestSchema: GenMessage<TokenVerifyRequest>;
+
+/**
+ * @generated from message microseg.v1.TokenVerifyResponse
+ */
+export declare type TokenVerifyResponse = Message<"microseg.v1.TokenVerifyResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * False for an unknown, revoked or malformed token; the other fields are then empty.
+   *
+   * @generated from field: bool valid = 2;
+   */
+  valid: boolean;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * "viewer", "editor" or "admin".
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * The namespace subtree the token may act on.
+   *
+   * @generated from field: string namespace = 5;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message microseg.v1.TokenVerifyResponse.
+ * Use `create(TokenVerifyResponseSchema)` to create a new message.
+ */
+export declare const TokenVerifyResponseSchema: GenMessage<TokenVerifyResponse>;
+
+/**
+ * svc.policy.v1.inventory — what exists in a namespace (and optionally its
+ * children) for the Platform view: nodes appear before they have any traffic.
+ *
+ * @generated from message microseg.v1.InventoryRequest
+ */
+export declare type InventoryRequest = Message<"microseg.v1.InventoryRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: bool recursive = 2;
+   */
+  recursive: boolean;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryRequest.
+ * Use `create(InventoryRequestSchema)` to create a new message.
+ */
+export declare const InventoryRequestSchema: GenMessage<InventoryRequest>;
+
+/**
+ * One AND-list of a tag expression.
+ *
+ * @generated from message microseg.v1.TagClause
+ */
+export declare type TagClause = Message<"microseg.v1.TagClause"> & {
+  /**
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+};
+
+/**
+ * Describes the message microseg.v1.TagClause.
+ * Use `create(TagClauseSchema)` to create a new message.
+ */
+export declare const TagClauseSchema: GenMessage<TagClause>;
+
+/**
+ * @generated from message microseg.v1.InventoryProcessingUnit
+ */
+export declare type InventoryProcessingUnit = Message<"microseg.v1.InventoryProcessingUnit"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: repeated string tags = 4;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: string address = 5;
+   */
+  address: string;
+
+  /**
+   * "Running" or "Stopped".
+   *
+   * @generated from field: string status = 6;
+   */
+  status: string;
+
+  /**
+   * @generated from field: int64 last_seen_ms = 7;
+   */
+  lastSeenMs: bigint;
+
+  /**
+   * @generated from field: string gateway_id = 8;
+   */
+  gatewayId: string;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryProcessingUnit.
+ * Use `create(InventoryProcessingUnitSchema)` to create a new message.
+ */
+export declare const InventoryProcessingUnitSchema: GenMessage<InventoryProcessingUnit>;
+
+/**
+ * @generated from message microseg.v1.InventoryService
+ */
+export declare type InventoryService = Message<"microseg.v1.InventoryService"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: repeated string hosts = 4;
+   */
+  hosts: string[];
+
+  /**
+   * @generated from field: uint32 exposed_port = 5;
+   */
+  exposedPort: number;
+
+  /**
+   * @generated from field: uint32 port = 6;
+   */
+  port: number;
+
+  /**
+   * @generated from field: string authorization_type = 7;
+   */
+  authorizationType: string;
+
+  /**
+   * @generated from field: bool disabled = 8;
+   */
+  disabled: boolean;
+
+  /**
+   * Names of the processing units the service selects.
+   *
+   * @generated from field: repeated string processing_units = 9;
+   */
+  processingUnits: string[];
+
+  /**
+   * @generated from field: repeated string tags = 10;
+   */
+  tags: string[];
+};
+
+/**
+ * Describes the message microseg.v1.InventoryService.
+ * Use `create(InventoryServiceSchema)` to create a new message.
+ */
+export declare const InventoryServiceSchema: GenMessage<InventoryService>;
+
+/**
+ * @generated from message microseg.v1.InventoryExternalNetwork
+ */
+export declare type InventoryExternalNetwork = Message<"microseg.v1.InventoryExternalNetwork"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: repeated string entries = 4;
+   */
+  entries: string[];
+
+  /**
+   * @generated from field: repeated string service_ports = 5;
+   */
+  servicePorts: string[];
+
+  /**
+   * @generated from field: repeated string tags = 6;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: bool propagate = 7;
+   */
+  propagate: boolean;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryExternalNetwork.
+ * Use `create(InventoryExternalNetworkSchema)` to create a new message.
+ */
+export declare const InventoryExternalNetworkSchema: GenMessage<InventoryExternalNetwork>;
+
+/**
+ * @generated from message microseg.v1.InventoryNetworkPolicy
+ */
+export declare type InventoryNetworkPolicy = Message<"microseg.v1.InventoryNetworkPolicy"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: repeated microseg.v1.TagClause subject = 4;
+   */
+  subject: TagClause[];
+
+  /**
+   * @generated from field: repeated microseg.v1.TagClause object = 5;
+   */
+  object: TagClause[];
+
+  /**
+   * "Allow" or "Reject".
+   *
+   * @generated from field: string action = 6;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string apply_policy_mode = 7;
+   */
+  applyPolicyMode: string;
+
+  /**
+   * @generated from field: bool logs_enabled = 8;
+   */
+  logsEnabled: boolean;
+
+  /**
+   * @generated from field: bool disabled = 9;
+   */
+  disabled: boolean;
+
+  /**
+   * @generated from field: bool propagate = 10;
+   */
+  propagate: boolean;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryNetworkPolicy.
+ * Use `create(InventoryNetworkPolicySchema)` to create a new message.
+ */
+export declare const InventoryNetworkPolicySchema: GenMessage<InventoryNetworkPolicy>;
+
+/**
+ * A namespace of the subtree with the defaults in force there (Inherit resolved).
+ *
+ * @generated from message microseg.v1.InventoryNamespace
+ */
+export declare type InventoryNamespace = Message<"microseg.v1.InventoryNamespace"> & {
+  /**
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * "Allow" or "Reject".
+   *
+   * @generated from field: string incoming_default = 2;
+   */
+  incomingDefault: string;
+
+  /**
+   * @generated from field: string outgoing_default = 3;
+   */
+  outgoingDefault: string;
+
+  /**
+   * The namespace whose setting decided each default.
+   *
+   * @generated from field: string incoming_decided_by = 4;
+   */
+  incomingDecidedBy: string;
+
+  /**
+   * @generated from field: string outgoing_decided_by = 5;
+   */
+  outgoingDecidedBy: string;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryNamespace.
+ * Use `create(InventoryNamespaceSchema)` to create a new message.
+ */
+export declare const InventoryNamespaceSchema: GenMessage<InventoryNamespace>;
+
+/**
+ * @generated from message microseg.v1.InventoryResponse
+ */
+export declare type InventoryResponse = Message<"microseg.v1.InventoryResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: repeated microseg.v1.InventoryProcessingUnit processing_units = 2;
+   */
+  processingUnits: InventoryProcessingUnit[];
+
+  /**
+   * @generated from field: repeated microseg.v1.InventoryService services = 3;
+   */
+  services: InventoryService[];
+
+  /**
+   * External networks and policies in force in the subtree (own and propagated from ancestors).
+   *
+   * @generated from field: repeated microseg.v1.InventoryExternalNetwork external_networks = 4;
+   */
+  externalNetworks: InventoryExternalNetwork[];
+
+  /**
+   * @generated from field: repeated microseg.v1.InventoryNetworkPolicy network_policies = 5;
+   */
+  networkPolicies: InventoryNetworkPolicy[];
+
+  /**
+   * @generated from field: repeated microseg.v1.InventoryNamespace namespaces = 6;
+   */
+  namespaces: InventoryNamespace[];
+
+  /**
+   * @generated from field: uint64 revision = 7;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.InventoryResponse.
+ * Use `create(InventoryResponseSchema)` to create a new message.
+ */
+export declare const InventoryResponseSchema: GenMessage<InventoryResponse>;
 
 /**
  * @generated from enum microseg.v1.Decision
