@@ -29,6 +29,9 @@ import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject } from './secrets.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
+import { serveTokenVerify } from './token-verify.ts';
+import { serveInventory } from './inventory.ts';
+import { reportNetworkDenials } from './network-denials.ts';
 import { join } from 'node:path';
 
 export interface PolicyApp {
@@ -72,7 +75,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     if (req.clientIp) {
       const incoming = checkIncoming(snapshot, service, req.clientIp);
       if (incoming.action === 'Reject') {
-        return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason };
+        return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason, byDefault: incoming.byDefault };
       }
     }
     return decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
@@ -134,6 +137,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         dropReason: verdict.action === 'Reject' ? 'policy' : '',
         policyId: verdict.policy?.ID ?? '',
         policyName: verdict.policy?.name ?? '',
+        byDefault: verdict.byDefault,
         requestId: '',
         statusCode: 0,
         user: '',
@@ -157,6 +161,10 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       scopes: scopesOf(service),
     };
   });
+
+  serveTokenVerify(bus, tokens);
+  serveInventory(bus, store);
+  reportNetworkDenials(bus, logger);
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
