@@ -47,6 +47,10 @@ export interface ServiceObject extends BaseObject {
   OIDCClientSecret?: string;
   OIDCCallbackURL?: string;
   OIDCScopes: string[];
+  OIDCProviderProfile: 'auto' | 'generic' | 'google' | 'azure' | 'okta' | 'keycloak';
+  acceptBearerTokens: boolean;
+  sessionIdleTimeoutSeconds: number;
+  sessionMaxLifetimeSeconds: number;
   hosts: string[];
   port: number;
   exposedPort: number;

@@ -12,6 +12,16 @@ import {
   LoginStartResponseSchema,
   SessionLookupRequestSchema,
   SessionLookupResponseSchema,
+  LogoutRequestSchema,
+  LogoutResponseSchema,
+  BackchannelLogoutRequestSchema,
+  BackchannelLogoutResponseSchema,
+  SessionListRequestSchema,
+  SessionListResponseSchema,
+  SessionRevokeRequestSchema,
+  SessionRevokeResponseSchema,
+  BearerVerifyRequestSchema,
+  BearerVerifyResponseSchema,
 } from '@microseg/proto/authn';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { AuthnConfig } from './config.ts';
@@ -20,9 +30,13 @@ import { LoginStateStore } from './login-state.ts';
 import { SessionStore } from './sessions.ts';
 import { AuthnEvents } from './events.ts';
 import { completeLogin, startLogin, type LoginDeps } from './login.ts';
+import { backchannelLogout, listSessions, logout, lookupSession, revokeSessions, type SessionDeps } from './session-handlers.ts';
+import { verifyBearer } from './bearer.ts';
 
 export interface AuthnApp {
   http: FastifyInstance;
+  /** Refreshes this replica made (and failed), for tests and metrics. */
+  counters: { refreshes: number; failures: number };
   bus: Bus;
   redis: Redis;
   close(graceMs: number): Promise<void>;
@@ -38,6 +52,7 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());
 
   const sessions = new SessionStore(redis);
+  const counters = { refreshes: 0, failures: 0 };
   const deps: LoginDeps = {
     clients,
     states: new LoginStateStore(redis, config.AUTHN_LOGIN_TTL_SECONDS),
@@ -48,18 +63,22 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
 
   bus.serve(subjects.authnLoginStart, queues.authn, LoginStartRequestSchema, LoginStartResponseSchema, (req) => startLogin(deps, req));
   bus.serve(subjects.authnLoginCallback, queues.authn, LoginCallbackRequestSchema, LoginCallbackResponseSchema, (req) => completeLogin(deps, req));
-  bus.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, async (req) => {
-    const session = await sessions.lookup(req.ticket);
-    // A session is valid only for the service that created it.
-    if (!session || session.serviceId !== req.serviceId) return { found: false };
-    return { found: true, tags: session.tags, subject: session.subject, expiresAtMs: BigInt(session.expiresAtMs) };
-  });
+  const sessionDeps: SessionDeps = { bus, redis, sessions, clients, events: deps.events, lookupCacheMs: config.AUTHN_LOOKUP_CACHE_MS, counters };
+  bus.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, (req) => lookupSession(sessionDeps, req));
+  bus.serve(subjects.authnLogout, queues.authn, LogoutRequestSchema, LogoutResponseSchema, (req) => logout(sessionDeps, req));
+  bus.serve(subjects.authnBackchannelLogout, queues.authn, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, (req) => backchannelLogout(sessionDeps, req));
+  bus.serve(subjects.authnSessionList, queues.authn, SessionListRequestSchema, SessionListResponseSchema, (req) => listSessions(sessionDeps, req));
+  bus.serve(subjects.authnSessionRevoke, queues.authn, SessionRevokeRequestSchema, SessionRevokeResponseSchema, (req) => revokeSessions(sessionDeps, req));
+  bus.serve(subjects.authnBearerVerify, queues.authn, BearerVerifyRequestSchema, BearerVerifyResponseSchema, (req) => verifyBearer(clients, req));
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
 
+  http.get('/stats', async () => ({ refreshes: counters.refreshes, refreshFailures: counters.failures }));
+
   return {
     http,
+    counters,
     bus,
     redis,
     async close(graceMs) {

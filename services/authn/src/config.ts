@@ -12,10 +12,8 @@ export const authnConfigSchema = z.object({
   AUTHN_IDP_TIMEOUT_MS: fields.milliseconds(5_000),
   /** How long a login may take between the redirect to the IdP and the callback. */
   AUTHN_LOGIN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
-  /** Upper bound of a session, whatever the IdP's token lifetime. */
-  AUTHN_SESSION_MAX_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
-  /** Used when the IdP states no lifetime. */
-  AUTHN_SESSION_DEFAULT_SECONDS: z.coerce.number().int().min(60).default(3600),
+  /** How long a gateway may reuse a session lookup before asking again (a revocation reaches it sooner, by broadcast). */
+  AUTHN_LOOKUP_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
 });
 
 export type AuthnConfig = z.output<typeof authnConfigSchema>;

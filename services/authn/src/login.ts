@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { MicrosegError } from '@microseg/errors';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
-import { claimsToTags } from './claims.ts';
+import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
 import { describeIdpError, networkDenial, type OidcClients } from './oidc-clients.ts';
 import type { SessionStore } from './sessions.ts';
@@ -16,7 +16,7 @@ export interface LoginDeps {
   states: LoginStateStore;
   sessions: SessionStore;
   events: AuthnEvents;
-  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS' | 'AUTHN_SESSION_MAX_SECONDS' | 'AUTHN_SESSION_DEFAULT_SECONDS'>;
+  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS'>;
 }
 
 export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promise<MessageInitShape<typeof LoginStartResponseSchema>> {
@@ -42,10 +42,11 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
     bindingHash: hashBinding(binding),
     startedAtMs: Date.now(),
   });
+  const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
   const url = client.buildAuthorizationUrl(oidc.config, {
+    ...authorizationParameters(profile, oidc.settings.scopes),
     redirect_uri: oidc.settings.redirectUri,
     response_type: 'code',
-    scope: oidc.settings.scopes.join(' '),
     state,
     nonce,
     code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
@@ -101,24 +102,34 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
 
   const claims = tokens.claims();
   if (!claims || !tokens.id_token) return fail('AUTHN_TOKEN_INVALID', 'no ID token in the token response', namespace);
-  const tags = claimsToTags(claims as Record<string, unknown>);
+  const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
+  const tags = tagsFromClaims(profile, claims as Record<string, unknown>);
   const now = Date.now();
-  const lifetimes = [claims.exp * 1000, now + deps.config.AUTHN_SESSION_MAX_SECONDS * 1000];
+  const lifetimes = [claims.exp * 1000];
   const expiresIn = tokens.expiresIn();
   if (expiresIn !== undefined) lifetimes.push(now + expiresIn * 1000);
-  const expiresAtMs = Math.min(...lifetimes);
-  const ticket = await deps.sessions.create({
-    v: 1,
+  const user = typeof claims.email === 'string' ? claims.email : claims.sub;
+  const absoluteExpiresAtMs = now + (oidc.settings.sessionMaxLifetimeSeconds || 12 * 3600) * 1000;
+  const session = await deps.sessions.create({
+    v: 2,
     serviceId: req.serviceId,
+    namespace,
+    user,
     subject: claims.sub,
     issuer: claims.iss,
+    audience: oidc.settings.clientId,
     sid: typeof claims.sid === 'string' ? claims.sid : undefined,
     tags,
     idToken: tokens.id_token,
     refreshToken: tokens.refresh_token,
     createdAtMs: now,
-    expiresAtMs,
+    tokensIssuedAtMs: now,
+    tokensExpireAtMs: Math.min(...lifetimes, absoluteExpiresAtMs),
+    absoluteExpiresAtMs,
+    idleTimeoutMs: (oidc.settings.sessionIdleTimeoutSeconds || 2 * 3600) * 1000,
   });
+  const ticket = session.cookieValue;
+  const expiresAtMs = session.refreshable ? absoluteExpiresAtMs : Math.min(...lifetimes, absoluteExpiresAtMs);
   const who = typeof claims.email === 'string' ? claims.email : claims.sub;
   deps.events.emit({
     level: 'Info',

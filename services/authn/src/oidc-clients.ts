@@ -11,6 +11,8 @@ import { isIP } from 'node:net';
 export interface OidcClient {
   settings: OidcClientResponse;
   config: client.Configuration;
+  /** fetch for any other call to this IdP (JWKS): checked against network policy first. */
+  fetch: client.CustomFetch;
 }
 
 const SETTINGS_TTL_MS = 30_000;
@@ -36,7 +38,7 @@ export class OidcClients {
   async get(serviceId: string): Promise<OidcClient> {
     const settings = await this.#getSettings(serviceId);
     const config = await this.#discover(settings);
-    return { settings, config };
+    return { settings, config, fetch: this.#guardedFetch(settings.serviceId) };
   }
 
   async #getSettings(serviceId: string): Promise<OidcClientResponse> {

@@ -17,20 +17,31 @@ const ID_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImVtYWlsIjoiYWxpY2VAZ
 const REFRESH_TOKEN = 'refresh-token-of-alice-0123456789';
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
   return {
-    v: 1,
+    v: 2,
     serviceId: 'svc-1',
+    namespace: '/acme/team-b',
+    user: 'alice@example.com',
     subject: 'alice-subject',
     issuer: 'https://idp.example.com',
+    audience: 'private-app',
     sid: 'idp-session-1',
     tags: ['email=alice@example.com', 'email_verified=true', 'groups=admins'],
     idToken: ID_TOKEN,
     refreshToken: REFRESH_TOKEN,
-    createdAtMs: Date.now(),
-    expiresAtMs: Date.now() + 3_600_000,
+    createdAtMs: now,
+    tokensIssuedAtMs: now,
+    tokensExpireAtMs: now + 3_600_000,
+    absoluteExpiresAtMs: now + 12 * 3_600_000,
+    idleTimeoutMs: 3_600_000,
     ...overrides,
   };
 }
+
+/** Create and return the cookie value. */
+const create = async (r: SessionRecord) => (await sessions.create(r)).cookieValue;
+const lookupRecord = async (cookie: string) => (await sessions.lookup(cookie))?.record;
 
 /** The ticket with one character of its secret changed, still well formed. */
 function withSecretChanged(ticket: string, at: number): string {
@@ -59,16 +70,17 @@ after(async () => {
 
 test('create then lookup returns the record', async () => {
   const stored = record();
-  const ticket = await sessions.create(stored);
-  assert.deepEqual(await sessions.lookup(ticket), stored);
+  const ticket = await create(stored);
+  assert.deepEqual(await lookupRecord(ticket), stored);
+  assert.equal((await sessions.lookup(ticket))?.id, idOf(ticket));
 });
 
 test('every login creates a new session', async () => {
   const stored = record();
-  const [first, second] = [await sessions.create(stored), await sessions.create(stored)];
+  const [first, second] = [await create(stored), await create(stored)];
   assert.notEqual(idOf(first), idOf(second));
-  assert.deepEqual(await sessions.lookup(first), stored);
-  assert.deepEqual(await sessions.lookup(second), stored);
+  assert.deepEqual(await lookupRecord(first), stored);
+  assert.deepEqual(await lookupRecord(second), stored);
 });
 
 const forged: Array<{ name: string; alter: (ticket: string) => string }> = [
@@ -83,7 +95,7 @@ const forged: Array<{ name: string; alter: (ticket: string) => string }> = [
 
 for (const { name, alter } of forged) {
   test(`lookup of a tampered cookie is undefined: ${name}`, async () => {
-    const ticket = await sessions.create(record());
+    const ticket = await create(record());
     const tampered = alter(ticket);
     assert.notEqual(tampered, ticket);
     assert.equal(await sessions.lookup(tampered), undefined);
@@ -91,21 +103,74 @@ for (const { name, alter } of forged) {
   });
 }
 
-test('lookup of an expired record is undefined', async () => {
-  const ticket = await sessions.create(record({ expiresAtMs: Date.now() - 1 }));
+test('lookup past the absolute lifetime is undefined', async () => {
+  const ticket = await create(record({ absoluteExpiresAtMs: Date.now() - 1 }));
   assert.equal(await redis.exists(redisKeys.session(idOf(ticket))), 1, 'still in Redis: the record itself is checked');
   assert.equal(await sessions.lookup(ticket), undefined);
 });
 
-test('the Redis entry lives as long as the session', async () => {
-  const ticket = await sessions.create(record({ expiresAtMs: Date.now() + 60_000 }));
-  const ttl = await redis.pttl(redisKeys.session(idOf(ticket)));
-  assert.ok(ttl > 55_000 && ttl <= 60_000, `pttl ${ttl}`);
+test('the Redis entry lives to the absolute end when refreshable, else to the tokens\' end', async () => {
+  const refreshable = await create(record({ tokensExpireAtMs: Date.now() + 60_000, absoluteExpiresAtMs: Date.now() + 120_000 }));
+  const ttl = await redis.pttl(redisKeys.session(idOf(refreshable)));
+  assert.ok(ttl > 115_000 && ttl <= 120_000, `pttl ${ttl}`);
+  const plain = await create(record({ refreshToken: undefined, tokensExpireAtMs: Date.now() + 60_000, absoluteExpiresAtMs: Date.now() + 120_000 }));
+  const plainTtl = await redis.pttl(redisKeys.session(idOf(plain)));
+  assert.ok(plainTtl > 55_000 && plainTtl <= 60_000, `pttl ${plainTtl}`);
+});
+
+test('an idle session ends at its next lookup, for good', async () => {
+  const ticket = await create(record());
+  await redis.del(redisKeys.sessionActive(idOf(ticket))); // what the idle timeout does
+  assert.equal(await sessions.lookup(ticket), undefined);
+  assert.equal(await redis.exists(redisKeys.session(idOf(ticket))), 0, 'deleted, not only refused');
+});
+
+test('a lookup keeps the session active for another idle period', async () => {
+  const ticket = await create(record({ idleTimeoutMs: 60_000 }));
+  await redis.pexpire(redisKeys.sessionActive(idOf(ticket)), 1_000);
+  assert.ok(await sessions.lookup(ticket));
+  const ttl = await redis.pttl(redisKeys.sessionActive(idOf(ticket)));
+  assert.ok(ttl > 55_000, `idle pttl ${ttl}`);
+});
+
+test('the index lists sessions without any token and finds them by subject and sid', async () => {
+  const stored = record({ subject: 'index-subject', sid: 'index-sid', user: 'indexed@example.com' });
+  const ticket = await create(stored);
+  const id = idOf(ticket);
+  const listed = (await sessions.list()).find((m) => m.id === id);
+  assert.ok(listed);
+  assert.equal(listed.user, 'indexed@example.com');
+  assert.equal(listed.namespace, '/acme/team-b');
+  assert.equal(listed.refreshable, true);
+  assert.deepEqual(await sessions.idsBySubject(stored.issuer, 'index-subject'), [id]);
+  assert.deepEqual(await sessions.idsBySid(stored.issuer, 'index-sid'), [id]);
+  const meta = JSON.stringify(await redis.hgetall(redisKeys.sessionMeta(id)));
+  for (const text of [ID_TOKEN, REFRESH_TOKEN, ticket.slice(ticket.indexOf('.') + 1)]) assert.ok(!meta.includes(text), 'the index holds no token or secret');
+});
+
+test('deleteById removes the session and its index entries', async () => {
+  const stored = record({ subject: 'gone-subject', sid: 'gone-sid' });
+  const ticket = await create(stored);
+  const meta = await sessions.deleteById(idOf(ticket));
+  assert.equal(meta?.subject, 'gone-subject');
+  assert.equal(await sessions.lookup(ticket), undefined);
+  assert.deepEqual(await sessions.idsBySubject(stored.issuer, 'gone-subject'), []);
+  assert.deepEqual(await sessions.idsBySid(stored.issuer, 'gone-sid'), []);
+  assert.ok(!(await sessions.list()).some((m) => m.id === idOf(ticket)));
+});
+
+test('replace keeps the ticket valid with the new content', async () => {
+  const ticket = await create(record());
+  const loaded = (await sessions.lookup(ticket))!;
+  await sessions.replace(loaded.ticket, { ...loaded.record, tags: ['email=alice@example.com', 'groups=new'], refreshToken: 'rotated' });
+  const again = await lookupRecord(ticket);
+  assert.deepEqual(again?.tags, ['email=alice@example.com', 'groups=new']);
+  assert.equal(again?.refreshToken, 'rotated');
 });
 
 test('the session is encrypted at rest: Redis holds no token, tag or secret', async () => {
   const stored = record();
-  const ticket = await sessions.create(stored);
+  const ticket = await create(stored);
   const raw = await redis.get(redisKeys.session(idOf(ticket)));
   assert.ok(raw);
   assert.match(raw, /^v1\.[A-Za-z0-9_-]+$/);
@@ -117,16 +182,17 @@ test('the session is encrypted at rest: Redis holds no token, tag or secret', as
   }
 });
 
-test('delete removes the session', async () => {
-  const ticket = await sessions.create(record());
-  await sessions.delete(ticket);
+test('deleteByCookie removes the session', async () => {
+  const ticket = await create(record());
+  const ended = await sessions.deleteByCookie(ticket);
+  assert.equal(ended?.record.user, 'alice@example.com');
   assert.equal(await sessions.lookup(ticket), undefined);
   assert.equal(await redis.exists(redisKeys.session(idOf(ticket))), 0);
 });
 
-test('delete of a malformed cookie does nothing', async () => {
-  const ticket = await sessions.create(record());
-  await sessions.delete('not-a-ticket');
-  await sessions.delete(withSecretChanged(ticket, 0)); // a forged secret for a real id
+test('deleteByCookie of a malformed or forged cookie does nothing', async () => {
+  const ticket = await create(record());
+  assert.equal(await sessions.deleteByCookie('not-a-ticket'), undefined);
+  assert.equal(await sessions.deleteByCookie(withSecretChanged(ticket, 0)), undefined); // a forged secret for a real id
   assert.ok(await sessions.lookup(ticket));
 });

@@ -15,6 +15,8 @@ import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
 import { createRequestHandler, type PipelineDeps } from './pipeline/handler.ts';
 import { DecisionCache } from './decision-cache.ts';
+import { SessionCache } from './session-cache.ts';
+import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 
 export interface GatewayApp {
   admin: FastifyInstance;
@@ -37,7 +39,11 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const certs = new CertificateStore(config.MICROSEG_DATA_DIR);
   const forwarder = new Forwarder({ headersTimeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS });
-  const deps: PipelineDeps = { state: () => state, bus, flows: new FlowRecorder(bus), forwarder, decisions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
+  const sessions = new SessionCache();
+  bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.sessionId));
+  const sweeper = setInterval(() => sessions.sweep(), 30_000);
+  sweeper.unref();
+  const deps: PipelineDeps = { state: () => state, bus, flows: new FlowRecorder(bus), forwarder, decisions, sessions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
   const listeners = new Listeners({ host: config.GATEWAY_LISTEN_HOST, certs, logger, handlerFor: (port) => createRequestHandler(deps, port) });
 
   async function syncOnce(): Promise<void> {
@@ -114,6 +120,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       closed = true;
       clearTimeout(retry);
       clearInterval(heartbeat);
+      clearInterval(sweeper);
       await admin.close();
       await listeners.close(graceMs);
       await forwarder.close();

@@ -159,6 +159,11 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret) : '',
       redirectUri: redirectUriOf(service),
       scopes: scopesOf(service),
+      sessionIdleTimeoutSeconds: service.sessionIdleTimeoutSeconds,
+      sessionMaxLifetimeSeconds: service.sessionMaxLifetimeSeconds,
+      acceptBearerTokens: service.acceptBearerTokens,
+      providerProfile: service.OIDCProviderProfile,
+      postLogoutRedirectUri: `${new URL(redirectUriOf(service)).origin}/`,
     };
   });
 

@@ -29,6 +29,7 @@ export function routesFor(snapshot: Snapshot, processingUnits: readonly Processi
       redirectUrlOnAuthorizationFailure: service.redirectURLOnAuthorizationFailure ?? '',
       tlsCertificate: service.TLSCertificate ?? '',
       tlsCertificateKey: service.TLSCertificateKey ?? '',
+      acceptBearerTokens: service.acceptBearerTokens,
     });
   }
   return routes;

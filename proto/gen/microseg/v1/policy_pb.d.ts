@@ -170,6 +170,13 @@ export declare type ServiceRoute = Message<"microseg.v1.ServiceRoute"> & {
    * @generated from field: string tls_certificate_key = 14;
    */
   tlsCertificateKey: string;
+
+  /**
+   * `Authorization: Bearer <JWT>` from the service's IdP is accepted in place of a cookie.
+   *
+   * @generated from field: bool accept_bearer_tokens = 15;
+   */
+  acceptBearerTokens: boolean;
 };
 
 /**

@@ -13,6 +13,12 @@ import {
   LoginStartResponseSchema,
   SessionLookupRequestSchema,
   SessionLookupResponseSchema,
+  BearerVerifyRequestSchema,
+  BearerVerifyResponseSchema,
+  LogoutRequestSchema,
+  LogoutResponseSchema,
+  BackchannelLogoutRequestSchema,
+  BackchannelLogoutResponseSchema,
 } from '@microseg/proto/authn';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
@@ -24,6 +30,7 @@ import { hostnameOf, type RoutingState } from '../state.ts';
 import type { FlowRecorder, DropReason } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
 import { DecisionCache } from '../decision-cache.ts';
+import type { SessionCache } from '../session-cache.ts';
 
 export interface PipelineDeps {
   state: () => RoutingState;
@@ -31,6 +38,7 @@ export interface PipelineDeps {
   flows: FlowRecorder;
   forwarder: Forwarder;
   decisions: DecisionCache;
+  sessions: SessionCache;
   logger: Logger;
   busTimeoutMs: number;
 }
@@ -149,17 +157,127 @@ const handleCallback: Step = async (deps, ctx) => {
 
 /** 5. Resolve the session from the cookie. */
 const resolveSession: Step = async (deps, ctx) => {
+  const route = ctx.route!;
+  if (route.authorizationType !== 'OIDC') return false;
   const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
-  if (!ticket || ctx.route!.authorizationType !== 'OIDC') return false;
+  const bearer = !ticket && route.acceptBearerTokens ? bearerToken(ctx.req.headers.authorization) : '';
+  if (!ticket && !bearer) return false;
   try {
-    const reply = await deps.bus.request(subjects.authnSessionLookup, SessionLookupRequestSchema, SessionLookupResponseSchema, { serviceId: ctx.route!.id, ticket }, deps.busTimeoutMs);
-    if (!reply.error && reply.found) ctx.session = { subject: subjectOf(reply.tags, reply.subject), tags: reply.tags };
+    // Keyed by the whole credential and the service: a cookie of one service is nothing for another.
+    const session = await deps.sessions.get(`${route.id}\0${ticket || `bearer ${bearer}`}`, async () => {
+      if (ticket) {
+        const reply = await deps.bus.request(subjects.authnSessionLookup, SessionLookupRequestSchema, SessionLookupResponseSchema, { serviceId: route.id, ticket }, deps.busTimeoutMs);
+        if (reply.error || !reply.found) return { value: undefined, until: 0 };
+        return { value: { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Number(reply.cacheUntilMs) };
+      }
+      const reply = await deps.bus.request(subjects.authnBearerVerify, BearerVerifyRequestSchema, BearerVerifyResponseSchema, { serviceId: route.id, token: bearer }, deps.busTimeoutMs);
+      if (reply.error || !reply.valid) return { value: undefined, until: 0 };
+      return { value: { sessionId: '', subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
+    });
+    if (session) ctx.session = { subject: session.subject, tags: session.tags };
+    else if (bearer) return refuse(deps, ctx, { code: 'GATEWAY_UNAUTHENTICATED', message: 'The bearer token is invalid, expired, or not issued for this application.', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }, 'token');
   } catch (err) {
     if (!(err instanceof BusRequestError)) throw err;
     ctx.sessionUnknown = true;
   }
   return false;
 };
+
+function bearerToken(header: string | undefined): string {
+  const m = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? '');
+  return m && m[1]!.split('.').length === 3 ? m[1]! : '';
+}
+
+/** `/aporeto/oidc/logout`: POST, or GET from a page of the same origin; anything else gets a button to confirm. */
+const handleLogout: Step = async (deps, ctx) => {
+  if (ctx.path !== paths.logout) return false;
+  const method = ctx.req.method;
+  if (method !== 'POST' && method !== 'GET') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'Log out with POST (or GET from this site).' }, 'invalid');
+  if (method === 'GET' && !sameOrigin(ctx)) {
+    confirmLogoutPage(ctx);
+    return true;
+  }
+  const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
+  let redirectUrl = '/';
+  try {
+    const reply = await deps.bus.request(subjects.authnLogout, LogoutRequestSchema, LogoutResponseSchema, { serviceId: ctx.route!.id, ticket, clientIp: ctx.clientIp }, deps.busTimeoutMs * 5);
+    if (!reply.error && reply.redirectUrl) redirectUrl = reply.redirectUrl;
+  } catch (err) {
+    if (!(err instanceof BusRequestError)) throw err;
+    return unavailable(deps, ctx);
+  }
+  if (ticket) deps.sessions.invalidateCredential(`${ctx.route!.id}\0${ticket}`);
+  // The cookie goes in any case; the session is gone from Redis and every gateway.
+  redirect(ctx.res, redirectUrl, { 'set-cookie': [hostCookie(cookies.session, '', 0), hostCookie(cookies.loginBinding, '', 0)] });
+  return true;
+};
+
+function sameOrigin(ctx: RequestContext): boolean {
+  const site = ctx.req.headers['sec-fetch-site'];
+  if (site) return site === 'same-origin';
+  const origin = ctx.req.headers.origin ?? ctx.req.headers.referer;
+  if (!origin) return false;
+  try {
+    return new URL(origin).host === ctx.host;
+  } catch {
+    return false;
+  }
+}
+
+function confirmLogoutPage(ctx: RequestContext): void {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title>
+<style>body{font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto;padding:0 1rem}button{padding:.5rem 1.2rem;font-size:1rem}</style></head>
+<body><h1>Sign out?</h1><form method="post" action="${paths.logout}"><button type="submit">Sign out</button></form></body></html>`;
+  ctx.res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : body);
+}
+
+/** OIDC Back-Channel Logout: the IdP POSTs `logout_token` (form-encoded). */
+const handleBackchannelLogout: Step = async (deps, ctx) => {
+  if (ctx.path !== paths.backchannelLogout) return false;
+  if (ctx.req.method !== 'POST') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'POST a logout_token.' }, 'invalid');
+  let body: string;
+  try {
+    body = await readSmallBody(ctx.req, 16 * 1024);
+  } catch {
+    return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'The logout request is too large.' }, 'invalid');
+  }
+  const logoutToken = new URLSearchParams(body).get('logout_token') ?? '';
+  try {
+    const reply = await deps.bus.request(subjects.authnBackchannelLogout, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, { serviceId: ctx.route!.id, logoutToken }, deps.busTimeoutMs * 5);
+    if (reply.error) {
+      ctx.res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      ctx.res.end(JSON.stringify({ error: 'invalid_request', error_description: reply.error.message }));
+      return true;
+    }
+  } catch (err) {
+    if (!(err instanceof BusRequestError)) throw err;
+    return unavailable(deps, ctx);
+  }
+  ctx.res.writeHead(200, { 'cache-control': 'no-store' });
+  ctx.res.end();
+  return true;
+};
+
+function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
 
 /** 6. Ask the policy service; act on the verdict. */
 const authorize: Step = async (deps, ctx) => {
@@ -264,7 +382,7 @@ const forward: Step = async (deps, ctx) => {
   return true;
 };
 
-const steps: readonly Step[] = [rejectAmbiguousHeaders, resolveService, normaliseTarget, handleCallback, resolveSession, authorize, forward];
+const steps: readonly Step[] = [rejectAmbiguousHeaders, resolveService, normaliseTarget, handleCallback, handleLogout, handleBackchannelLogout, resolveSession, authorize, forward];
 
 /** The user's name for logs, flows and pages: the email claim when there is one. */
 function subjectOf(tags: readonly string[], subject: string): string {

@@ -125,6 +125,14 @@ export const objectSchemas = {
       OIDCClientSecret: z.string().min(1).optional(),
       OIDCCallbackURL: httpUrl(['https:'], 'must be the https URL users reach the application at, such as https://app.example.com').optional(),
       OIDCScopes: z.array(z.string().min(1)).default([]),
+      /** Provider quirks; `auto` chooses from the issuer (accounts.google.com → google, …). */
+      OIDCProviderProfile: z.enum(['auto', 'generic', 'google', 'azure', 'okta', 'keycloak']).default('auto'),
+      /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
+      acceptBearerTokens: z.boolean().default(false),
+      /** A session unused for this long ends (seconds). */
+      sessionIdleTimeoutSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(30 * 86400).default(2 * 3600),
+      /** No session lives longer, refresh or not (seconds). */
+      sessionMaxLifetimeSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(90 * 86400).default(12 * 3600),
       hosts: z.array(hostName).min(1, 'needs at least one host name'),
       port: port,
       exposedPort: port,
