@@ -30,6 +30,17 @@ export interface ClusterPorts {
 
 export const defaultPorts: ClusterPorts = { gateway: 8443, walkthrough: 9443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090 };
 
+export interface Replica {
+  /** `authn#2` */
+  key: string;
+  /** Its health/API port. */
+  port: number;
+  url: string;
+  /** For a gateway replica: its HTTPS origin by address (send Host: localhost). */
+  gatewayUrl?: string;
+  stop(): Promise<void>;
+}
+
 export interface ClusterOptions {
   dataDir: string;
   ports?: Partial<ClusterPorts>;
@@ -59,6 +70,11 @@ export interface Cluster {
   logDir: string;
   stopService(name: ServiceName): Promise<void>;
   startService(name: ServiceName): Promise<void>;
+  /**
+   * Start replica number `replica` (2, 3, …) of a service beside the first, on its own health port;
+   * a gateway replica listens on 127.0.0.<replica+1> with the same exposed ports. `extra` adds environment.
+   */
+  startReplica(name: ServiceName, replica: number, extra?: Record<string, string>): Promise<Replica>;
   stop(): Promise<void>;
 }
 
@@ -180,25 +196,46 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const entry = (name: string) =>
       name === 'idp' || name === 'app' ? [join(repoRoot, 'packages/demo/src/main.ts'), name] : ['--import', '@microseg/telemetry/register', join(repoRoot, `services/${name}/src/main.ts`)];
 
-    const startChild = async (name: string) => {
-      const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+    /** `key` names the process (`authn`, or `authn#2` for a replica); `name` is the service it runs. */
+    const startChild = async (key: string, name = key, env: Record<string, string> = envs[name]!, ready: () => Promise<boolean> = readiness[name]!) => {
+      const log = createWriteStream(join(logDir, `${key}.log`), { flags: 'a' });
       const child = spawn(process.execPath, entry(name), {
         cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pickOtel(process.env), ...envs[name] },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pickOtel(process.env), ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.pipe(log, { end: false });
       child.stderr!.pipe(log, { end: false });
       let exited = false;
       child.once('exit', () => (exited = true));
-      children.set(name, child);
-      await waitFor(`${name} to be ready (log: ${join(logDir, `${name}.log`)})`, async () => {
-        if (exited) throw new Error(`${name} exited with code ${child.exitCode}; see ${join(logDir, `${name}.log`)}`);
-        return readiness[name]!();
+      children.set(key, child);
+      await waitFor(`${key} to be ready (log: ${join(logDir, `${key}.log`)})`, async () => {
+        if (exited) throw new Error(`${key} exited with code ${child.exitCode}; see ${join(logDir, `${key}.log`)}`);
+        return ready();
       }, 30_000).catch((err: Error) => {
-        if (exited) throw new Error(`${name} exited with code ${child.exitCode}; see ${join(logDir, `${name}.log`)}`);
+        if (exited) throw new Error(`${key} exited with code ${child.exitCode}; see ${join(logDir, `${key}.log`)}`);
         throw err;
       });
+    };
+
+    /** Another process of a service on its own ports (a gateway replica listens on another loopback address). */
+    const startReplica = async (name: ServiceName, replica: number, extra: Record<string, string> = {}): Promise<Replica> => {
+      const key = `${name}#${replica}`;
+      const port = await freePort();
+      const own: Record<string, Record<string, string>> = {
+        policy: { POLICY_PORT: String(port) },
+        authn: { AUTHN_PORT: String(port) },
+        flowlog: { FLOWLOG_PORT: String(port) },
+        gateway: { GATEWAY_ADMIN_PORT: String(port), GATEWAY_ID: `${envs.gateway!.GATEWAY_ID}-${replica}`, GATEWAY_LISTEN_HOST: `127.0.0.${1 + replica}` },
+      };
+      await startChild(key, name, { ...envs[name]!, ...own[name], ...extra }, () => httpOk(`http://127.0.0.1:${port}/readyz`));
+      return {
+        key,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        gatewayUrl: name === 'gateway' ? `https://127.0.0.${1 + replica}:${ports.gateway}` : undefined,
+        stop: () => stopChild(key),
+      };
     };
 
     await Promise.all([startChild('idp'), startChild('app')]);
@@ -221,6 +258,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       logDir,
       stopService: (name) => stopChild(name),
       startService: (name) => startChild(name),
+      startReplica,
       stop: stopAll,
     };
   } catch (err) {
