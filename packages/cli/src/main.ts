@@ -63,7 +63,8 @@ async function dispatch(argv: readonly string[], io: IO): Promise<number> {
 
   const { values, positionals } = parseStrict(command, argv);
   const args = positionals.slice(command.path.length);
-  const missing = command.arguments[args.length];
+  // `[NAME]` marks an optional argument.
+  const missing = command.arguments.slice(args.length).find((a) => !a.startsWith('['));
   if (missing !== undefined) throw new UsageError(`msctl ${command.path.join(' ')} needs ${missing}`, [`usage: see msctl ${command.path.join(' ')} --help`]);
   if (args.length > command.arguments.length) {
     throw new UsageError(`unexpected argument "${args[command.arguments.length]}" for msctl ${command.path.join(' ')}`, [`see msctl ${command.path.join(' ')} --help`]);

@@ -9,10 +9,12 @@ import { apiList } from './api-list.ts';
 import { apiUpdate } from './api-update.ts';
 import { configSet } from './config-set.ts';
 import { configShow } from './config-show.ts';
+import { sessionsList, sessionsRevoke } from './sessions.ts';
 
-export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, configShow, configSet];
+export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, configShow, configSet, sessionsList, sessionsRevoke];
 
 export const groups: Readonly<Record<string, string>> = {
   api: 'create, read, update and delete policy objects',
   config: 'the config file: which API, which token, which namespace',
+  sessions: 'who is signed in; end sessions at once',
 };

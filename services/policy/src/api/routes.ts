@@ -11,6 +11,7 @@ import { ImportError, importObjects, stableObjectId } from '../objects/import-fi
 import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
+import { registerSessionRoutes } from './sessions.ts';
 
 // No `.` or `..` segments: `/acme/team-a/..` would be inside /acme/team-a by its spelling only.
 const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
@@ -140,6 +141,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     if (!NAMESPACE.test(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
     req.namespace = namespace;
   });
+
+  registerSessionRoutes(app, deps.bus);
 
   // --- API tokens (admin) ---
   app.get('/apitokens', async (req) => {

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { authorizationParameters, isTenantTemplate, issuerForTenant, profileFor, tagsFromClaims } from './providers.ts';
+
+test('the profile is chosen from the issuer unless the service names one', () => {
+  const table: Array<[string, string, string]> = [
+    ['https://accounts.google.com', 'auto', 'google'],
+    ['https://login.microsoftonline.com/0b6e7c0c-1111-2222-3333-444455556666/v2.0', 'auto', 'azure'],
+    ['https://login.microsoftonline.com/common/v2.0', 'auto', 'azure'],
+    ['https://acme.okta.com/oauth2/default', 'auto', 'okta'],
+    ['https://acme.oktapreview.com/oauth2/default', 'auto', 'okta'],
+    ['https://sso.example.com/realms/acme', 'auto', 'keycloak'],
+    ['https://sso.example.com/auth/realms/acme/', 'auto', 'keycloak'],
+    ['https://idp.example.com', 'auto', 'generic'],
+    ['http://localhost:9400', 'auto', 'generic'],
+    ['https://idp.example.com', 'keycloak', 'keycloak'],
+    ['https://accounts.google.com', 'generic', 'generic'],
+    ['not a url', 'auto', 'generic'],
+  ];
+  for (const [url, configured, expected] of table) assert.equal(profileFor(url, configured), expected, `${url} (${configured})`);
+});
+
+test('authorization parameters per provider', () => {
+  assert.deepEqual(authorizationParameters('generic', ['openid', 'email']), { scope: 'openid email' });
+  assert.deepEqual(authorizationParameters('generic', ['openid', 'email', 'offline_access']), { scope: 'openid email offline_access', prompt: 'consent' });
+  // Google takes no offline_access scope: access_type=offline and prompt=consent instead.
+  assert.deepEqual(authorizationParameters('google', ['openid', 'email', 'offline_access']), { scope: 'openid email', access_type: 'offline', prompt: 'consent' });
+  assert.deepEqual(authorizationParameters('google', ['openid', 'email']), { scope: 'openid email' });
+  for (const profile of ['okta', 'azure', 'keycloak'] as const) {
+    assert.deepEqual(authorizationParameters(profile, ['openid', 'offline_access']), { scope: 'openid offline_access' }, profile);
+  }
+});
+
+test('Keycloak roles nested under realm_access and resource_access become tags', () => {
+  const claims = {
+    sub: 'u1',
+    email: 'alice@example.com',
+    realm_access: { roles: ['admin', 'offline_access', 7] },
+    resource_access: { 'private-app': { roles: ['editor'] }, 'bad client!': { roles: ['x'] } },
+  };
+  const tags = tagsFromClaims('keycloak', claims);
+  assert.ok(tags.includes('realm_access.roles=admin'));
+  assert.ok(tags.includes('realm_access.roles=offline_access'));
+  assert.ok(tags.includes('resource_access.private-app.roles=editor'));
+  assert.ok(!tags.some((t) => t.includes('bad client')), 'odd client ids are skipped');
+  assert.ok(!tags.some((t) => t.endsWith('=7')), 'numbers are ignored');
+  assert.ok(tags.includes('email=alice@example.com'));
+  assert.ok(!tagsFromClaims('google', claims).includes('realm_access.roles=admin'), 'only for Keycloak-like providers');
+});
+
+test('an Azure AD groups overage is flagged rather than silently missing', () => {
+  const claims = { sub: 'u1', _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/u1/getMemberObjects' } } };
+  assert.ok(tagsFromClaims('azure', claims).includes('groups.overage=true'));
+  assert.ok(!tagsFromClaims('azure', { sub: 'u1', groups: ['a'] }).includes('groups.overage=true'));
+});
+
+test('the Azure AD multi-tenant issuer template resolves with the token tenant only', () => {
+  const template = 'https://login.microsoftonline.com/{tenantid}/v2.0';
+  assert.equal(isTenantTemplate(template), true);
+  assert.equal(isTenantTemplate('https://login.microsoftonline.com/abc/v2.0'), false);
+  assert.equal(issuerForTenant(template, '0b6e7c0c-1111-2222-3333-444455556666'), 'https://login.microsoftonline.com/0b6e7c0c-1111-2222-3333-444455556666/v2.0');
+  assert.equal(issuerForTenant(template, '../evil'), undefined);
+  assert.equal(issuerForTenant(template, undefined), undefined);
+});
