@@ -52,6 +52,8 @@ export interface ClusterOptions {
   logDir?: string;
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Extra environment for the demo IdP (token lifetimes, refresh-token rotation, …). */
+  idpEnv?: Record<string, string>;
   logLevel?: string;
 }
 
@@ -171,6 +173,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         DEMO_CLIENT_SECRET: clientSecret,
         DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback`,
         DEMO_WALKTHROUGH_REDIRECT_URI: `https://localhost:${ports.walkthrough}/aporeto/oidc/callback`,
+        ...options.idpEnv,
       },
       app: { DEMO_APP_PORT: String(ports.app) },
       policy: { ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
