@@ -1,14 +1,17 @@
 import { createServer, type RequestListener } from 'node:http';
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CONTENT_SECURITY_POLICY } from './html.ts';
+import { createDemoAdminHandler, isDemoAdminPath, trackStats } from './idp-admin.ts';
 import { createInteractionHandler, isInteractionPath } from './idp-interactions.ts';
 import { renderErrorPage, renderLogoutConfirmationPage, renderSignedOutPage } from './idp-pages.ts';
-import { createMemoryAdapterFactory } from './memory-adapter.ts';
+import { demoIdpFetch } from './loopback-fetch.ts';
+import { createMemoryStore, type MemoryStore } from './memory-adapter.ts';
 import { closeServer, listen } from './server-lifecycle.ts';
 import { generateCookieKeys, generateRs256SigningJwk } from './signing-key.ts';
 import { claimsOf, DEFAULT_DEMO_USERS, findUserBySub, type DemoUser } from './users.ts';
 
 export type { DemoUser } from './users.ts';
+export type { BackchannelLogoutResult, DemoIdpStats } from './idp-admin.ts';
 export { DEFAULT_DEMO_USERS } from './users.ts';
 
 export type DemoIdpClient = {
@@ -16,6 +19,21 @@ export type DemoIdpClient = {
   clientSecret: string;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
+  /**
+   * OIDC Back-Channel Logout 1.0: where the IdP POSTs a logout token (with `sid`) when the user signs
+   * out at the IdP. The client's ID tokens then carry `sid`. A loopback target (localhost, 127.0.0.1,
+   * ::1) may use a self-signed certificate; any other is verified.
+   */
+  backchannelLogoutUri?: string;
+};
+
+export type DemoIdpTtl = {
+  /** Default 3600. */
+  idTokenSeconds?: number;
+  /** Default 3600. */
+  accessTokenSeconds?: number;
+  /** Default 14 days. */
+  refreshTokenSeconds?: number;
 };
 
 export type DemoIdpOptions = {
@@ -28,6 +46,10 @@ export type DemoIdpOptions = {
   host?: string;
   /** Defaults to alice@example.com / alice and bob@example.com / bob. */
   users?: DemoUser[];
+  /** Token lifetimes; each one left out keeps its default. */
+  ttl?: DemoIdpTtl;
+  /** Every refresh returns a new refresh token and the used one stops working (default false). */
+  rotateRefreshTokens?: boolean;
 };
 
 export type DemoIdp = {
@@ -40,7 +62,12 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 function clientMetadataFor(client: DemoIdpClient): ClientMetadata {
+  const backchannelLogout: Pick<ClientMetadata, 'backchannel_logout_uri' | 'backchannel_logout_session_required'> =
+    client.backchannelLogoutUri
+      ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+      : {};
   return {
+    ...backchannelLogout,
     client_id: client.clientId,
     client_secret: client.clientSecret,
     redirect_uris: client.redirectUris,
@@ -58,9 +85,20 @@ function sendProviderHtml(ctx: KoaContextWithOIDC, html: string): void {
   ctx.body = html;
 }
 
-function providerConfiguration(users: readonly DemoUser[], clients: DemoIdpClient[]): Configuration {
+function lifetime(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`ttl.${name} must be a positive whole number of seconds, got ${value}`);
+  return value;
+}
+
+function providerConfiguration(
+  users: readonly DemoUser[],
+  store: MemoryStore,
+  options: Pick<DemoIdpOptions, 'clients' | 'ttl' | 'rotateRefreshTokens'>,
+): Configuration {
+  const { clients, ttl = {} } = options;
   return {
-    adapter: createMemoryAdapterFactory(),
+    adapter: store.adapterFactory,
     clients: clients.map(clientMetadataFor),
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
@@ -94,16 +132,23 @@ function providerConfiguration(users: readonly DemoUser[], clients: DemoIdpClien
         },
       },
       revocation: { enabled: true },
+      // The end_session confirmation ("Yes, sign me out") notifies the session's clients that have a
+      // backchannel_logout_uri; the ID tokens of those clients carry `sid`.
+      backchannelLogout: { enabled: true },
     },
+    // Outgoing requests (logout tokens): self-signed certificates accepted on loopback only.
+    fetch: demoIdpFetch,
+    // oidc-provider's default rotates only once 70% of the refresh token's lifetime has passed.
+    rotateRefreshToken: options.rotateRefreshTokens === true,
     renderError(ctx, out) {
       sendProviderHtml(ctx, renderErrorPage({ error: out.error, error_description: out.error_description }));
     },
     clientBasedCORS: () => false,
     ttl: {
-      AccessToken: HOUR,
+      AccessToken: lifetime('accessTokenSeconds', ttl.accessTokenSeconds, HOUR),
       AuthorizationCode: MINUTE,
-      IdToken: HOUR,
-      RefreshToken: 14 * DAY,
+      IdToken: lifetime('idTokenSeconds', ttl.idTokenSeconds, HOUR),
+      RefreshToken: lifetime('refreshTokenSeconds', ttl.refreshTokenSeconds, 14 * DAY),
       Interaction: HOUR,
       Session: 14 * DAY,
       Grant: 14 * DAY,
@@ -113,11 +158,14 @@ function providerConfiguration(users: readonly DemoUser[], clients: DemoIdpClien
 
 /**
  * Starts a real OpenID Provider (oidc-provider) for demos and tests: authorization code flow with
- * PKCE (S256) for confidential clients, its own login page, automatic consent, RP-initiated logout.
+ * PKCE (S256) for confidential clients, its own login page, automatic consent, RP-initiated logout,
+ * back-channel logout, and demo-only endpoints: `GET /_demo/stats` (grant and logout counters) and
+ * `POST /_demo/backchannel-logout` with `{ "email": … }` (ends the user's sessions everywhere).
  */
 export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
   const host = options.host ?? '127.0.0.1';
   const users = options.users ?? DEFAULT_DEMO_USERS;
+  const store = createMemoryStore();
   let handleRequest: RequestListener | undefined;
 
   const server = createServer((request, response) => {
@@ -132,15 +180,18 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
   const issuer = options.issuer ?? `http://localhost:${port}`;
 
   try {
-    const provider = new Provider(issuer, providerConfiguration(users, options.clients));
+    const provider = new Provider(issuer, providerConfiguration(users, store, options));
     provider.on('server_error', (_ctx: unknown, error: Error) => {
       console.error(JSON.stringify({ level: 'error', msg: 'demo idp server error', error: error.message }));
     });
+    const stats = trackStats(provider);
     const handleInteraction = createInteractionHandler(provider, users);
+    const handleAdmin = createDemoAdminHandler(provider, store, stats, users);
     const handleProtocol = provider.callback();
     handleRequest = (request, response) => {
       const pathname = new URL(request.url ?? '/', 'http://idp.invalid').pathname;
       if (isInteractionPath(pathname)) void handleInteraction(request, response, pathname);
+      else if (isDemoAdminPath(pathname)) void handleAdmin(request, response, pathname);
       else void handleProtocol(request, response);
     };
   } catch (error) {

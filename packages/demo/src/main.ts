@@ -16,6 +16,22 @@ function portFromEnv(name: string, fallback: number): number {
   return port;
 }
 
+function secondsFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds <= 0) throw new Error(`${name} must be a positive whole number of seconds, got ${JSON.stringify(raw)}`);
+  return seconds;
+}
+
+function booleanFromEnv(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is required`);
@@ -28,20 +44,49 @@ async function runIdp(): Promise<Closable> {
   const clientSecret = requiredEnv('DEMO_CLIENT_SECRET');
   const redirectUri = process.env['DEMO_REDIRECT_URI'] || 'https://localhost:8443/aporeto/oidc/callback';
   const postLogoutRedirectUri = process.env['DEMO_POST_LOGOUT_REDIRECT_URI'] || `${new URL(redirectUri).origin}/`;
+  const backchannelLogoutUri =
+    process.env['DEMO_BACKCHANNEL_LOGOUT_URI'] || `${new URL(redirectUri).origin}/aporeto/oidc/backchannel-logout`;
   // The client the walkthrough registers by hand at a real IdP (README: "Try the walkthrough").
   const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
+  const walkthroughBackchannelLogoutUri =
+    process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] ||
+    `${new URL(walkthroughRedirectUri).origin}/aporeto/oidc/backchannel-logout`;
   const walkthrough = {
     clientId: 'walkthrough-app',
     clientSecret: 'walkthrough-secret',
     redirectUris: [walkthroughRedirectUri],
     postLogoutRedirectUris: [`${new URL(walkthroughRedirectUri).origin}/`],
+    backchannelLogoutUri: walkthroughBackchannelLogoutUri,
   };
+  const ttl = {
+    idTokenSeconds: secondsFromEnv('DEMO_ID_TOKEN_TTL_SECONDS'),
+    accessTokenSeconds: secondsFromEnv('DEMO_ACCESS_TOKEN_TTL_SECONDS'),
+    refreshTokenSeconds: secondsFromEnv('DEMO_REFRESH_TOKEN_TTL_SECONDS'),
+  };
+  const rotateRefreshTokens = booleanFromEnv('DEMO_ROTATE_REFRESH_TOKENS', false);
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
-    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri] }, walkthrough],
+    clients: [
+      { clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri },
+      walkthrough,
+    ],
+    ttl,
+    rotateRefreshTokens,
   });
-  log({ level: 'info', msg: 'demo idp listening', issuer: idp.issuer, clients: [clientId, walkthrough.clientId], redirectUri, walkthroughRedirectUri, postLogoutRedirectUri });
+  log({
+    level: 'info',
+    msg: 'demo idp listening',
+    issuer: idp.issuer,
+    clients: [clientId, walkthrough.clientId],
+    redirectUri,
+    walkthroughRedirectUri,
+    postLogoutRedirectUri,
+    backchannelLogoutUri,
+    walkthroughBackchannelLogoutUri,
+    ttl,
+    rotateRefreshTokens,
+  });
   return idp;
 }
 

@@ -13,12 +13,24 @@ const GRANT_BOUND_MODELS = new Set([
 
 const SWEEP_EVERY_UPSERTS = 200;
 
+export type MemoryStore = {
+  /** The `adapter` for oidc-provider's configuration. */
+  adapterFactory: (modelName: string) => Adapter;
+  /** The live (unexpired) payloads of one model, e.g. every `Session`, keyed by id. */
+  payloadsOf(modelName: string): Map<string, AdapterPayload>;
+};
+
 /**
  * A small in-memory store for one provider instance (state is lost on restart, which is what a demo
  * IdP wants). Unlike oidc-provider's built-in development adapter it is private to the instance and
  * prints no start-up warning.
  */
 export function createMemoryAdapterFactory(): (modelName: string) => Adapter {
+  return createMemoryStore().adapterFactory;
+}
+
+/** Like createMemoryAdapterFactory, and lets the demo's admin endpoints enumerate what is stored. */
+export function createMemoryStore(): MemoryStore {
   const entries = new Map<string, StoredEntry>();
   const keysByGrantId = new Map<string, Set<string>>();
   const sessionKeyByUid = new Map<string, string>();
@@ -46,7 +58,18 @@ export function createMemoryAdapterFactory(): (modelName: string) => Adapter {
     return entry;
   }
 
-  return (modelName: string): Adapter => {
+  function payloadsOf(modelName: string): Map<string, AdapterPayload> {
+    const prefix = `${modelName}:`;
+    const found = new Map<string, AdapterPayload>();
+    for (const key of [...entries.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      const entry = liveEntry(key);
+      if (entry) found.set(key.slice(prefix.length), entry.payload);
+    }
+    return found;
+  }
+
+  const adapterFactory = (modelName: string): Adapter => {
     const keyFor = (id: string) => `${modelName}:${id}`;
 
     return {
@@ -95,4 +118,6 @@ export function createMemoryAdapterFactory(): (modelName: string) => Adapter {
       },
     };
   };
+
+  return { adapterFactory, payloadsOf };
 }
