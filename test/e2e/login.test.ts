@@ -142,7 +142,7 @@ describe('login through the gateway', () => {
     type Flow = { action: string; user: string; dropReason: string; URI: string; policyName: string; count: number };
     let flows: Flow[] = [];
     await waitFor('alice accepted and bob rejected flows', async () => {
-      const res = await fetch(`${cluster.flowlogUrl}/flows?namespace=/acme/team-b/dev/private-app&limit=500`);
+      const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=/acme/team-b/dev/private-app&limit=500`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
       flows = ((await res.json()) as { flows: Flow[] }).flows;
       return flows.some((f) => f.action === 'Accept' && f.user === 'alice@example.com' && f.URI === 'GET /_echo') &&
         flows.some((f) => f.action === 'Reject' && f.user === 'bob@example.com' && f.dropReason === 'api' && f.URI === 'GET /');

@@ -30,7 +30,7 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 
 type Flow = { action: string; dropReason: string; policyName: string; source: { type: string }; destination: { type: string; name: string } };
 async function idpFlows(): Promise<Flow[]> {
-  const res = await fetch(`${cluster.flowlogUrl}/flows?namespace=${NS}&limit=500`);
+  const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=${NS}&limit=500`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
   return ((await res.json()) as { flows: Flow[] }).flows.filter((f) => f.source.type === 'ProcessingUnit' && f.destination.type === 'ExternalNetwork');
 }
 

@@ -28,6 +28,10 @@ export const errorCodes = Object.freeze({
   // Policy
   POLICY_SERVICE_UNKNOWN: { status: 404, message: 'The service is unknown.' },
   POLICY_VALIDATION_FAILED: { status: 422, message: 'The object is invalid.' },
+  // Flows and events (flowlog)
+  FLOWLOG_UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },
+  FLOWLOG_FORBIDDEN: { status: 403, message: 'The token does not cover this namespace.' },
+  FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Tokens cannot be checked right now (the policy service does not answer); please retry.' },
   // Generic
   INTERNAL: { status: 500, message: 'Internal error.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },

@@ -1,26 +1,24 @@
+// Builds flowlog without listening: the durable consumer that stores flows and
+// events, the live hub, the JSON API and the console pages.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Bus } from '@microseg/bus';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
-import { z } from '@microseg/config';
 import type { Logger } from '@microseg/telemetry';
 import type { FlowlogConfig } from './config.ts';
 import { FlowlogStore } from './store.ts';
 import { EventConsumer } from './consumer.ts';
+import { askPolicy, TokenVerifier } from './auth.ts';
+import { LiveHub } from './live.ts';
+import { registerApi } from './api.ts';
+import { registerPages } from './web.ts';
 
 export interface FlowlogApp {
   http: FastifyInstance;
   consumer: EventConsumer;
+  live: LiveHub;
   close(graceMs: number): Promise<void>;
 }
-
-const query = z.object({
-  namespace: z.string().optional(),
-  recursive: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
-  level: z.string().optional(),
-  since: z.coerce.number().int().nonnegative().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
 
 export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Promise<FlowlogApp> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
@@ -29,27 +27,23 @@ export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Pr
   const store = new FlowlogStore(redis, config.FLOWLOG_RETENTION_HOURS);
   const consumer = new EventConsumer(bus, store, logger);
   await consumer.start();
+  const live = new LiveHub(logger);
+  live.start(bus);
   const trimmer = setInterval(() => void store.trim().catch(() => undefined), 60_000);
   trimmer.unref();
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
-  http.get('/flows', async (req, reply) => {
-    const q = query.safeParse(req.query);
-    if (!q.success) return reply.code(400).send({ code: 'BAD_REQUEST', message: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-    return { flows: await store.flows({ namespace: q.data.namespace, recursive: q.data.recursive, sinceMs: q.data.since, limit: q.data.limit }) };
-  });
-  http.get('/events', async (req, reply) => {
-    const q = query.safeParse(req.query);
-    if (!q.success) return reply.code(400).send({ code: 'BAD_REQUEST', message: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-    return { events: await store.events({ namespace: q.data.namespace, recursive: q.data.recursive, level: q.data.level, sinceMs: q.data.since, limit: q.data.limit }) };
-  });
+  registerApi(http, { store, bus, live, verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS), busTimeoutMs: config.BUS_TIMEOUT_MS });
+  await registerPages(http);
 
   return {
     http,
     consumer,
+    live,
     async close(graceMs) {
       clearInterval(trimmer);
+      live.stop();
       await http.close();
       await consumer.stop();
       await bus.close(graceMs);

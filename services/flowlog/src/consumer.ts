@@ -33,7 +33,7 @@ export class EventConsumer {
       durable_name: streams.events.flowlogConsumer,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      filter_subject: 'evt.>',
+      filter_subject: subjects.allEvents,
       ack_wait: nanos(30_000),
       max_ack_pending: 1_000,
     };

@@ -1,20 +1,29 @@
 // Flows aggregated per minute and events, in Redis. Each stored event id is
 // remembered, in the same atomic script, so a redelivered message is not
 // counted twice, whichever replica receives it.
+//
+// Reading: both indexes are sorted sets read newest first in batches, filtered
+// here, and paged with a cursor (score + member) that stays exact while new
+// entries arrive. The flow index is scored by the aggregate's minute, which
+// never changes, so an aggregate keeps its place between pages.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@microseg/contracts';
 import type { FlowEvent, LogEvent } from '@microseg/proto/events';
+import { eventRecordOf, flowRecordOf, inNamespace, MINUTE_MS, type FlowRecord, type StoredEvent, type StoredFlow } from './records.ts';
+
+export type { FlowRecord, StoredEvent, StoredFlow } from './records.ts';
 
 const RECORD_FLOW = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return 0 end
 redis.call('HSETNX', KEYS[2], 'record', ARGV[2])
-redis.call('HSETNX', KEYS[2], 'firstSeen', ARGV[3])
+local first = tonumber(redis.call('HGET', KEYS[2], 'firstSeen') or '0')
+if first == 0 or tonumber(ARGV[3]) < first then redis.call('HSET', KEYS[2], 'firstSeen', ARGV[3]) end
 local last = tonumber(redis.call('HGET', KEYS[2], 'lastSeen') or '0')
 if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[2], 'lastSeen', ARGV[3]) end
 redis.call('HINCRBY', KEYS[2], 'count', 1)
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 return 1
 `;
 
@@ -24,38 +33,42 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 `;
 
-export interface FlowRecord {
-  namespace: string;
-  source: { type: string; id: string; name: string; ip: string };
-  destination: { type: string; id: string; name: string; ip: string; port: number; namespace: string };
-  serviceID: string;
-  URI: string;
-  action: string;
-  dropReason: string;
-  policyID: string;
-  policyName: string;
-  user: string;
-  minute: number;
+/** Where a page ended: the score and member of the last entry looked at. */
+export interface Cursor {
+  score: number;
+  member: string;
 }
 
-export interface StoredFlow extends FlowRecord {
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
+export interface Page<T> {
+  items: T[];
+  /** Present when there may be more: pass it back for the next (older) page. */
+  next?: Cursor;
 }
 
-export interface StoredEvent {
-  id: string;
-  time: number;
-  level: string;
-  category: string;
-  title: string;
-  content: string;
-  targetIdentity: string;
-  targetID: string;
-  namespace: string;
-  origin: string;
+interface CommonQuery {
+  namespace?: string;
+  recursive?: boolean;
+  /** Inclusive bounds, ms since the epoch. */
+  from?: number;
+  to?: number;
+  /** Case-insensitive text that must appear in one of the fields. */
+  q?: string;
+  limit: number;
+  cursor?: Cursor;
 }
+
+export interface FlowQuery extends CommonQuery {
+  action?: 'Accept' | 'Reject';
+}
+
+export interface EventQuery extends CommonQuery {
+  levels?: readonly string[];
+  categories?: readonly string[];
+}
+
+const BATCH = 500;
+/** How many entries one request examines at most; past that it answers with what it has and a cursor. */
+const SCAN_BOUND = 50_000;
 
 export class FlowlogStore {
   readonly #redis: Redis;
@@ -66,29 +79,13 @@ export class FlowlogStore {
     this.#retentionSeconds = Math.ceil(retentionHours * 3600);
   }
 
+  get retentionMs(): number {
+    return this.#retentionSeconds * 1000;
+  }
+
   /** Returns false when the event was already counted. */
   async recordFlow(flow: FlowEvent): Promise<boolean> {
-    const time = Number(flow.timeMs);
-    const record: FlowRecord = {
-      namespace: flow.namespace,
-      source: { type: flow.source?.type ?? '', id: flow.source?.id ?? '', name: flow.source?.name ?? '', ip: flow.source?.ip ?? '' },
-      destination: {
-        type: flow.destination?.type ?? '',
-        id: flow.destination?.id ?? '',
-        name: flow.destination?.name ?? '',
-        ip: flow.destination?.ip ?? '',
-        port: flow.destination?.port ?? 0,
-        namespace: flow.destination?.namespace ?? '',
-      },
-      serviceID: flow.serviceId,
-      URI: flow.uri,
-      action: flow.action,
-      dropReason: flow.dropReason,
-      policyID: flow.policyId,
-      policyName: flow.policyName,
-      user: flow.user,
-      minute: Math.floor(time / 60_000) * 60_000,
-    };
+    const record = flowRecordOf(flow);
     const aggregate = createHash('sha256').update(JSON.stringify(record)).digest('hex').slice(0, 32);
     const stored = await this.#redis.eval(
       RECORD_FLOW,
@@ -98,25 +95,16 @@ export class FlowlogStore {
       redisKeys.flowIndex,
       String(this.#retentionSeconds),
       JSON.stringify(record),
-      String(time),
+      String(Number(flow.timeMs)),
       aggregate,
+      String(record.minute),
     );
     return stored === 1;
   }
 
+  /** Returns false when the event was already stored. */
   async recordEvent(event: LogEvent): Promise<boolean> {
-    const stored: StoredEvent = {
-      id: event.id,
-      time: Number(event.timeMs),
-      level: event.level,
-      category: event.category,
-      title: event.title,
-      content: event.content,
-      targetIdentity: event.targetIdentity,
-      targetID: event.targetId,
-      namespace: event.namespace,
-      origin: event.origin,
-    };
+    const stored = eventRecordOf(event);
     const result = await this.#redis.eval(RECORD_EVENT, 2, redisKeys.seenEvent(event.id), redisKeys.eventIndex, String(this.#retentionSeconds), String(stored.time), JSON.stringify(stored));
     return result === 1;
   }
@@ -124,43 +112,115 @@ export class FlowlogStore {
   /** Drop what is older than the retention. */
   async trim(): Promise<void> {
     const cutoff = Date.now() - this.#retentionSeconds * 1000;
-    await this.#redis.zremrangebyscore(redisKeys.flowIndex, '-inf', cutoff);
+    await this.#redis.zremrangebyscore(redisKeys.flowIndex, '-inf', cutoff - MINUTE_MS);
     await this.#redis.zremrangebyscore(redisKeys.eventIndex, '-inf', cutoff);
   }
 
-  async flows(options: { namespace?: string; recursive?: boolean; sinceMs?: number; limit: number }): Promise<StoredFlow[]> {
-    const keys = await this.#redis.zrevrangebyscore(redisKeys.flowIndex, '+inf', options.sinceMs ?? '-inf', 'LIMIT', 0, 5_000);
-    const pipeline = this.#redis.pipeline();
-    for (const k of keys) pipeline.hgetall(redisKeys.flow(k));
-    const results = (await pipeline.exec()) ?? [];
-    const flows: StoredFlow[] = [];
-    for (const [, value] of results) {
-      const h = value as Record<string, string> | null;
-      if (!h?.record) continue;
-      const record = JSON.parse(h.record) as FlowRecord;
-      if (!inNamespace(record.namespace, options.namespace, options.recursive)) continue;
-      flows.push({ ...record, count: Number(h.count ?? 0), firstSeen: Number(h.firstSeen ?? 0), lastSeen: Number(h.lastSeen ?? 0) });
-      if (flows.length >= options.limit) break;
-    }
-    return flows;
+  /** Flow aggregates, newest minute first. */
+  async flows(query: FlowQuery): Promise<Page<StoredFlow>> {
+    const text = query.q?.toLowerCase();
+    // An aggregate of minute m holds flows from m to m + 59 999 ms.
+    const min = query.from === undefined ? '-inf' : Math.floor(query.from / MINUTE_MS) * MINUTE_MS;
+    const max = query.to ?? '+inf';
+    return this.#page(redisKeys.flowIndex, min, max, query, async (entries) => {
+      const pipeline = this.#redis.pipeline();
+      for (const e of entries) pipeline.hgetall(redisKeys.flow(e.member));
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([, value]) => {
+        const h = value as Record<string, string> | null;
+        if (!h?.record) return undefined;
+        const flow: StoredFlow = { ...(JSON.parse(h.record) as FlowRecord), count: Number(h.count ?? 0), firstSeen: Number(h.firstSeen ?? 0), lastSeen: Number(h.lastSeen ?? 0) };
+        flow.byDefault ??= false;
+        if (!inNamespace(flow.namespace, query.namespace, query.recursive)) return undefined;
+        if (query.action && flow.action !== query.action) return undefined;
+        if (query.from !== undefined && flow.lastSeen < query.from) return undefined;
+        if (query.to !== undefined && flow.firstSeen > query.to) return undefined;
+        if (text && !flowText(flow).includes(text)) return undefined;
+        return flow;
+      });
+    });
   }
 
-  async events(options: { namespace?: string; recursive?: boolean; level?: string; sinceMs?: number; limit: number }): Promise<StoredEvent[]> {
-    const raw = await this.#redis.zrevrangebyscore(redisKeys.eventIndex, '+inf', options.sinceMs ?? '-inf', 'LIMIT', 0, 5_000);
-    const events: StoredEvent[] = [];
-    for (const r of raw) {
-      const e = JSON.parse(r) as StoredEvent;
-      if (options.level && e.level !== options.level) continue;
-      if (!inNamespace(e.namespace, options.namespace, options.recursive)) continue;
-      events.push(e);
-      if (events.length >= options.limit) break;
+  /** Events, newest first. */
+  async events(query: EventQuery): Promise<Page<StoredEvent>> {
+    const text = query.q?.toLowerCase();
+    const levels = query.levels?.length ? new Set(query.levels.map((l) => l.toLowerCase())) : undefined;
+    const categories = query.categories?.length ? new Set(query.categories.map((c) => c.toLowerCase())) : undefined;
+    const page = await this.#page(redisKeys.eventIndex, query.from ?? '-inf', query.to ?? '+inf', query, async (entries) =>
+      entries.map(({ member }) => {
+        const e = JSON.parse(member) as StoredEvent;
+        if (!inNamespace(e.namespace, query.namespace, query.recursive)) return undefined;
+        if (levels && !levels.has(e.level.toLowerCase())) return undefined;
+        if (categories && !categories.has(e.category.toLowerCase())) return undefined;
+        if (text && !eventText(e).includes(text)) return undefined;
+        return e;
+      }),
+    );
+    // The member is the whole event; its `{"id":"…"` start orders it among events of the same time just as well.
+    if (page.next?.member.endsWith('}')) page.next = { score: page.next.score, member: `{"id":${JSON.stringify((JSON.parse(page.next.member) as StoredEvent).id)}` };
+    return page;
+  }
+
+  /**
+   * Reads `key` from `max` down to `min`, newest first, starting after
+   * `query.cursor`; `accept` turns a batch of entries into items (undefined:
+   * filtered out), in order. Stops at `query.limit` items or the scan bound.
+   */
+  async #page<T>(
+    key: string,
+    min: number | string,
+    max: number | string,
+    query: CommonQuery,
+    accept: (entries: Cursor[]) => Promise<Array<T | undefined>>,
+  ): Promise<Page<T>> {
+    const items: T[] = [];
+    let position = query.cursor;
+    let upper: number | string = max;
+    let examined = 0;
+    const take = async (entries: Cursor[]): Promise<boolean> => {
+      const accepted = await accept(entries);
+      for (let i = 0; i < entries.length; i++) {
+        position = entries[i]!;
+        examined++;
+        const item = accepted[i];
+        if (item !== undefined) items.push(item);
+        if (items.length >= query.limit) return true;
+      }
+      return false;
+    };
+    for (;;) {
+      if (position) {
+        // The rest of the entries that share the last score (ordered by member, descending).
+        const cursor: Cursor = position;
+        if (withinBounds(cursor.score, min, max)) {
+          const same = pairs(await this.#redis.zrevrangebyscore(key, cursor.score, cursor.score, 'WITHSCORES')).filter((e) => e.member < cursor.member);
+          if (await take(same)) return { items, next: position };
+        }
+        upper = `(${cursor.score}`;
+      }
+      if (examined >= SCAN_BOUND) return { items, next: position };
+      const batch = pairs(await this.#redis.zrevrangebyscore(key, upper, min, 'WITHSCORES', 'LIMIT', 0, BATCH));
+      if (batch.length === 0) return { items };
+      if (await take(batch)) return { items, next: position };
+      if (batch.length < BATCH) return { items };
     }
-    return events;
   }
 }
 
-function inNamespace(value: string, namespace: string | undefined, recursive: boolean | undefined): boolean {
-  if (!namespace) return true;
-  if (value === namespace) return true;
-  return Boolean(recursive) && (namespace === '/' || value.startsWith(`${namespace}/`));
+function withinBounds(score: number, min: number | string, max: number | string): boolean {
+  return (typeof min !== 'number' || score >= min) && (typeof max !== 'number' || score <= max);
+}
+
+function pairs(flat: string[]): Cursor[] {
+  const out: Cursor[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ member: flat[i]!, score: Number(flat[i + 1]) });
+  return out;
+}
+
+function flowText(f: StoredFlow): string {
+  return [f.source.name, f.source.ip, f.destination.name, f.destination.ip, f.URI, f.user, f.policyName, f.dropReason, f.action, f.namespace].join('\n').toLowerCase();
+}
+
+function eventText(e: StoredEvent): string {
+  return [e.title, e.content, e.targetIdentity, e.targetID, e.namespace, e.category, e.origin].join('\n').toLowerCase();
 }

@@ -1,0 +1,210 @@
+// Shared by the console pages: the token sign-in, calls to /api/v1 with the
+// token as a Bearer header (never in a URL), the live stream read with fetch
+// (EventSource cannot send headers), and a DOM builder that only ever sets
+// text, so that nothing from the data is ever parsed as HTML.
+
+const TOKEN_KEY = 'microseg.console.token';
+
+export const levels = ['Debug', 'Info', 'Warning', 'Error', 'Critical'];
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** `el('td', { className: 'num', title: 'x', onclick: f }, 'text', child)`: children are text or nodes. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'className') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else if (key === 'text') node.textContent = String(value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function clear(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
+  return node;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params ?? {})) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+/** GET /api/v1/… with the token; a 401 signs out. */
+export async function api(path, params) {
+  const response = await fetch(`/api/v1${path}${query(params)}`, { headers: { authorization: `Bearer ${token()}`, accept: 'application/json' }, cache: 'no-store' });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    signOut('Your token is no longer valid. Sign in again.');
+    throw new ApiError(401, body.code, body.message ?? 'signed out');
+  }
+  if (!response.ok) throw new ApiError(response.status, body.code ?? String(response.status), body.message ?? response.statusText);
+  return body;
+}
+
+/**
+ * Reads /api/v1/stream (Server-Sent Events) with the token in a header, and
+ * reconnects after a pause while `signal` is not aborted. `on.flow` and
+ * `on.event` get the records; `on.state` gets 'live' or 'reconnecting'.
+ */
+export function stream(params, on, signal) {
+  const run = async () => {
+    let pause = 1000;
+    while (!signal.aborted) {
+      try {
+        const response = await fetch(`/api/v1/stream${query(params)}`, { headers: { authorization: `Bearer ${token()}`, accept: 'text/event-stream' }, signal, cache: 'no-store' });
+        if (response.status === 401) return signOut('Your token is no longer valid. Sign in again.');
+        if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
+        on.state?.('live');
+        pause = 1000;
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let cut;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            let type = 'message';
+            let data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) type = line.slice(6).trim();
+              else if (line.startsWith('data:')) data += line.slice(5).trim();
+            }
+            if (type === 'expired') return signOut('Your token was revoked. Sign in again.');
+            if (data && on[type]) on[type](JSON.parse(data));
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+      }
+      on.state?.('reconnecting');
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 15000);
+    }
+  };
+  void run();
+}
+
+export function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (message) sessionStorage.setItem(`${TOKEN_KEY}.notice`, message);
+  location.reload();
+}
+
+/** Shows the sign-in form until a token is accepted; then calls `ready(viewer)`. */
+export async function signIn(ready) {
+  const login = document.getElementById('login');
+  const consoleView = document.getElementById('console');
+  const error = document.getElementById('login-error');
+  const who = document.getElementById('who');
+  const out = document.getElementById('signout');
+  out.addEventListener('click', () => signOut());
+  const notice = sessionStorage.getItem(`${TOKEN_KEY}.notice`);
+  sessionStorage.removeItem(`${TOKEN_KEY}.notice`);
+
+  const start = (viewer) => {
+    login.hidden = true;
+    consoleView.hidden = false;
+    out.hidden = false;
+    clear(who, 'Signed in with ', el('strong', { text: viewer.name }), ` (${viewer.role}) · ${viewer.namespace}`);
+    ready(viewer);
+  };
+  if (token()) {
+    try {
+      return start(await api('/whoami'));
+    } catch (err) {
+      if (err.status === 401) return;
+      error.textContent = `The console cannot reach flowlog: ${err.message}`;
+    }
+  }
+  login.hidden = false;
+  if (notice) error.textContent = notice;
+  const form = document.getElementById('login-form');
+  const input = document.getElementById('token');
+  input.focus();
+  form.addEventListener('submit', async (submit) => {
+    submit.preventDefault();
+    error.textContent = '';
+    const value = input.value.trim();
+    if (!value) return;
+    const response = await fetch('/api/v1/whoami', { headers: { authorization: `Bearer ${value}` }, cache: 'no-store' }).catch(() => undefined);
+    if (!response) {
+      error.textContent = 'flowlog did not answer. Is it running?';
+      return;
+    }
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      error.textContent = response.status === 401 ? 'This token is unknown, revoked or malformed.' : (body.message ?? `flowlog answered ${response.status}`);
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, value);
+    input.value = '';
+    start(body);
+  });
+}
+
+/** The view's settings in the address bar's fragment (never the token): `#namespace=/acme&recursive=true`. */
+export function readHash() {
+  return Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
+}
+
+export function writeHash(values) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(values)) if (value !== undefined && value !== '') search.set(key, String(value));
+  history.replaceState(null, '', `#${search.toString()}`);
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** `2026-11-28 12:03:07` in local time. */
+export function formatTime(ms) {
+  if (!ms) return '—';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function formatClock(ms) {
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function ago(ms) {
+  if (!ms) return 'never';
+  const s = Math.round((Date.now() - ms) / 1000);
+  if (s < 60) return `${Math.max(s, 0)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+export function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A namespace input's datalist: the token's namespace and those seen. */
+export function rememberNamespaces(datalist, namespaces) {
+  const known = new Set([...datalist.options].map((o) => o.value));
+  for (const ns of namespaces) if (!known.has(ns)) datalist.append(el('option', { value: ns }));
+}

@@ -1,0 +1,198 @@
+// Monitor → Event logs: newest first, filters, cursor paging and a live tail
+// from /api/v1/stream. Every value is set as text, never as HTML.
+import { api, clear, el, formatTime, readHash, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+
+const PAGE_SIZE = 50;
+const LIVE_ROWS = 200;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  viewer: undefined,
+  namespace: '/',
+  recursive: true,
+  level: '',
+  category: '',
+  windowMs: 86_400_000,
+  text: '',
+  live: true,
+  /** Cursors of the pages before this one (for "Newer"), and of the next. */
+  history: [],
+  cursor: undefined,
+  next: undefined,
+  shown: new Set(),
+  waiting: 0,
+};
+let liveAbort;
+let loadSeq = 0;
+
+function params(cursor) {
+  return {
+    namespace: state.namespace,
+    recursive: state.recursive,
+    level: state.level,
+    category: state.category,
+    q: state.text,
+    from: state.windowMs ? Date.now() - state.windowMs : undefined,
+    limit: PAGE_SIZE,
+    cursor,
+  };
+}
+
+function row(event, fresh) {
+  return el(
+    'tr',
+    { className: `${event.level}${fresh ? ' fresh' : ''}`, dataset: { id: event.id } },
+    el('td', { className: 'time', text: formatTime(event.time) }),
+    el('td', {}, el('span', { className: `level ${event.level}`, text: event.level })),
+    el('td', { text: event.category }),
+    el('td', { className: 'title', text: event.title }),
+    el('td', { className: 'content', text: event.content }),
+    el('td', {}, event.targetIdentity ? el('span', {}, event.targetIdentity, el('br'), el('span', { className: 'muted', text: event.targetID })) : ''),
+    el('td', { text: event.namespace || '—' }),
+  );
+}
+
+async function load(cursor) {
+  const seq = ++loadSeq;
+  try {
+    const page = await api('/events', params(cursor));
+    if (seq !== loadSeq) return;
+    state.cursor = cursor;
+    state.next = page.nextCursor;
+    state.shown = new Set(page.events.map((e) => e.id));
+    state.waiting = 0;
+    $('new-events').hidden = true;
+    clear($('events').tBodies[0], page.events.length ? page.events.map((e) => row(e, false)) : el('tr', {}, el('td', { colspan: '7', className: 'muted', text: 'No event matches.' })));
+    rememberNamespaces($('namespaces'), page.events.map((e) => e.namespace).filter(Boolean));
+    for (const category of new Set(page.events.map((e) => e.category).filter(Boolean))) {
+      if (![...$('category').options].some((o) => o.value === category)) $('category').append(el('option', { value: category, text: category }));
+    }
+    const first = state.history.length === 0;
+    $('status').textContent = `${page.events.length ? `${page.events.length} event${page.events.length === 1 ? '' : 's'}` : 'No events'} in ${state.namespace}${state.recursive ? ' and below' : ''}${first ? ', newest first' : ''}${state.level ? ` · level ${state.level.replaceAll(',', ', ')}` : ''}${state.category ? ` · category ${state.category}` : ''}${state.text ? ` · matching “${state.text}”` : ''}`;
+    $('page-info').textContent = `Page ${state.history.length + 1}`;
+    $('newer').disabled = first;
+    $('older').disabled = !state.next;
+  } catch (err) {
+    if (seq === loadSeq) $('status').textContent = `Cannot load the events: ${err.message}`;
+  }
+}
+
+function reload() {
+  state.history = [];
+  writeHash({ namespace: state.namespace, recursive: state.recursive, level: state.level, category: state.category, window: state.windowMs, q: state.text });
+  $('platform-link').href = `/#namespace=${encodeURIComponent(state.namespace)}&recursive=${state.recursive}`;
+  startLive();
+  void load(undefined);
+}
+
+/** Whether a live event passes the filters the server does not apply to the stream. */
+function passes(event) {
+  if (state.level && !state.level.split(',').includes(event.level)) return false;
+  if (state.category && event.category !== state.category) return false;
+  if (state.text && ![event.title, event.content, event.targetIdentity, event.targetID, event.namespace, event.category].join('\n').toLowerCase().includes(state.text.toLowerCase())) return false;
+  return true;
+}
+
+function onLiveEvent(event) {
+  if (!passes(event) || state.shown.has(event.id)) return;
+  state.shown.add(event.id);
+  if (state.history.length > 0) {
+    // Not on the newest page: say so rather than move the rows under the reader's eyes.
+    state.waiting++;
+    const banner = $('new-events');
+    clear(banner, `${state.waiting} new event${state.waiting === 1 ? '' : 's'} `, el('button', { type: 'button', text: 'Show newest', onclick: () => reload() }));
+    banner.hidden = false;
+    return;
+  }
+  const body = $('events').tBodies[0];
+  if (body.rows.length === 1 && !body.rows[0].dataset.id) body.replaceChildren();
+  body.prepend(row(event, true));
+  while (body.rows.length > LIVE_ROWS) body.lastElementChild.remove();
+}
+
+function startLive() {
+  liveAbort?.abort();
+  liveAbort = undefined;
+  $('live-dot').className = 'live-dot';
+  if (!state.live) return;
+  liveAbort = new AbortController();
+  stream({ namespace: state.namespace, recursive: state.recursive }, { event: onLiveEvent, state: (s) => ($('live-dot').className = s === 'live' ? 'live-dot on' : 'live-dot') }, liveAbort.signal);
+}
+
+function bindControls() {
+  const namespace = $('namespace');
+  namespace.value = state.namespace;
+  namespace.addEventListener('change', () => {
+    const value = namespace.value.trim() || state.viewer.namespace;
+    state.namespace = value.startsWith('/') ? value : `/${value}`;
+    namespace.value = state.namespace;
+    reload();
+  });
+  const recursive = $('recursive');
+  recursive.checked = state.recursive;
+  recursive.addEventListener('change', () => {
+    state.recursive = recursive.checked;
+    reload();
+  });
+  const level = $('level');
+  level.value = state.level;
+  level.addEventListener('change', () => {
+    state.level = level.value;
+    reload();
+  });
+  const category = $('category');
+  if (state.category && ![...category.options].some((o) => o.value === state.category)) category.append(el('option', { value: state.category, text: state.category }));
+  category.value = state.category;
+  category.addEventListener('change', () => {
+    state.category = category.value;
+    reload();
+  });
+  for (const button of document.querySelectorAll('[data-window]')) {
+    button.setAttribute('aria-pressed', String(Number(button.dataset.window) === state.windowMs));
+    button.addEventListener('click', () => {
+      state.windowMs = Number(button.dataset.window);
+      for (const other of document.querySelectorAll('[data-window]')) other.setAttribute('aria-pressed', String(other === button));
+      reload();
+    });
+  }
+  const text = $('text');
+  text.value = state.text;
+  let typing;
+  text.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      state.text = text.value.trim();
+      reload();
+    }, 250);
+  });
+  const live = $('live');
+  live.checked = state.live;
+  live.addEventListener('change', () => {
+    state.live = live.checked;
+    startLive();
+  });
+  $('older').addEventListener('click', () => {
+    if (!state.next) return;
+    state.history.push(state.cursor);
+    void load(state.next);
+  });
+  $('newer').addEventListener('click', () => {
+    if (state.history.length === 0) return;
+    const previous = state.history.pop();
+    void load(previous);
+  });
+}
+
+signIn((viewer) => {
+  state.viewer = viewer;
+  const hash = readHash();
+  state.namespace = hash.namespace?.startsWith('/') ? hash.namespace : viewer.namespace;
+  if (hash.recursive) state.recursive = hash.recursive !== 'false';
+  if (hash.level) state.level = hash.level;
+  if (hash.category) state.category = hash.category;
+  if (hash.window !== undefined && [0, 300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
+  if (hash.q) state.text = hash.q;
+  rememberNamespaces($('namespaces'), [viewer.namespace]);
+  bindControls();
+  reload();
+});
