@@ -231,7 +231,8 @@ function confirmLogoutPage(ctx: RequestContext): void {
   ctx.res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    // No form-action: Chrome applies it to the redirect that follows (to the IdP's end_session_endpoint).
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
   });
   ctx.res.end(ctx.req.method === 'HEAD' ? undefined : body);
 }
