@@ -26,6 +26,8 @@ export interface ApiDeps {
   bus: Bus;
   live: LiveHub;
   busTimeoutMs: number;
+  /** How often a live stream checks its token again (a revoked token's stream ends within this). */
+  recheckMs: number;
 }
 
 const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
@@ -203,12 +205,11 @@ async function inventoryOf(deps: ApiDeps, namespace: string, recursive: boolean)
 }
 
 const HEARTBEAT_MS = 15_000;
-const RECHECK_MS = 5_000;
 
 /**
  * Server-Sent Events: `event: flow` and `event: event` with the record as
  * JSON, a comment every 15 s to keep proxies from closing the stream, and the
- * token checked again every few seconds: once revoked, `event: expired` and the
+ * token checked again every `recheckMs`: once revoked, `event: expired` and the
  * stream ends.
  */
 function streamTo(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply, selection: { namespace: string; recursive: boolean }): void {
@@ -235,7 +236,7 @@ function streamTo(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply, selec
       },
       () => undefined, // policy away: keep streaming; the next check decides
     );
-  }, RECHECK_MS);
+  }, deps.recheckMs);
   const close = () => {
     clearInterval(heartbeat);
     clearInterval(recheck);

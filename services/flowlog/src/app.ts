@@ -34,7 +34,7 @@ export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Pr
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
-  registerApi(http, { store, bus, live, verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS), busTimeoutMs: config.BUS_TIMEOUT_MS });
+  registerApi(http, { store, bus, live, verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS), busTimeoutMs: config.BUS_TIMEOUT_MS, recheckMs: Math.max(1_000, config.FLOWLOG_TOKEN_CACHE_MS) });
   await registerPages(http);
 
   return {
