@@ -36,7 +36,7 @@ import { verifyBearer } from './bearer.ts';
 export interface AuthnApp {
   http: FastifyInstance;
   /** Refreshes this replica made (and failed), for tests and metrics. */
-  counters: { refreshes: number; failures: number };
+  counters: { refreshes: number; failures: number; lookups: number };
   bus: Bus;
   redis: Redis;
   close(graceMs: number): Promise<void>;
@@ -52,7 +52,7 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());
 
   const sessions = new SessionStore(redis);
-  const counters = { refreshes: 0, failures: 0 };
+  const counters = { refreshes: 0, failures: 0, lookups: 0 };
   const deps: LoginDeps = {
     clients,
     states: new LoginStateStore(redis, config.AUTHN_LOGIN_TTL_SECONDS),
@@ -74,7 +74,7 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
 
-  http.get('/stats', async () => ({ refreshes: counters.refreshes, refreshFailures: counters.failures }));
+  http.get('/stats', async () => ({ lookups: counters.lookups, refreshes: counters.refreshes, refreshFailures: counters.failures }));
 
   return {
     http,

@@ -36,7 +36,7 @@ export interface RefreshDeps {
   redis: Redis;
   sessions: SessionStore;
   /** Sessions refreshed by this process, for tests and metrics. */
-  counters: { refreshes: number; failures: number };
+  counters: { refreshes: number; failures: number; lookups: number };
   onEnded(session: LoadedSession, reason: string): void;
   onRefreshed(session: LoadedSession): void;
 }

@@ -63,6 +63,7 @@ function refreshDeps(deps: SessionDeps): RefreshDeps {
 }
 
 export async function lookupSession(deps: SessionDeps, req: SessionLookupRequest): Promise<MessageInitShape<typeof SessionLookupResponseSchema>> {
+  deps.counters.lookups++;
   const session = await deps.sessions.lookup(req.ticket);
   // A session is valid only for the service that created it.
   if (!session || session.record.serviceId !== req.serviceId) return { found: false };
