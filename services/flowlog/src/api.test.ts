@@ -77,7 +77,7 @@ function flow(fields: MessageInitShape<typeof FlowEventSchema> = {}): MessageIni
     policyName: 'private-app-api',
     user: 'alice@example.com',
     ...fields,
-  };
+  } as MessageInitShape<typeof FlowEventSchema>;
 }
 
 function publishFlow(fields: MessageInitShape<typeof FlowEventSchema> = {}) {
