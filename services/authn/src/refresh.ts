@@ -23,7 +23,7 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 /** Refresh when less than a third of the tokens' lifetime is left (at most a minute ahead). */
 export function refreshDueAtMs(record: SessionRecord): number {
   const lifetime = Math.max(0, record.tokensExpireAtMs - record.tokensIssuedAtMs);
-  return record.tokensExpireAtMs - Math.min(60_000, lifetime / 3);
+  return record.tokensExpireAtMs - Math.floor(Math.min(60_000, lifetime / 3));
 }
 
 export type RefreshOutcome =

@@ -78,7 +78,7 @@ export async function lookupSession(deps: SessionDeps, req: SessionLookupRequest
     subject: record.user,
     sessionId: session.id,
     expiresAtMs: BigInt(sessionEndMs(record)),
-    cacheUntilMs: BigInt(Math.min(now + deps.lookupCacheMs, horizon, sessionEndMs(record))),
+    cacheUntilMs: BigInt(Math.floor(Math.min(now + deps.lookupCacheMs, horizon, sessionEndMs(record)))),
   };
 }
 
