@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { MicrosegError, toMicrosegError } from '@microseg/errors';
+import { metrics } from '@microseg/telemetry';
 import { BusRequestError } from './errors.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { extractTraceContext, injectTraceContext } from './trace-headers.ts';
@@ -80,13 +81,17 @@ export class Bus {
     timeoutMs: number,
   ): Promise<MessageShape<Res>> {
     return tracer.startActiveSpan(`${subject} request`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
+      const started = performance.now();
       try {
         const data = toBinary(reqSchema, create(reqSchema, message));
         let reply;
         try {
           reply = await this.nc.request(subject, data, { timeout: timeoutMs, headers: injectTraceContext() });
+          metrics.busRequestDuration().observe({ subject, outcome: 'ok' }, (performance.now() - started) / 1000);
         } catch (err) {
-          throw classifyRequestError(subject, err);
+          const classified = classifyRequestError(subject, err);
+          metrics.busRequestDuration().observe({ subject, outcome: classified.kind }, (performance.now() - started) / 1000);
+          throw classified;
         }
         let decoded: MessageShape<Res>;
         try {

@@ -2,7 +2,7 @@
 // and on SIGTERM/SIGINT stop taking work, finish what is in flight, then exit.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { stopTelemetry } from '@microseg/telemetry';
+import { metricsText, stopTelemetry } from '@microseg/telemetry';
 
 export interface Readiness {
   /** Name of the dependency and whether it is usable now. */
@@ -15,6 +15,11 @@ export interface Readiness {
  */
 export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Prometheus: counters and histograms of this process.
+  app.get('/metrics', async (_req, reply) => {
+    const { contentType, body } = await metricsText();
+    return reply.header('content-type', contentType).send(body);
+  });
   app.get('/readyz', async (_req, reply) => {
     const checks = readiness();
     const ready = Object.values(checks).every(Boolean);
@@ -29,7 +34,7 @@ export function createHttpApp(logger: Logger): FastifyInstance {
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
     // Probes would drown the logs.
-    logController: new LogController({ disableRequestLogging: (req) => req.url === '/healthz' || req.url === '/readyz' }),
+    logController: new LogController({ disableRequestLogging: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }),
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
 }

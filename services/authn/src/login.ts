@@ -3,6 +3,7 @@
 import * as client from 'openid-client';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { MicrosegError } from '@microseg/errors';
+import { metrics } from '@microseg/telemetry';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
 import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
@@ -66,6 +67,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
       targetId: req.serviceId,
       namespace,
     });
+    metrics.authnLogins().inc({ result: code });
     throw new MicrosegError(code, publicMessage, { cause });
   };
 
@@ -130,6 +132,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   });
   const ticket = session.cookieValue;
   const expiresAtMs = session.refreshable ? absoluteExpiresAtMs : Math.min(...lifetimes, absoluteExpiresAtMs);
+  metrics.authnLogins().inc({ result: 'success' });
   const who = typeof claims.email === 'string' ? claims.email : claims.sub;
   deps.events.emit({
     level: 'Info',

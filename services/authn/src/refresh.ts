@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import { redisKeys } from '@microseg/contracts';
+import { metrics } from '@microseg/telemetry';
 import { claimsToTags } from './claims.ts';
 import type { LoadedSession, SessionRecord, SessionStore } from './sessions.ts';
 import type { OidcClient } from './oidc-clients.ts';
@@ -97,8 +98,10 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
   try {
     deps.counters.refreshes++;
     tokens = await client.refreshTokenGrant(oidc.config, record.refreshToken!);
+    metrics.authnRefreshes().inc({ result: 'success' });
   } catch (err) {
     deps.counters.failures++;
+    metrics.authnRefreshes().inc({ result: err instanceof client.ResponseBodyError ? err.error : 'error' });
     if (err instanceof client.ResponseBodyError && (err.error === 'invalid_grant' || err.error === 'unauthorized_client')) {
       return end(deps, session, `the identity provider refused the refresh token (${err.error})`);
     }

@@ -5,7 +5,7 @@ import type { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { FlowEventSchema } from '@microseg/proto/events';
 import type { ServiceRoute } from '@microseg/proto/policy';
-import { trace } from '@microseg/telemetry';
+import { metrics, trace } from '@microseg/telemetry';
 
 export type DropReason = '' | 'api' | 'policy' | 'missingtoken' | 'token' | 'dial' | 'timeout' | 'unavailable' | 'invalid' | 'unknownhost';
 
@@ -31,6 +31,7 @@ export class FlowRecorder {
   }
 
   record(flow: FlowInput): void {
+    metrics.gatewayRequests().inc({ service: flow.route?.name ?? '', decision: flow.accepted ? 'accept' : 'reject', drop_reason: flow.dropReason });
     const id = randomUUID();
     const route = flow.route;
     this.#bus.publishEvent(

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { downstreamResponseHeaders } from './pipeline/headers.ts';
+import { metrics } from '@microseg/telemetry';
 
 export type ForwardResult = { ok: true; status: number } | { ok: false; kind: 'unreachable' | 'timeout' };
 
@@ -23,6 +24,7 @@ export class Forwarder {
   async forward(req: IncomingMessage, res: ServerResponse, origin: string, path: string, headers: Record<string, string | string[]>): Promise<ForwardResult> {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     let upstream: Dispatcher.ResponseData;
+    const started = performance.now();
     try {
       upstream = await this.#agent.request({
         origin,
@@ -32,8 +34,11 @@ export class Forwarder {
         body: hasBody ? req : undefined,
       });
     } catch (err) {
-      return { ok: false, kind: isTimeout(err) ? 'timeout' : 'unreachable' };
+      const kind = isTimeout(err) ? 'timeout' : 'unreachable';
+      metrics.gatewayUpstreamErrors().inc({ kind });
+      return { ok: false, kind };
     }
+    metrics.gatewayUpstreamDuration().observe((performance.now() - started) / 1000);
     res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers));
     try {
       await pipeline(upstream.body, res);

@@ -3,6 +3,7 @@
 // session id alone, which is not secret. Every deleted, revoked or refreshed
 // session is announced by broadcast and forgotten at once.
 import { createHash } from 'node:crypto';
+import { metrics } from '@microseg/telemetry';
 
 export interface CachedSession {
   sessionId: string;
@@ -41,7 +42,11 @@ export class SessionCache {
   async get(credential: string, load: () => Promise<{ value: CachedSession | undefined; until: number }>, now = Date.now()): Promise<CachedSession | undefined> {
     const key = SessionCache.key(credential);
     const hit = this.#entries.get(key);
-    if (hit && hit.until > now) return hit.value;
+    if (hit && hit.until > now) {
+      metrics.gatewayCacheHits().inc({ cache: 'session' });
+      return hit.value;
+    }
+    metrics.gatewayCacheMisses().inc({ cache: 'session' });
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
     const startedAt = Date.now();

@@ -6,7 +6,7 @@ import { Bus } from '@microseg/bus';
 import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
-import type { Logger } from '@microseg/telemetry';
+import { metrics, type Logger } from '@microseg/telemetry';
 import { FlowEventSchema, LogEventSchema } from '@microseg/proto/events';
 import { checkIncoming, checkOutgoing } from './network/flows.ts';
 import {
@@ -78,7 +78,9 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason, byDefault: incoming.byDefault };
       }
     }
-    return decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
+    const verdict = decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
+    metrics.policyDecisions().inc({ decision: Decision[verdict.decision] ?? String(verdict.decision), reason: verdict.reason });
+    return verdict;
   });
 
   bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {

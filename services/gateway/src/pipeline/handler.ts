@@ -21,7 +21,7 @@ import {
   BackchannelLogoutResponseSchema,
 } from '@microseg/proto/authn';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
-import type { Logger } from '@microseg/telemetry';
+import { metrics, type Logger } from '@microseg/telemetry';
 import { parseRequestTarget } from './request-target.ts';
 import { hostCookie, singleCookie } from './cookies.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
@@ -291,6 +291,7 @@ const authorize: Step = async (deps, ctx) => {
     if (!(err instanceof BusRequestError)) throw err;
     // The policy service is away: the last good decision stands for a bounded time, then fail closed.
     const last = deps.decisions.fallback(key);
+    metrics[last ? 'gatewayCacheHits' : 'gatewayCacheMisses']().inc({ cache: 'decision' });
     if (!last) return unavailable(deps, ctx);
     ctx.verdict = last;
   }
@@ -397,6 +398,7 @@ export function createRequestHandler(deps: PipelineDeps, port: number): (req: In
     res.setHeader('x-request-id', ctx.requestId);
     const started = performance.now();
     res.once('finish', () => {
+      metrics.gatewayRequestDuration().observe((performance.now() - started) / 1000);
       deps.logger.info(
         {
           requestId: ctx.requestId,

@@ -131,7 +131,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   // Authentication and the namespace, before every API route.
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz' || req.url === '/readyz') return;
+    if (req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics') return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer +(\S+)$/i.exec(header);
     const principal = m ? deps.tokens.authenticate(m[1]!) : undefined;
