@@ -21,13 +21,13 @@ import {
   BackchannelLogoutResponseSchema,
 } from '@microseg/proto/authn';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
-import { metrics, type Logger } from '@microseg/telemetry';
+import { metrics, trace, type Logger } from '@microseg/telemetry';
 import { parseRequestTarget } from './request-target.ts';
 import { hostCookie, singleCookie } from './cookies.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { isBrowserNavigation, redirect, sendError, withFailureMessage, type ErrorReply } from './responses.ts';
 import { hostnameOf, type RoutingState } from '../state.ts';
-import type { FlowRecorder, DropReason } from '../flows.ts';
+import type { FlowRecorder, DropReason, FlowInput } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
 import { DecisionCache } from '../decision-cache.ts';
 import type { SessionCache } from '../session-cache.ts';
@@ -62,14 +62,21 @@ interface RequestContext {
   /** authn did not answer: only a public endpoint may still be served. */
   sessionUnknown?: boolean;
   verdict?: DecideResponse;
+  outcome?: { accepted: boolean; dropReason: string; policyId: string };
 }
 
 type Step = (deps: PipelineDeps, ctx: RequestContext) => Promise<boolean> | boolean;
 
+/** The one decision event of this request; also what the request's span and log line say. */
+function recordFlow(deps: PipelineDeps, ctx: RequestContext, flow: FlowInput): void {
+  ctx.outcome = { accepted: flow.accepted, dropReason: flow.dropReason, policyId: flow.policyId ?? '' };
+  deps.flows.record(flow);
+}
+
 /** Answer with an error and record the rejected flow. */
 function refuse(deps: PipelineDeps, ctx: RequestContext, reply: ErrorReply, dropReason: DropReason): true {
   sendError(ctx.req, ctx.res, ctx.requestId, reply);
-  deps.flows.record({
+  recordFlow(deps, ctx, {
     route: ctx.route,
     clientIp: ctx.clientIp,
     method: ctx.req.method ?? '',
@@ -151,7 +158,7 @@ const handleCallback: Step = async (deps, ctx) => {
   redirect(ctx.res, reply.returnTo.startsWith('/') && !reply.returnTo.startsWith('//') ? reply.returnTo : '/', {
     'set-cookie': hostCookie(cookies.session, reply.ticket, reply.maxAgeSeconds),
   });
-  deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: 'GET', path: ctx.path, accepted: true, dropReason: '', user: reply.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+  recordFlow(deps, ctx, { route: ctx.route, clientIp: ctx.clientIp, method: 'GET', path: ctx.path, accepted: true, dropReason: '', user: reply.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
   return true;
 };
 
@@ -328,7 +335,7 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
     return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
-  deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'missingtoken', policyId: ctx.verdict?.policyId, policyName: ctx.verdict?.policyName, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+  recordFlow(deps, ctx, { route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'missingtoken', policyId: ctx.verdict?.policyId, policyName: ctx.verdict?.policyName, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
   return true;
 }
 
@@ -339,7 +346,7 @@ function deny(deps: PipelineDeps, ctx: RequestContext, verdict: DecideResponse):
   const failureUrl = ctx.route!.redirectUrlOnAuthorizationFailure;
   if (failureUrl && isBrowserNavigation(ctx.req)) {
     redirect(ctx.res, withFailureMessage(failureUrl, 'authorization'));
-    deps.flows.record({ route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'api', policyId: verdict.policyId, policyName: verdict.policyName, user: ctx.session?.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
+    recordFlow(deps, ctx, { route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'api', policyId: verdict.policyId, policyName: verdict.policyName, user: ctx.session?.subject, statusCode: 302, requestId: ctx.requestId, port: ctx.port });
     return true;
   }
   const who = ctx.session ? `You are signed in as ${ctx.session.subject}.` : 'You are not signed in.';
@@ -367,7 +374,7 @@ const forward: Step = async (deps, ctx) => {
   if (!result.ok) {
     return refuse(deps, ctx, { code: result.kind === 'timeout' ? 'GATEWAY_UPSTREAM_TIMEOUT' : 'GATEWAY_UPSTREAM_UNREACHABLE' }, result.kind === 'timeout' ? 'timeout' : 'dial');
   }
-  deps.flows.record({
+  recordFlow(deps, ctx, {
     route,
     clientIp: ctx.clientIp,
     method: ctx.req.method ?? '',
@@ -397,8 +404,18 @@ export function createRequestHandler(deps: PipelineDeps, port: number): (req: In
     const ctx: RequestContext = { req, res, port, requestId: randomUUID(), clientIp: req.socket.remoteAddress ?? '', path: '(unparsed)', query: '' };
     res.setHeader('x-request-id', ctx.requestId);
     const started = performance.now();
+    // The request's server span (HTTP instrumentation) carries the decision, never a token.
+    const span = trace.getActiveSpan();
     res.once('finish', () => {
       metrics.gatewayRequestDuration().observe((performance.now() - started) / 1000);
+      span?.setAttributes({
+        'microseg.request_id': ctx.requestId,
+        'microseg.service': ctx.route?.name ?? '',
+        'microseg.namespace': ctx.route?.namespace ?? '',
+        'microseg.decision': ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : '',
+        'microseg.drop_reason': ctx.outcome?.dropReason ?? '',
+        'microseg.policy_id': ctx.outcome?.policyId ?? '',
+      });
       deps.logger.info(
         {
           requestId: ctx.requestId,
@@ -408,7 +425,9 @@ export function createRequestHandler(deps: PipelineDeps, port: number): (req: In
           durationMs: Math.round((performance.now() - started) * 100) / 100,
           service: ctx.route?.name,
           user: ctx.session?.subject,
-          decision: ctx.verdict?.reason,
+          decision: ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : undefined,
+          dropReason: ctx.outcome?.dropReason || undefined,
+          reason: ctx.verdict?.reason,
           clientIp: ctx.clientIp,
         },
         'request',
