@@ -22,7 +22,7 @@ try {
   const existing = await readConfig(msctlConfig).catch(() => undefined);
   const msctlNote =
     !existing || existing.api === cluster.policyUrl
-      ? (await writeConfig(msctlConfig, { ...existing, api: cluster.policyUrl, token: cluster.adminToken }), `written to ${msctlConfig}`)
+      ? (await writeConfig(msctlConfig, { ...existing, api: cluster.policyUrl, flowlog: cluster.flowlogUrl, token: cluster.adminToken }), `written to ${msctlConfig}`)
       : `${msctlConfig} points at ${existing.api}; left unchanged (token: ${env.MICROSEG_DATA_DIR ?? '.data'}/policy/admin-token)`;
   console.log(`
 microseg is running.
@@ -35,7 +35,7 @@ microseg is running.
   Demo IdP        ${cluster.idpUrl}
   Demo app        ${cluster.appUrl}   (direct, unprotected)
   Policy API      ${cluster.policyUrl}
-  Flows, events   ${cluster.flowlogUrl}/flows   ${cluster.flowlogUrl}/events
+  Console         ${cluster.flowlogUrl}/   (Platform and Event logs; sign in with an API token, e.g. the admin token)
   NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}
   Logs            ${cluster.logDir}/
   msctl           npx msctl api list services -n /acme/team-b/dev/private-app

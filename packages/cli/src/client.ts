@@ -1,8 +1,9 @@
-// HTTP to the policy API: JSON in and out, Bearer token, X-Namespace. Every
-// failure becomes an ApiError (the API answered with an error) or an
+// HTTP to the policy API and to flowlog: JSON in and out, Bearer token,
+// X-Namespace, and flowlog's live stream (Server-Sent Events). Every failure
+// becomes an ApiError (the service answered with an error) or an
 // UnreachableError (it did not answer), wrapped here and nowhere else.
 import { CliError, exitCodes } from './errors.ts';
-import type { Settings } from './config.ts';
+import type { Origin, Settings } from './config.ts';
 import { version } from './version.ts';
 
 export interface AttributeError {
@@ -19,6 +20,25 @@ export interface RequestContext {
   readonly subject?: string;
   /** The kind's singular name, for hints. */
   readonly kind?: string;
+  /** Which service answered, for messages: `policy service` (default) or `flowlog`. */
+  readonly service?: string;
+}
+
+/** Which service a client talks to, and where its URL came from (for messages). */
+export interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly origin: Origin;
+  /** How a user sets it: `--api URL, MSCTL_API or msctl config set --api URL`. */
+  readonly howToSet: string;
+}
+
+export function policyTarget(settings: Settings): Target {
+  return { name: 'policy service', url: settings.api, origin: settings.origins.api, howToSet: '--api URL, MSCTL_API or msctl config set --api URL' };
+}
+
+export function flowlogTarget(settings: Settings): Target {
+  return { name: 'flowlog service', url: settings.flowlog, origin: settings.origins.flowlog, howToSet: '--flowlog URL, MSCTL_FLOWLOG or msctl config set --flowlog URL' };
 }
 
 export interface RequestOptions extends RequestContext {
@@ -75,13 +95,15 @@ export class UnreachableError extends CliError {
   /** The system error code (`ECONNREFUSED`, `ENOTFOUND`, …) or `TIMEOUT`. */
   readonly code: string;
   readonly settings: Settings;
+  readonly target: Target;
 
-  constructor(url: string, code: string, reason: string, settings: Settings, cause: unknown) {
-    super(`the policy service is not reachable at ${url}: ${reason}`, { cause });
+  constructor(url: string, code: string, reason: string, settings: Settings, cause: unknown, target: Target = policyTarget(settings)) {
+    super(`the ${target.name} is not reachable at ${url}: ${reason}`, { cause });
     this.name = 'UnreachableError';
     this.url = url;
     this.code = code;
     this.settings = settings;
+    this.target = target;
   }
 }
 
@@ -103,21 +125,29 @@ const reasons: Record<string, string> = {
 export class ApiClient {
   readonly settings: Settings;
   readonly timeoutMs: number;
+  readonly target: Target;
 
-  constructor(settings: Settings, options: { timeoutMs?: number } = {}) {
+  constructor(settings: Settings, options: { timeoutMs?: number; target?: Target } = {}) {
     this.settings = settings;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.target = options.target ?? policyTarget(settings);
+  }
+
+  #headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept, 'x-namespace': this.settings.namespace, 'user-agent': `msctl/${version}` };
+    if (this.settings.token) headers.authorization = `Bearer ${this.settings.token}`;
+    return headers;
+  }
+
+  #url(path: string, query: Readonly<Record<string, string>> | undefined): URL {
+    const url = new URL(`${this.target.url}${path}`);
+    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    return url;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions): Promise<ApiResponse<T>> {
-    const url = new URL(`${this.settings.api}${path}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'x-namespace': this.settings.namespace,
-      'user-agent': `msctl/${version}`,
-    };
-    if (this.settings.token) headers.authorization = `Bearer ${this.settings.token}`;
+    const url = this.#url(path, options.query);
+    const headers = this.#headers('application/json');
     if (options.ifMatch) headers['if-match'] = options.ifMatch;
     let body: string | undefined;
     if (options.body !== undefined) {
@@ -138,14 +168,55 @@ export class ApiClient {
     return { status: response.status, body: parsed as T, etag: response.headers.get('etag') ?? undefined };
   }
 
+  /**
+   * Reads a Server-Sent Events stream and hands each message to `onMessage`
+   * until the server ends it; resolves with how it ended.
+   */
+  async stream(path: string, options: RequestOptions, onMessage: (type: string, data: unknown) => void): Promise<'ended' | 'expired'> {
+    const url = this.#url(path, options.query);
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: this.#headers('text/event-stream') });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text().catch(() => '');
+      throw this.apiError(response, parseJson(text), text, 'GET', url, options);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let type = 'message';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) type = line.slice(6).trim();
+            else if (line.startsWith('data:')) data += line.slice(5).trim();
+          }
+          if (type === 'expired') return 'expired';
+          if (data) onMessage(type, parseJson(data));
+        }
+      }
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    return 'ended';
+  }
+
   private unreachable(err: unknown): UnreachableError {
-    const api = this.settings.api;
+    const api = this.target.url;
     if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-      return new UnreachableError(api, 'TIMEOUT', `no answer within ${this.timeoutMs / 1000} s`, this.settings, err);
+      return new UnreachableError(api, 'TIMEOUT', `no answer within ${this.timeoutMs / 1000} s`, this.settings, err, this.target);
     }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const code = cause?.code ?? 'UNKNOWN';
-    return new UnreachableError(api, code, reasons[code] ?? cause?.message ?? (err as Error).message, this.settings, err);
+    return new UnreachableError(api, code, reasons[code] ?? cause?.message ?? (err as Error).message, this.settings, err, this.target);
   }
 
   private apiError(response: Response, parsed: unknown, text: string, method: string, url: URL, context: RequestContext): ApiError {
@@ -164,7 +235,7 @@ export class ApiClient {
       method,
       url: url.toString(),
       namespace: this.settings.namespace,
-      context: { verb: context.verb, subject: context.subject, kind: context.kind },
+      context: { verb: context.verb, subject: context.subject, kind: context.kind, service: this.target.name },
     });
   }
 }

@@ -98,7 +98,7 @@ test('config set writes the file with mode 0600 and keeps settings not given', a
 test('config set checks what it writes', async () => {
   const env = { MSCTL_CONFIG: join(await temporaryDirectory(), 'msctl.yaml') };
   const cases: [string[], RegExp][] = [
-    [['config', 'set'], /needs --api, --token or --namespace/],
+    [['config', 'set'], /needs --api, --flowlog, --token or --namespace/],
     [['config', 'set', '--api', 'policy:7070'], /"policy:7070" \(from --api\) is not an http:\/\/ or https:\/\/ URL/],
     [['config', 'set', '--namespace', 'acme'], /"acme" \(from --namespace\) must be an absolute path/],
   ];
@@ -135,6 +135,6 @@ test('a broken config file is named with line and column, and unknown settings a
   path = await configFile('api: http://x\nserver: http://y\nnamespace: 3\n');
   result = await runCli(['api', 'list', 'svc'], { env: { MSCTL_CONFIG: path } });
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /server: unknown setting; expected api, token or namespace/);
+  assert.match(result.stderr, /server: unknown setting; expected api, flowlog, token or namespace/);
   assert.match(result.stderr, /namespace: must be a string/);
 });

@@ -1,4 +1,4 @@
-// Where msctl finds the policy API, its token and the namespace:
+// Where msctl finds the policy API, flowlog, its token and the namespace:
 // default < config file < environment < flag.
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -9,10 +9,13 @@ import { toYaml } from './output.ts';
 import { yamlError } from './input.ts';
 
 export const defaultApi = 'http://127.0.0.1:7070';
+export const defaultFlowlog = 'http://127.0.0.1:7080';
 export const defaultNamespace = '/';
 
 export interface ConfigFile {
   api?: string;
+  /** flowlog: flows and events (msctl logs, msctl flows). */
+  flowlog?: string;
   token?: string;
   namespace?: string;
 }
@@ -24,18 +27,20 @@ export type Origin = { readonly from: 'flag' | 'env' | 'config' | 'default'; rea
 
 export interface Settings {
   readonly api: string;
+  readonly flowlog: string;
   readonly token: string | undefined;
   readonly namespace: string;
-  readonly origins: { readonly api: Origin; readonly token: Origin | undefined; readonly namespace: Origin };
+  readonly origins: { readonly api: Origin; readonly flowlog: Origin; readonly token: Origin | undefined; readonly namespace: Origin };
 }
 
 export interface Flags {
   api?: string | undefined;
+  flowlog?: string | undefined;
   token?: string | undefined;
   namespace?: string | undefined;
 }
 
-const configKeys = ['api', 'token', 'namespace'] as const;
+const configKeys = ['api', 'flowlog', 'token', 'namespace'] as const;
 
 export function configPath(env: Env): string {
   if (env.MSCTL_CONFIG) return env.MSCTL_CONFIG;
@@ -56,12 +61,12 @@ export async function readConfig(path: string): Promise<ConfigFile | undefined> 
   const [first] = doc.errors;
   if (first) throw yamlError(path, first, ['fix the config file, or write it again with `msctl config set --api URL --token TOKEN`']);
   if (doc.contents === null) return {};
-  if (!isMap(doc.contents)) throw new InputError(`${path}: must be a mapping with api, token and namespace`);
+  if (!isMap(doc.contents)) throw new InputError(`${path}: must be a mapping with api, flowlog, token and namespace`);
   const value = doc.toJS() as Record<string, unknown>;
   const problems: string[] = [];
   const config: ConfigFile = {};
   for (const [key, v] of Object.entries(value)) {
-    if (!(configKeys as readonly string[]).includes(key)) problems.push(`${key}: unknown setting; expected api, token or namespace`);
+    if (!(configKeys as readonly string[]).includes(key)) problems.push(`${key}: unknown setting; expected api, flowlog, token or namespace`);
     else if (typeof v !== 'string') problems.push(`${key}: must be a string`);
     else config[key as (typeof configKeys)[number]] = v;
   }
@@ -87,22 +92,25 @@ export function resolveSettings(flags: Flags, env: Env, file: ConfigFile | undef
     return undefined;
   };
   const api = pick(flags.api, '--api', 'MSCTL_API', file?.api) ?? { value: defaultApi, origin: { from: 'default', label: 'the default' } as Origin };
+  const flowlog = pick(flags.flowlog, '--flowlog', 'MSCTL_FLOWLOG', file?.flowlog) ?? { value: defaultFlowlog, origin: { from: 'default', label: 'the default' } as Origin };
   const token = pick(flags.token, '--token', 'MSCTL_TOKEN', file?.token);
   const namespace = pick(flags.namespace, '--namespace', 'MSCTL_NAMESPACE', file?.namespace) ?? {
     value: defaultNamespace,
     origin: { from: 'default', label: 'the default' } as Origin,
   };
   checkApi(api.value, api.origin);
+  checkApi(flowlog.value, flowlog.origin, 'flowlog URL', `--flowlog ${defaultFlowlog}`);
   checkNamespace(namespace.value, namespace.origin);
   return Object.freeze({
     api: api.value.replace(/\/+$/, ''),
+    flowlog: flowlog.value.replace(/\/+$/, ''),
     token: token?.value,
     namespace: namespace.value,
-    origins: Object.freeze({ api: api.origin, token: token?.origin, namespace: namespace.origin }),
+    origins: Object.freeze({ api: api.origin, flowlog: flowlog.origin, token: token?.origin, namespace: namespace.origin }),
   });
 }
 
-export function checkApi(value: string, origin: Origin): void {
+export function checkApi(value: string, origin: Origin, what = 'API URL', example = '--api http://127.0.0.1:7070'): void {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -110,7 +118,7 @@ export function checkApi(value: string, origin: Origin): void {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`the API URL "${value}" (from ${origin.label}) is not an http:// or https:// URL`, ['for example --api http://127.0.0.1:7070']);
+    throw new UsageError(`the ${what} "${value}" (from ${origin.label}) is not an http:// or https:// URL`, [`for example ${example}`]);
   }
 }
 

@@ -44,8 +44,18 @@ async function dispatch(argv: readonly string[], io: IO): Promise<number> {
     (help ? io.stdout : io.stderr).write(topHelp());
     return help ? exitCodes.ok : exitCodes.usage;
   }
+  // Single-word commands (`msctl logs`) have no group.
+  const single = commands.find((c) => c.path.length === 1 && c.path[0] === group);
+  if (single) {
+    if (help) {
+      io.stdout.write(commandHelp(single, loose.positionals.slice(1)));
+      return exitCodes.ok;
+    }
+    return runCommand(single, argv, io);
+  }
   if (!Object.hasOwn(groups, group)) {
-    throw new UsageError(`unknown command "${group}"`, [`commands: ${Object.keys(groups).join(', ')}; see msctl --help`]);
+    const names = [...Object.keys(groups), ...commands.filter((c) => c.path.length === 1).map((c) => c.path[0])];
+    throw new UsageError(`unknown command "${group}"`, [`commands: ${names.join(', ')}; see msctl --help`]);
   }
   if (name === undefined) {
     (help ? io.stdout : io.stderr).write(groupHelp(group));
@@ -60,7 +70,10 @@ async function dispatch(argv: readonly string[], io: IO): Promise<number> {
     io.stdout.write(commandHelp(command, loose.positionals.slice(command.path.length)));
     return exitCodes.ok;
   }
+  return runCommand(command, argv, io);
+}
 
+async function runCommand(command: Command, argv: readonly string[], io: IO): Promise<number> {
   const { values, positionals } = parseStrict(command, argv);
   const args = positionals.slice(command.path.length);
   // `[NAME]` marks an optional argument.

@@ -26,7 +26,7 @@ function action(err: ApiError): string {
 }
 
 function serverSaid(err: ApiError): string[] {
-  return err.message ? [`the policy service said: ${err.message}${err.code && err.code !== String(err.status) ? ` (${err.code})` : ''}`] : [];
+  return err.message ? [`the ${err.context.service ?? 'policy service'} said: ${err.message}${err.code && err.code !== String(err.status) ? ` (${err.code})` : ''}`] : [];
 }
 
 function apiErrorLines(err: ApiError): string[] {
@@ -45,6 +45,7 @@ function apiErrorLines(err: ApiError): string[] {
     case 404:
       if (!objectVerbs.has(err.context.verb)) {
         // Not an object but the route is missing: a wrong URL, or a service that does not know the kind.
+        if (err.context.service === 'flowlog service') return [`error: flowlog has no route ${err.method} ${new URL(err.url).pathname} (404)`, ...serverSaid(err), 'hint: check that --flowlog (or MSCTL_FLOWLOG) points at flowlog'];
         return [`error: the policy service has no route ${err.method} ${new URL(err.url).pathname} (404)`, ...serverSaid(err), 'hint: check that --api (or MSCTL_API) points at the policy service, and that it serves this kind'];
       }
       return [
@@ -67,7 +68,8 @@ function apiErrorLines(err: ApiError): string[] {
       return validationLines(err, subject);
     default:
       if (err.status >= 500) {
-        return [`error: the policy service failed to ${action(err)} (${err.status})`, ...serverSaid(err), 'hint: retry; if it keeps failing, look at the policy service logs'];
+        const service = err.context.service ?? 'policy service';
+        return [`error: the ${service} failed to ${action(err)} (${err.status})`, ...serverSaid(err), `hint: retry; if it keeps failing, look at the ${service} logs`];
       }
       return [`error: ${action(err)} failed with HTTP ${err.status}`, ...serverSaid(err)];
   }
@@ -83,10 +85,7 @@ function validationLines(err: ApiError, subject: string): string[] {
 }
 
 function unreachableLines(err: UnreachableError): string[] {
-  const origin = err.settings.origins.api;
+  const origin = err.target.origin;
   const from = origin.from === 'default' ? 'the default' : origin.label;
-  return [
-    `error: ${err.message}`,
-    `hint: is the policy service running? The URL came from ${from}; point msctl at it with --api URL, MSCTL_API or msctl config set --api URL`,
-  ];
+  return [`error: ${err.message}`, `hint: is the ${err.target.name} running? The URL came from ${from}; point msctl at it with ${err.target.howToSet}`];
 }

@@ -38,6 +38,12 @@ export const helpOption: OptionSpecs = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
 
+export const flowlogOptions: OptionSpecs = {
+  flowlog: { type: 'string', value: 'URL', description: 'flowlog (env MSCTL_FLOWLOG, config flowlog; default http://127.0.0.1:7080)' },
+  token: { type: 'string', value: 'TOKEN', description: 'bearer token, any role (env MSCTL_TOKEN, config token)' },
+  namespace: { type: 'string', short: 'n', value: 'NS', description: "namespace (env MSCTL_NAMESPACE, config namespace; default: the token's)" },
+};
+
 export const connectionOptions: OptionSpecs = {
   api: { type: 'string', value: 'URL', description: 'the policy API (env MSCTL_API, config api; default http://127.0.0.1:7070)' },
   token: { type: 'string', value: 'TOKEN', description: 'bearer token (env MSCTL_TOKEN, config token)' },

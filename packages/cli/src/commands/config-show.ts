@@ -9,7 +9,7 @@ export const configShow: Command = {
   summary: 'print the config file, token masked',
   description: [
     'Prints the config file ($MSCTL_CONFIG, else ~/.config/microseg/msctl.yaml) with its token',
-    'masked. Environment variables (MSCTL_API, MSCTL_TOKEN, MSCTL_NAMESPACE) and flags override it.',
+    'masked. Environment variables (MSCTL_API, MSCTL_FLOWLOG, MSCTL_TOKEN, MSCTL_NAMESPACE) and flags override it.',
   ],
   options: {},
   examples: ['msctl config show'],
@@ -21,7 +21,7 @@ export const configShow: Command = {
     }
     const shown = config.token === undefined ? config : { ...config, token: maskToken(config.token) };
     io.stdout.write(`# ${path}\n${Object.keys(shown).length === 0 ? '' : toYaml(shown)}`);
-    const overridden = (['MSCTL_API', 'MSCTL_TOKEN', 'MSCTL_NAMESPACE'] as const).filter((name) => io.env[name]);
+    const overridden = (['MSCTL_API', 'MSCTL_FLOWLOG', 'MSCTL_TOKEN', 'MSCTL_NAMESPACE'] as const).filter((name) => io.env[name]);
     if (overridden.length > 0) io.stderr.write(`note: ${overridden.join(', ')} set in the environment override${overridden.length === 1 ? 's' : ''} the file\n`);
   },
 };

@@ -10,8 +10,10 @@ import { apiUpdate } from './api-update.ts';
 import { configSet } from './config-set.ts';
 import { configShow } from './config-show.ts';
 import { sessionsList, sessionsRevoke } from './sessions.ts';
+import { logs } from './logs.ts';
+import { flows } from './flows.ts';
 
-export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, configShow, configSet, sessionsList, sessionsRevoke];
+export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, logs, flows, configShow, configSet, sessionsList, sessionsRevoke];
 
 export const groups: Readonly<Record<string, string>> = {
   api: 'create, read, update and delete policy objects',

@@ -15,6 +15,8 @@ export interface FakeResponse {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Sent as it is instead of `body` as JSON (a Server-Sent Events stream, say). */
+  raw?: string;
 }
 
 export type Handler = (request: RecordedRequest) => FakeResponse | undefined;
@@ -53,8 +55,8 @@ export async function startFakeApi(handler: Handler = () => undefined): Promise<
     };
     requests.push(request);
     const response = handler(request) ?? defaultResponse(request);
-    res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
-    res.end(response.body === undefined ? '' : JSON.stringify(response.body));
+    res.writeHead(response.status, { 'content-type': response.raw === undefined ? 'application/json' : 'text/event-stream', ...response.headers });
+    res.end(response.raw ?? (response.body === undefined ? '' : JSON.stringify(response.body)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
