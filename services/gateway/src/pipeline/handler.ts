@@ -368,6 +368,8 @@ const forward: Step = async (deps, ctx) => {
     claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : new Map(),
     mappedHeaderNames: route.claimsToHttpHeaderMappings.map((m) => m.targetHttpHeader),
   });
+  // Decided: the response may finish before the flow is recorded below.
+  ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };
   const scheme = route.exposedServiceIsTls ? 'https' : 'http';
   const address = route.upstreamAddress.includes(':') ? `[${route.upstreamAddress}]` : route.upstreamAddress;
   const result = await deps.forwarder.forward(ctx.req, ctx.res, `${scheme}://${address}:${route.port}`, ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, headers);
