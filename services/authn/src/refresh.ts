@@ -40,6 +40,8 @@ export interface RefreshDeps {
   counters: { refreshes: number; failures: number; lookups: number };
   onEnded(session: LoadedSession, reason: string): void;
   onRefreshed(session: LoadedSession): void;
+  /** The refresh lock's lease and its renewal period (ms); tests shorten them. */
+  lock?: { leaseMs: number; renewMs: number };
 }
 
 /**
@@ -64,10 +66,11 @@ export async function usableSession(deps: RefreshDeps, session: LoadedSession, o
 export async function refreshOnce(deps: RefreshDeps, session: LoadedSession, oidc: () => Promise<OidcClient>): Promise<RefreshOutcome> {
   const lock = redisKeys.refreshLock(session.id);
   const owner = randomBytes(12).toString('base64url');
-  const taken = await deps.redis.set(lock, owner, 'PX', LOCK_LEASE_MS, 'NX');
+  const { leaseMs, renewMs } = deps.lock ?? { leaseMs: LOCK_LEASE_MS, renewMs: LOCK_RENEW_MS };
+  const taken = await deps.redis.set(lock, owner, 'PX', leaseMs, 'NX');
   if (!taken) return waitForOtherReplica(deps, session);
 
-  const lease = setInterval(() => void deps.redis.eval(RENEW, 1, lock, owner, String(LOCK_LEASE_MS)).catch(() => undefined), LOCK_RENEW_MS);
+  const lease = setInterval(() => void deps.redis.eval(RENEW, 1, lock, owner, String(leaseMs)).catch(() => undefined), renewMs);
   lease.unref();
   try {
     // Another replica may have refreshed between our read and the lock.
