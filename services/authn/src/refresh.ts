@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import { redisKeys } from '@microseg/contracts';
 import { metrics } from '@microseg/telemetry';
-import { claimsToTags } from './claims.ts';
+import { profileFor, tagsFromClaims } from './providers.ts';
 import type { LoadedSession, SessionRecord, SessionStore } from './sessions.ts';
 import type { OidcClient } from './oidc-clients.ts';
 
@@ -128,7 +128,7 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
   const next: SessionRecord = {
     ...record,
     // Claims and tags follow the new ID token; without one, the old ones stand.
-    tags: claims ? claimsToTags(claims as Record<string, unknown>) : record.tags,
+    tags: claims ? tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), claims as Record<string, unknown>) : record.tags,
     sid: claims && typeof claims.sid === 'string' ? claims.sid : record.sid,
     idToken: tokens.id_token ?? record.idToken,
     // A rotated refresh token replaces the old one in the same write.
