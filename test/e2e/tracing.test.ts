@@ -105,7 +105,8 @@ test('one request, one trace: gateway → authn → policy → upstream, and flo
   const upstream = trace.find((s) => s.service === 'microseg-gateway' && s.spanId === traceparent!.split('-')[2]);
   assert.ok(upstream, 'the upstream call is a span of the trace');
 
-  await waitFor('the flowlog consumer span', async () => spans.some((s) => s.service === 'microseg-flowlog' && (s.traceId === traceId || s.links.some((l) => l.traceId === traceId))), 15_000);
+  // Stored later in its own trace, the flowlog span links to the request's.
+  await waitFor('the flowlog consumer span linked to the request', async () => spans.some((s) => s.service === 'microseg-flowlog' && s.traceId !== traceId && s.links.some((l) => l.traceId === traceId)), 15_000);
 
   // Nothing secret in any span.
   const cookie = alice.browser.cookie('__Host-microseg')!;

@@ -5,7 +5,8 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { type Bus, ensureEventStream, extractTraceContext } from '@microseg/bus';
 import { streams, subjects } from '@microseg/contracts';
 import { FlowEventSchema, LogEventSchema } from '@microseg/proto/events';
-import { context, trace, SpanKind, type Logger } from '@microseg/telemetry';
+import { context, metrics, trace, SpanKind, type Logger } from '@microseg/telemetry';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { nanos } from '@nats-io/nats-core';
 import type { FlowlogStore } from './store.ts';
 
@@ -51,12 +52,14 @@ export class EventConsumer {
 
   async #run(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
-      const parent = extractTraceContext(msg.headers);
-      await context.with(parent, () =>
-        tracer.startActiveSpan(`${msg.subject} consume`, { kind: SpanKind.CONSUMER }, async (span) => {
+      // Stored later, maybe much later: its own trace, linked to the request's (OpenTelemetry messaging conventions).
+      const producer = trace.getSpanContext(extractTraceContext(msg.headers));
+      await context.with(ROOT_CONTEXT, () =>
+        tracer.startActiveSpan(`${msg.subject} consume`, { kind: SpanKind.CONSUMER, root: true, links: producer ? [{ context: producer }] : [] }, async (span) => {
           try {
-            if (msg.subject === subjects.gatewayDecision) await this.#store.recordFlow(fromBinary(FlowEventSchema, msg.data));
-            else await this.#store.recordEvent(fromBinary(LogEventSchema, msg.data));
+            const kind = msg.subject === subjects.gatewayDecision ? 'flow' : 'event';
+            const stored = kind === 'flow' ? await this.#store.recordFlow(fromBinary(FlowEventSchema, msg.data)) : await this.#store.recordEvent(fromBinary(LogEventSchema, msg.data));
+            metrics.flowlogEventsStored().inc({ kind, outcome: stored === false ? 'duplicate' : 'new' });
             msg.ack();
             this.processed++;
           } catch (err) {
