@@ -136,7 +136,7 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
     tokensIssuedAtMs: now,
     tokensExpireAtMs: Math.min(...lifetimes),
   };
-  await deps.sessions.replace(session.ticket, next);
+  if (!(await deps.sessions.replace(session.ticket, next))) return { kind: 'ended', reason: 'the session was ended while it was being refreshed' };
   deps.onRefreshed({ ...session, record: next });
   return { kind: 'fresh', record: next };
 }

@@ -196,3 +196,13 @@ test('deleteByCookie of a malformed or forged cookie does nothing', async () => 
   assert.equal(await sessions.deleteByCookie(withSecretChanged(ticket, 0)), undefined); // a forged secret for a real id
   assert.ok(await sessions.lookup(ticket));
 });
+
+test('replace does not bring back a session deleted meanwhile (revoked during a refresh)', async () => {
+  const ticket = await create(record());
+  const loaded = (await sessions.lookup(ticket))!;
+  await sessions.deleteById(loaded.id);
+  assert.equal(await sessions.replace(loaded.ticket, { ...loaded.record, refreshToken: 'rotated' }), false);
+  assert.equal(await redis.exists(redisKeys.session(loaded.id)), 0);
+  assert.equal(await redis.exists(redisKeys.sessionMeta(loaded.id)), 0);
+  assert.ok(!(await sessions.list()).some((m) => m.id === loaded.id));
+});

@@ -86,9 +86,16 @@ export class SessionStore {
     return { cookieValue: ticket.cookieValue, id: ticket.id, refreshable: Boolean(record.refreshToken) };
   }
 
-  /** Rewrite a session in place (after a refresh): same ticket, so the browser's cookie stays valid. */
-  async replace(ticket: Ticket, record: SessionRecord): Promise<void> {
+  /**
+   * Rewrite a session in place (after a refresh): same ticket, so the browser's cookie stays valid.
+   * Only while it still exists: a session revoked during the refresh stays revoked (false).
+   */
+  async replace(ticket: Ticket, record: SessionRecord): Promise<boolean> {
+    const ttlMs = Math.max(1_000, sessionEndMs(record) - Date.now());
+    const written = await this.#redis.set(redisKeys.session(ticket.id), sealSession(ticket, JSON.stringify(record)), 'PX', ttlMs, 'XX');
+    if (written !== 'OK') return false;
     await this.#write(ticket, record, false);
+    return true;
   }
 
   async #write(ticket: Ticket, record: SessionRecord, isNew: boolean): Promise<void> {
