@@ -77,6 +77,8 @@ export interface Cluster {
    * a gateway replica listens on 127.0.0.<replica+1> with the same exposed ports. `extra` adds environment.
    */
   startReplica(name: ServiceName, replica: number, extra?: Record<string, string>): Promise<Replica>;
+  /** The process id of a running service (`gateway`, `authn#2`, `idp`, `app`), for CPU and memory readings. */
+  pid(key: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -262,6 +264,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       stopService: (name) => stopChild(name),
       startService: (name) => startChild(name),
       startReplica,
+      pid: (key) => children.get(key)?.pid,
       stop: stopAll,
     };
   } catch (err) {
