@@ -30,6 +30,8 @@ export interface LiveFlow extends FlowRecord {
   id: string;
   time: number;
   statusCode: number;
+  /** Identical decisions this event stands for (the gateway aggregates over a short window). */
+  count: number;
 }
 
 export interface StoredEvent {
@@ -72,7 +74,7 @@ export function flowRecordOf(flow: FlowEvent): FlowRecord {
 }
 
 export function liveFlowOf(flow: FlowEvent): LiveFlow {
-  return { ...flowRecordOf(flow), id: flow.id, time: Number(flow.timeMs), statusCode: flow.statusCode };
+  return { ...flowRecordOf(flow), id: flow.id, time: Number(flow.timeMs), statusCode: flow.statusCode, count: Math.max(1, flow.count) };
 }
 
 export function eventRecordOf(event: LogEvent): StoredEvent {

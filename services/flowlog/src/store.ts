@@ -21,7 +21,7 @@ local first = tonumber(redis.call('HGET', KEYS[2], 'firstSeen') or '0')
 if first == 0 or tonumber(ARGV[3]) < first then redis.call('HSET', KEYS[2], 'firstSeen', ARGV[3]) end
 local last = tonumber(redis.call('HGET', KEYS[2], 'lastSeen') or '0')
 if tonumber(ARGV[3]) > last then redis.call('HSET', KEYS[2], 'lastSeen', ARGV[3]) end
-redis.call('HINCRBY', KEYS[2], 'count', 1)
+redis.call('HINCRBY', KEYS[2], 'count', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 return 1
@@ -79,10 +79,6 @@ export class FlowlogStore {
     this.#retentionSeconds = Math.ceil(retentionHours * 3600);
   }
 
-  get retentionMs(): number {
-    return this.#retentionSeconds * 1000;
-  }
-
   /** Returns false when the event was already counted. */
   async recordFlow(flow: FlowEvent): Promise<boolean> {
     const record = flowRecordOf(flow);
@@ -98,6 +94,8 @@ export class FlowlogStore {
       String(Number(flow.timeMs)),
       aggregate,
       String(record.minute),
+      // An event may stand for several identical decisions (the gateway aggregates).
+      String(Math.max(1, flow.count)),
     );
     return stored === 1;
   }

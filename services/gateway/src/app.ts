@@ -43,7 +43,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.sessionId));
   const sweeper = setInterval(() => sessions.sweep(), 30_000);
   sweeper.unref();
-  const deps: PipelineDeps = { state: () => state, bus, flows: new FlowRecorder(bus), forwarder, decisions, sessions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
+  const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
+  const deps: PipelineDeps = { state: () => state, bus, flows, forwarder, decisions, sessions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
   const listeners = new Listeners({ host: config.GATEWAY_LISTEN_HOST, certs, logger, handlerFor: (port) => createRequestHandler(deps, port) });
 
   async function syncOnce(): Promise<void> {
@@ -124,6 +125,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       await admin.close();
       await listeners.close(graceMs);
       await forwarder.close();
+      flows.flush();
       await bus.close(graceMs);
     },
   };

@@ -52,3 +52,25 @@ test('bounded: the least recently decided entry goes first', () => {
   assert.equal(cache.fallback('a', 5), allow);
   assert.equal(cache.fallback('c', 5), allow);
 });
+
+test('a known decision is used without asking, until objects change, it ages out, or the policy service is not heard from', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000, maxAgeMs: 5_000 });
+  cache.remember(key, allow, 10_000);
+  assert.equal(cache.get(key, 10_500), allow);
+  assert.equal(cache.get(key, 11_001), undefined, 'not heard from for the grace period: ask again');
+  cache.remember(key, allow, 12_000);
+  cache.remember('other', allow, 16_900);
+  assert.equal(cache.get(key, 17_001), undefined, 'older than maxAge');
+  assert.equal(cache.get('other', 17_001), allow);
+  cache.clear(17_500);
+  assert.equal(cache.get('other', 17_600), undefined, 'cleared when objects change');
+});
+
+test('an answer asked for before the last change is not kept', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.clear(10_000);
+  cache.remember(key, allow, 10_050, 9_990);
+  assert.equal(cache.get(key, 10_060), undefined);
+  cache.remember(key, allow, 10_070, 10_001);
+  assert.equal(cache.get(key, 10_080), allow);
+});

@@ -1,6 +1,9 @@
-// The last good decisions, kept so that the gateway can go on deciding from
-// them for a bounded time when the policy service is away (then it fails
-// closed). Cleared whenever policy objects change.
+// Decisions kept in the gateway: the steady state costs no round trip to the
+// policy service. Every policy change clears them (broadcast), an answer that
+// was asked for before the last change is not kept, and an entry lives at most
+// `maxAgeMs` in case a broadcast is missed. When the policy service is away,
+// the last good decision for the very same request stands for `graceMs` after
+// it was last heard from, then the gateway fails closed.
 import type { DecideResponse } from '@microseg/proto/policy';
 
 export interface DecisionKey {
@@ -12,37 +15,59 @@ export interface DecisionKey {
   clientIp: string;
 }
 
+interface Entry {
+  verdict: DecideResponse;
+  at: number;
+}
+
 export class DecisionCache {
-  readonly #entries = new Map<string, DecideResponse>();
+  readonly #entries = new Map<string, Entry>();
   readonly #capacity: number;
   readonly #graceMs: number;
+  readonly #maxAgeMs: number;
   #lastContact = 0;
+  #clearedAt = 0;
 
-  constructor(options: { capacity: number; graceMs: number }) {
+  constructor(options: { capacity: number; graceMs: number; maxAgeMs?: number }) {
     this.#capacity = options.capacity;
     this.#graceMs = options.graceMs;
+    this.#maxAgeMs = options.maxAgeMs ?? 60_000;
   }
 
   static key(k: DecisionKey): string {
     return JSON.stringify([k.serviceId, k.method, k.path, k.authenticated, [...k.tags].sort(), k.clientIp]);
   }
 
-  /** A decision the policy service just made. */
-  remember(key: string, verdict: DecideResponse, now = Date.now()): void {
+  /** A decision the policy service made for a question asked at `askedAt`. */
+  remember(key: string, verdict: DecideResponse, now = Date.now(), askedAt = now): void {
     this.#lastContact = now;
+    // Objects changed while we asked: the answer may predate the change.
+    if (askedAt < this.#clearedAt) return;
     this.#entries.delete(key);
-    this.#entries.set(key, verdict);
+    this.#entries.set(key, { verdict, at: now });
     if (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  /**
+   * The decision to use without asking, if a fresh one is known — and only while the policy
+   * service was heard from within the grace period, so that the steady state still asks it
+   * now and then and a policy service that went away is noticed.
+   */
+  get(key: string, now = Date.now()): DecideResponse | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry || now - entry.at > this.#maxAgeMs || now - this.#lastContact > this.#graceMs) return undefined;
+    return entry.verdict;
   }
 
   /** The last good decision, only while the policy service was heard from within the grace period. */
   fallback(key: string, now = Date.now()): DecideResponse | undefined {
     if (now - this.#lastContact > this.#graceMs) return undefined;
-    return this.#entries.get(key);
+    return this.#entries.get(key)?.verdict;
   }
 
-  clear(): void {
+  clear(now = Date.now()): void {
     this.#entries.clear();
+    this.#clearedAt = now;
   }
 
   get size(): number {

@@ -1,6 +1,10 @@
-// One decision event per request, published through the bus outbox: the
-// request never waits on its delivery.
+// Decision events. Every request is one decision; identical decisions within a
+// short window (same source, destination, service, `METHOD /path`, action,
+// reason, policy, user) travel as one event with a count, so that the request
+// path costs a map update instead of a JetStream publish. Nothing waits on
+// delivery: the bus outbox retries until JetStream acknowledges.
 import { randomUUID } from 'node:crypto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { FlowEventSchema } from '@microseg/proto/events';
@@ -22,43 +26,74 @@ export interface FlowInput {
   statusCode: number;
   requestId: string;
   port: number;
+  /** The namespace default decided (no policy applied). */
+  byDefault?: boolean;
+}
+
+type FlowEventInit = MessageInitShape<typeof FlowEventSchema>;
+
+export interface FlowRecorderOptions {
+  /** How long identical decisions are gathered into one event. */
+  windowMs: number;
+  /** At most this many distinct flows are gathered; more sends the window early. */
+  maxPending: number;
 }
 
 export class FlowRecorder {
   readonly #bus: Bus;
-  constructor(bus: Bus) {
+  readonly #options: FlowRecorderOptions;
+  #pending = new Map<string, { event: FlowEventInit; count: number }>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(bus: Bus, options: FlowRecorderOptions = { windowMs: 1_000, maxPending: 10_000 }) {
     this.#bus = bus;
+    this.#options = options;
   }
 
   record(flow: FlowInput): void {
     metrics.gatewayRequests().inc({ service: flow.route?.name ?? '', decision: flow.accepted ? 'accept' : 'reject', drop_reason: flow.dropReason });
-    const id = randomUUID();
     const route = flow.route;
-    this.#bus.publishEvent(
-      subjects.gatewayDecision,
-      FlowEventSchema,
-      {
-        id,
-        timeMs: BigInt(Date.now()),
-        namespace: route?.namespace ?? '',
-        source: flow.user
-          ? { type: 'Claims', id: flow.user, name: flow.user, ip: flow.clientIp }
-          : { type: 'ExternalNetwork', id: 'somewhere', name: 'somewhere', ip: flow.clientIp },
-        destination: route
-          ? { type: 'ProcessingUnit', id: route.processingUnit, name: route.processingUnit, ip: route.upstreamAddress, port: route.port, namespace: route.namespace }
-          : { type: 'Service', id: '', name: 'unknown', ip: '', port: flow.port },
-        serviceId: route?.id ?? '',
-        uri: `${flow.method} ${flow.path}`,
-        action: flow.accepted ? 'Accept' : 'Reject',
-        dropReason: flow.dropReason,
-        policyId: flow.policyId ?? '',
-        policyName: flow.policyName ?? '',
-        user: flow.user ?? '',
-        statusCode: flow.statusCode,
-        requestId: flow.requestId,
-        traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
-      },
-      id,
-    );
+    const event: FlowEventInit = {
+      namespace: route?.namespace ?? '',
+      source: flow.user
+        ? { type: 'Claims', id: flow.user, name: flow.user, ip: flow.clientIp }
+        : { type: 'ExternalNetwork', id: 'somewhere', name: 'somewhere', ip: flow.clientIp },
+      destination: route
+        ? { type: 'ProcessingUnit', id: route.processingUnit, name: route.processingUnit, ip: route.upstreamAddress, port: route.port, namespace: route.namespace }
+        : { type: 'Service', id: '', name: 'unknown', ip: '', port: flow.port },
+      serviceId: route?.id ?? '',
+      uri: `${flow.method} ${flow.path}`,
+      action: flow.accepted ? 'Accept' : 'Reject',
+      dropReason: flow.dropReason,
+      policyId: flow.policyId ?? '',
+      policyName: flow.policyName ?? '',
+      user: flow.user ?? '',
+      byDefault: flow.byDefault ?? false,
+    };
+    const key = JSON.stringify(event);
+    const gathered = this.#pending.get(key);
+    if (gathered) {
+      gathered.count++;
+      return;
+    }
+    // The first request of the window stands for the others (status, request and trace ids).
+    this.#pending.set(key, {
+      event: { ...event, timeMs: BigInt(Date.now()), statusCode: flow.statusCode, requestId: flow.requestId, traceId: trace.getActiveSpan()?.spanContext().traceId ?? '' },
+      count: 1,
+    });
+    if (this.#pending.size >= this.#options.maxPending) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), this.#options.windowMs).unref();
+  }
+
+  /** Send what was gathered (called by the window's timer, and at shutdown). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const { event, count } of pending.values()) {
+      const id = randomUUID();
+      this.#bus.publishEvent(subjects.gatewayDecision, FlowEventSchema, { ...event, id, count }, id);
+    }
   }
 }

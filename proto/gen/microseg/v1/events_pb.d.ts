@@ -148,6 +148,14 @@ export declare type FlowEvent = Message<"microseg.v1.FlowEvent"> & {
    * @generated from field: bool by_default = 16;
    */
   byDefault: boolean;
+
+  /**
+   * How many identical decisions this event stands for (0 means 1): the gateway
+   * aggregates identical flows over a short window instead of one event per request.
+   *
+   * @generated from field: uint32 count = 17;
+   */
+  count: number;
 };
 
 /**

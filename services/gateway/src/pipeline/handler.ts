@@ -70,7 +70,7 @@ type Step = (deps: PipelineDeps, ctx: RequestContext) => Promise<boolean> | bool
 /** The one decision event of this request; also what the request's span and log line say. */
 function recordFlow(deps: PipelineDeps, ctx: RequestContext, flow: FlowInput): void {
   ctx.outcome = { accepted: flow.accepted, dropReason: flow.dropReason, policyId: flow.policyId ?? '' };
-  deps.flows.record(flow);
+  deps.flows.record({ byDefault: ctx.verdict?.byDefault ?? false, ...flow });
 }
 
 /** Answer with an error and record the rejected flow. */
@@ -291,14 +291,19 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
 const authorize: Step = async (deps, ctx) => {
   const question = { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [], clientIp: ctx.clientIp };
   const key = DecisionCache.key(question);
+  const askedAt = Date.now();
+  const known = deps.decisions.get(key, askedAt);
+  metrics[known ? 'gatewayCacheHits' : 'gatewayCacheMisses']().inc({ cache: 'decision' });
   try {
-    ctx.verdict = await deps.bus.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs);
-    if (!ctx.verdict.error) deps.decisions.remember(key, ctx.verdict);
+    if (known) ctx.verdict = known;
+    else {
+      ctx.verdict = await deps.bus.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs);
+      if (!ctx.verdict.error) deps.decisions.remember(key, ctx.verdict, Date.now(), askedAt);
+    }
   } catch (err) {
     if (!(err instanceof BusRequestError)) throw err;
     // The policy service is away: the last good decision stands for a bounded time, then fail closed.
     const last = deps.decisions.fallback(key);
-    metrics[last ? 'gatewayCacheHits' : 'gatewayCacheMisses']().inc({ cache: 'decision' });
     if (!last) return unavailable(deps, ctx);
     ctx.verdict = last;
   }
