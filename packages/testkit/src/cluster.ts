@@ -55,6 +55,11 @@ export interface ClusterOptions {
   /** Extra environment for the demo IdP (token lifetimes, refresh-token rotation, …). */
   idpEnv?: Record<string, string>;
   logLevel?: string;
+  /**
+   * Extra Node.js options per service (before the entry file), e.g. `{ gateway: ['--cpu-prof'] }`.
+   * Read at every start, so a caller may change it before `startService` (benchmarks profiling one run).
+   */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
 export interface Cluster {
@@ -204,7 +209,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     /** `key` names the process (`authn`, or `authn#2` for a replica); `name` is the service it runs. */
     const startChild = async (key: string, name = key, env: Record<string, string> = envs[name]!, ready: () => Promise<boolean> = readiness[name]!) => {
       const log = createWriteStream(join(logDir, `${key}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, entry(name), {
+      const child = spawn(process.execPath, [...(options.nodeArgs?.[name as ServiceName] ?? []), ...entry(name)], {
         cwd: repoRoot,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pickOtel(process.env), ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
