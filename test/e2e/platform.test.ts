@@ -209,6 +209,7 @@ describe('the console', () => {
     await page.getByLabel('Category').selectOption('');
 
     // Live tail: an object created through the API shows at the top, without a reload.
+    await page.locator('#live-dot.on').waitFor();
     const live = await policyApi('POST', '/externalnetworks', { name: 'loopback-clients', entries: ['127.0.0.0/8', '::1'], servicePorts: ['any'], associatedTags: ['ext:name=loopback'] });
     assert.equal(live.status, 201, JSON.stringify(live.body));
     await rows.first().filter({ hasText: 'externalnetwork created' }).waitFor({ timeout: 10_000 });

@@ -36,11 +36,6 @@ export interface GraphNode {
   rejected: number;
 }
 
-export interface Counted<T extends string> {
-  hits: number;
-  key: T;
-}
-
 export interface GraphEdge {
   id: string;
   source: string;

@@ -29,10 +29,6 @@ export class LiveHub {
     this.#logger = logger;
   }
 
-  get size(): number {
-    return this.#clients.size;
-  }
-
   start(bus: Bus): void {
     this.#subscription = bus.nc.subscribe(subjects.allEvents, {
       callback: (err, msg) => {

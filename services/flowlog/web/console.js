@@ -5,8 +5,6 @@
 
 const TOKEN_KEY = 'microseg.console.token';
 
-export const levels = ['Debug', 'Info', 'Warning', 'Error', 'Critical'];
-
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }

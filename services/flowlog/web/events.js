@@ -21,7 +21,10 @@ const state = {
   next: undefined,
   shown: new Set(),
   waiting: 0,
+  /** Events the live stream brought lately: merged into a first page fetched meanwhile. */
+  recentLive: [],
 };
+const RECENT_LIVE = 100;
 let liveAbort;
 let loadSeq = 0;
 
@@ -59,10 +62,17 @@ async function load(cursor) {
     if (seq !== loadSeq) return;
     state.cursor = cursor;
     state.next = page.nextCursor;
-    state.shown = new Set(page.events.map((e) => e.id));
+    let shown = page.events;
+    if (cursor === undefined) {
+      // What the stream delivered while this page was on its way may not be stored yet: keep it.
+      const ids = new Set(shown.map((e) => e.id));
+      const missing = state.recentLive.filter((e) => passes(e) && !ids.has(e.id));
+      if (missing.length) shown = [...missing, ...shown].sort((a, b) => b.time - a.time);
+    }
+    state.shown = new Set(shown.map((e) => e.id));
     state.waiting = 0;
     $('new-events').hidden = true;
-    clear($('events').tBodies[0], page.events.length ? page.events.map((e) => row(e, false)) : el('tr', {}, el('td', { colspan: '7', className: 'muted', text: 'No event matches.' })));
+    clear($('events').tBodies[0], shown.length ? shown.map((e) => row(e, false)) : el('tr', {}, el('td', { colspan: '7', className: 'muted', text: 'No event matches.' })));
     rememberNamespaces($('namespaces'), page.events.map((e) => e.namespace).filter(Boolean));
     for (const category of new Set(page.events.map((e) => e.category).filter(Boolean))) {
       if (![...$('category').options].some((o) => o.value === category)) $('category').append(el('option', { value: category, text: category }));
@@ -77,11 +87,19 @@ async function load(cursor) {
   }
 }
 
+let streaming = '';
+
 function reload() {
   state.history = [];
   writeHash({ namespace: state.namespace, recursive: state.recursive, level: state.level, category: state.category, window: state.windowMs, q: state.text });
   $('platform-link').href = `/#namespace=${encodeURIComponent(state.namespace)}&recursive=${state.recursive}`;
-  startLive();
+  // The stream is per namespace; the other filters apply here, so it goes on when only they change.
+  const key = `${state.namespace}|${state.recursive}|${state.live}`;
+  if (key !== streaming) {
+    streaming = key;
+    state.recentLive = [];
+    startLive();
+  }
   void load(undefined);
 }
 
@@ -94,6 +112,8 @@ function passes(event) {
 }
 
 function onLiveEvent(event) {
+  state.recentLive.unshift(event);
+  state.recentLive.length = Math.min(state.recentLive.length, RECENT_LIVE);
   if (!passes(event) || state.shown.has(event.id)) return;
   state.shown.add(event.id);
   if (state.history.length > 0) {
@@ -116,7 +136,18 @@ function startLive() {
   $('live-dot').className = 'live-dot';
   if (!state.live) return;
   liveAbort = new AbortController();
-  stream({ namespace: state.namespace, recursive: state.recursive }, { event: onLiveEvent, state: (s) => ($('live-dot').className = s === 'live' ? 'live-dot on' : 'live-dot') }, liveAbort.signal);
+  stream(
+    { namespace: state.namespace, recursive: state.recursive },
+    {
+      event: onLiveEvent,
+      state: (s) => {
+        $('live-dot').className = s === 'live' ? 'live-dot on' : 'live-dot';
+        // Connected (again): read the newest page once more, for what happened before the stream was there.
+        if (s === 'live' && state.history.length === 0) void load(undefined);
+      },
+    },
+    liveAbort.signal,
+  );
 }
 
 function bindControls() {
@@ -169,6 +200,8 @@ function bindControls() {
   live.checked = state.live;
   live.addEventListener('change', () => {
     state.live = live.checked;
+    streaming = `${state.namespace}|${state.recursive}|${state.live}`;
+    state.recentLive = [];
     startLive();
   });
   $('older').addEventListener('click', () => {

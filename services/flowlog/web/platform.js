@@ -140,7 +140,11 @@ function startLive() {
       event: (event) => {
         if (event.category === 'processingunit' || event.category === 'crud') refreshSoon();
       },
-      state: (s) => ($('live-dot').className = s === 'live' ? 'live-dot on' : 'live-dot'),
+      state: (s) => {
+        $('live-dot').className = s === 'live' ? 'live-dot on' : 'live-dot';
+        // Connected (again): redraw once more, for the traffic before the stream was there.
+        if (s === 'live') refreshSoon();
+      },
     },
     liveAbort.signal,
   );
