@@ -13,6 +13,8 @@ import net from 'node:net';
 
 type Listen = typeof net.Server.prototype.listen;
 const originalListen: Listen = net.Server.prototype.listen;
+/** The unpatched listen, whatever the arguments. */
+const listenUnpatched = originalListen as (this: net.Server, ...args: unknown[]) => net.Server;
 
 export interface Forward {
   port: number;
@@ -38,31 +40,33 @@ function log(level: string, msg: string, fields: Record<string, unknown>): void 
 }
 
 function startForward({ port, host, targetPort }: Forward): void {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, host);
+  // Half-open both ways: a client that finishes sending still gets the whole answer.
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ port: targetPort, host, allowHalfOpen: true });
     const close = () => {
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', close).on('close', close);
+    client.on('error', close);
     upstream.on('error', (err) => {
       log('warn', 'loopback forward failed', { from: `127.0.0.1:${port}`, to: `${host}:${targetPort}`, error: err.message });
       close();
     });
-    upstream.on('close', close);
+    client.on('close', () => upstream.destroySoon());
+    upstream.on('close', () => client.destroySoon());
     client.pipe(upstream).pipe(client);
   });
   server.on('error', (err) => log('error', 'loopback forward cannot listen', { port, error: err.message }));
   // The relay must not keep a process alive that is otherwise done.
   server.unref();
-  originalListen.call(server, port, '127.0.0.1', () => log('info', 'loopback forward', { from: `127.0.0.1:${port}`, to: `${host}:${targetPort}` }));
+  listenUnpatched.call(server, port, '127.0.0.1', () => log('info', 'loopback forward', { from: `127.0.0.1:${port}`, to: `${host}:${targetPort}` }));
 }
 
 function listenOn(host: string): void {
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
     if (typeof args[0] === 'number' && args[1] === '127.0.0.1') args[1] = host;
     else if (args[0] !== null && typeof args[0] === 'object' && (args[0] as net.ListenOptions).host === '127.0.0.1') args[0] = { ...(args[0] as net.ListenOptions), host };
-    return (originalListen as (...a: unknown[]) => net.Server).apply(this, args);
+    return listenUnpatched.apply(this, args);
   } as Listen;
 }
 
