@@ -1,16 +1,27 @@
-import { createServer, type RequestListener } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CONTENT_SECURITY_POLICY } from './html.ts';
 import { createDemoAdminHandler, isDemoAdminPath, trackStats } from './idp-admin.ts';
+import {
+  accountClaimsFor,
+  claimsConfigFor,
+  extraParamsFor,
+  isDemoIdpBehaviour,
+  issuerPathFor,
+  routesFor,
+  type DemoIdpBehaviour,
+} from './idp-behaviours.ts';
 import { createInteractionHandler, isInteractionPath } from './idp-interactions.ts';
 import { renderErrorPage, renderLogoutConfirmationPage, renderSignedOutPage } from './idp-pages.ts';
 import { demoIdpFetch } from './loopback-fetch.ts';
 import { createMemoryStore, type MemoryStore } from './memory-adapter.ts';
 import { closeServer, listen } from './server-lifecycle.ts';
 import { generateCookieKeys, generateRs256SigningJwk } from './signing-key.ts';
-import { claimsOf, DEFAULT_DEMO_USERS, findUserBySub, type DemoUser } from './users.ts';
+import { DEFAULT_DEMO_USERS, findUserBySub, type DemoUser } from './users.ts';
 
 export type { DemoUser } from './users.ts';
+export type { DemoIdpBehaviour } from './idp-behaviours.ts';
+export { DEMO_AZURE_GROUPS_LIMIT, DEMO_AZURE_TENANT_ID, DEMO_IDP_BEHAVIOURS, isDemoIdpBehaviour } from './idp-behaviours.ts';
 export type { BackchannelLogoutResult, DemoIdpStats } from './idp-admin.ts';
 export { DEFAULT_DEMO_USERS } from './users.ts';
 
@@ -39,7 +50,12 @@ export type DemoIdpTtl = {
 export type DemoIdpOptions = {
   /** Port to listen on; 0 picks a free one (the issuer then names the chosen port). */
   port: number;
-  /** Defaults to `http://localhost:<port>`. */
+  /**
+   * Defaults to `http://localhost:<port>` followed by the path `behaveLike` gives it (Okta:
+   * `/oauth2/default`, Keycloak: `/realms/demo`, Azure AD: `/<tenant id>/v2.0`). An issuer with a
+   * path serves discovery and the protocol endpoints under that path; the login pages and `/_demo/`
+   * stay at the root.
+   */
   issuer?: string;
   clients: DemoIdpClient[];
   /** Listen address, default 127.0.0.1. */
@@ -50,6 +66,19 @@ export type DemoIdpOptions = {
   ttl?: DemoIdpTtl;
   /** Every refresh returns a new refresh token and the used one stops working (default false). */
   rotateRefreshTokens?: boolean;
+  /**
+   * Imitate where a real IdP bends the standard (default 'standard'):
+   * - google: the `offline_access` scope is refused with `invalid_scope`; a refresh token comes only
+   *   with `access_type=offline` and `prompt=consent`.
+   * - keycloak: issuer `/realms/demo`; ID tokens carry `realm_access.roles` and
+   *   `resource_access.<client>.roles` (alice: admin, user and editor; bob: user).
+   * - azure: issuer `/<tenant id>/v2.0`; ID tokens carry `tid`; a user with more than one group gets
+   *   a groups overage (`_claim_names` / `_claim_sources`) instead of `groups`.
+   * - okta: issuer `/oauth2/default` with Okta's `/v1/…` endpoint paths.
+   * Keycloak, Azure AD and Okta issue a refresh token for `offline_access` without `prompt=consent`;
+   * the standard IdP (like oidc-provider) only with it.
+   */
+  behaveLike?: DemoIdpBehaviour;
 };
 
 export type DemoIdp = {
@@ -95,26 +124,27 @@ function providerConfiguration(
   users: readonly DemoUser[],
   store: MemoryStore,
   options: Pick<DemoIdpOptions, 'clients' | 'ttl' | 'rotateRefreshTokens'>,
+  behaviour: DemoIdpBehaviour,
 ): Configuration {
   const { clients, ttl = {} } = options;
+  const routes = routesFor(behaviour);
   return {
+    ...(routes ? { routes } : {}),
     adapter: store.adapterFactory,
     clients: clients.map(clientMetadataFor),
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
     scopes: ['openid', 'email', 'profile', 'offline_access'],
-    claims: {
-      openid: ['sub'],
-      email: ['email', 'email_verified'],
-      profile: ['name', 'groups'],
-    },
+    claims: claimsConfigFor(behaviour),
+    extraParams: extraParamsFor(behaviour),
     // Put the scope's claims (email, name, groups) in the ID token itself, not only in userinfo.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    findAccount(_ctx, sub) {
+    findAccount(ctx, sub) {
       const user = findUserBySub(users, sub);
       if (!user) return undefined;
-      return { accountId: user.sub, claims: () => claimsOf(user) };
+      const clientId = ctx.oidc?.client?.clientId;
+      return { accountId: user.sub, claims: () => accountClaimsFor(behaviour, user, clientId) };
     },
     jwks: { keys: [generateRs256SigningJwk()] },
     cookies: { keys: generateCookieKeys() },
@@ -157,6 +187,23 @@ function providerConfiguration(
 }
 
 /**
+ * oidc-provider mounted under the issuer's path: the request goes on with the path stripped and
+ * `originalUrl` / `baseUrl` set as Express would set them, from which oidc-provider builds its URLs.
+ * False for a request outside the path.
+ */
+function mountUnder(request: IncomingMessage, mountPath: string): boolean {
+  if (!mountPath) return true;
+  const url = request.url ?? '/';
+  const rest = url.slice(mountPath.length);
+  if (!url.startsWith(mountPath) || (rest !== '' && !rest.startsWith('/') && !rest.startsWith('?'))) return false;
+  const mounted = request as IncomingMessage & { originalUrl?: string; baseUrl?: string };
+  mounted.originalUrl = url;
+  mounted.baseUrl = mountPath;
+  request.url = rest.startsWith('/') ? rest : `/${rest}`;
+  return true;
+}
+
+/**
  * Starts a real OpenID Provider (oidc-provider) for demos and tests: authorization code flow with
  * PKCE (S256) for confidential clients, its own login page, automatic consent, RP-initiated logout,
  * back-channel logout, and demo-only endpoints: `GET /_demo/stats` (grant and logout counters) and
@@ -176,11 +223,14 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     }
     handleRequest(request, response);
   });
+  const behaviour = options.behaveLike ?? 'standard';
+  if (!isDemoIdpBehaviour(behaviour)) throw new Error(`behaveLike must be one of standard, google, keycloak, azure, okta; got ${String(behaviour)}`);
   const port = await listen(server, options.port, host);
-  const issuer = options.issuer ?? `http://localhost:${port}`;
+  const issuer = options.issuer ?? `http://localhost:${port}${issuerPathFor(behaviour)}`;
+  const mountPath = new URL(issuer).pathname.replace(/\/+$/, '');
 
   try {
-    const provider = new Provider(issuer, providerConfiguration(users, store, options));
+    const provider = new Provider(issuer, providerConfiguration(users, store, options, behaviour));
     provider.on('server_error', (_ctx: unknown, error: Error) => {
       console.error(JSON.stringify({ level: 'error', msg: 'demo idp server error', error: error.message }));
     });
@@ -192,7 +242,11 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       const pathname = new URL(request.url ?? '/', 'http://idp.invalid').pathname;
       if (isInteractionPath(pathname)) void handleInteraction(request, response, pathname);
       else if (isDemoAdminPath(pathname)) void handleAdmin(request, response, pathname);
-      else void handleProtocol(request, response);
+      else if (mountUnder(request, mountPath)) void handleProtocol(request, response);
+      else {
+        response.statusCode = 404;
+        response.end();
+      }
     };
   } catch (error) {
     await closeServer(server);

@@ -1,4 +1,4 @@
-export { startDemoIdp, DEFAULT_DEMO_USERS } from './idp.ts';
-export type { BackchannelLogoutResult, DemoIdp, DemoIdpClient, DemoIdpOptions, DemoIdpStats, DemoIdpTtl, DemoUser } from './idp.ts';
+export { startDemoIdp, DEFAULT_DEMO_USERS, DEMO_AZURE_GROUPS_LIMIT, DEMO_AZURE_TENANT_ID, DEMO_IDP_BEHAVIOURS, isDemoIdpBehaviour } from './idp.ts';
+export type { BackchannelLogoutResult, DemoIdp, DemoIdpBehaviour, DemoIdpClient, DemoIdpOptions, DemoIdpStats, DemoIdpTtl, DemoUser } from './idp.ts';
 export { startDemoApp } from './app.ts';
 export type { DemoApp, DemoAppOptions, EchoResponse } from './app.ts';

@@ -1,6 +1,6 @@
 // Standalone runner: `node packages/demo/src/main.ts idp|app`.
 import { startDemoApp } from './app.ts';
-import { startDemoIdp } from './idp.ts';
+import { isDemoIdpBehaviour, startDemoIdp, type DemoIdpBehaviour } from './idp.ts';
 
 type Closable = { close(): Promise<void> };
 
@@ -30,6 +30,13 @@ function booleanFromEnv(name: string, fallback: boolean): boolean {
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   throw new Error(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function behaviourFromEnv(name: string): DemoIdpBehaviour {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return 'standard';
+  if (!isDemoIdpBehaviour(raw)) throw new Error(`${name} must be standard, google, keycloak, azure or okta, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function requiredEnv(name: string): string {
@@ -64,6 +71,7 @@ async function runIdp(): Promise<Closable> {
     refreshTokenSeconds: secondsFromEnv('DEMO_REFRESH_TOKEN_TTL_SECONDS'),
   };
   const rotateRefreshTokens = booleanFromEnv('DEMO_ROTATE_REFRESH_TOKENS', false);
+  const behaveLike = behaviourFromEnv('DEMO_IDP_BEHAVE_LIKE');
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
@@ -73,6 +81,7 @@ async function runIdp(): Promise<Closable> {
     ],
     ttl,
     rotateRefreshTokens,
+    behaveLike,
   });
   log({
     level: 'info',
@@ -86,6 +95,7 @@ async function runIdp(): Promise<Closable> {
     walkthroughBackchannelLogoutUri,
     ttl,
     rotateRefreshTokens,
+    behaveLike,
   });
   return idp;
 }

@@ -8,6 +8,10 @@ export type DemoUser = {
   password: string;
   name: string;
   groups: string[];
+  /** Keycloak realm roles, released when the IdP behaves like Keycloak (`realm_access.roles`). */
+  realmRoles?: string[];
+  /** Keycloak client roles, released for the requesting client when the IdP behaves like Keycloak (`resource_access.<client>.roles`). */
+  clientRoles?: string[];
 };
 
 export const DEFAULT_DEMO_USERS: readonly DemoUser[] = [
@@ -18,6 +22,8 @@ export const DEFAULT_DEMO_USERS: readonly DemoUser[] = [
     password: 'alice',
     name: 'Alice Liddell',
     groups: ['admins', 'engineering'],
+    realmRoles: ['admin', 'user'],
+    clientRoles: ['editor'],
   },
   {
     sub: 'bob',
@@ -26,6 +32,7 @@ export const DEFAULT_DEMO_USERS: readonly DemoUser[] = [
     password: 'bob',
     name: 'Bob Builder',
     groups: ['engineering'],
+    realmRoles: ['user'],
   },
 ];
 
@@ -51,15 +58,4 @@ export function authenticateUser(
   const user = users.find((candidate) => candidate.email.toLowerCase() === wanted);
   if (!user) return undefined;
   return passwordsMatch(password, user.password) ? user : undefined;
-}
-
-/** Every claim the IdP can release for a user; oidc-provider filters them by granted scope. */
-export function claimsOf(user: DemoUser): { sub: string; [claim: string]: unknown } {
-  return {
-    sub: user.sub,
-    email: user.email,
-    email_verified: user.emailVerified,
-    name: user.name,
-    groups: [...user.groups],
-  };
 }
