@@ -75,8 +75,11 @@ export interface Cluster {
   /** The bootstrap admin API token the policy service generated. */
   adminToken: string;
   logDir: string;
-  stopService(name: ServiceName): Promise<void>;
-  startService(name: ServiceName): Promise<void>;
+  stopService(name: ServiceName | 'idp' | 'app'): Promise<void>;
+  startService(name: ServiceName | 'idp' | 'app'): Promise<void>;
+  /** Stop and start NATS or Redis (fault tests): same port, same data. Only for servers the cluster started. */
+  stopServer(name: 'nats' | 'redis'): Promise<void>;
+  startServer(name: 'nats' | 'redis'): Promise<void>;
   /**
    * Start replica number `replica` (2, 3, …) of a service beside the first, on its own health port;
    * a gateway replica listens on 127.0.0.<replica+1> with the same exposed ports. `extra` adds environment.
@@ -270,6 +273,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       startService: (name) => startChild(name),
       startReplica,
       pid: (key) => children.get(key)?.pid,
+      stopServer: (name) => (name === 'nats' ? nats : redis).stop(),
+      async startServer(name) {
+        const server = name === 'nats' ? nats : redis;
+        if (!server.start) throw new Error(`${name} was not started by the cluster (it is ${server.origin}); it cannot be restarted`);
+        await server.start();
+      },
       stop: stopAll,
     };
   } catch (err) {

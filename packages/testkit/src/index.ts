@@ -3,3 +3,4 @@ export { startNats, startRedis, which, type RunningServer } from './servers.ts';
 export { freePort, isListening, waitFor } from './ports.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
+export { startHostileIdp, type HostileIdp, type HostileIdpOptions, type HostileScenario, type HostileClient, type HostileRequest, type HostileEndpoint, type IdTokenForgery, type RawAnswer } from './hostile-idp.ts';

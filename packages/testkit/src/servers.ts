@@ -15,6 +15,8 @@ export interface RunningServer {
   /** How it was obtained, for logs: "env", "container", "process", "existing". */
   origin: 'env' | 'container' | 'process' | 'existing';
   stop(): Promise<void>;
+  /** Start again on the same port with the same data (fault tests); only for servers we started as processes. */
+  start?(): Promise<void>;
 }
 
 const INSTALL = {
@@ -34,7 +36,8 @@ export function which(binary: string): string | undefined {
   return undefined;
 }
 
-function processServer(child: ChildProcess, url: string): RunningServer {
+function processServer(spawnIt: () => ChildProcess, url: string, port: number): RunningServer {
+  let child = spawnIt();
   process.once('exit', () => child.kill('SIGTERM'));
   return {
     url,
@@ -45,6 +48,11 @@ function processServer(child: ChildProcess, url: string): RunningServer {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      child = spawnIt();
+      await waitFor(`server on port ${port}`, () => isListening('127.0.0.1', port));
+    },
   };
 }
 
@@ -88,9 +96,9 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
   const port = options.isolated ? await freePort() : options.defaultPort;
   const store = join(options.dataDir, 'nats');
   await mkdir(store, { recursive: true });
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+  const server = processServer(() => spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' }), `nats://127.0.0.1:${port}`, port);
   await waitFor(`nats-server on port ${port}`, () => isListening('127.0.0.1', port));
-  return processServer(child, `nats://127.0.0.1:${port}`);
+  return server;
 }
 
 export async function startRedis(options: ServerOptions): Promise<RunningServer> {
@@ -111,7 +119,7 @@ export async function startRedis(options: ServerOptions): Promise<RunningServer>
   const port = options.isolated ? await freePort() : options.defaultPort;
   const dir = join(options.dataDir, 'redis');
   await mkdir(dir, { recursive: true });
-  const child = spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const server = processServer(() => spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }), `redis://127.0.0.1:${port}`, port);
   await waitFor(`redis-server on port ${port}`, () => isListening('127.0.0.1', port));
-  return processServer(child, `redis://127.0.0.1:${port}`);
+  return server;
 }

@@ -43,9 +43,10 @@ export interface AuthnApp {
 }
 
 export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promise<AuthnApp> {
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+  // Commands fail fast while Redis is away (the gateway answers 503); the client reconnects by itself,
+  // also when Redis is not there at start (readyz says so meanwhile).
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n) => Math.min(n * 200, 2_000) });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
-  await redis.connect();
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-authn', logger });
 
   const clients = new OidcClients(bus, { busTimeoutMs: config.BUS_TIMEOUT_MS, idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS });

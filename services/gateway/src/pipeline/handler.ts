@@ -174,7 +174,9 @@ const resolveSession: Step = async (deps, ctx) => {
     const session = await deps.sessions.get(`${route.id}\0${ticket || `bearer ${bearer}`}`, async () => {
       if (ticket) {
         const reply = await deps.bus.request(subjects.authnSessionLookup, SessionLookupRequestSchema, SessionLookupResponseSchema, { serviceId: route.id, ticket }, deps.busTimeoutMs);
-        if (reply.error || !reply.found) return { value: undefined, until: 0 };
+        // authn could not tell (Redis away): not "no session" — fail closed without sending anyone to log in.
+        if (reply.error) throw new BusRequestError('bad-reply', subjects.authnSessionLookup);
+        if (!reply.found) return { value: undefined, until: 0 };
         return { value: { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Number(reply.cacheUntilMs) };
       }
       const reply = await deps.bus.request(subjects.authnBearerVerify, BearerVerifyRequestSchema, BearerVerifyResponseSchema, { serviceId: route.id, token: bearer }, deps.busTimeoutMs);
@@ -337,6 +339,8 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
   }
   if (reply.error) {
     const error = fromWire(reply.error);
+    // authn itself is impaired (Redis away): a fast 503, not an error page that invites retrying the login.
+    if (error.code === 'INTERNAL') return unavailable(deps, ctx);
     return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
