@@ -49,7 +49,7 @@ const walkthroughFlows: StoredFlow[] = [
 ];
 
 test('without traffic: the registered processing unit, its service and the external network are there', () => {
-  const graph = buildGraph(inventory, [], window);
+  const graph = buildGraph(inventory, [], window, T0 + 60_000);
   assert.deepEqual(graph.nodes.map((n) => [n.id, n.type, n.status ?? '']), [
     [`ext:${NS}/demo-idp`, 'ExternalNetwork', ''],
     [`pu:${NS}/nginx`, 'ProcessingUnit', 'Running'],
@@ -138,6 +138,12 @@ test('parties known only from flows still get nodes: an unregistered unit, an un
   ]);
   assert.deepEqual(graph.nodes.find((n) => n.id === 'somewhere')?.details.addresses, ['203.0.113.9']);
   assert.equal(graph.summary, '2 processing units, 1 service, 1 external network, 1 unknown address and 2 flows');
+});
+
+test('a running processing unit not heard of for more than three minutes is shown as Silent', () => {
+  const status = (now: number) => buildGraph(inventory, [], window, now).nodes.find((n) => n.type === 'ProcessingUnit')?.status;
+  assert.equal(status(T0 + 3 * 60_000), 'Running');
+  assert.equal(status(T0 + 3 * 60_000 + 1), 'Silent');
 });
 
 test('the timeline has at most about 60 bars whatever the window', () => {

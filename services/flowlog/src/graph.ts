@@ -25,7 +25,7 @@ export interface GraphNode {
   type: NodeType;
   name: string;
   namespace: string;
-  /** Processing units: Running, Stopped, or Unknown when only flows name it. */
+  /** Processing units: Running, Stopped, Silent (not heard of lately), or Unknown when only flows name it. */
   status?: string;
   lastSeen?: number;
   address?: string;
@@ -70,12 +70,18 @@ export interface Graph {
 
 const MINUTE = 60_000;
 const TIMELINE_BARS = 60;
+/**
+ * A running processing unit not heard of for this long is shown as Silent: its
+ * gateway registers it again every 30 s and policy records that at most once a
+ * minute, so a unit this quiet has lost its gateway.
+ */
+export const SILENT_AFTER_MS = 3 * MINUTE;
 
 export function emptyInventory(): Inventory {
   return { processingUnits: [], services: [], externalNetworks: [], networkPolicies: [], namespaces: [] };
 }
 
-export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], window: { from: number; to: number }): Graph {
+export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], window: { from: number; to: number }, now = Date.now()): Graph {
   const nodes = new Map<string, GraphNode>();
   const edges = new Map<string, EdgeBuilder>();
   const add = (node: Omit<GraphNode, 'accepted' | 'rejected' | 'tags' | 'details'> & Partial<Pick<GraphNode, 'tags' | 'details'>>): GraphNode => {
@@ -88,7 +94,8 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
   };
 
   for (const pu of inventory.processingUnits) {
-    add({ id: puId(pu.namespace, pu.name), type: 'ProcessingUnit', name: pu.name, namespace: pu.namespace, status: pu.status, lastSeen: pu.lastSeenMs || undefined, address: pu.address, tags: pu.tags, details: { address: pu.address } });
+    const silent = pu.status === 'Running' && pu.lastSeenMs > 0 && now - pu.lastSeenMs > SILENT_AFTER_MS;
+    add({ id: puId(pu.namespace, pu.name), type: 'ProcessingUnit', name: pu.name, namespace: pu.namespace, status: silent ? 'Silent' : pu.status, lastSeen: pu.lastSeenMs || undefined, address: pu.address, tags: pu.tags, details: { address: pu.address } });
   }
   for (const s of inventory.services) {
     add({ id: serviceId(s.id), type: 'Service', name: s.name, namespace: s.namespace, tags: s.tags, details: { hosts: s.hosts, exposedPort: String(s.exposedPort), port: String(s.port), authorization: s.authorizationType, ...(s.disabled ? { disabled: 'true' } : {}) } });

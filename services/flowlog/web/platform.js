@@ -55,7 +55,7 @@ const graphStyle = [
     },
   },
   { selector: 'node.ProcessingUnit', style: { shape: 'hexagon', 'background-color': '#2563eb', width: 48, height: 44 } },
-  { selector: 'node.ProcessingUnit.Stopped, node.ProcessingUnit.Unknown', style: { 'background-color': '#94a3b8', 'border-color': '#475569', 'border-style': 'dashed' } },
+  { selector: 'node.ProcessingUnit.Stopped, node.ProcessingUnit.Unknown, node.ProcessingUnit.Silent', style: { 'background-color': '#94a3b8', 'border-color': '#475569', 'border-style': 'dashed' } },
   { selector: 'node.Service', style: { shape: 'round-rectangle', 'background-color': '#7c3aed', width: 56, height: 34 } },
   { selector: 'node.ExternalNetwork', style: { shape: 'round-rectangle', 'background-color': '#0d9488', width: 44, height: 44 } },
   { selector: 'node.Somewhere', style: { shape: 'rectangle', 'background-color': '#dc2626', width: 40, height: 40 } },
@@ -89,7 +89,7 @@ const graphStyle = [
 
 function nodeLabel(node, multipleNamespaces) {
   const lines = [node.type === 'ExternalNetwork' ? `☁ ${node.name}` : node.name];
-  if (node.type === 'ProcessingUnit') lines.push(node.status === 'Running' ? '● running' : `○ ${(node.status ?? 'unknown').toLowerCase()}`);
+  if (node.type === 'ProcessingUnit') lines.push(node.status === 'Running' ? '● running' : node.status === 'Silent' ? `○ silent, last seen ${ago(node.lastSeen)}` : `○ ${(node.status ?? 'unknown').toLowerCase()}`);
   if (multipleNamespaces && node.namespace) lines.push(node.namespace);
   return lines.join('\n');
 }
@@ -119,10 +119,12 @@ async function load() {
 
 let refreshTimer;
 let settleTimer;
-/** Live traffic: redraw soon, and once more after the stores caught up. */
+/** Live traffic: redraw soon (at most every 400 ms, however busy), and once more after the stores caught up. */
 function refreshSoon() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(load, 400);
+  refreshTimer ??= setTimeout(() => {
+    refreshTimer = undefined;
+    void load();
+  }, 400);
   clearTimeout(settleTimer);
   settleTimer = setTimeout(load, 2_500);
 }
