@@ -55,6 +55,10 @@ const accepted: Array<{ target: string; path: string; query?: string }> = [
   { target: '/a%25b', path: '/a%25b' },
   { target: '/a%252Fb', path: '/a%252Fb' },
   { target: '/caf%c3%a9', path: '/caf%C3%A9' },
+  // Shortest-form UTF-8 with the lead bytes of overlong forms (अ, 𐀀), and escapes apart
+  { target: '/%e0%a4%85', path: '/%E0%A4%85' },
+  { target: '/%f0%90%80%80', path: '/%F0%90%80%80' },
+  { target: '/%e0a%80', path: '/%E0a%80' },
   { target: '/a%3bb', path: '/a%3Bb' },
   { target: '/a%2e%2e/', path: '/a../' },
   { target: '/a/%2e/b', path: '/a/b' },
@@ -111,6 +115,14 @@ const rejected: Array<{ target: string; reason: string }> = [
   { target: '/%g0', reason: 'invalid percent-encoding in path' },
   { target: '/%+1', reason: 'invalid percent-encoding in path' },
   { target: '/%%41', reason: 'invalid percent-encoding in path' },
+
+  // Overlong UTF-8: dot, slash and backslash spelt long, as lenient decoders read them
+  { target: '/public/%c0%ae%c0%ae/secret', reason: 'overlong UTF-8 in path' },
+  { target: '/a/%C0%AF', reason: 'overlong UTF-8 in path' },
+  { target: '/a%c1%9c', reason: 'overlong UTF-8 in path' },
+  { target: '/a/%e0%80%ae', reason: 'overlong UTF-8 in path' },
+  { target: '/a/%f0%80%80%ae', reason: 'overlong UTF-8 in path' },
+  { target: '/a%C0', reason: 'overlong UTF-8 in path' },
 
   // Dot segments that would climb above the root
   { target: '/..', reason: 'dot segments climb above the root' },

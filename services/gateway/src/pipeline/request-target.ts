@@ -74,16 +74,30 @@ function problemWithEncodedByte(byte: number): string | undefined {
 }
 
 /**
+ * An overlong UTF-8 sequence: a longer spelling of a character that has a
+ * shorter one (`%C0%AE` for `.`, `%C0%AF` for `/`, `%E0%80%AE`). Never valid
+ * UTF-8 (RFC 3629 §3), and lenient decoders behind us have turned it into the
+ * dot segment or slash that we refuse in plain form: `/public/%C0%AE%C0%AE/admin`.
+ */
+function isOverlong(lead: number | undefined, next: number): boolean {
+  if (lead === 0xc0 || lead === 0xc1) return true;
+  return (lead === 0xe0 && next >= 0x80 && next <= 0x9f) || (lead === 0xf0 && next >= 0x80 && next <= 0x8f);
+}
+
+/**
  * RFC 3986 §6.2.2: decode escaped unreserved characters (so `%2e%2e` becomes
  * `..` before dot-segment removal sees it) and upper-case the hex of every
  * other escape, giving one spelling per path.
  */
 function normalisePercentEncoding(path: string): PathResult {
   let normalised = '';
+  /** The byte of the escape just before this one, when they are adjacent. */
+  let previousByte: number | undefined;
   for (let index = 0; index < path.length; index++) {
     const char = path[index] as string;
     if (char !== '%') {
       normalised += char;
+      previousByte = undefined;
       continue;
     }
     const hex = path.slice(index + 1, index + 3);
@@ -91,6 +105,8 @@ function normalisePercentEncoding(path: string): PathResult {
     const byte = Number.parseInt(hex, 16);
     const problem = problemWithEncodedByte(byte);
     if (problem !== undefined) return reject(problem);
+    if (isOverlong(previousByte, byte) || byte === 0xc0 || byte === 0xc1) return reject('overlong UTF-8 in path');
+    previousByte = byte;
     normalised += isUnreserved(byte) ? String.fromCharCode(byte) : `%${hex.toUpperCase()}`;
     index += 2;
   }
