@@ -6,6 +6,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
 import { LogEventSchema } from '@microseg/proto/events';
+import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
 import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
@@ -82,6 +83,15 @@ function sendObject(reply: FastifyReply, status: number, object: PolicyObject, r
 }
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  /**
+   * Tell every gateway and authn replica now, before the API answers: a client's next request
+   * then meets the change (gateways keep decisions and drop them on this broadcast).
+   */
+  const announce = async () => {
+    deps.bus.broadcast(subjects.policyChanged, PolicyChangedSchema, { revision: BigInt(deps.store.snapshot.revision) });
+    await deps.bus.nc.flush();
+  };
+
   const audit = (req: FastifyRequest, verb: 'created' | 'updated' | 'deleted', object: { kind: string; ID: string; name: string; namespace: string }) => {
     const id = randomUUID();
     deps.bus.publishEvent(
@@ -201,6 +211,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       else created++;
       audit(req, existing ? 'updated' : 'created', object);
     }
+    await announce();
     return { created, updated };
   });
   app.get('/export', async (req) => {
@@ -241,6 +252,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       throw err;
     }
     audit(req, 'created', object);
+    await announce();
     return sendObject(reply, 201, object, revision);
   });
 
@@ -275,6 +287,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       throw err;
     }
     audit(req, 'updated', object);
+    await announce();
     return sendObject(reply, 200, object, revision);
   };
   app.put('/:plural/:id', replace(false));
@@ -293,6 +306,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       throw err;
     }
     audit(req, 'deleted', existing.object);
+    await announce();
     return publicView(existing.object);
   });
 }
