@@ -24,8 +24,8 @@ const folded = (headers: Record<string, unknown>) => Object.keys(headers).map((n
 const removed: Array<{ name: string; incoming: IncomingHttpHeaders; gone: string[] }> = [
   {
     name: 'hop-by-hop headers',
-    incoming: { 'keep-alive': 'timeout=5', 'proxy-connection': 'keep-alive', 'proxy-authorization': 'Basic eDp5', te: 'trailers', trailer: 'x', 'transfer-encoding': 'chunked', upgrade: 'h2c' },
-    gone: ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'],
+    incoming: { 'keep-alive': 'timeout=5', 'proxy-connection': 'keep-alive', 'proxy-authorization': 'Basic eDp5', te: 'trailers', trailer: 'x', 'transfer-encoding': 'chunked', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' },
+    gone: ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'],
   },
   {
     name: 'headers listed in Connection, and Connection itself',

@@ -16,6 +16,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // h2c's upgrade settings (RFC 9113 §3.2.1 makes it connection-specific): never for the application.
+  'http2-settings',
 ]);
 
 /** Headers a client must never be able to set for the application. */
