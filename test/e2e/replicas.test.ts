@@ -45,30 +45,38 @@ test('one replica of authn, policy and flowlog stopped in turn under steady traf
   let running = true;
   const clients = Array.from({ length: CLIENTS }, async () => {
     while (running) {
-      const res = await alice.browser.request(`${cluster.gatewayUrl}/_echo`, { headers: { accept: 'application/json' } });
-      await res.arrayBuffer();
-      outcomes.push(res.status);
+      try {
+        const res = await alice.browser.request(`${cluster.gatewayUrl}/_echo`, { headers: { accept: 'application/json' } });
+        await res.arrayBuffer();
+        outcomes.push(res.status);
+      } catch {
+        outcomes.push(0); // the connection failed: counted as a failed request
+      }
     }
   });
 
   const shared: Record<string, [number, number]> = {};
-  for (const service of ['authn', 'policy', 'flowlog'] as ServiceName[]) {
-    const ports = [primaryPort(service), replicas.get(service)!.port];
-    const before = await Promise.all(ports.map((p) => workDone(service, p)));
-    await waitFor(`both ${service} replicas to take work`, async () => {
+  try {
+    for (const service of ['authn', 'policy', 'flowlog'] as ServiceName[]) {
+      const ports = [primaryPort(service), replicas.get(service)!.port];
+      const before = await Promise.all(ports.map((p) => workDone(service, p)));
+      await waitFor(`both ${service} replicas to take work`, async () => {
+        const now = await Promise.all(ports.map((p) => workDone(service, p)));
+        return now.every((n, i) => n - before[i]! >= 5);
+      }, 20_000);
       const now = await Promise.all(ports.map((p) => workDone(service, p)));
-      return now.every((n, i) => n - before[i]! >= 5);
-    }, 20_000);
-    const now = await Promise.all(ports.map((p) => workDone(service, p)));
-    shared[service] = [now[0]! - before[0]!, now[1]! - before[1]!];
+      shared[service] = [now[0]! - before[0]!, now[1]! - before[1]!];
 
-    await cluster.stopService(service);
-    const stoppedAt = outcomes.length;
-    await waitFor(`traffic with one ${service} replica`, async () => outcomes.length >= stoppedAt + 50, 20_000);
-    await cluster.startService(service);
+      await cluster.stopService(service);
+      const stoppedAt = outcomes.length;
+      await waitFor(`traffic with one ${service} replica`, async () => outcomes.length >= stoppedAt + 50, 20_000);
+      await cluster.startService(service);
+    }
+  } finally {
+    // However the steps above end, the traffic stops.
+    running = false;
+    await Promise.all(clients);
   }
-  running = false;
-  await Promise.all(clients);
 
   const failed = outcomes.filter((s) => s !== 200);
   console.log({ requests: outcomes.length, failed: failed.length, sharedWhileBothRan: shared });
