@@ -97,6 +97,12 @@ const unavailable = (deps: PipelineDeps, ctx: RequestContext) => refuse(deps, ct
 
 /** 1. Reject ambiguous framing before anything else (SPEC §3.2). */
 const rejectAmbiguousHeaders: Step = (deps, ctx) => {
+  // Node's parser takes `GET /` (HTTP/0.9, which has no headers) with headers after it, and `HTTP/2.0`
+  // on an HTTP/1 connection; parsers that disagree on where a request ends are how requests get smuggled.
+  if (ctx.req.httpVersion !== '1.1' && ctx.req.httpVersion !== '1.0') {
+    ctx.res.setHeader('connection', 'close');
+    return badRequest(deps, ctx, `HTTP/${ctx.req.httpVersion} is not served here; send HTTP/1.1.`);
+  }
   const raw = ctx.req.rawHeaders;
   let hostCount = 0;
   let hasContentLength = false;
