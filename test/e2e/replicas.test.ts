@@ -16,8 +16,8 @@ let alice: LoggedIn;
 const replicas = new Map<ServiceName, Replica>();
 
 before(async () => {
-  // Every request asks authn (no session cache), so that its replicas have work to share.
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-replicas-')), isolated: true, env: { AUTHN_LOOKUP_CACHE_MS: '0' } });
+  // Every request asks authn and policy (no session or decision reuse), so that their replicas have work to share.
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-replicas-')), isolated: true, env: { AUTHN_LOOKUP_CACHE_MS: '0', GATEWAY_DECISION_CACHE_MS: '0' } });
   for (const name of ['authn', 'policy', 'flowlog'] as ServiceName[]) replicas.set(name, await cluster.startReplica(name, 2));
   alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
   assert.equal(alice.response.status, 200);

@@ -38,7 +38,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
 
   const certs = new CertificateStore(config.MICROSEG_DATA_DIR);
   const forwarder = new Forwarder({ headersTimeoutMs: config.UPSTREAM_TIMEOUT_MS });
-  const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS });
+  const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS, maxAgeMs: config.GATEWAY_DECISION_CACHE_MS });
   const sessions = new SessionCache();
   bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.sessionId));
   const sweeper = setInterval(() => sessions.sweep(), 30_000);

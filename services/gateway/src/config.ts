@@ -22,6 +22,8 @@ export const gatewayConfigSchema = z.object({
    * 0 fails closed at once.
    */
   GATEWAY_DECISION_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** How long a decision is reused without asking policy (cleared on every policy change); 0 asks every time. */
+  GATEWAY_DECISION_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
   /** Identical decisions within this window travel as one flow event with a count (0: one event per request). */
   GATEWAY_FLOW_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** How often the gateway re-registers its processing units (heartbeat). */

@@ -55,7 +55,7 @@ export class DecisionCache {
    */
   get(key: string, now = Date.now()): DecideResponse | undefined {
     const entry = this.#entries.get(key);
-    if (!entry || now - entry.at > this.#maxAgeMs || now - this.#lastContact > this.#graceMs) return undefined;
+    if (!entry || this.#maxAgeMs === 0 || now - entry.at > this.#maxAgeMs || now - this.#lastContact > this.#graceMs) return undefined;
     return entry.verdict;
   }
 
