@@ -79,8 +79,12 @@ test('Redis down: protected requests get a fast 503 and never a login redirect; 
 });
 
 test('NATS down and restarted: fast 503 once the grace ends, public pages from known decisions meanwhile, recovery, and no decision event lost', async () => {
-  const alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
-  const cookie = alice.browser.cookie('__Host-microseg')!;
+  let alice: Awaited<ReturnType<typeof loginWithHttp>> | undefined;
+  await waitFor('a login (the cluster recovered from the previous fault)', async () => {
+    alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice').catch(() => undefined);
+    return alice?.response.status === 200;
+  }, 20_000, 500);
+  const cookie = alice!.browser.cookie('__Host-microseg')!;
   const marker = `/public/hello?fault=${Date.now()}`;
   assert.equal((await timed(`${cluster.gatewayUrl}${marker}`, html)).status, 200);
 

@@ -129,10 +129,12 @@ export class SessionStore {
   async lookup(cookieValue: string): Promise<LoadedSession | undefined> {
     const ticket = parseTicket(cookieValue);
     if (!ticket) return undefined;
-    const [[, sealed], [, active]] = (await this.#redis.pipeline().get(redisKeys.session(ticket.id)).exists(redisKeys.sessionActive(ticket.id)).exec()) as [
-      [unknown, string | null],
-      [unknown, number],
+    const [[getError, sealed], [existsError, active]] = (await this.#redis.pipeline().get(redisKeys.session(ticket.id)).exists(redisKeys.sessionActive(ticket.id)).exec()) as [
+      [Error | null, string | null],
+      [Error | null, number],
     ];
+    // A pipeline reports failures per command: Redis being away is not "no such session".
+    if (getError || existsError) throw getError ?? existsError;
     if (!sealed) return undefined;
     const plain = openSession(ticket, sealed);
     if (!plain) return undefined;
