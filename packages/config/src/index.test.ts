@@ -27,3 +27,14 @@ test('every problem is reported at once, naming the variable', () => {
     },
   );
 });
+
+test('Redis: one URL, or a Sentinel group with the password and database from the URL', async () => {
+  const { redisSchema, redisTarget } = await import('./index.ts');
+  const schema = z.object(redisSchema);
+  assert.deepEqual(redisTarget(parseConfig(schema, {})), { url: 'redis://127.0.0.1:6379' });
+  const sentinel = parseConfig(schema, { REDIS_URL: 'redis://:s3cret@ignored:6379/2', REDIS_SENTINELS: 'a:26379, b:26380', REDIS_SENTINEL_NAME: 'microseg' });
+  assert.deepEqual(redisTarget(sentinel), {
+    sentinel: { sentinels: [{ host: 'a', port: 26379 }, { host: 'b', port: 26380 }], name: 'microseg', password: 's3cret', db: 2 },
+  });
+  assert.throws(() => parseConfig(schema, { REDIS_SENTINELS: 'a' }), /REDIS_SENTINELS: must be host:port/);
+});

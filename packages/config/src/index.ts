@@ -91,3 +91,38 @@ export const commonSchema = {
   MICROSEG_DATA_DIR: z.string().default('.data'),
   SHUTDOWN_GRACE_MS: fields.milliseconds(10_000),
 };
+
+/**
+ * Where Redis is: one URL, or a Sentinel group (REDIS_SENTINELS=host:port,host:port and
+ * REDIS_SENTINEL_NAME) for automatic failover. Redis Cluster is not supported: microseg's
+ * atomic scripts touch several keys that would need to share a hash slot.
+ */
+export const redisSchema = {
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_SENTINELS: z
+    .string()
+    .default('')
+    .refine((v) => v === '' || v.split(',').every((s) => /^[^:\s]+:\d{1,5}$/.test(s.trim())), 'must be host:port[,host:port…]')
+    .transform((v) => (v ? v.split(',').map((s) => ({ host: s.trim().split(':')[0]!, port: Number(s.trim().split(':')[1]) })) : [])),
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+};
+
+export interface RedisSettings {
+  REDIS_URL: string;
+  REDIS_SENTINELS: Array<{ host: string; port: number }>;
+  REDIS_SENTINEL_NAME: string;
+}
+
+/** The first argument(s) of `new Redis(...)`: the URL, or Sentinel options (the password still comes from the URL). */
+export function redisTarget(settings: RedisSettings): { url?: string; sentinel?: { sentinels: Array<{ host: string; port: number }>; name: string; password?: string; db?: number } } {
+  if (settings.REDIS_SENTINELS.length === 0) return { url: settings.REDIS_URL };
+  const url = new URL(settings.REDIS_URL);
+  return {
+    sentinel: {
+      sentinels: settings.REDIS_SENTINELS,
+      name: settings.REDIS_SENTINEL_NAME,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
+    },
+  };
+}

@@ -1,6 +1,7 @@
 // Builds the authn service without listening: NATS handlers, Redis, health.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { redisTarget } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { queues, subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
@@ -45,7 +46,9 @@ export interface AuthnApp {
 export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promise<AuthnApp> {
   // Commands fail fast while Redis is away (the gateway answers 503); the client reconnects by itself,
   // also when Redis is not there at start (readyz says so meanwhile).
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  const target = redisTarget(config);
+  const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
+  const redis = target.sentinel ? new Redis({ ...options, ...target.sentinel }) : new Redis(target.url!, options);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-authn', logger });
 

@@ -1,8 +1,8 @@
-import { commonSchema, fields, z } from '@microseg/config';
+import { commonSchema, fields, redisSchema, z } from '@microseg/config';
 
 export const authnConfigSchema = z.object({
   ...commonSchema,
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  ...redisSchema,
   AUTHN_HOST: z.string().default('127.0.0.1'),
   /** Health probes only; the work arrives over NATS. */
   AUTHN_PORT: fields.port(7071),

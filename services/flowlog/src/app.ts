@@ -2,6 +2,7 @@
 // events, the live hub, the JSON API and the console pages.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { redisTarget } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
@@ -21,7 +22,8 @@ export interface FlowlogApp {
 }
 
 export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Promise<FlowlogApp> {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+  const target = redisTarget(config);
+  const redis = target.sentinel ? new Redis({ maxRetriesPerRequest: 2, ...target.sentinel }) : new Redis(target.url!, { maxRetriesPerRequest: 2 });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-flowlog', logger });
   const store = new FlowlogStore(redis, config.FLOWLOG_RETENTION_HOURS);

@@ -1,8 +1,8 @@
-import { commonSchema, fields, z } from '@microseg/config';
+import { commonSchema, fields, redisSchema, z } from '@microseg/config';
 
 export const flowlogConfigSchema = z.object({
   ...commonSchema,
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  ...redisSchema,
   FLOWLOG_HOST: z.string().default('127.0.0.1'),
   FLOWLOG_PORT: fields.port(7080),
   /** How long flows and events are kept. */
