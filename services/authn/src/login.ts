@@ -7,7 +7,7 @@ import { metrics } from '@microseg/telemetry';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
 import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
-import { describeIdpError, networkDenial, type OidcClients } from './oidc-clients.ts';
+import { describeIdpError, idpUnavailable, networkDenial, type OidcClients } from './oidc-clients.ts';
 import type { SessionStore } from './sessions.ts';
 import type { AuthnEvents } from './events.ts';
 import type { AuthnConfig } from './config.ts';
@@ -20,6 +20,11 @@ export interface LoginDeps {
   config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS'>;
 }
 
+/** The service's namespace for an event ('' when even its settings cannot be had). */
+async function namespaceOf(deps: LoginDeps, serviceId: string): Promise<string> {
+  return (await deps.clients.settings(serviceId).catch(() => undefined))?.namespace ?? '';
+}
+
 export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promise<MessageInitShape<typeof LoginStartResponseSchema>> {
   let oidc;
   try {
@@ -27,7 +32,7 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
   } catch (err) {
     if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED')) {
       const title = err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy' : 'Identity provider discovery failed';
-      deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId });
+      deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
     }
     throw err;
   }
@@ -74,9 +79,10 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   const params = new URLSearchParams(req.query);
   const stateParam = params.get('state') ?? '';
   const state = await deps.states.take(stateParam);
-  if (!state) return fail('AUTHN_STATE_INVALID', 'unknown, expired or already used state');
-  if (state.serviceId !== req.serviceId) return fail('AUTHN_STATE_INVALID', 'state belongs to another service');
-  if (!bindingMatches(req.binding, state.bindingHash)) return fail('AUTHN_STATE_BINDING', 'the login was started in another browser');
+  // The service's own namespace, so that its administrators see these failures too.
+  if (!state) return fail('AUTHN_STATE_INVALID', 'unknown, expired or already used state', await namespaceOf(deps, req.serviceId));
+  if (state.serviceId !== req.serviceId) return fail('AUTHN_STATE_INVALID', 'state belongs to another service', await namespaceOf(deps, req.serviceId));
+  if (!bindingMatches(req.binding, state.bindingHash)) return fail('AUTHN_STATE_BINDING', 'the login was started in another browser', await namespaceOf(deps, req.serviceId));
 
   const oidc = await deps.clients.get(req.serviceId);
   const namespace = oidc.settings.namespace;
@@ -98,7 +104,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   } catch (err) {
     const denied = networkDenial(err);
     if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
-    const isTokenProblem = err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError;
+    const isTokenProblem = !idpUnavailable(err) && (err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError);
     return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
   }
 

@@ -17,6 +17,37 @@ export interface OidcClient {
 
 const SETTINGS_TTL_MS = 30_000;
 
+/** The most an IdP answer (discovery, token, JWKS) may weigh: one IdP must not exhaust the memory authn shares with every other service. */
+export const IDP_ANSWER_LIMIT_BYTES = 1024 * 1024;
+
+export class IdpAnswerTooLarge extends Error {
+  override name = 'IdpAnswerTooLarge';
+  constructor(limit: number) {
+    super(`the provider's answer is larger than ${limit} bytes`);
+  }
+}
+
+/** `response` whose body errors (and stops being read) once it passes `limit` bytes. */
+export function limitBody(response: Response, limit: number): Response {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > limit) {
+    void response.body?.cancel().catch(() => undefined);
+    throw new IdpAnswerTooLarge(limit);
+  }
+  if (!response.body) return response;
+  let seen = 0;
+  const counted = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > limit) controller.error(new IdpAnswerTooLarge(limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
 export class OidcClients {
   readonly #bus: Bus;
   readonly #busTimeoutMs: number;
@@ -39,6 +70,11 @@ export class OidcClients {
     const settings = await this.#getSettings(serviceId);
     const config = await this.#discover(settings);
     return { settings, config, fetch: this.#guardedFetch(settings.serviceId) };
+  }
+
+  /** A service's settings alone, without discovery (e.g. to name its namespace in an event). */
+  settings(serviceId: string): Promise<OidcClientResponse> {
+    return this.#getSettings(serviceId);
   }
 
   async #getSettings(serviceId: string): Promise<OidcClientResponse> {
@@ -74,7 +110,10 @@ export class OidcClients {
       if (!reply.allowed) {
         throw new MicrosegError('AUTHN_NETWORK_DENIED', `The enforcer may not reach the identity provider: ${reply.reason}. Create a network access policy that allows the application's processing unit to reach it (the walkthrough calls it allow-app-to-idp).`);
       }
-      return fetch(url, options as RequestInit);
+      // Every IdP answer is bounded in time and size, whoever calls (openid-client, jose).
+      const signals = [AbortSignal.timeout(this.#idpTimeoutMs), ...(options?.signal ? [options.signal as AbortSignal] : [])];
+      const response = await fetch(url, { ...(options as RequestInit), signal: AbortSignal.any(signals) });
+      return limitBody(response, IDP_ANSWER_LIMIT_BYTES);
     };
   }
 
@@ -133,10 +172,25 @@ export function isLoopbackHttp(url: URL): boolean {
 
 /** A short, public description of why an IdP call failed (no secrets, no bodies). */
 export function describeIdpError(err: unknown): string {
+  const unavailable = idpUnavailable(err);
+  if (unavailable) return unavailable;
   if (err instanceof client.ResponseBodyError) return `the provider answered ${err.error}${err.error_description ? ` (${err.error_description.slice(0, 200)})` : ''}`;
-  if (err instanceof client.ClientError) return err.message.slice(0, 200);
+  if (err instanceof client.ClientError) {
+    // openid-client's message is generic ("invalid response encountered"); oauth4webapi's cause says which check failed.
+    const cause = err.cause instanceof Error && err.cause.message !== err.message ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`.slice(0, 200);
+  }
   const cause = (err as { cause?: { code?: string } })?.cause;
   if (cause?.code) return `network error ${cause.code}`;
   if (err instanceof Error && err.name === 'TimeoutError') return 'the provider did not answer in time';
   return err instanceof Error ? err.message.slice(0, 200) : 'unknown error';
+}
+
+/** Why the IdP could not be used at all (too slow, too large an answer), wherever it was wrapped; undefined otherwise. */
+export function idpUnavailable(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof IdpAnswerTooLarge) return e.message;
+    if (e instanceof Error && e.name === 'TimeoutError') return 'the provider did not answer in time';
+  }
+  return undefined;
 }
