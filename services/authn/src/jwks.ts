@@ -1,12 +1,12 @@
 // One remote key set per IdP (jose): cached, with bounded, single-flight
 // refetch when an unknown `kid` appears; fetched through the network-policy
 // guard like every other call to the IdP.
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type RemoteJWKSet } from 'jose';
 import type { OidcClient } from './oidc-clients.ts';
 
-const sets = new Map<string, JWTVerifyGetKey>();
+const sets = new Map<string, RemoteJWKSet>();
 
-export function keySetOf(oidc: OidcClient): JWTVerifyGetKey {
+export function keySetOf(oidc: OidcClient): RemoteJWKSet {
   const uri = oidc.config.serverMetadata().jwks_uri;
   if (!uri) throw new Error('the identity provider publishes no jwks_uri');
   const key = `${oidc.settings.serviceId}\0${uri}`;

@@ -8,6 +8,7 @@ import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartReque
 import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
 import { describeIdpError, idpUnavailable, networkDenial, type OidcClients } from './oidc-clients.ts';
+import { checkIdToken } from './id-token.ts';
 import type { SessionStore } from './sessions.ts';
 import type { AuthnEvents } from './events.ts';
 import type { AuthnConfig } from './config.ts';
@@ -110,6 +111,13 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
 
   const claims = tokens.claims();
   if (!claims || !tokens.id_token) return fail('AUTHN_TOKEN_INVALID', 'no ID token in the token response', namespace);
+  try {
+    await checkIdToken(oidc, tokens.id_token, claims);
+  } catch (err) {
+    const denied = networkDenial(err);
+    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
+    return fail('AUTHN_TOKEN_INVALID', (err as Error).message, namespace, err);
+  }
   const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
   const tags = tagsFromClaims(profile, claims as Record<string, unknown>);
   const now = Date.now();

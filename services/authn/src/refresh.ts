@@ -12,6 +12,7 @@ import { metrics } from '@microseg/telemetry';
 import { profileFor, tagsFromClaims } from './providers.ts';
 import type { LoadedSession, SessionRecord, SessionStore } from './sessions.ts';
 import type { OidcClient } from './oidc-clients.ts';
+import { checkIdToken } from './id-token.ts';
 
 const LOCK_LEASE_MS = 10_000;
 const LOCK_RENEW_MS = 3_000;
@@ -101,6 +102,9 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
   try {
     deps.counters.refreshes++;
     tokens = await client.refreshTokenGrant(oidc.config, record.refreshToken!);
+    // A refreshed ID token is checked as at login; one that fails never changes the session.
+    const refreshedClaims = tokens.claims();
+    if (refreshedClaims && tokens.id_token) await checkIdToken(oidc, tokens.id_token, refreshedClaims);
     metrics.authnRefreshes().inc({ result: 'success' });
   } catch (err) {
     deps.counters.failures++;
