@@ -24,7 +24,7 @@ import {
 import type { PolicyConfig } from './config.ts';
 import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
-import { redirectUriOf, routesFor, scopesOf } from './routes.ts';
+import { redirectUriOf, routesFor, scopesOf, type RouteConflict } from './routes.ts';
 import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject } from './secrets.ts';
 import { TokenStore } from './api/tokens.ts';
@@ -83,6 +83,28 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     return verdict;
   });
 
+  // A service another one already serves at the same port and host: an Error event, once per pair and process.
+  const conflictsReported = new Set<string>();
+  const reportConflict: RouteConflict = (kept, dropped, port, host) => {
+    const key = `${kept.ID} ${dropped.ID}`;
+    if (conflictsReported.has(key)) return;
+    conflictsReported.add(key);
+    // The other service is named only to its own namespace's readers.
+    const other = kept.namespace === dropped.namespace ? ` (${kept.name})` : '';
+    bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
+      id: randomUUID(),
+      timeMs: BigInt(Date.now()),
+      level: 'Error',
+      category: 'crud',
+      title: 'Service not served: port and host taken',
+      content: `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`,
+      targetIdentity: 'service',
+      targetId: dropped.ID,
+      namespace: dropped.namespace,
+      origin: 'policy',
+    }, `route-conflict-${key}`);
+  };
+
   bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
     const now = new Date().toISOString();
     const registered: ProcessingUnitObject[] = [];
@@ -116,7 +138,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    const services = routesFor(store.snapshot, registered).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
+    const services = routesFor(store.snapshot, registered, reportConflict).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 

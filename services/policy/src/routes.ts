@@ -7,18 +7,41 @@ import type { ProcessingUnitObject, ServiceObject } from '@microseg/contracts';
 import { paths } from '@microseg/contracts';
 import { selects, type Snapshot } from './snapshot.ts';
 
-/** `processingUnits` are the gateway's own, as it registered them in this very request. */
-export function routesFor(snapshot: Snapshot, processingUnits: readonly ProcessingUnitObject[]): MessageInitShape<typeof ServiceRouteSchema>[] {
+/** Older first (bootstrap objects have no createTime: oldest), then by ID: every gateway and replica agrees. */
+function olderFirst(a: ServiceObject, b: ServiceObject): number {
+  const at = (s: ServiceObject) => (s as { createTime?: string }).createTime ?? '';
+  return at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
+}
+
+/** A service left out because an older one already has its exposedPort and host on this gateway. */
+export type RouteConflict = (kept: ServiceObject, dropped: ServiceObject, port: number, host: string) => void;
+
+/**
+ * `processingUnits` are the gateway's own, as it registered them in this very request. When two services
+ * claim the same exposedPort and host on one gateway, the older keeps them and the newer is not served
+ * (`onConflict` hears of it): a gateway finds its service by port and host, so otherwise the last one
+ * written would win — and anyone who may write a service in some namespace could take over the traffic,
+ * sign-ins included, of a service in another.
+ */
+export function routesFor(snapshot: Snapshot, processingUnits: readonly ProcessingUnitObject[], onConflict?: RouteConflict): MessageInitShape<typeof ServiceRouteSchema>[] {
   const routes: MessageInitShape<typeof ServiceRouteSchema>[] = [];
-  for (const service of snapshot.services.values()) {
+  const claimed = new Map<string, ServiceObject>();
+  for (const service of [...snapshot.services.values()].sort(olderFirst)) {
     if (service.disabled) continue;
     const pu = processingUnits.find((p) => selects(service, p));
     if (!pu) continue;
+    const hosts = service.hosts.map((h) => h.toLowerCase());
+    const taken = hosts.find((h) => claimed.has(`${service.exposedPort} ${h}`));
+    if (taken !== undefined) {
+      onConflict?.(claimed.get(`${service.exposedPort} ${taken}`)!, service, service.exposedPort, taken);
+      continue;
+    }
+    for (const h of hosts) claimed.set(`${service.exposedPort} ${h}`, service);
     routes.push({
       id: service.ID,
       name: service.name,
       namespace: service.namespace,
-      hosts: service.hosts.map((h) => h.toLowerCase()),
+      hosts,
       exposedPort: service.exposedPort,
       port: service.port,
       upstreamAddress: pu.address,

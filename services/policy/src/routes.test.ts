@@ -1,0 +1,50 @@
+// Which routes a gateway gets when services of different namespaces claim the same port and host.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PolicyObject, ProcessingUnitObject, ServiceObject } from '@microseg/contracts';
+import { parseImportDocument } from './objects/import-file.ts';
+import { routesFor } from './routes.ts';
+import { Snapshot } from './snapshot.ts';
+
+function service(namespace: string, name: string, createTime: string | undefined, extra: object = {}): ServiceObject {
+  const doc = { namespace, data: { services: [{ name, hosts: ['localhost'], port: 3000, exposedPort: 8443, selectors: [['app=x']], ...extra }] } };
+  const parsed = parseImportDocument(JSON.stringify(doc), 'test')[0] as ServiceObject;
+  return createTime ? ({ ...parsed, createTime } as ServiceObject) : parsed;
+}
+
+function pu(namespace: string, name: string): ProcessingUnitObject {
+  const doc = { namespace, data: { processingunits: [{ name, address: '127.0.0.1', associatedTags: ['app=x'] }] } };
+  return parseImportDocument(JSON.stringify(doc), 'test')[0] as ProcessingUnitObject;
+}
+
+const victimPu = pu('/acme/team-b', 'victim-pu');
+const attackerPu = pu('/acme/team-c', 'attacker-pu');
+
+function served(objects: PolicyObject[]) {
+  const conflicts: string[] = [];
+  const routes = routesFor(Snapshot.build(objects, 1), [victimPu, attackerPu], (kept, dropped, port, host) => conflicts.push(`${kept.name} kept ${port} ${host} from ${dropped.name}`));
+  return { names: routes.map((r) => r.name), conflicts };
+}
+
+test('a newer service on the same exposedPort and host, in another namespace, is not served: the older keeps its traffic', () => {
+  const victim = service('/acme/team-b', 'victim', '2026-01-01T00:00:00.000Z');
+  const attacker = service('/acme/team-c', 'attacker', '2026-06-01T00:00:00.000Z', { hosts: ['LOCALHOST', 'other.example'] });
+  // Whatever order the store lists them in.
+  for (const objects of [[victim, attacker], [attacker, victim]]) {
+    assert.deepEqual(served(objects), { names: ['victim'], conflicts: ['victim kept 8443 localhost from attacker'] });
+  }
+});
+
+test('objects without createTime (bootstrap files) count as the oldest', () => {
+  const bootstrap = service('/acme/team-b', 'bootstrap', undefined);
+  const later = service('/acme/team-c', 'later', '2020-01-01T00:00:00.000Z');
+  assert.deepEqual(served([later, bootstrap]).names, ['bootstrap']);
+});
+
+test('other hosts or ports, or a disabled older service, are no conflict', () => {
+  const victim = service('/acme/team-b', 'victim', '2026-01-01T00:00:00.000Z');
+  assert.deepEqual(served([victim, service('/acme/team-c', 'other-host', '2026-06-01T00:00:00.000Z', { hosts: ['other.example'] })]).names, ['victim', 'other-host']);
+  assert.deepEqual(served([victim, service('/acme/team-c', 'other-port', '2026-06-01T00:00:00.000Z', { exposedPort: 9443 })]).names, ['victim', 'other-port']);
+  const disabled = service('/acme/team-b', 'disabled', '2026-01-01T00:00:00.000Z', { disabled: true });
+  assert.deepEqual(served([disabled, service('/acme/team-c', 'newer', '2026-06-01T00:00:00.000Z')]), { names: ['newer'], conflicts: [] });
+});
