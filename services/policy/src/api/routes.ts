@@ -13,6 +13,7 @@ import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secr
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 import { registerSessionRoutes } from './sessions.ts';
+import { duplicateKey } from './json-keys.ts';
 
 // No `.` or `..` segments: `/acme/team-a/..` would be inside /acme/team-a by its spelling only.
 const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
@@ -121,6 +122,20 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, yamlParser);
+
+  // JSON as fastify parses it (`__proto__` and `constructor.prototype` refused), and a key given twice in
+  // one object refused too: JSON.parse would keep the last silently. (YAML refuses duplicates itself.)
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = String(body);
+    jsonParser(req, text, (err: Error | null, value?: unknown) => {
+      if (err) return done(err);
+      const twice = duplicateKey(text);
+      if (twice !== undefined) return done(new ApiError(400, 'BAD_REQUEST', `the key ${JSON.stringify(twice.slice(0, 64))} appears twice in one object; send each key once`));
+      done(null, value);
+    });
+  });
 
   // YAML out when asked for (Accept: application/yaml), JSON otherwise.
   app.addHook('onSend', async (req, reply, payload) => {
