@@ -29,6 +29,7 @@ import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject } from './secrets.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
+import { AuthFailureLimiter } from './api/auth-failures.ts';
 import { serveTokenVerify } from './token-verify.ts';
 import { serveInventory } from './inventory.ts';
 import { reportNetworkDenials } from './network-denials.ts';
@@ -197,7 +198,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
-  registerApi(http, { store, tokens, secrets, bus });
+  registerApi(http, { store, tokens, secrets, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
 
   return {
     http,

@@ -12,6 +12,10 @@ export const policyConfigSchema = z.object({
   /** The administrator's API token (mst_…); without it one is generated into the data directory. */
   POLICY_ADMIN_TOKEN: z.string().optional(),
   /** Base64 of 32 bytes: encrypts write-only fields at rest. Without it, generated into the data directory. */
+  /** Failed API authentications one client address may make in a row; past them 429 (README, "Admin API"). */
+  POLICY_AUTH_FAILURE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /** …and then per minute. */
+  POLICY_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(10),
   POLICY_SECRETS_KEY: z
     .string()
     .optional()

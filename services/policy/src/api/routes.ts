@@ -13,6 +13,8 @@ import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secr
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 import { registerSessionRoutes } from './sessions.ts';
+import type { AuthFailureLimiter } from './auth-failures.ts';
+import { auditFailures } from './failure-audit.ts';
 import { duplicateKey } from './json-keys.ts';
 
 // No `.` or `..` segments: `/acme/team-a/..` would be inside /acme/team-a by its spelling only.
@@ -31,17 +33,21 @@ export interface ApiDeps {
   tokens: TokenStore;
   secrets: SecretBox;
   bus: Bus;
+  /** Failed authentications per client address (429 past the limit). */
+  authFailures: AuthFailureLimiter;
 }
 
 class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly errors?: AttributeError[];
-  constructor(status: number, code: string, message: string, errors?: AttributeError[]) {
+  readonly headers?: Record<string, string>;
+  constructor(status: number, code: string, message: string, errors?: AttributeError[], headers?: Record<string, string>) {
     super(message);
     this.status = status;
     this.code = code;
     this.errors = errors;
+    this.headers = headers;
   }
 }
 
@@ -137,6 +143,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     });
   });
 
+  // Before the YAML conversion below: the audit reads the JSON error body.
+  auditFailures(app, deps.bus, deps.authFailures);
+
   // YAML out when asked for (Accept: application/yaml), JSON otherwise.
   app.addHook('onSend', async (req, reply, payload) => {
     const accept = String(req.headers.accept ?? '');
@@ -147,7 +156,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.status).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) });
+    if (err instanceof ApiError) return reply.code(err.status).headers(err.headers ?? {}).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ code: 'BAD_REQUEST', message: err.message });
     req.log.error({ err }, 'API request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error.' });
@@ -157,10 +166,22 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   // Authentication and the namespace, before every API route.
   app.addHook('onRequest', async (req) => {
     if (req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics') return;
-    const header = req.headers.authorization ?? '';
+    // Too many failed attempts from this address: refused without looking at the token, so the answer
+    // tells a right guess from a wrong one only after the wait.
+    const waitMs = deps.authFailures.blockedForMs(req.ip);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new ApiError(429, 'RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
+    }
+    // Node keeps only the first of two Authorization headers; a proxy in front may keep the last.
+    const authorizations = req.raw.rawHeaders.filter((_, i) => i % 2 === 0 && req.raw.rawHeaders[i]!.toLowerCase() === 'authorization').length;
+    const header = authorizations === 1 ? (req.headers.authorization ?? '') : '';
     const m = /^Bearer +(\S+)$/i.exec(header);
     const principal = m ? deps.tokens.authenticate(m[1]!) : undefined;
-    if (!principal) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid API token is required: send Authorization: Bearer <token>');
+    if (!principal) {
+      deps.authFailures.failed(req.ip);
+      throw new ApiError(401, 'UNAUTHENTICATED', authorizations > 1 ? 'send one Authorization header, not several' : 'a valid API token is required: send Authorization: Bearer <token>');
+    }
     req.principal = principal;
     const namespace = String(req.headers['x-namespace'] ?? principal.namespace);
     if (!NAMESPACE.test(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);

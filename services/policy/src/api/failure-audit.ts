@@ -1,0 +1,85 @@
+// Every refused API request is an audit event (level Warning): who (the token's name when it was
+// valid, else the client address), what (method and route pattern, never the query string or a
+// header), and why (the error code; our own message for 403 and 422). Never the presented token.
+// Refusals for too many failed attempts (429) are reported at the first one, then once a minute
+// per address with their count, so a scanner cannot flood the event store.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Bus } from '@microseg/bus';
+import { objectKinds, pluralOf, subjects } from '@microseg/contracts';
+import { LogEventSchema } from '@microseg/proto/events';
+import type { AuthFailureLimiter } from './auth-failures.ts';
+
+const AUDITED: Record<number, { category: 'auth' | 'crud'; title: string; withMessage: boolean }> = {
+  400: { category: 'crud', title: 'API request refused', withMessage: false },
+  401: { category: 'auth', title: 'API authentication failed', withMessage: false },
+  403: { category: 'auth', title: 'API access denied', withMessage: true },
+  413: { category: 'crud', title: 'API request refused', withMessage: false },
+  422: { category: 'crud', title: 'API change refused', withMessage: true },
+  429: { category: 'auth', title: 'API client rate limited', withMessage: false },
+};
+
+const plurals = new Set<string>([...objectKinds.map(pluralOf), 'apitokens']);
+
+/** Anything shaped like a credential, in case one ever reaches a message. */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/mst_[A-Za-z0-9_-]{8,}/g, 'mst_[redacted]')
+    .replace(/eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, '[redacted JWT]')
+    .replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]');
+}
+
+/** `DELETE /services/:id`: the route's pattern with the kind filled in, or `an unknown route`. */
+export function describeRoute(req: FastifyRequest): string {
+  const pattern = req.routeOptions?.url;
+  if (!pattern) return `${req.method} (an unknown route)`;
+  const plural = (req.params as { plural?: unknown } | undefined)?.plural;
+  const kind = typeof plural === 'string' && plurals.has(plural.toLowerCase()) ? plural.toLowerCase() : undefined;
+  return `${req.method} ${kind ? pattern.replace(':plural', kind) : pattern}`;
+}
+
+function errorOf(payload: unknown): { code: string; message: string } {
+  if (typeof payload !== 'string') return { code: '', message: '' };
+  try {
+    const body = JSON.parse(payload) as { code?: unknown; message?: unknown };
+    return { code: typeof body.code === 'string' ? body.code : '', message: typeof body.message === 'string' ? body.message : '' };
+  } catch {
+    return { code: '', message: '' };
+  }
+}
+
+export function auditFailures(app: FastifyInstance, bus: Bus, limiter: AuthFailureLimiter): void {
+  app.addHook('onSend', async (req, reply, payload) => {
+    const audited = AUDITED[reply.statusCode];
+    if (!audited) return payload;
+    let refusedCount = 1;
+    if (reply.statusCode === 429) {
+      const due = limiter.refused(req.ip);
+      if (due === undefined) return payload;
+      refusedCount = due;
+    }
+    const { code, message } = errorOf(payload);
+    const who = req.principal ? `token ${req.principal.name}` : 'a client without a valid token';
+    const why = audited.withMessage && message ? `: ${redactCredentials(message).slice(0, 500)}` : '';
+    const count = reply.statusCode === 429 ? ` (${refusedCount} request${refusedCount === 1 ? '' : 's'} refused since the last report)` : '';
+    const id = randomUUID();
+    bus.publishEvent(
+      subjects.logEvent('policy'),
+      LogEventSchema,
+      {
+        id,
+        timeMs: BigInt(Date.now()),
+        level: 'Warning',
+        category: audited.category,
+        title: audited.title,
+        content: `${describeRoute(req)} by ${who} from ${req.ip}: ${reply.statusCode} ${code || 'refused'}${why}${count}.`,
+        targetIdentity: req.principal ? 'apitoken' : 'api',
+        targetId: req.principal?.tokenID ?? '',
+        namespace: req.namespace ?? '/',
+        origin: 'policy',
+      },
+      id,
+    );
+    return payload;
+  });
+}
