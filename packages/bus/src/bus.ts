@@ -2,7 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Context } from '@opentelemetry/api';
 import { MicrosegError, toMicrosegError } from '@microseg/errors';
 import { metrics } from '@microseg/telemetry';
 import { BusRequestError } from './errors.ts';
@@ -167,9 +167,12 @@ export class Bus {
     this.#subscriptions.push(sub);
   }
 
-  /** Queue an event for JetStream; the caller never waits on its delivery. */
-  publishEvent<S extends DescMessage>(subject: string, schema: S, message: MessageInitShape<S>, msgId: string): void {
-    const entry: OutboxEntry = { subject, data: toBinary(schema, create(schema, message)), msgId, headers: injectTraceContext() };
+  /**
+   * Queue an event for JetStream; the caller never waits on its delivery. `traceContext` is the
+   * request the event belongs to when it is sent later, outside that request (the default: now).
+   */
+  publishEvent<S extends DescMessage>(subject: string, schema: S, message: MessageInitShape<S>, msgId: string, traceContext?: Context): void {
+    const entry: OutboxEntry = { subject, data: toBinary(schema, create(schema, message)), msgId, headers: injectTraceContext(traceContext) };
     this.outbox.push(entry);
   }
 

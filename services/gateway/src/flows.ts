@@ -9,7 +9,8 @@ import type { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { FlowEventSchema } from '@microseg/proto/events';
 import type { ServiceRoute } from '@microseg/proto/policy';
-import { metrics, trace } from '@microseg/telemetry';
+import { context, metrics, trace } from '@microseg/telemetry';
+import type { Context } from '@opentelemetry/api';
 
 export type DropReason = '' | 'api' | 'policy' | 'missingtoken' | 'token' | 'dial' | 'timeout' | 'unavailable' | 'invalid' | 'unknownhost';
 
@@ -42,7 +43,7 @@ export interface FlowRecorderOptions {
 export class FlowRecorder {
   readonly #bus: Bus;
   readonly #options: FlowRecorderOptions;
-  #pending = new Map<string, { event: FlowEventInit; count: number }>();
+  #pending = new Map<string, { event: FlowEventInit; count: number; trace: Context }>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(bus: Bus, options: FlowRecorderOptions = { windowMs: 1_000, maxPending: 10_000 }) {
@@ -80,6 +81,8 @@ export class FlowRecorder {
     this.#pending.set(key, {
       event: { ...event, timeMs: BigInt(Date.now()), statusCode: flow.statusCode, requestId: flow.requestId, traceId: trace.getActiveSpan()?.spanContext().traceId ?? '' },
       count: 1,
+      // Sent later by a timer: the event keeps the trace of the request it was first recorded in.
+      trace: context.active(),
     });
     if (this.#pending.size >= this.#options.maxPending) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#options.windowMs).unref();
@@ -91,9 +94,9 @@ export class FlowRecorder {
     this.#timer = undefined;
     const pending = this.#pending;
     this.#pending = new Map();
-    for (const { event, count } of pending.values()) {
+    for (const { event, count, trace: requestContext } of pending.values()) {
       const id = randomUUID();
-      this.#bus.publishEvent(subjects.gatewayDecision, FlowEventSchema, { ...event, id, count }, id);
+      this.#bus.publishEvent(subjects.gatewayDecision, FlowEventSchema, { ...event, id, count }, id, requestContext);
     }
   }
 }

@@ -150,8 +150,8 @@ const handleCallback: Step = async (deps, ctx) => {
       LoginCallbackRequestSchema,
       LoginCallbackResponseSchema,
       { serviceId: ctx.route!.id, query: ctx.query, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp, requestId: ctx.requestId },
-      // The code exchange talks to the IdP: allow it more than a lookup.
-      deps.busTimeoutMs * 10,
+      // The code exchange talks to the IdP (token, JWKS: each bounded by AUTHN_IDP_TIMEOUT_MS): allow it more than a lookup.
+      deps.busTimeoutMs * 20,
     );
   } catch (err) {
     if (err instanceof BusRequestError) return unavailable(deps, ctx);
@@ -337,7 +337,7 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
       LoginStartResponseSchema,
       { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding) },
       // Discovery may run on the first login.
-      deps.busTimeoutMs * 10,
+      deps.busTimeoutMs * 20,
     );
   } catch (err) {
     if (err instanceof BusRequestError) return unavailable(deps, ctx);
