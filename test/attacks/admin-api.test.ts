@@ -504,7 +504,7 @@ describe('audit of every refusal', () => {
     // A 422 of our own, for the record.
     const invalid = await call('POST', '/services', { token: editorC, namespace: TEAM_C, body: { name: 'invalid', exposedPort: 70000 } });
     assert.equal(invalid.status, 422);
-    await waitFor('the refusals to be published', async () => [400, 401, 403, 413, 429].every((s) => events.some((e) => e.content.includes(`: ${s} `))) && events.some((e) => e.content.startsWith('POST /services by token team-c-editor')), 5_000);
+    await waitFor('the refusals to be published', async () => [400, 401, 403, 413, 429].every((s) => events.some((e) => e.content.includes(`: ${s} `))) && events.some((e) => /POST \/services by token team-c-editor .*422 POLICY_VALIDATION_FAILED: .*exposedPort/.test(e.content)), 5_000);
     const refusals = events.filter((e) => e.level === 'Warning' && (e.category === 'auth' || e.category === 'crud'));
     const of = (status: number) => refusals.filter((e) => e.content.includes(`: ${status} `));
     assert.ok(of(401).length >= 30, `${of(401).length} events for 401`);
