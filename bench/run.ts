@@ -19,7 +19,7 @@ import { freePort, loginWithHttp, repoRoot, waitFor } from '@microseg/testkit';
 import { runConstantRate, type ConstantRateResult, type ResponseRecord } from './constant-rate.ts';
 import { ensureTools, MissingToolError, NGINX, WRK } from './lib/tools.ts';
 import { startNginx, type RunningNginx } from './lib/nginx.ts';
-import { ALICE, Cleanup, gatewayHeap, SESSION_COOKIE, SessionFactory, startBenchCluster, touchEach, withTimeout, type BenchCluster, type HeapReading } from './lib/setup.ts';
+import { ALICE, Cleanup, gatewayHeap, gatewayRuntime, runtimeBetween, SESSION_COOKIE, SessionFactory, startBenchCluster, touchEach, withTimeout, type BenchCluster, type HeapReading, type RuntimeSnapshot } from './lib/setup.ts';
 import { measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
 import { commOf, CpuMeter, descendantsOf, loadAverage, rssMb, type CpuReading } from './lib/proc.ts';
 import type { WrkResult } from './lib/wrk.ts';
@@ -106,6 +106,8 @@ interface ScenarioResult {
   scenario: Scenario;
   max?: Measured<WrkResult>;
   rate?: Measured<ConstantRateResult>;
+  /** The gateway's GC pauses and event-loop delay during the constant-rate run (warm-up included). */
+  rateRuntime?: RuntimeSnapshot;
 }
 
 async function main(): Promise<number> {
@@ -340,6 +342,7 @@ async function main(): Promise<number> {
       await s.setup?.();
       try {
         const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : undefined;
+        const runtimeBefore = s.proxy === 'gateway' ? await gatewayRuntime(cluster) : undefined;
         const m = await measureRate(
           {
             url: `${s.origin}${s.path}`,
@@ -354,6 +357,7 @@ async function main(): Promise<number> {
           proxyPid,
         );
         results.get(s.key)!.rate = m;
+        if (s.proxy === 'gateway') results.get(s.key)!.rateRuntime = runtimeBetween(runtimeBefore, await gatewayRuntime(cluster));
         const l = m.load.latency;
         log(`  ${s.title.padEnd(58)} p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)} ms  errors ${m.load.errors}${m.load.schedulerLag.p99 > 5 ? `  (generator lag p99 ${ms(m.load.schedulerLag.p99)} ms)` : ''}`);
       } finally {
@@ -398,7 +402,7 @@ async function main(): Promise<number> {
     // ── 5. memory with many live sessions ─────────────────────────────────────
     step(`memory: ${int(MEMORY_SESSIONS)} live sessions, each used once through the gateway`);
     const memory = await memoryTest(bc, factory, gwHost, MEMORY_SESSIONS, gatewayAtStart);
-    for (const [label, run] of [['after the scenarios', memory.afterLoad], ['restarted gateway', memory.fresh]] as const)
+    for (const [label, run] of [['after the scenarios', memory.afterLoad], ['restarted, control (one session)', memory.control], ['restarted, sessions', memory.fresh]] as const)
       log(`  ${label}: gateway RSS ${mb(run.rssBefore)} before, peak ${mb(run.rssPeak)}, ${mb(run.rssAfter)} after; heap used/reserved/external ${heapText(run.heapBefore)} → ${heapText(run.heapAfter)}; statuses ${JSON.stringify(run.statuses)}; ${(run.touchMs / 1000).toFixed(1)} s`);
 
     // ── 6. profile ────────────────────────────────────────────────────────────
@@ -584,6 +588,8 @@ interface MemoryResult {
   afterLoad: MemoryRun;
   /** On a gateway restarted just before (empty caches, no load before). */
   fresh: MemoryRun;
+  /** The same number of requests on a restarted gateway with a single session. */
+  control: MemoryRun;
   restarted: { rss: number | undefined; heap: HeapReading | undefined };
   /** RSS and heap of the gateway as it started (before any scenario). */
   atStart: { rss: number | undefined; heap: HeapReading | undefined };
@@ -616,11 +622,17 @@ async function memoryTest(bc: BenchCluster, factory: SessionFactory, host: strin
   const cookies = await factory.create(count);
   const createMs = performance.now() - t;
   const afterLoad = await touchAll(bc, host, cookies);
-  await bc.cluster.stopService('gateway');
-  await bc.cluster.startService('gateway');
-  const restarted = { rss: rssMb(bc.cluster.pid('gateway')), heap: await gatewayHeap(bc.cluster) };
+  const restart = async () => {
+    await bc.cluster.stopService('gateway');
+    await bc.cluster.startService('gateway');
+    return { rss: rssMb(bc.cluster.pid('gateway')), heap: await gatewayHeap(bc.cluster) };
+  };
+  // Control: as many requests on a restarted gateway, all with one session — what the load alone costs.
+  const restarted = await restart();
+  const control = await touchAll(bc, host, new Array<string>(count).fill(cookies[0]!));
+  await restart();
   const fresh = await touchAll(bc, host, cookies);
-  return { sessions: count, createMs, afterLoad, fresh, restarted, atStart };
+  return { sessions: count, createMs, afterLoad, fresh, control, restarted, atStart };
 }
 
 async function profileGateway(bc: BenchCluster, wrkPath: string): Promise<{ summary: ProfileSummary; max: WrkResult; file: string }> {
@@ -656,8 +668,8 @@ async function profileGateway(bc: BenchCluster, wrkPath: string): Promise<{ summ
 
 function profileTable(s: ProfileSummary): string {
   return table(
-    ['#', 'self time', 'share of busy time', 'frame'],
-    s.top.map((f, i) => [String(i + 1), `${int(f.selfMs)} ms`, `${f.percent.toFixed(1)} %`, `\`${f.frame}\``]),
+    ['#', 'self time', 'share of busy time', 'frame', 'mostly called from'],
+    s.top.map((f, i) => [String(i + 1), `${int(f.selfMs)} ms`, `${f.percent.toFixed(1)} %`, `\`${f.frame}\``, f.via ? `\`${f.via}\`` : '']),
   );
 }
 
@@ -762,11 +774,12 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const cpuTable = table(['At maximum (wrk)', ...cpuNames, 'wrk', 'machine', 'not ours'], cpuRows);
   const rateRows = [...r.results.values()]
     .filter((x) => x.rate)
-    .map(({ scenario: s, rate }) => {
+    .map((x) => {
+      const { scenario: s, rate } = x;
       const l = rate!.load;
-      return [s.title, int(l.scheduled), int(l.completed), ms(l.latency.p90), ms(l.latency.max), ms(l.serviceTime.p99), ms(l.schedulerLag.p99), pct(rate!.cpu.byName.gateway), pct(rate!.cpu.self), pct(rate!.cpu.foreign), Object.keys(l.errorKinds).length ? JSON.stringify(l.errorKinds) : ''];
+      return [s.title, int(l.scheduled), int(l.completed), ms(l.latency.p90), ms(l.latency.max), ms(l.serviceTime.p99), ms(l.schedulerLag.p99), pct(rate!.cpu.byName.gateway), gcText(x.rateRuntime), x.rateRuntime ? `${ms(x.rateRuntime.loopP99Ms, 1)} / ${ms(x.rateRuntime.loopMaxMs, 1)}` : '', pct(rate!.cpu.self), pct(rate!.cpu.foreign), Object.keys(l.errorKinds).length ? JSON.stringify(l.errorKinds) : ''];
     });
-  const rateTable = table(['At the constant rate', 'scheduled', 'completed', 'p90 ms', 'max ms', 'p99 from send ms', 'generator lag p99 ms', 'gateway CPU', 'generator CPU', 'not ours', 'errors'], rateRows);
+  const rateTable = table(['At the constant rate', 'scheduled', 'completed', 'p90 ms', 'max ms', 'p99 from send ms', 'generator lag p99 ms', 'gateway CPU', 'gateway GC', 'gateway event-loop delay p99 / max ms', 'generator CPU', 'not ours', 'errors'], rateRows);
   const disturbed = r.busyBefore > 25 || [...r.results.values()].some((x) => (x.max?.cpu.foreign ?? 0) > 25 || (x.rate?.cpu.foreign ?? 0) > 25);
 
   const notes = [...r.results.values()].flatMap(({ scenario: s }) => s.notes.map((n) => `- ${s.title}: ${n}`));
@@ -804,7 +817,8 @@ Invalidation under load (${r.rate} req/s on \`/\` with the session concerned; ti
 
 Memory: ${int(r.memory.sessions)} live sessions written to Redis (authn's \`SessionStore\`: valid v2 records for private-app with alice's tags) in
 ${(r.memory.createMs / 1000).toFixed(1)} s, each used once through the gateway, 32 at a time — first on the gateway that carried every scenario
-above, then on the same gateway restarted (empty caches). V8 heap given as used / reserved / external.
+above, then on the same gateway restarted (empty caches); as a control, the same number of requests with a single session on a
+restarted gateway shows what the load alone costs. V8 heap given as used / reserved / external.
 
 ${memoryTable(r.memory)}
 
@@ -819,6 +833,10 @@ CPU gateway ${pct(r.logins.cpu.byName.gateway)}, authn ${pct(r.logins.cpu.byName
 ${cpuTable}
 
 ${rateTable}
+
+"p99 from send": the same requests timed from when they actually left (hides queueing; for comparison only). Generator lag:
+how late our generator sent requests that found a free connection (its own delay). Gateway GC and event-loop delay come
+from its /metrics over the run (warm-up included).
 ${notes.length ? `\nNotes:\n${notes.join('\n')}\n` : ''}${r.profile ? `
 ## Profile of the gateway (protected scenario, live session, \`--cpu-prof\`)
 
@@ -841,9 +859,20 @@ function memoryTable(m: MemoryResult): string {
       ['as started, before any scenario', '', '', mb(m.atStart.rss), '', '', heapText(m.atStart.heap), ''],
       row('after all the scenarios', m.afterLoad),
       ['restarted', '', '', mb(m.restarted.rss), '', '', heapText(m.restarted.heap), ''],
-      row('restarted, sessions touched', m.fresh),
+      row(`restarted, control: ${int(m.sessions)} requests with one session`, m.control),
+      row(`restarted again, ${int(m.sessions)} sessions touched`, m.fresh),
     ],
   );
+}
+
+/** `412 ms in 380 pauses (2 major, 1 over 100 ms)` */
+function gcText(r: RuntimeSnapshot | undefined): string {
+  if (!r) return '';
+  const all = Object.values(r.gc);
+  const total = all.reduce((a, g) => a + g.ms, 0);
+  const count = all.reduce((a, g) => a + g.count, 0);
+  const over = all.reduce((a, g) => a + g.over100ms, 0);
+  return `${int(total)} ms in ${int(count)} pauses (${r.gc.major?.count ?? 0} major${over ? `, ${over} over 100 ms` : ''})`;
 }
 
 function heapText(h: HeapReading | undefined): string {

@@ -23,6 +23,8 @@ export interface Frame {
   selfMs: number;
   /** Share of the busy time (idle excluded). */
   percent: number;
+  /** The heaviest chain of callers (three frames up), `a ← b ← c`. */
+  via?: string;
 }
 
 export interface ProfileSummary {
@@ -64,6 +66,18 @@ export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 export function topSelfFrames(file: string, root: string, count = 10, window?: { fromUs: number; toUs: number }): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const short = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` (${n.callFrame.url.split('/').at(-1)}:${n.callFrame.lineNumber + 1})` : ''}`;
+  const callers = (id: number) => {
+    const chain: string[] = [];
+    for (let p = parentOf.get(id); p !== undefined && chain.length < 3; p = parentOf.get(p)) {
+      const node = byId.get(p)!;
+      if (node.callFrame.functionName === '(root)') break;
+      chain.push(short(node));
+    }
+    return chain.join(' ← ');
+  };
   const selfUs = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
     // Sample i is taken at startTime + Σ deltas[0..i]; its time is the delta to the next sample.
@@ -80,6 +94,7 @@ export function topSelfFrames(file: string, root: string, count = 10, window?: {
     for (const n of profile.nodes) selfUs.set(n.id, ((n.hitCount ?? 0) / hits) * total);
   }
   const merged = new Map<string, number>();
+  const vias = new Map<string, Map<string, number>>();
   const areas = new Map<string, number>();
   let idleUs = 0;
   let totalUs = 0;
@@ -93,6 +108,10 @@ export function topSelfFrames(file: string, root: string, count = 10, window?: {
     }
     const key = label(node, root);
     merged.set(key, (merged.get(key) ?? 0) + us);
+    let byChain = vias.get(key);
+    if (!byChain) vias.set(key, (byChain = new Map()));
+    const chain = callers(id);
+    byChain.set(chain, (byChain.get(chain) ?? 0) + us);
     const area = areaOf(node);
     areas.set(area, (areas.get(area) ?? 0) + us);
   }
@@ -102,5 +121,6 @@ export function topSelfFrames(file: string, root: string, count = 10, window?: {
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([frame, us]) => ({ frame, selfMs: us / 1000, percent: busyUs > 0 ? (us / busyUs) * 100 : 0 }));
-  return { totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, top: rank(merged, count), areas: rank(areas, 10) };
+  const top = rank(merged, count).map((f) => ({ ...f, via: [...(vias.get(f.frame)?.entries() ?? [])].sort((a, b) => b[1] - a[1])[0]?.[0] }));
+  return { totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, top, areas: rank(areas, 10) };
 }

@@ -211,3 +211,46 @@ export async function gatewayHeap(cluster: { ports: { gatewayAdmin: number } }):
     return undefined;
   }
 }
+
+export interface RuntimeSnapshot {
+  /** Per GC kind (minor, major, incremental, weakcb): pauses, total ms, pauses over 100 ms. */
+  gc: Record<string, { count: number; ms: number; over100ms: number }>;
+  /** Event-loop delay since the previous scrape (prom-client resets its histogram at every scrape), ms. */
+  loopP99Ms: number;
+  loopMaxMs: number;
+}
+
+/** GC pauses and event-loop delay of the gateway from its /metrics (scrape once before a run to reset the delay). */
+export async function gatewayRuntime(cluster: { ports: { gatewayAdmin: number } }): Promise<RuntimeSnapshot | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${cluster.ports.gatewayAdmin}/metrics`, { signal: AbortSignal.timeout(3_000) });
+    const text = await res.text();
+    const gc: RuntimeSnapshot['gc'] = {};
+    const entry = (kind: string) => (gc[kind] ??= { count: 0, ms: 0, over100ms: 0 });
+    const under100 = new Map<string, number>();
+    for (const m of text.matchAll(/^microseg_process_nodejs_gc_duration_seconds_(count|sum|bucket)\{([^}]*)\} ([\d.e+-]+)$/gm)) {
+      const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+      const kind = labels.kind ?? '?';
+      const value = Number(m[3]);
+      if (m[1] === 'count') entry(kind).count = value;
+      else if (m[1] === 'sum') entry(kind).ms = value * 1000;
+      else if (labels.le === '0.1') under100.set(kind, value);
+    }
+    for (const [kind, e] of Object.entries(gc)) e.over100ms = e.count - (under100.get(kind) ?? e.count);
+    const gauge = (name: string) => Number(new RegExp(`^microseg_process_nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)`, 'm').exec(text)?.[1]) * 1000;
+    return { gc, loopP99Ms: gauge('p99'), loopMaxMs: gauge('max') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What happened between two snapshots: GC pauses in the window, and the delay of the later one. */
+export function runtimeBetween(before: RuntimeSnapshot | undefined, after: RuntimeSnapshot | undefined): RuntimeSnapshot | undefined {
+  if (!before || !after) return undefined;
+  const gc: RuntimeSnapshot['gc'] = {};
+  for (const [kind, a] of Object.entries(after.gc)) {
+    const b = before.gc[kind] ?? { count: 0, ms: 0, over100ms: 0 };
+    gc[kind] = { count: a.count - b.count, ms: a.ms - b.ms, over100ms: a.over100ms - b.over100ms };
+  }
+  return { gc, loopP99Ms: after.loopP99Ms, loopMaxMs: after.loopMaxMs };
+}
