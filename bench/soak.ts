@@ -173,7 +173,7 @@ async function main(): Promise<number> {
 
 ${MINUTES} min at a constant ${rate} req/s${publicMax ? ` (half the gateway's public maximum, ${int(publicMax)} req/s with wrk)` : ' (--rate)'} on the protected
 endpoint \`/\` with a live session (a freshly restarted gateway when the rate was measured first), ${CONNECTIONS} keep-alive connections, latencies from the intended send time; cluster isolated,
-\`LOG_LEVEL=warn\`. Gateway RSS sampled every ${SAMPLE_EVERY_MS / 1000} s; flat = least-squares slope over the last ${windowMin} min below
+\`LOG_LEVEL=warn\`. Gateway RSS sampled every ${SAMPLE_EVERY_MS / 1000} s; flat = least-squares slope over the last ${windowMin} min within
 ±${FLAT_MB_PER_MIN} MB/min (V8's heap moves RSS by several MB, about ±1 MB/min of noise over 4 minutes; a leak of 35 bytes per request at
 1,000 req/s is already 2 MB/min). Load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${loadAtEnd.map((x) => x.toFixed(2)).join(' ')}.
 
