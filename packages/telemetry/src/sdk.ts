@@ -1,5 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { IncomingMessage } from 'node:http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
@@ -7,7 +8,35 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 
 let sdk: NodeSDK | undefined;
 
-/** Keeps a tracer provider (and so real trace ids) when nothing is exported. */
+/** Servers whose requests make their own span (the gateway's listeners): the HTTP instrumentation leaves them alone. */
+const selfTraced = new WeakSet<object>();
+
+/**
+ * The server's requests are traced by the service itself, not by the HTTP
+ * instrumentation, which binds every request's and response's event listeners
+ * to the request's context and parses its URL before anything else runs: a
+ * large part of a proxy's per-request cost (bench/results).
+ */
+export function tracesItsOwnRequests(server: object): void {
+  selfTraced.add(server);
+  // The instrumentation wraps `Server.prototype.emit`; even for a request its hook ignores, it binds the
+  // request's and response's listeners to a context. This server gets the unwrapped `emit`.
+  const emit = (server as { emit?: { __original?: unknown; __wrapped?: boolean } }).emit;
+  if (emit?.__wrapped === true && typeof emit.__original === 'function') Object.defineProperty(server, 'emit', { value: emit.__original, writable: true, configurable: true });
+}
+
+function carriesTraceparent(headers: unknown): boolean {
+  if (typeof headers === 'string') return headers.includes('traceparent:');
+  if (Array.isArray(headers)) return headers.some((h, i) => i % 2 === 0 && typeof h === 'string' && h.toLowerCase() === 'traceparent');
+  return false;
+}
+
+function isSelfTraced(req: IncomingMessage): boolean {
+  const server = (req.socket as { server?: object } | undefined)?.server;
+  return server !== undefined && selfTraced.has(server);
+}
+
+/** Keeps a tracer provider (and so real trace and span ids, for logs and NATS headers) when nothing is exported. */
 const recordOnly: SpanProcessor = {
   onStart: () => undefined,
   onEnd: () => undefined,
@@ -16,9 +45,12 @@ const recordOnly: SpanProcessor = {
 };
 
 /**
- * Start the OpenTelemetry SDK once per process. Spans are always created (trace
- * ids reach logs and NATS headers); they are exported over OTLP/HTTP only when
- * OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set.
+ * Start the OpenTelemetry SDK once per process. Every request has a trace id
+ * (it reaches logs and NATS headers); spans are recorded and exported over
+ * OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific
+ * variable) is set, sampled as OTEL_TRACES_SAMPLER says (parent-based, always on
+ * by default). Without an exporter nothing is recorded: the spans would only be
+ * thrown away, at a cost on every request.
  */
 export function startTelemetry(): void {
   if (sdk) return;
@@ -27,11 +59,14 @@ export function startTelemetry(): void {
   sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? 'microseg',
     spanProcessors,
+    ...(exporting ? {} : { sampler: new AlwaysOffSampler() }),
     metricReaders: [],
     instrumentations: [
       // Incoming HTTP is traced by each service's own spans; outgoing calls are traced here.
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' }),
-      new UndiciInstrumentation(),
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || isSelfTraced(req) }),
+      // A request that already carries a traceparent propagates its own context (the gateway's forwarder makes
+      // its own client span): no second span, no second traceparent.
+      new UndiciInstrumentation({ ignoreRequestHook: (request) => carriesTraceparent(request.headers) }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });

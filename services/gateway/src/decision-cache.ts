@@ -20,6 +20,8 @@ interface Entry {
   at: number;
 }
 
+const sortedTags = new WeakMap<readonly string[], string>();
+
 export class DecisionCache {
   readonly #entries = new Map<string, Entry>();
   readonly #capacity: number;
@@ -35,7 +37,13 @@ export class DecisionCache {
   }
 
   static key(k: DecisionKey): string {
-    return JSON.stringify([k.serviceId, k.method, k.path, k.authenticated, [...k.tags].sort(), k.clientIp]);
+    // A session's tags are one array for as long as the session is cached: sorted and written once.
+    let tags = sortedTags.get(k.tags);
+    if (tags === undefined) {
+      tags = JSON.stringify([...k.tags].sort());
+      sortedTags.set(k.tags, tags);
+    }
+    return `${JSON.stringify([k.serviceId, k.method, k.path, k.authenticated, k.clientIp])}${tags}`;
   }
 
   /** A decision the policy service made for a question asked at `askedAt`. */

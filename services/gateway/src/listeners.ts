@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '@microseg/telemetry';
+import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
 import type { CertificateStore } from './tls.ts';
 
 export class Listeners {
@@ -52,6 +52,8 @@ export class Listeners {
         },
         this.#handlerFor(port),
       );
+      // The request handler makes the request's span itself (pipeline/handler.ts).
+      tracesItsOwnRequests(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         else socket.destroy();

@@ -21,7 +21,7 @@ import {
   BackchannelLogoutResponseSchema,
 } from '@microseg/proto/authn';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
-import { metrics, trace, type Logger } from '@microseg/telemetry';
+import { context, metrics, ROOT_CONTEXT, SpanKind, trace, type Logger } from '@microseg/telemetry';
 import { parseRequestTarget } from './request-target.ts';
 import { hostCookie, singleCookie } from './cookies.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
@@ -295,9 +295,11 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+const NO_TAGS: string[] = [];
+
 /** 6. Ask the policy service; act on the verdict. */
 const authorize: Step = async (deps, ctx) => {
-  const question = { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? [], clientIp: ctx.clientIp };
+  const question = { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? NO_TAGS, clientIp: ctx.clientIp };
   const key = DecisionCache.key(question);
   const askedAt = Date.now();
   const known = deps.decisions.get(key, askedAt);
@@ -372,6 +374,17 @@ function deny(deps: PipelineDeps, ctx: RequestContext, verdict: DecideResponse):
   return refuse(deps, ctx, { code: 'GATEWAY_FORBIDDEN', details: [who, why, 'If you need access, ask the administrator of this application.'] }, 'api');
 }
 
+const mappedNames = new WeakMap<object, string[]>();
+/** The service's mapped header names, made once per version of its mappings. */
+function mappedHeaderNamesOf(route: ServiceRoute): string[] {
+  let names = mappedNames.get(route.claimsToHttpHeaderMappings);
+  if (!names) {
+    names = route.claimsToHttpHeaderMappings.map((m) => m.targetHttpHeader);
+    mappedNames.set(route.claimsToHttpHeaderMappings, names);
+  }
+  return names;
+}
+
 /** 7. Forward to the processing unit. */
 const forward: Step = async (deps, ctx) => {
   const route = ctx.route!;
@@ -381,7 +394,7 @@ const forward: Step = async (deps, ctx) => {
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
     claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : new Map(),
-    mappedHeaderNames: route.claimsToHttpHeaderMappings.map((m) => m.targetHttpHeader),
+    mappedHeaderNames: mappedHeaderNamesOf(route),
   });
   // Decided: the response may finish before the flow is recorded below.
   ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };
@@ -415,44 +428,66 @@ function subjectOf(tags: readonly string[], subject: string): string {
   return tags.find((t) => t.startsWith('email='))?.slice('email='.length) ?? subject;
 }
 
+const tracer = trace.getTracer('microseg-gateway');
+
 export function createRequestHandler(deps: PipelineDeps, port: number): (req: IncomingMessage, res: ServerResponse) => void {
+  const run = async (ctx: RequestContext) => {
+    for (const step of steps) {
+      const done = step(deps, ctx);
+      if (done === true || (done !== false && (await done))) return;
+    }
+  };
   return (req, res) => {
     // Until the target is normalised, flows show the path only as far as it is safe to log.
     const ctx: RequestContext = { req, res, port, requestId: randomUUID(), clientIp: req.socket.remoteAddress ?? '', path: '(unparsed)', query: '' };
     res.setHeader('x-request-id', ctx.requestId);
     const started = performance.now();
-    // The request's server span (HTTP instrumentation) carries the decision, never a token.
-    const span = trace.getActiveSpan();
+    // The request's server span: always a new trace — a client's traceparent is not taken (it could choose
+    // our trace ids and, with its sampled flag, our sampling). It carries the decision, never a token.
+    const span = tracer.startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'server.port': port } }, ROOT_CONTEXT);
     res.once('finish', () => {
       metrics.gatewayRequestDuration().observe((performance.now() - started) / 1000);
-      span?.setAttributes({
-        'microseg.request_id': ctx.requestId,
-        'microseg.service': ctx.route?.name ?? '',
-        'microseg.namespace': ctx.route?.namespace ?? '',
-        'microseg.decision': ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : '',
-        'microseg.drop_reason': ctx.outcome?.dropReason ?? '',
-        'microseg.policy_id': ctx.outcome?.policyId ?? '',
-      });
-      deps.logger.info(
-        {
-          requestId: ctx.requestId,
-          method: req.method,
-          path: ctx.path,
-          status: res.statusCode,
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
-          service: ctx.route?.name,
-          user: ctx.session?.subject,
-          decision: ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : undefined,
-          dropReason: ctx.outcome?.dropReason || undefined,
-          reason: ctx.verdict?.reason,
-          clientIp: ctx.clientIp,
-        },
-        'request',
-      );
+      if (span.isRecording()) {
+        span.setAttributes({
+          'url.path': ctx.path,
+          'http.response.status_code': res.statusCode,
+          'microseg.request_id': ctx.requestId,
+          'microseg.service': ctx.route?.name ?? '',
+          'microseg.namespace': ctx.route?.namespace ?? '',
+          'microseg.decision': ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : '',
+          'microseg.drop_reason': ctx.outcome?.dropReason ?? '',
+          'microseg.policy_id': ctx.outcome?.policyId ?? '',
+        });
+      }
+      span.end();
+      // The access log: built only when it is written (at LOG_LEVEL=warn it is not).
+      if (deps.logger.isLevelEnabled('info')) {
+        const spanContext = span.spanContext();
+        deps.logger.info(
+          {
+            trace_id: spanContext.traceId,
+            span_id: spanContext.spanId,
+            requestId: ctx.requestId,
+            method: req.method,
+            path: ctx.path,
+            status: res.statusCode,
+            durationMs: Math.round((performance.now() - started) * 100) / 100,
+            service: ctx.route?.name,
+            user: ctx.session?.subject,
+            decision: ctx.outcome ? (ctx.outcome.accepted ? 'accept' : 'reject') : undefined,
+            dropReason: ctx.outcome?.dropReason || undefined,
+            reason: ctx.verdict?.reason,
+            clientIp: ctx.clientIp,
+          },
+          'request',
+        );
+      }
     });
-    void (async () => {
-      for (const step of steps) if (await step(deps, ctx)) return;
-    })().catch((err: unknown) => {
+    res.once('close', () => {
+      // The client went away before the response was complete.
+      if (!res.writableFinished) span.end();
+    });
+    context.with(trace.setSpan(ROOT_CONTEXT, span), run, undefined, ctx).catch((err: unknown) => {
       deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
       refuse(deps, ctx, { code: 'INTERNAL' as ErrorCode }, 'unavailable');
     });

@@ -44,9 +44,26 @@ const ALWAYS_STRIPPED = new Set([
 
 export const foldHeaderName = (name: string) => name.toLowerCase().replaceAll('_', '-');
 
-function connectionListed(value: string | string[] | undefined): Set<string> {
-  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
+/** Node gives header names in lower case already: only `_` is left to fold. */
+const foldLowerCase = (name: string) => (name.includes('_') ? name.replaceAll('_', '-') : name);
+
+const NONE: ReadonlySet<string> = new Set();
+
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined || value === '' || value === 'keep-alive' || value === 'close') return NONE;
+  const list = Array.isArray(value) ? value.join(',') : value;
   return new Set(list.split(',').map((t) => foldHeaderName(t.trim())).filter(Boolean));
+}
+
+/** The folded mapped header names of a service, per list of mappings (a route keeps its list until it changes). */
+const mappedCache = new WeakMap<readonly string[], ReadonlySet<string>>();
+function mappedSet(names: readonly string[]): ReadonlySet<string> {
+  let set = mappedCache.get(names);
+  if (!set) {
+    set = new Set(names.map(foldHeaderName));
+    mappedCache.set(names, set);
+  }
+  return set;
 }
 
 export interface UpstreamHeaderInput {
@@ -62,11 +79,12 @@ export interface UpstreamHeaderInput {
 
 export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<string, string | string[]> {
   const listed = connectionListed(input.incoming.connection);
-  const mapped = new Set(input.mappedHeaderNames.map(foldHeaderName));
+  const mapped = mappedSet(input.mappedHeaderNames);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(input.incoming)) {
+  for (const name in input.incoming) {
+    const value = input.incoming[name];
     if (value === undefined) continue;
-    const folded = foldHeaderName(name);
+    const folded = foldLowerCase(name.toLowerCase());
     if (HOP_BY_HOP.has(folded) || listed.has(folded) || ALWAYS_STRIPPED.has(folded) || mapped.has(folded) || folded.startsWith(own.ownPrefix)) continue;
     if (folded === 'cookie') {
       const kept = withoutCookies(Array.isArray(value) ? value.join('; ') : value, [cookies.session, cookies.loginBinding]);
@@ -91,7 +109,8 @@ export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<strin
 export function downstreamResponseHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     const folded = name.toLowerCase();
     if (HOP_BY_HOP.has(folded) || listed.has(folded)) continue;
