@@ -322,9 +322,10 @@ describe('headers: identity, overrides, hop-by-hop, forwarding', () => {
     for (const name of ['forwarded', 'x-real-ip', 'x-forwarded-port', 'x-forwarded-prefix']) assert.deepEqual(headerValues(got, name), [], name);
     assert.deepEqual(headerValues(got, 'x-request-id'), [res.header('x-request-id')]);
     assert.ok(!got.rawHeaders.join('\n').includes('6.6.6.'), 'a client address arrived');
-    // The client's trace context is not passed on as is (the gateway's own span is the parent). Its trace id
-    // is continued, though: README, "Left open".
-    assert.ok(!headerValues(got, 'traceparent').includes('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'), "the client's traceparent arrived");
+    // The client's trace context is neither passed on nor continued: the gateway starts a new trace.
+    const traceparents = headerValues(got, 'traceparent');
+    assert.equal(traceparents.length, 1, 'the application gets the gateway\'s traceparent, once');
+    assert.ok(!traceparents[0]!.includes('0af7651916cd43dd8448eb211c80319c'), "the client's trace id was continued");
   });
 
   test('X-Microseg-* in any spelling and other hop-by-hop headers are removed', async () => {
