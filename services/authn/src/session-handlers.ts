@@ -149,6 +149,9 @@ function withinSubtree(namespace: string, root: string, recursive: boolean): boo
   return recursive && (root === '/' || namespace.startsWith(`${root}/`));
 }
 
+/** A listing answers with at most this many sessions; a revocation ends every match. */
+const LIST_LIMIT = 10_000;
+
 function matchesUser(meta: SessionMeta, user: string): boolean {
   return !user || meta.user === user || meta.subject === user;
 }
@@ -168,13 +171,13 @@ function info(meta: SessionMeta): MessageInitShape<typeof SessionInfoSchema> {
 }
 
 export async function listSessions(deps: SessionDeps, req: SessionListRequest): Promise<MessageInitShape<typeof SessionListResponseSchema>> {
-  const all = await deps.sessions.list();
-  return { sessions: all.filter((m) => withinSubtree(m.namespace, req.namespace, req.recursive) && matchesUser(m, req.user)).map(info) };
+  const found = await deps.sessions.list((m) => withinSubtree(m.namespace, req.namespace, req.recursive) && matchesUser(m, req.user), LIST_LIMIT);
+  return { sessions: found.map(info) };
 }
 
 export async function revokeSessions(deps: SessionDeps, req: SessionRevokeRequest): Promise<MessageInitShape<typeof SessionRevokeResponseSchema>> {
   if (!req.sessionId && !req.user) throw new MicrosegError('BAD_REQUEST', 'name a session id or a user to revoke');
-  const candidates = req.sessionId ? [await deps.sessions.meta(req.sessionId)] : await deps.sessions.list();
+  const candidates = req.sessionId ? [await deps.sessions.meta(req.sessionId)] : await deps.sessions.list((m) => matchesUser(m, req.user));
   const revoked: SessionMeta[] = [];
   for (const meta of candidates) {
     if (!meta || !withinSubtree(meta.namespace, req.namespace, req.recursive || Boolean(req.sessionId))) continue;

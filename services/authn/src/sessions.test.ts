@@ -206,3 +206,13 @@ test('replace does not bring back a session deleted meanwhile (revoked during a 
   assert.equal(await redis.exists(redisKeys.sessionMeta(loaded.id)), 0);
   assert.ok(!(await sessions.list()).some((m) => m.id === loaded.id));
 });
+
+test('a filtered listing reads the whole index: a match after more than a page of other sessions is found, and the limit counts matches', async () => {
+  // More sessions than one page of the index (1,000), the one sought created last.
+  for (let i = 0; i < 1_050; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => create(record({ user: `bulk-${i + j}@example.com`, subject: `bulk-${i + j}` }))));
+  const last = idOf(await create(record({ user: 'last@example.com', subject: 'last-subject' })));
+  const found = await sessions.list((m) => m.user === 'last@example.com');
+  assert.deepEqual(found.map((m) => m.id), [last]);
+  const bulk = await sessions.list((m) => m.user.startsWith('bulk-'), 1_020);
+  assert.equal(bulk.length, 1_020, 'the limit counts matching sessions, across pages');
+});

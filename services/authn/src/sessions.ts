@@ -205,11 +205,24 @@ export class SessionStore {
     return this.#redis.smembers(redisKeys.sessionsBySid(hashOf(issuer, sid)));
   }
 
-  /** Live sessions, oldest first (bounded). */
-  async list(limit = 10_000): Promise<SessionMeta[]> {
-    await this.#redis.zremrangebyscore(redisKeys.sessionIndex, '-inf', Date.now());
-    const ids = await this.#redis.zrangebyscore(redisKeys.sessionIndex, Date.now(), '+inf', 'LIMIT', 0, limit);
-    const metas = await Promise.all(ids.map((id) => this.meta(id)));
-    return metas.filter((m): m is SessionMeta => m !== undefined);
+  /**
+   * Live sessions that `match`, oldest first, at most `limit` of them. The whole index is read, a page at a
+   * time, so that no session escapes a filter because others came first (revoking a user's sessions must
+   * find every one of them, however many sessions there are).
+   */
+  async list(match: (meta: SessionMeta) => boolean = () => true, limit = Infinity): Promise<SessionMeta[]> {
+    const now = Date.now();
+    await this.#redis.zremrangebyscore(redisKeys.sessionIndex, '-inf', now);
+    const found: SessionMeta[] = [];
+    for (let offset = 0; found.length < limit; offset += LIST_PAGE) {
+      const ids = await this.#redis.zrangebyscore(redisKeys.sessionIndex, now, '+inf', 'LIMIT', offset, LIST_PAGE);
+      if (ids.length === 0) break;
+      const metas = await Promise.all(ids.map((id) => this.meta(id)));
+      for (const m of metas) if (m && match(m) && found.length < limit) found.push(m);
+      if (ids.length < LIST_PAGE) break;
+    }
+    return found;
   }
 }
+
+const LIST_PAGE = 1_000;
