@@ -34,7 +34,13 @@ if [ -n "${MICROSEG_LOOPBACK_FORWARD:-}" ]; then network="--import ./deploy/dock
 command="${1:-}"
 if [ $# -gt 0 ]; then shift; fi
 case "$command" in
-  gateway | authn | policy | flowlog)
+  gateway)
+    # A small young generation and a bounded old one (the gateway's caches are bounded), telemetry without the
+    # ES module loader hook (packages/telemetry/src/start.ts). The same as the test kit's serviceNodeArgs.
+    # shellcheck disable=SC2086 # $network is zero or two words
+    exec "$node" --max-semi-space-size=4 --max-old-space-size=256 $network --import @microseg/telemetry/start "services/$command/src/main.ts" "$@"
+    ;;
+  authn | policy | flowlog)
     # shellcheck disable=SC2086 # $network is zero or two words
     exec "$node" $network --import @microseg/telemetry/register "services/$command/src/main.ts" "$@"
     ;;

@@ -13,6 +13,7 @@ import { parseConfig } from '@microseg/config';
 import { parseImportDocument } from '../../services/policy/src/objects/import-file.ts';
 import { parseForwards } from '../../deploy/docker/container-network.ts';
 import { programOf, readinessUrl } from '../../deploy/docker/healthcheck.ts';
+import { serviceNodeArgs } from '@microseg/testkit';
 import { demoSecrets, ensureSecrets, renderTemplate, run as initDemo } from '../../deploy/docker/init-demo.ts';
 import { configured, healthPortVariable, readText, readYaml, repoPath, serviceDirs, serviceSchemas, type ServiceName } from './lib.ts';
 
@@ -139,6 +140,19 @@ describe('the image at run time', () => {
       child.kill();
       echo.close();
     }
+  });
+
+  test('the entrypoint starts each service with the same Node arguments as the test kit', () => {
+    const entrypoint = readText('deploy/docker/entrypoint.sh');
+    for (const service of serviceDirs() as ServiceName[]) {
+      // The exec line of the case that runs this service, without the optional network hook.
+      const block = entrypoint.split(/\n\s*;;/).find((b) => new RegExp(`\\n\\s*(?:[a-z| ]*\\| )?${service}(?: \\|[a-z| ]*)?\\)`).test(b));
+      assert.ok(block, `no case of the entrypoint runs ${service}`);
+      const exec = /exec "\$node" (.*) "services\/\$command\/src\/main\.ts"/.exec(block)?.[1];
+      assert.ok(exec, `the case of ${service} execs a service`);
+      assert.deepEqual(exec.split(/\s+/).filter((a) => a !== '$network'), serviceNodeArgs(service), service);
+    }
+    assert.equal(programOf(['/usr/local/bin/node', '--max-semi-space-size=4', '--import', '@microseg/telemetry/start', 'services/gateway/src/main.ts']), 'gateway');
   });
 
   test('the health check finds the service a container runs and asks its configured readiness port', async () => {

@@ -1,4 +1,4 @@
-export { startCluster, defaultPorts, repoRoot, serviceNames, type Cluster, type ClusterOptions, type ClusterPorts, type Replica, type ServiceName } from './cluster.ts';
+export { startCluster, defaultPorts, repoRoot, serviceNames, serviceNodeArgs, GATEWAY_V8_FLAGS, type Cluster, type ClusterOptions, type ClusterPorts, type Replica, type ServiceName } from './cluster.ts';
 export { startNats, startRedis, which, type RunningServer } from './servers.ts';
 export { freePort, isListening, waitFor } from './ports.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';

@@ -39,7 +39,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const certs = new CertificateStore(config.MICROSEG_DATA_DIR);
   const forwarder = new Forwarder({ headersTimeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS, maxAgeMs: config.GATEWAY_DECISION_CACHE_MS });
-  const sessions = new SessionCache();
+  // 50,000 sessions of about 1.6 KB each stay well inside the gateway's bounded heap (--max-old-space-size).
+  const sessions = new SessionCache(50_000);
   bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.sessionId));
   const sweeper = setInterval(() => sessions.sweep(), 30_000);
   sweeper.unref();

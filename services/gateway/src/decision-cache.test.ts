@@ -74,3 +74,20 @@ test('an answer asked for before the last change is not kept', () => {
   cache.remember(key, allow, 10_070, 10_001);
   assert.equal(cache.get(key, 10_080), allow);
 });
+
+test('a decision past half its age, or half the grace period without contact, is renewed in the background, one question per key', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 30_000, maxAgeMs: 60_000 });
+  cache.remember(key, allow, 100_000);
+  assert.equal(cache.shouldRefresh(key, 110_000), false, 'young, and policy heard from recently');
+  assert.equal(cache.get(key, 116_000), allow, 'still answered from the cache');
+  assert.equal(cache.shouldRefresh(key, 116_000), true, 'no contact for more than half the grace period');
+  assert.equal(cache.shouldRefresh(key, 116_001), false, 'already asked');
+  cache.remember(key, allow, 116_050, 116_000);
+  cache.refreshed(key);
+  assert.equal(cache.shouldRefresh(key, 117_000), false, 'renewed');
+  assert.equal(cache.shouldRefresh('unknown', 117_000), false, 'nothing to renew');
+  // Past half the age of the entry itself (other keys keep the contact fresh).
+  const other = DecisionCache.key({ serviceId: 's', method: 'GET', path: '/other', authenticated: true, tags: [], clientIp: '127.0.0.1' });
+  cache.remember(other, allow, 150_000);
+  assert.equal(cache.shouldRefresh(key, 150_000), true, 'older than half of 60 s');
+});

@@ -29,6 +29,7 @@ export class DecisionCache {
   readonly #maxAgeMs: number;
   #lastContact = 0;
   #clearedAt = 0;
+  readonly #refreshing = new Set<string>();
 
   constructor(options: { capacity: number; graceMs: number; maxAgeMs?: number }) {
     this.#capacity = options.capacity;
@@ -65,6 +66,24 @@ export class DecisionCache {
     const entry = this.#entries.get(key);
     if (!entry || this.#maxAgeMs === 0 || now - entry.at > this.#maxAgeMs || now - this.#lastContact > this.#graceMs) return undefined;
     return entry.verdict;
+  }
+
+  /**
+   * Whether a decision just answered from the cache should also be asked again in the background: the
+   * entry is past half its age, or the policy service was last heard from more than half the grace period
+   * ago. True once per key until `refreshed` (one question in flight per key).
+   */
+  shouldRefresh(key: string, now = Date.now()): boolean {
+    if (this.#refreshing.has(key)) return false;
+    const entry = this.#entries.get(key);
+    if (!entry || (now - entry.at <= this.#maxAgeMs / 2 && now - this.#lastContact <= this.#graceMs / 2)) return false;
+    this.#refreshing.add(key);
+    return true;
+  }
+
+  /** The background question for `key` was answered, or failed. */
+  refreshed(key: string): void {
+    this.#refreshing.delete(key);
   }
 
   /** The last good decision, only while the policy service was heard from within the grace period. */

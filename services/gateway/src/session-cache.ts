@@ -14,7 +14,12 @@ export interface CachedSession {
 interface Entry {
   value: CachedSession | undefined;
   until: number;
+  /** From here on, a use of the entry also asks authn again, in the background (refresh-ahead). */
+  refreshFrom: number;
 }
+
+/** The share of an entry's life after which it is renewed ahead of time. */
+const REFRESH_AHEAD = 0.75;
 
 export class SessionCache {
   readonly #entries = new Map<string, Entry>();
@@ -37,18 +42,24 @@ export class SessionCache {
 
   /**
    * The cached answer, or the answer of `load` (one load per key at a time).
-   * `load` returns the session and until when it may be reused.
+   * `load` returns the session and until when it may be reused. An entry in the
+   * last quarter of its life is still answered from, and renewed in the
+   * background: a session in steady use never waits for authn.
    */
   async get(credential: string, load: () => Promise<{ value: CachedSession | undefined; until: number }>, now = Date.now()): Promise<CachedSession | undefined> {
     const key = SessionCache.key(credential);
     const hit = this.#entries.get(key);
     if (hit && hit.until > now) {
       metrics.gatewayCacheHits().inc({ cache: 'session' });
+      // A failed renewal changes nothing: the entry stays until its end, then a lookup answers (or fails) in line.
+      if (now >= hit.refreshFrom && !this.#inFlight.has(key)) this.#load(key, load).catch(() => undefined);
       return hit.value;
     }
     metrics.gatewayCacheMisses().inc({ cache: 'session' });
-    const pending = this.#inFlight.get(key);
-    if (pending) return pending;
+    return this.#inFlight.get(key) ?? this.#load(key, load);
+  }
+
+  #load(key: string, load: () => Promise<{ value: CachedSession | undefined; until: number }>): Promise<CachedSession | undefined> {
     const startedAt = Date.now();
     const loading = load()
       .then(({ value, until }) => {
@@ -63,9 +74,10 @@ export class SessionCache {
   #store(key: string, value: CachedSession | undefined, until: number, startedAt: number): void {
     // An invalidation that arrived while the lookup ran wins over its answer.
     if (value && (this.#invalidatedAt.get(value.sessionId) ?? 0) >= startedAt) return;
-    if (until <= Date.now()) return;
+    const now = Date.now();
+    if (until <= now) return;
     this.#entries.delete(key);
-    this.#entries.set(key, { value, until });
+    this.#entries.set(key, { value, until, refreshFrom: now + (until - now) * REFRESH_AHEAD });
     if (value) {
       let keys = this.#keysBySession.get(value.sessionId);
       if (!keys) this.#keysBySession.set(value.sessionId, (keys = new Set()));

@@ -20,6 +20,7 @@ import {
   BackchannelLogoutRequestSchema,
   BackchannelLogoutResponseSchema,
 } from '@microseg/proto/authn';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
 import { context, metrics, ROOT_CONTEXT, SpanKind, trace, type Logger } from '@microseg/telemetry';
 import { parseRequestTarget } from './request-target.ts';
@@ -305,8 +306,11 @@ const authorize: Step = async (deps, ctx) => {
   const known = deps.decisions.get(key, askedAt);
   metrics[known ? 'gatewayCacheHits' : 'gatewayCacheMisses']().inc({ cache: 'decision' });
   try {
-    if (known) ctx.verdict = known;
-    else {
+    if (known) {
+      ctx.verdict = known;
+      // Renewed ahead of time in the background, so that a steady stream of requests never waits for policy.
+      if (deps.decisions.shouldRefresh(key, askedAt)) refreshDecision(deps, key, question);
+    } else {
       ctx.verdict = await deps.bus.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs);
       if (!ctx.verdict.error) deps.decisions.remember(key, ctx.verdict, Date.now(), askedAt);
     }
@@ -329,6 +333,20 @@ const authorize: Step = async (deps, ctx) => {
       return deny(deps, ctx, verdict);
   }
 };
+
+function refreshDecision(deps: PipelineDeps, key: string, question: MessageInitShape<typeof DecideRequestSchema>): void {
+  const askedAt = Date.now();
+  deps.bus
+    .request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs)
+    .then(
+      (verdict) => {
+        if (!verdict.error) deps.decisions.remember(key, verdict, Date.now(), askedAt);
+      },
+      // Not heard from: the cached decision ages out as it would have; the request in line then fails closed.
+      () => undefined,
+    )
+    .finally(() => deps.decisions.refreshed(key));
+}
 
 async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true> {
   let reply;
