@@ -74,6 +74,10 @@ export const redisKeys = Object.freeze({
   /** Session ids by hash of issuer + subject, and of issuer + sid (back-channel logout). */
   sessionsBySubject: (hash: string) => `microseg:sessions-by-sub:${hash}`,
   sessionsBySid: (hash: string) => `microseg:sessions-by-sid:${hash}`,
+  /** Session ids by hash of the user's name (email claim) and of the subject: revocation by user. */
+  sessionsByName: (hash: string) => `microseg:sessions-by-name:${hash}`,
+  /** Set once the by-name index holds every session (sessions older than the index are added once). */
+  sessionsByNameComplete: 'microseg:sessions-by-name:complete',
   /** Sorted set of session ids by expiry. */
   sessionIndex: 'microseg:sessions',
   /** Held by the one replica refreshing a session. */

@@ -56,6 +56,14 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());
 
   const sessions = new SessionStore(redis);
+  // Sessions from before the by-name index (revocation by user) join it once, when Redis is first reached.
+  const completeNameIndex = () =>
+    sessions.completeNameIndex().then(
+      (indexed) => indexed !== undefined && logger.info({ indexed }, 'sessions added to the by-name index'),
+      (err: Error) => logger.warn({ err: err.message }, 'the by-name session index could not be completed; it is tried again at the next start'),
+    );
+  if (redis.status === 'ready') void completeNameIndex();
+  else redis.once('ready', () => void completeNameIndex());
   const counters = { refreshes: 0, failures: 0, lookups: 0 };
   const deps: LoginDeps = {
     clients,

@@ -177,7 +177,7 @@ export async function listSessions(deps: SessionDeps, req: SessionListRequest): 
 
 export async function revokeSessions(deps: SessionDeps, req: SessionRevokeRequest): Promise<MessageInitShape<typeof SessionRevokeResponseSchema>> {
   if (!req.sessionId && !req.user) throw new MicrosegError('BAD_REQUEST', 'name a session id or a user to revoke');
-  const candidates = req.sessionId ? [await deps.sessions.meta(req.sessionId)] : await deps.sessions.list((m) => matchesUser(m, req.user));
+  const candidates = req.sessionId ? [await deps.sessions.meta(req.sessionId)] : await deps.sessions.byName(req.user);
   const revoked: SessionMeta[] = [];
   for (const meta of candidates) {
     if (!meta || !withinSubtree(meta.namespace, req.namespace, req.recursive || Boolean(req.sessionId))) continue;

@@ -5,6 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
 import { redisKeys } from '@microseg/contracts';
 import { startRedis, type RunningServer } from '@microseg/testkit';
 import { SessionStore, type SessionRecord } from './sessions.ts';
@@ -215,4 +216,24 @@ test('a filtered listing reads the whole index: a match after more than a page o
   assert.deepEqual(found.map((m) => m.id), [last]);
   const bulk = await sessions.list((m) => m.user.startsWith('bulk-'), 1_020);
   assert.equal(bulk.length, 1_020, 'the limit counts matching sessions, across pages');
+});
+
+test('sessions are found by user name or subject through the by-name index; older sessions join it once', async () => {
+  const a = idOf(await create(record({ user: 'named@example.com', subject: 'named-subject', sid: undefined })));
+  const b = idOf(await create(record({ user: 'named@example.com', subject: 'named-subject', serviceId: 'svc-2', sid: undefined })));
+  await create(record({ user: 'other@example.com', subject: 'other-subject', sid: undefined }));
+  assert.deepEqual((await sessions.byName('named@example.com')).map((m) => m.id).sort(), [a, b].sort());
+  assert.deepEqual((await sessions.byName('named-subject')).map((m) => m.id).sort(), [a, b].sort());
+  await sessions.deleteById(a);
+  assert.deepEqual((await sessions.byName('named@example.com')).map((m) => m.id), [b], 'a deleted session leaves the index');
+  assert.equal(await redis.sismember(redisKeys.sessionsByName(createHash('sha256').update('named@example.com').digest('hex').slice(0, 40)), a), 0);
+
+  // A session written before the index existed (no by-name entry) is found after the one-time completion.
+  const legacy = idOf(await create(record({ user: 'legacy@example.com', subject: 'legacy-subject', sid: undefined })));
+  for (const name of ['legacy@example.com', 'legacy-subject']) await redis.del(redisKeys.sessionsByName(createHash('sha256').update(name).digest('hex').slice(0, 40)));
+  assert.deepEqual(await sessions.byName('legacy@example.com'), []);
+  await redis.del(redisKeys.sessionsByNameComplete);
+  assert.ok(((await sessions.completeNameIndex()) ?? 0) >= 1);
+  assert.deepEqual((await sessions.byName('legacy@example.com')).map((m) => m.id), [legacy]);
+  assert.equal(await sessions.completeNameIndex(), undefined, 'done once');
 });

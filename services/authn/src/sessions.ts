@@ -51,6 +51,9 @@ export interface LoadedSession {
   record: SessionRecord;
 }
 
+/** The names a user's sessions are revoked by: the user (email claim, else subject) and the subject. */
+const namesOf = (r: { user: string; subject: string }) => [...new Set([r.user, r.subject].filter(Boolean))];
+
 const hashOf = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 40);
 
 /** How long Redis keeps the session: to the absolute end when it can be refreshed, else to the tokens' end. */
@@ -118,6 +121,12 @@ export class SessionStore {
       tx.pexpire(bySid, ttlMs, 'GT');
       tx.pexpire(bySid, ttlMs, 'NX');
     }
+    for (const name of namesOf(record)) {
+      const byName = redisKeys.sessionsByName(hashOf(name));
+      tx.sadd(byName, ticket.id);
+      tx.pexpire(byName, ttlMs, 'GT');
+      tx.pexpire(byName, ttlMs, 'NX');
+    }
     tx.zadd(redisKeys.sessionIndex, String(now + ttlMs), ticket.id);
     await tx.exec();
   }
@@ -175,6 +184,7 @@ export class SessionStore {
     if (meta) {
       tx.srem(redisKeys.sessionsBySubject(hashOf(meta.issuer, meta.subject)), id);
       if (meta.sid) tx.srem(redisKeys.sessionsBySid(hashOf(meta.issuer, meta.sid)), id);
+      for (const name of namesOf(meta)) tx.srem(redisKeys.sessionsByName(hashOf(name)), id);
     }
     await tx.exec();
     return meta;
@@ -199,6 +209,42 @@ export class SessionStore {
 
   async idsBySubject(issuer: string, subject: string): Promise<string[]> {
     return this.#redis.smembers(redisKeys.sessionsBySubject(hashOf(issuer, subject)));
+  }
+
+  /**
+   * Live sessions of a user, by the user's name (email claim) or subject: from the by-name index, without
+   * reading every session. Entries of sessions that ended since are skipped (their meta is gone).
+   */
+  async byName(name: string): Promise<SessionMeta[]> {
+    const ids = await this.#redis.smembers(redisKeys.sessionsByName(hashOf(name)));
+    const metas = await Promise.all(ids.map((id) => this.meta(id)));
+    return metas.filter((m): m is SessionMeta => m !== undefined && (m.user === name || m.subject === name));
+  }
+
+  /**
+   * Adds sessions created before the by-name index existed, once per Redis. Returns how many sessions were
+   * indexed, or undefined when it was done already.
+   */
+  async completeNameIndex(): Promise<number | undefined> {
+    // Marked done only at the end: replicas starting together may both do it (it is idempotent); one that
+    // stops halfway leaves it to the next start.
+    if (await this.#redis.exists(redisKeys.sessionsByNameComplete)) return undefined;
+    const now = Date.now();
+    let indexed = 0;
+    for (const meta of await this.list()) {
+      const ttlMs = Math.max(1_000, meta.expiresAtMs - now);
+      const tx = this.#redis.multi();
+      for (const name of namesOf(meta)) {
+        const byName = redisKeys.sessionsByName(hashOf(name));
+        tx.sadd(byName, meta.id);
+        tx.pexpire(byName, ttlMs, 'GT');
+        tx.pexpire(byName, ttlMs, 'NX');
+      }
+      await tx.exec();
+      indexed++;
+    }
+    await this.#redis.set(redisKeys.sessionsByNameComplete, new Date().toISOString());
+    return indexed;
   }
 
   async idsBySid(issuer: string, sid: string): Promise<string[]> {
