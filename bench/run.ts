@@ -19,6 +19,7 @@ import { freePort, loginWithHttp, repoRoot, waitFor } from '@microseg/testkit';
 import { runConstantRate, type ConstantRateResult, type ResponseRecord } from './constant-rate.ts';
 import { ensureTools, MissingToolError, NGINX, WRK } from './lib/tools.ts';
 import { startNginx, type RunningNginx } from './lib/nginx.ts';
+import { startNodeProxy } from './lib/node-proxy-process.ts';
 import { ALICE, Cleanup, gatewayHeap, gatewayRuntime, runtimeBetween, SESSION_COOKIE, SessionFactory, startBenchCluster, touchEach, withTimeout, type BenchCluster, type HeapReading, type RuntimeSnapshot } from './lib/setup.ts';
 import { measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
 import { commOf, CpuMeter, descendantsOf, loadAverage, rssMb, type CpuReading } from './lib/proc.ts';
@@ -76,7 +77,7 @@ for (const [name, v] of Object.entries({ DURATION, WARMUP, CONNECTIONS, BATCH, M
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const step = (line: string) => log(`\n▸ ${line}`);
 
-type Proxy = 'none' | 'nginx' | 'gateway';
+type Proxy = 'none' | 'nginx' | 'node' | 'gateway';
 
 interface Scenario {
   key: string;
@@ -145,6 +146,11 @@ async function main(): Promise<number> {
     cleanup.add('nginx', () => nginx.stop());
     const ngxPort = Number(new URL(nginx.url).port);
     log(`nginx ${nginx.url} (master ${nginx.masterPid}, worker ${nginx.workerPid()}) → app http://127.0.0.1:${cluster.ports.app}`);
+    step('the smallest Node proxy (bench/lib/node-proxy.ts: node:https in, undici out, nothing else)');
+    const nodeProxy = await startNodeProxy({ port: await freePort(), upstreamPort: cluster.ports.app, certFile: bc.certFile, keyFile: bc.keyFile, logFile: join(bc.dataDir, 'node-proxy.log') });
+    cleanup.add('node proxy', () => nodeProxy.stop());
+    const nodePort = Number(new URL(nodeProxy.url).port);
+    log(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid}) → app http://127.0.0.1:${cluster.ports.app}`);
 
     const serverPid = (comm: string) => descendantsOf(process.pid).find((p) => commOf(p) === comm);
     const pids = () => ({
@@ -157,6 +163,7 @@ async function main(): Promise<number> {
       nats: serverPid('nats-server'),
       redis: serverPid('redis-server'),
       nginx: nginx.workerPid(),
+      node: nodeProxy.pid,
     });
 
     step('policy objects and sessions');
@@ -284,6 +291,20 @@ async function main(): Promise<number> {
         expect: hello,
         notes: [],
       },
+      {
+        key: 'node-proxy',
+        title: 'smallest Node proxy (https, same stack as the gateway)',
+        handler: '`/public/hello`',
+        proxy: 'node',
+        origin: `https://127.0.0.1:${nodePort}`,
+        path: '/public/hello',
+        host: `localhost:${nodePort}`,
+        servername: 'localhost',
+        wrkUrl: `${nodeProxy.url}/public/hello`,
+        headers: {},
+        expect: hello,
+        notes: [],
+      },
       gw('/public/hello', { key: 'gw-public', title: 'gateway, public endpoint', handler: '`/public/hello`', expect: hello }),
       gw('/', { key: 'gw-live', title: 'gateway, protected, live session', handler: '`/` (welcome page)', expect: welcome, headers: cookieHeader(liveCookie) }),
       gw('/public/hello', {
@@ -320,7 +341,7 @@ async function main(): Promise<number> {
         const warm = s.wrkScript?.('warmup');
         await measureWrk({ ...base, durationSec: WARMUP, ...(warm ?? {}), headers: warm ? {} : s.headers }, {}, undefined, tools.wrk!);
         const script = s.wrkScript?.('measure');
-        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : undefined;
+        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
         const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPid, tools.wrk!);
         results.get(s.key)!.max = m;
         if (s === cold) {
@@ -341,7 +362,7 @@ async function main(): Promise<number> {
     for (const s of scenarios) {
       await s.setup?.();
       try {
-        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : undefined;
+        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
         const runtimeBefore = s.proxy === 'gateway' ? await gatewayRuntime(cluster) : undefined;
         const m = await measureRate(
           {
@@ -450,7 +471,7 @@ async function revokeAlice(bc: BenchCluster, boundMs: number): Promise<{ revoked
 }
 
 function proxyCpu(s: Scenario, cpu: CpuReading): number | undefined {
-  return s.proxy === 'gateway' ? cpu.byName.gateway : s.proxy === 'nginx' ? cpu.byName.nginx : undefined;
+  return s.proxy === 'gateway' ? cpu.byName.gateway : s.proxy === 'nginx' ? cpu.byName.nginx : s.proxy === 'node' ? cpu.byName.node : undefined;
 }
 
 /** `count` logins through the code flow, `concurrency` at a time; their cookies. */
@@ -701,6 +722,7 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const get = (key: string) => r.results.get(key)!;
   const maxOf = (key: string) => get(key).max?.load.requestsPerSec;
   const nginxMax = maxOf('nginx');
+  const nodeMax = maxOf('node-proxy');
   const directMax = maxOf('direct');
   const rows = [...r.results.values()].map(({ scenario: s, max, rate }) => {
     const rps = max?.load.requestsPerSec;
@@ -757,8 +779,11 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const targetRows = [
     ['Protected (live session) ≥ 0.9 × gateway public throughput', `${int(live)} / ${int(pub)} = ${ratio(live && pub ? live / pub : undefined)}`, verdict(live !== undefined && pub !== undefined ? live / pub >= 0.9 : undefined)],
     ['Gateway public ≥ 0.6 × nginx throughput', `${int(pub)} / ${int(nginxMax)} = ${ratio(pub && nginxMax ? pub / nginxMax : undefined)}`, verdict(pub !== undefined && nginxMax !== undefined ? pub / nginxMax >= 0.6 : undefined)],
+    ['(context) the smallest Node proxy × nginx: what Node allows here', `${int(nodeMax)} / ${int(nginxMax)} = ${ratio(nodeMax && nginxMax ? nodeMax / nginxMax : undefined)}`, ''],
+    ['(context) gateway public × the smallest Node proxy: the gateway\'s own cost', `${int(pub)} / ${int(nodeMax)} = ${ratio(pub && nodeMax ? pub / nodeMax : undefined)}`, ''],
     [`p99 added over direct at ${r.rate} req/s ≤ 2 ms — protected, live session (vs direct \`/\`)`, `${ms(p99('gw-live'))} − ${ms(p99('direct-root'))} = ${ms(addedLive)} ms`, verdict(Number.isFinite(addedLive) ? addedLive <= 2 : undefined)],
     [`p99 added over direct at ${r.rate} req/s ≤ 2 ms — public (vs direct \`/public/hello\`)`, `${ms(p99('gw-public'))} − ${ms(p99('direct'))} = ${ms(addedPublic)} ms`, verdict(Number.isFinite(addedPublic) ? addedPublic <= 2 : undefined)],
+    [`(context) p99 added over direct at ${r.rate} req/s by nginx / by the smallest Node proxy`, `${ms((p99('nginx') ?? NaN) - (p99('direct') ?? NaN))} ms / ${ms((p99('node-proxy') ?? NaN) - (p99('direct') ?? NaN))} ms`, ''],
     [`${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — freshly started gateway`, `peak ${mb(r.memory.fresh.rssPeak)}`, verdict(r.memory.fresh.rssPeak <= 250 && (r.memory.fresh.statuses['200'] ?? 0) === r.memory.sessions)],
     [`${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — after all the scenarios above`, `peak ${mb(r.memory.afterLoad.rssPeak)}`, verdict(r.memory.afterLoad.rssPeak <= 250 && (r.memory.afterLoad.statuses['200'] ?? 0) === r.memory.sessions)],
     ['Revocation under load takes effect ≤ 1 s', `${ms(r.revoked.firstNewMs, 0)} ms`, verdict(revokePass)],
@@ -767,7 +792,7 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const targets = table(['Target', 'Measured', 'Result'], targetRows);
 
   // CPU where it went, at maximum throughput.
-  const cpuNames = ['gateway', 'authn', 'policy', 'flowlog', 'app', 'nats', 'redis', 'nginx'];
+  const cpuNames = ['gateway', 'authn', 'policy', 'flowlog', 'app', 'nats', 'redis', 'nginx', 'node'];
   const cpuRows = [...r.results.values()]
     .filter((x) => x.max)
     .map(({ scenario: s, max }) => [s.title, ...cpuNames.map((n) => pct(max!.cpu.byName[n])), pct(max!.cpu.reapedChildren), pct(max!.cpu.machine), pct(max!.cpu.foreign)]);
