@@ -75,6 +75,8 @@ export class Forwarder {
         {
           onRequestStart(c: DispatchController) {
             controller = c;
+            // The client left before the request was dispatched.
+            if (res.destroyed) c.abort(new Error('the client closed the connection'));
           },
           onResponseStart(c: DispatchController, statusCode: number, upstreamHeaders: Record<string, string | string[] | undefined>) {
             metrics.gatewayUpstreamDuration().observe((performance.now() - started) / 1000);
