@@ -7,7 +7,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes, createHash } from 'node:crypto';
-import { Forwarder, type ForwardResult } from './forward.ts';
+import { CLIENT_CLOSED, Forwarder, type ForwardResult } from './forward.ts';
 
 const forwarder = new Forwarder({ headersTimeoutMs: 10_000 });
 /** For the timeout case only: a slow machine must not turn the other cases into timeouts. */
@@ -196,4 +196,26 @@ test('a client that goes away mid-response: the application request is aborted',
   // Well before the forwarder's body timeout (10 s), which would also end it.
   assert.ok(performance.now() - leftAt < 5_000, 'the application request ended only by a timeout');
   assert.deepEqual(await f.next(), { ok: true, status: 200 });
+});
+
+test('a client that goes away before the application answers: the application request is aborted, recorded as 499', async () => {
+  let arrived!: () => void;
+  const arrivedUpstream = new Promise<void>((resolve) => (arrived = resolve));
+  let upstreamClosed!: () => void;
+  const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));
+  const upstream = createServer((req) => {
+    arrived();
+    // Never answers: only the client's going away ends this request.
+    req.socket.on('close', () => upstreamClosed());
+  });
+  const f = await front(`http://127.0.0.1:${await listen(upstream)}`);
+  const req = httpRequest({ host: '127.0.0.1', port: f.port, path: '/slow', agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  await arrivedUpstream;
+  const leftAt = performance.now();
+  req.destroy();
+  await closedUpstream;
+  assert.ok(performance.now() - leftAt < 5_000, 'the application request ended only by a timeout');
+  assert.deepEqual(await f.next(), { ok: true, status: CLIENT_CLOSED });
 });

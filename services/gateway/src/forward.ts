@@ -25,6 +25,9 @@ interface DispatchController {
 
 const tracer = trace.getTracer('microseg-gateway');
 
+/** The status recorded when the client closed the connection before the application answered. */
+export const CLIENT_CLOSED = 499;
+
 export class Forwarder {
   readonly #agent: Agent;
 
@@ -101,6 +104,11 @@ export class Forwarder {
             settle({ ok: true, status });
           },
           onResponseError(_c: DispatchController, err: Error) {
+            // The client left before the application answered: not the application's failure (499, as nginx says).
+            if (status === 0 && res.destroyed) {
+              settle({ ok: true, status: CLIENT_CLOSED });
+              return;
+            }
             if (status === 0) {
               const kind = isTimeout(err) ? 'timeout' : 'unreachable';
               metrics.gatewayUpstreamErrors().inc({ kind });
