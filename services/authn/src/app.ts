@@ -73,14 +73,21 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
     config,
   };
 
-  bus.serve(subjects.authnLoginStart, queues.authn, LoginStartRequestSchema, LoginStartResponseSchema, (req) => startLogin(deps, req));
-  bus.serve(subjects.authnLoginCallback, queues.authn, LoginCallbackRequestSchema, LoginCallbackResponseSchema, (req) => completeLogin(deps, req));
   const sessionDeps: SessionDeps = { bus, redis, sessions, clients, events: deps.events, lookupCacheMs: config.AUTHN_LOOKUP_CACHE_MS, counters };
-  bus.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, (req) => lookupSession(sessionDeps, req));
-  bus.serve(subjects.authnLogout, queues.authn, LogoutRequestSchema, LogoutResponseSchema, (req) => logout(sessionDeps, req));
-  bus.serve(subjects.authnBackchannelLogout, queues.authn, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, (req) => backchannelLogout(sessionDeps, req));
-  bus.serve(subjects.authnSessionList, queues.authn, SessionListRequestSchema, SessionListResponseSchema, (req) => listSessions(sessionDeps, req));
-  bus.serve(subjects.authnSessionRevoke, queues.authn, SessionRevokeRequestSchema, SessionRevokeResponseSchema, (req) => revokeSessions(sessionDeps, req));
+  // What needs Redis is served once Redis was first reached: a replica that starts while its Redis connection
+  // is still being made must not take requests from the queue group that the other replicas would answer.
+  // (Once serving, a Redis outage is answered with an error: the gateway fails closed with a 503.)
+  const serveRedisWork = () => {
+    bus.serve(subjects.authnLoginStart, queues.authn, LoginStartRequestSchema, LoginStartResponseSchema, (req) => startLogin(deps, req));
+    bus.serve(subjects.authnLoginCallback, queues.authn, LoginCallbackRequestSchema, LoginCallbackResponseSchema, (req) => completeLogin(deps, req));
+    bus.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, (req) => lookupSession(sessionDeps, req));
+    bus.serve(subjects.authnLogout, queues.authn, LogoutRequestSchema, LogoutResponseSchema, (req) => logout(sessionDeps, req));
+    bus.serve(subjects.authnBackchannelLogout, queues.authn, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, (req) => backchannelLogout(sessionDeps, req));
+    bus.serve(subjects.authnSessionList, queues.authn, SessionListRequestSchema, SessionListResponseSchema, (req) => listSessions(sessionDeps, req));
+    bus.serve(subjects.authnSessionRevoke, queues.authn, SessionRevokeRequestSchema, SessionRevokeResponseSchema, (req) => revokeSessions(sessionDeps, req));
+  };
+  if (redis.status === 'ready') serveRedisWork();
+  else redis.once('ready', serveRedisWork);
   bus.serve(subjects.authnBearerVerify, queues.authn, BearerVerifyRequestSchema, BearerVerifyResponseSchema, (req) => verifyBearer(clients, req));
 
   const http = createHttpApp(logger);
@@ -94,6 +101,7 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
     bus,
     redis,
     async close(graceMs) {
+      redis.off('ready', serveRedisWork);
       await http.close();
       await bus.close(graceMs);
       redis.disconnect();
