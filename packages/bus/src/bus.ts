@@ -201,8 +201,11 @@ export class Bus {
 
   /** Stop taking requests, finish the ones in flight, flush events, then close. */
   async close(graceMs: number): Promise<void> {
-    for (const sub of this.#subscriptions) sub.unsubscribe();
-    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    // Drained, not merely unsubscribed: requests the server routed here before it learnt of the
+    // unsubscription are still answered (an unsubscribe drops them, and their callers wait for a timeout).
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled(this.#subscriptions.map((sub) => sub.drain())), deadline]);
+    await Promise.race([Promise.allSettled([...this.#inFlight]), deadline]);
     await this.outbox.flush(graceMs);
     this.outbox.stop();
     await this.nc.drain().catch(() => undefined);
