@@ -183,3 +183,20 @@ test('publishEvent stores a message once even when the same msgId is published t
   assert.equal(fromBinary(LogEventSchema, last!.data).title, 'second');
   assert.deepEqual(bus.outbox.stats, { queued: 3, published: 3, retried: 0, dropped: 0 });
 });
+
+test('a server that closes while requests are on their way answers them: its replica in the queue group takes the rest', async () => {
+  const leaving = await newBus('leaving');
+  const staying = await newBus('staying');
+  const client = await newBus('client-of-leaving');
+  const subject = 'svc.test.v1.closing';
+  for (const bus of [leaving, staying]) await serveDecide(bus, subject, () => ({ decision: Decision.ALLOW, reason: 'scope' }));
+  // A steady stream of requests, and the close in the middle of it: none may wait for its timeout.
+  const ask = () => client.request(subject, DecideRequestSchema, DecideResponseSchema, { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: [], clientIp: '' }, 2_000).then(() => 'ok', (err: BusRequestError) => err.kind);
+  const outcomes: Array<Promise<string>> = [];
+  for (let i = 0; i < 200; i++) outcomes.push(ask());
+  const closing = leaving.close(2_000);
+  for (let i = 0; i < 200; i++) outcomes.push(ask());
+  await closing;
+  const results = await Promise.all(outcomes);
+  assert.deepEqual(results.filter((r) => r !== 'ok'), [], 'every request was answered');
+});
