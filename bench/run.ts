@@ -225,6 +225,21 @@ async function main(): Promise<number> {
       notes: [],
       ...extra,
     });
+    /** A plain TLS proxy in front of the app's public page (nginx, the smallest Node proxy). */
+    const proxyOfHello = (key: string, title: string, proxy: Proxy, port: number, url: string): Scenario => ({
+      key,
+      title,
+      handler: '`/public/hello`',
+      proxy,
+      origin: `https://127.0.0.1:${port}`,
+      path: '/public/hello',
+      host: `localhost:${port}`,
+      servername: 'localhost',
+      wrkUrl: `${url}/public/hello`,
+      headers: {},
+      expect: hello,
+      notes: [],
+    });
     const cookieHeader = (c: string) => ({ cookie: `${SESSION_COOKIE}=${c}` });
     const welcome = /Welcome, alice@example\.com/;
     const hello = /Hello from the public part/;
@@ -277,34 +292,8 @@ async function main(): Promise<number> {
         expect: welcome,
         notes: [],
       },
-      {
-        key: 'nginx',
-        title: 'nginx reverse proxy (https)',
-        handler: '`/public/hello`',
-        proxy: 'nginx',
-        origin: `https://127.0.0.1:${ngxPort}`,
-        path: '/public/hello',
-        host: `localhost:${ngxPort}`,
-        servername: 'localhost',
-        wrkUrl: `${nginx.url}/public/hello`,
-        headers: {},
-        expect: hello,
-        notes: [],
-      },
-      {
-        key: 'node-proxy',
-        title: 'smallest Node proxy (https, same stack as the gateway)',
-        handler: '`/public/hello`',
-        proxy: 'node',
-        origin: `https://127.0.0.1:${nodePort}`,
-        path: '/public/hello',
-        host: `localhost:${nodePort}`,
-        servername: 'localhost',
-        wrkUrl: `${nodeProxy.url}/public/hello`,
-        headers: {},
-        expect: hello,
-        notes: [],
-      },
+      proxyOfHello('nginx', 'nginx reverse proxy (https)', 'nginx', ngxPort, nginx.url),
+      proxyOfHello('node-proxy', 'smallest Node proxy (https, same stack as the gateway)', 'node', nodePort, nodeProxy.url),
       gw('/public/hello', { key: 'gw-public', title: 'gateway, public endpoint', handler: '`/public/hello`', expect: hello }),
       gw('/', { key: 'gw-live', title: 'gateway, protected, live session', handler: '`/` (welcome page)', expect: welcome, headers: cookieHeader(liveCookie) }),
       gw('/public/hello', {

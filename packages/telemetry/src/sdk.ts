@@ -1,15 +1,11 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { AlwaysOffSampler, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { IncomingMessage } from 'node:http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 
 let sdk: NodeSDK | undefined;
-
-/** Servers whose requests make their own span (the gateway's listeners): the HTTP instrumentation leaves them alone. */
-const selfTraced = new WeakSet<object>();
 
 /**
  * The server's requests are traced by the service itself, not by the HTTP
@@ -18,7 +14,6 @@ const selfTraced = new WeakSet<object>();
  * large part of a proxy's per-request cost (bench/results).
  */
 export function tracesItsOwnRequests(server: object): void {
-  selfTraced.add(server);
   // The instrumentation wraps `Server.prototype.emit`; even for a request its hook ignores, it binds the
   // request's and response's listeners to a context. This server gets the unwrapped `emit`.
   const emit = (server as { emit?: { __original?: unknown; __wrapped?: boolean } }).emit;
@@ -29,11 +24,6 @@ function carriesTraceparent(headers: unknown): boolean {
   if (typeof headers === 'string') return headers.includes('traceparent:');
   if (Array.isArray(headers)) return headers.some((h, i) => i % 2 === 0 && typeof h === 'string' && h.toLowerCase() === 'traceparent');
   return false;
-}
-
-function isSelfTraced(req: IncomingMessage): boolean {
-  const server = (req.socket as { server?: object } | undefined)?.server;
-  return server !== undefined && selfTraced.has(server);
 }
 
 /** Keeps a tracer provider (and so real trace and span ids, for logs and NATS headers) when nothing is exported. */
@@ -63,7 +53,7 @@ export function startTelemetry(): void {
     metricReaders: [],
     instrumentations: [
       // Incoming HTTP is traced by each service's own spans; outgoing calls are traced here.
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || isSelfTraced(req) }),
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' }),
       // A request that already carries a traceparent propagates its own context (the gateway's forwarder makes
       // its own client span): no second span, no second traceparent.
       new UndiciInstrumentation({ ignoreRequestHook: (request) => carriesTraceparent(request.headers) }),
