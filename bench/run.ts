@@ -188,7 +188,7 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     const preLogins = await loginMany(bc, PRE_LOGINS, 8);
     log(`${preLogins.length} more sessions through the code flow in ${((performance.now() - t0) / 1000).toFixed(1)} s (for the cold-cache scenario)`);
-    const factory = new SessionFactory(cluster.redisUrl);
+    const factory = new SessionFactory(cluster.redisOptions());
     cleanup.add('redis client', () => factory.close());
     await factory.useTemplate(liveCookie, service.body);
 

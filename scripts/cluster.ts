@@ -13,6 +13,8 @@ const ports: ClusterPorts = {
   authn: port('AUTHN_PORT', defaultPorts.authn),
   flowlog: port('FLOWLOG_PORT', defaultPorts.flowlog),
   gatewayAdmin: port('GATEWAY_ADMIN_PORT', defaultPorts.gatewayAdmin),
+  nats: port('MICROSEG_NATS_PORT', defaultPorts.nats),
+  redis: port('MICROSEG_REDIS_PORT', defaultPorts.redis),
 };
 
 try {
@@ -36,7 +38,8 @@ microseg is running.
   Demo app        ${cluster.appUrl}   (direct, unprotected)
   Policy API      ${cluster.policyUrl}
   Console         ${cluster.flowlogUrl}/   (Platform and Event logs; sign in with an API token, e.g. the admin token)
-  NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}
+  NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}   (TLS; one identity per service)
+  Credentials     ${cluster.credentials.dir}/   (generated at first start; keep them secret)
   Logs            ${cluster.logDir}/
   msctl           npx msctl api list services -n /acme/team-b/dev/private-app
                   (settings ${msctlNote})

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { RedisConnection } from '@microseg/config';
 import { Pool } from 'undici';
 import { loginWithHttp, startCluster, waitFor, type Cluster, type ServiceName } from '@microseg/testkit';
 import { SessionStore, type SessionRecord } from '../../services/authn/src/sessions.ts';
@@ -126,8 +127,8 @@ export class SessionFactory {
   #template: SessionRecord | undefined;
   #made = 0;
 
-  constructor(redisUrl: string) {
-    this.#redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  constructor(redis: RedisConnection) {
+    this.#redis = new Redis({ lazyConnect: false, maxRetriesPerRequest: 2, ...redis });
     this.#store = new SessionStore(this.#redis);
   }
 

@@ -12,6 +12,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectOptions } from '@microseg/bus';
 import { fromBinary } from '@bufbuild/protobuf';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
 import { insecureFetch, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
@@ -36,7 +37,7 @@ before(async () => {
   cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-admin-')), isolated: true });
   ADMIN = cluster.adminToken;
   presented.add(ADMIN);
-  nats = await natsConnect({ servers: cluster.natsUrl });
+  nats = await natsConnect(natsConnectOptions(cluster.natsConnection('admin')));
   const sub = nats.subscribe('evt.policy.v1.event');
   void (async () => {
     for await (const m of sub) events.push(fromBinary(LogEventSchema, m.data));

@@ -9,6 +9,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { redisKeys } from '@microseg/contracts';
 import { insecureFetch, startCluster, startHostileIdp, TestBrowser, waitFor, type Cluster, type HostileClient, type HostileIdp } from '@microseg/testkit';
 
 export const NAMESPACE = '/acme/team-c/walkthrough';
@@ -75,7 +76,7 @@ export async function startFixture(): Promise<Fixture> {
   const otherClient = { clientId: 'another-app', clientSecret: randomBytes(24).toString('base64url') };
   const idp = await startHostileIdp({ clients: [client, otherClient] });
   const upstream = await startRecordingUpstream();
-  const redis = new Redis(cluster.redisUrl);
+  const redis = new Redis(cluster.redisOptions());
   const appUrl = `https://localhost:${cluster.ports.walkthrough}`;
   const fixture: Fixture = {
     cluster,
@@ -242,7 +243,7 @@ export async function attempt(fixture: Fixture, options: AttemptOptions = {}): P
 }
 
 export async function countSessions(fixture: Fixture): Promise<number> {
-  return (await fixture.redis.keys('microseg:session:*')).length;
+  return (await fixture.redis.keys(redisKeys.session('*'))).length;
 }
 
 function sessionCookieSet(answer: Answer | undefined): boolean {

@@ -6,6 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { redisKeys } from '@microseg/contracts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startCluster, waitFor, repoRoot, type Cluster } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
@@ -19,7 +20,7 @@ const screenshots = join(repoRoot, 'test-results');
 before(async () => {
   cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-e2e-')), isolated: true });
   browser = await launchChromium();
-  redis = new Redis(cluster.redisUrl);
+  redis = new Redis(cluster.redisOptions());
 });
 
 after(async () => {
@@ -33,7 +34,7 @@ async function newContext(): Promise<BrowserContext> {
 }
 
 async function countSessions(): Promise<number> {
-  return (await redis.keys('microseg:session:*')).length;
+  return (await redis.keys(redisKeys.session('*'))).length;
 }
 
 /** Open the app, get sent to the IdP, sign in, and come back; returns the callback URL used. */

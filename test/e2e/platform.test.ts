@@ -29,7 +29,7 @@ const pageProblems: string[] = [];
 before(async () => {
   cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-platform-')), isolated: true });
   browser = await launchChromium();
-  bus = await Bus.connect({ url: cluster.natsUrl, name: 'platform-test', logger: quiet });
+  bus = await Bus.connect({ connection: cluster.natsConnection(), identity: 'admin', name: 'platform-test', logger: quiet });
   const created = await policyApi('POST', '/apitokens', { name: 'team-b-viewer', role: 'viewer', namespace: '/acme/team-b' }, '/acme/team-b');
   assert.equal(created.status, 201, JSON.stringify(created.body));
   viewerToken = created.body.token;

@@ -1,4 +1,7 @@
 import { connect } from '@nats-io/transport-node';
+import { nkeyAuthenticator, type ConnectionOptions } from '@nats-io/nats-core';
+import { inboxPrefix, type ServiceIdentity } from '@microseg/contracts';
+import type { NatsConnection as NatsConnectionSettings } from '@microseg/config';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
@@ -22,10 +25,22 @@ export interface BusLogger {
 }
 
 export interface BusOptions {
-  url: string;
+  /** Servers (comma-separated), unless `connection` gives them. */
+  url?: string;
+  /** Servers, identity (nkey seed) and TLS, as `natsConnection(config)` gives them. */
+  connection?: NatsConnectionSettings;
   name: string;
   logger: BusLogger;
+  /**
+   * Which service this is. Its replies arrive under its own inbox prefix (`_INBOX.<identity>`), the only
+   * one its credentials may subscribe to: no other service can read them.
+   */
+  identity?: BusIdentity;
+  /** Create or update the event stream at connect (its owners: policy and flowlog). Default true. */
+  manageEventStream?: boolean;
 }
+
+export type BusIdentity = ServiceIdentity | 'admin';
 
 export type Handler<Req extends DescMessage, Res extends Replyable> = (
   request: MessageShape<Req>,
@@ -54,8 +69,10 @@ export class Bus {
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
+    const connection = options.connection ?? { servers: (options.url ?? '').split(',').map((s) => s.trim()).filter(Boolean) };
+    if (!connection.nkeySeed) options.logger.warn({ servers: connection.servers }, 'connecting to NATS without credentials (NATS_NKEY_SEED): a server that enforces permissions will refuse this client');
     const nc = await connect({
-      servers: options.url,
+      ...natsConnectOptions(connection, options.identity),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -63,8 +80,8 @@ export class Bus {
     });
     const bus = new Bus(nc, options.logger);
     void bus.#watchStatus();
-    // Every service publishes events; the stream must exist before the first one.
-    await ensureEventStream(await jetstreamManager(nc));
+    // The stream must exist before the first event; its owners make sure it does (the others' events wait in the outbox).
+    if (options.manageEventStream !== false) await ensureEventStream(await jetstreamManager(nc));
     return bus;
   }
 
@@ -184,7 +201,10 @@ export class Bus {
 
   async #watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
-      if (status.type === 'disconnect') {
+      if (status.type === 'error') {
+        // A permissions violation, most often: this service's credentials do not allow what it tried.
+        this.#logger.error({ err: String((status as { error?: unknown }).error ?? status.type) }, 'NATS error');
+      } else if (status.type === 'disconnect') {
         this.#connected = false;
         this.#logger.warn({ server: (status as { server?: string }).server }, 'NATS disconnected');
       } else if (status.type === 'reconnect') {
@@ -218,4 +238,19 @@ function classifyRequestError(subject: string, err: unknown): BusRequestError {
   if (cause instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) return new BusRequestError('no-responders', subject, { cause: err });
   if (cause instanceof TimeoutError || err instanceof TimeoutError) return new BusRequestError('timeout', subject, { cause: err });
   return new BusRequestError('disconnected', subject, { cause: err });
+}
+
+/** nats.js connection options for a connection's settings: servers, the nkey identity, TLS, and the identity's inbox prefix. */
+export function natsConnectOptions(connection: NatsConnectionSettings, identity?: BusIdentity): ConnectionOptions {
+  const seed = connection.nkeySeed ? new TextEncoder().encode(connection.nkeySeed) : undefined;
+  return {
+    servers: connection.servers,
+    ...(seed ? { authenticator: nkeyAuthenticator(seed) } : {}),
+    ...(connection.tls ? { tls: withoutUndefined(connection.tls) } : {}),
+    ...(identity ? { inboxPrefix: inboxPrefix(identity) } : {}),
+  };
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -1,4 +1,4 @@
-export { Bus, type BusOptions, type BusLogger, type Handler } from './bus.ts';
+export { Bus, natsConnectOptions, type BusOptions, type BusLogger, type BusIdentity, type Handler } from './bus.ts';
 export { BusRequestError } from './errors.ts';
 export { Outbox, type OutboxEntry, type OutboxStats } from './outbox.ts';
 export { ensureEventStream } from './streams.ts';

@@ -1,5 +1,7 @@
 // One config schema per service, parsed once at start. Every problem is
 // reported together; the result is deeply frozen. Nothing else reads process.env.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export { z };
@@ -26,15 +28,40 @@ function deepFreeze<T>(value: T): T {
  * Throws ConfigError naming every bad variable with what it expects.
  */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): Readonly<z.output<S>> {
-  const result = schema.safeParse(env);
+  const { env: resolved, problems: fileProblems } = withFileVariables(schema, env);
+  const result = schema.safeParse(resolved);
+  const problems = [...fileProblems];
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const name = issue.path.join('.') || '(root)';
-      return `${name}: ${issue.message}`;
-    });
-    throw new ConfigError(problems);
+    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return deepFreeze(result.data);
+}
+
+/**
+ * Secrets as files, for every variable of the schema: `NAME_FILE=/path` gives NAME the file's content
+ * (trailing newline removed), so that secrets need not sit in the environment (Kubernetes Secret volumes,
+ * compose secrets, the local cluster's generated credentials). NAME and NAME_FILE together are a mistake.
+ */
+function withFileVariables(schema: z.ZodType, env: Record<string, string | undefined>): { env: Record<string, string | undefined>; problems: string[] } {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  if (!shape) return { env, problems: [] };
+  const resolved = { ...env };
+  const problems: string[] = [];
+  for (const name of Object.keys(shape)) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name}_FILE: set ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return { env: resolved, problems };
 }
 
 /**
@@ -84,21 +111,78 @@ export const fields = {
   optionalString: () => z.string().min(1).optional(),
 };
 
+/** A PEM block given inline (or through NAME_FILE). */
+function pem(what: string) {
+  return z.string().refine((v) => /-----BEGIN [A-Z ]+-----[\s\S]+-----END [A-Z ]+-----/.test(v), `must be ${what} in PEM form (-----BEGIN …); give the file with the _FILE form of this variable`);
+}
+
 /** Settings every service shares. */
 export const commonSchema = {
+  /** `nats://` or `tls://` (TLS required); several servers comma-separated. */
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /** This service's nkey seed (`SU…`): its identity and so its permissions on the server (or NATS_NKEY_SEED_FILE). */
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, 'must be an nkey user seed (SU followed by 56 characters), as written by the credentials generator')
+    .optional(),
+  /** PEM of the CA that signed the NATS server's certificate; when set, TLS is required (or NATS_TLS_CA_FILE). */
+  NATS_TLS_CA: pem('a CA certificate').optional(),
+  /** A client certificate and key for servers that verify clients (mutual TLS). */
+  NATS_TLS_CERT: pem('a certificate').optional(),
+  NATS_TLS_KEY: pem('a private key').optional(),
   LOG_LEVEL: fields.logLevel(),
   MICROSEG_DATA_DIR: z.string().default('.data'),
   SHUTDOWN_GRACE_MS: fields.milliseconds(10_000),
 };
 
+export interface NatsSettings {
+  NATS_URL: string;
+  NATS_NKEY_SEED?: string;
+  NATS_TLS_CA?: string;
+  NATS_TLS_CERT?: string;
+  NATS_TLS_KEY?: string;
+}
+
+/** How a service connects to NATS: servers, its identity (nkey seed) and TLS. */
+export interface NatsConnection {
+  servers: string[];
+  nkeySeed?: string;
+  /** TLS required (a `tls://` URL or a CA given), with these PEMs. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+export function natsConnection(settings: NatsSettings): NatsConnection {
+  const servers = settings.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  const wantsTls = Boolean(settings.NATS_TLS_CA || settings.NATS_TLS_CERT) || servers.some((s) => s.startsWith('tls://'));
+  return {
+    servers,
+    ...(settings.NATS_NKEY_SEED ? { nkeySeed: settings.NATS_NKEY_SEED } : {}),
+    ...(wantsTls ? { tls: { ca: settings.NATS_TLS_CA, cert: settings.NATS_TLS_CERT, key: settings.NATS_TLS_KEY } } : {}),
+  };
+}
+
 /**
  * Where Redis is: one URL, or a Sentinel group (REDIS_SENTINELS=host:port,host:port and
  * REDIS_SENTINEL_NAME) for automatic failover. Redis Cluster is not supported: microseg's
- * atomic scripts touch several keys that would need to share a hash slot.
+ * atomic scripts touch several keys that would need to share a hash slot. `rediss://` requires TLS.
+ * The service's ACL user and password come from the URL or, better, REDIS_USERNAME and REDIS_PASSWORD
+ * (or REDIS_PASSWORD_FILE).
  */
 export const redisSchema = {
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((v) => {
+      try {
+        return ['redis:', 'rediss:'].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, 'must be a URL such as redis://host:6379 or rediss://host:6380 (TLS)'),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** PEM of the CA that signed Redis's certificate (implies TLS). */
+  REDIS_TLS_CA: pem('a CA certificate').optional(),
   REDIS_SENTINELS: z
     .string()
     .default('')
@@ -109,20 +193,38 @@ export const redisSchema = {
 
 export interface RedisSettings {
   REDIS_URL: string;
+  REDIS_USERNAME?: string;
+  REDIS_PASSWORD?: string;
+  REDIS_TLS_CA?: string;
   REDIS_SENTINELS: Array<{ host: string; port: number }>;
   REDIS_SENTINEL_NAME: string;
 }
 
-/** The first argument(s) of `new Redis(...)`: the URL, or Sentinel options (the password still comes from the URL). */
-export function redisTarget(settings: RedisSettings): { url?: string; sentinel?: { sentinels: Array<{ host: string; port: number }>; name: string; password?: string; db?: number } } {
-  if (settings.REDIS_SENTINELS.length === 0) return { url: settings.REDIS_URL };
+/** The connection part of ioredis's options: one server, or a Sentinel group; the user, password, database and TLS. */
+export interface RedisConnection {
+  host?: string;
+  port?: number;
+  sentinels?: Array<{ host: string; port: number }>;
+  name?: string;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: { ca?: string; servername?: string };
+  /** Sentinel mode: talk TLS to the master and replicas it names too. */
+  enableTLSForSentinelMode?: boolean;
+}
+
+export function redisConnection(settings: RedisSettings): RedisConnection {
   const url = new URL(settings.REDIS_URL);
-  return {
-    sentinel: {
-      sentinels: settings.REDIS_SENTINELS,
-      name: settings.REDIS_SENTINEL_NAME,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-    },
+  const tls = url.protocol === 'rediss:' || Boolean(settings.REDIS_TLS_CA);
+  const auth = {
+    username: settings.REDIS_USERNAME ?? (url.username ? decodeURIComponent(url.username) : undefined),
+    password: settings.REDIS_PASSWORD ?? (url.password ? decodeURIComponent(url.password) : undefined),
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
   };
+  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  if (settings.REDIS_SENTINELS.length > 0) {
+    return defined({ sentinels: settings.REDIS_SENTINELS, name: settings.REDIS_SENTINEL_NAME, ...auth, ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA }), enableTLSForSentinelMode: true } : {}) });
+  }
+  return defined({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379), ...auth, ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA, servername: isIP(url.hostname.replace(/^\[|\]$/g, '')) ? undefined : url.hostname }) } : {}) });
 }

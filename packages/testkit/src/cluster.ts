@@ -1,6 +1,10 @@
 // Runs the whole cluster on one machine: NATS, Redis, the demo OpenID
 // Provider, the demo application and the four services as processes. Used by
 // `npm start` (fixed ports) and by end-to-end tests (free ports, private servers).
+// Both run the secure configuration: credentials generated at first start into
+// <dataDir>/secrets (an nkey per service, a Redis ACL user per service, a CA),
+// NATS and Redis of our own on TLS that refuse anonymous clients, and every
+// service connecting with its own identity and nothing more.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -8,7 +12,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { natsConnection, redisConnection, type NatsConnection, type RedisConnection } from '@microseg/config';
 import { freePort, isListening, waitFor } from './ports.ts';
+import { ensureCredentials, type CredentialSet, type BusIdentity, type RedisIdentity } from '@microseg/credentials';
 import { startNats, startRedis, type RunningServer } from './servers.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -26,9 +32,12 @@ export interface ClusterPorts {
   authn: number;
   flowlog: number;
   gatewayAdmin: number;
+  /** Our own NATS and Redis (TLS); not the machine's usual 4222 and 6379, which run without credentials. */
+  nats: number;
+  redis: number;
 }
 
-export const defaultPorts: ClusterPorts = { gateway: 8443, walkthrough: 9443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090 };
+export const defaultPorts: ClusterPorts = { gateway: 8443, walkthrough: 9443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090, nats: 4223, redis: 6380 };
 
 export interface Replica {
   /** `authn#2` */
@@ -65,7 +74,14 @@ export interface ClusterOptions {
 export interface Cluster {
   ports: ClusterPorts;
   natsUrl: string;
+  /** Where Redis is (no credentials in it; `redisOptions` has them). */
   redisUrl: string;
+  /** The generated credentials (seeds, passwords, CA) in <dataDir>/secrets. */
+  credentials: CredentialSet;
+  /** How to connect to NATS as one identity (default `admin`: everything), for `Bus.connect({ connection })`. */
+  natsConnection(identity?: BusIdentity): NatsConnection;
+  /** ioredis options for one Redis user (default `admin`), TLS included. */
+  redisOptions(identity?: RedisIdentity): RedisConnection;
   gatewayUrl: string;
   idpUrl: string;
   appUrl: string;
@@ -159,10 +175,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     });
 
   try {
-    const nats = await startNats({ url: options.natsUrl, dataDir, isolated, defaultPort: 4222 });
+    const credentials = await ensureCredentials(join(dataDir, 'secrets'));
+    const nats = await startNats({ url: options.natsUrl, dataDir, isolated, defaultPort: ports.nats, secure: credentials });
     servers.push(nats);
-    const redis = await startRedis({ url: options.redisUrl, dataDir, isolated, defaultPort: 6379 });
+    const redis = await startRedis({ url: options.redisUrl, dataDir, isolated, defaultPort: ports.redis, secure: credentials });
     servers.push(redis);
+    // Servers we started trust our CA; given ones bring their own (NATS_TLS_CA_FILE, REDIS_TLS_CA_FILE in our environment).
+    const natsCa: Record<string, string> = nats.origin === 'process' ? { NATS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['NATS_TLS_CA', 'NATS_TLS_CA_FILE']);
+    const redisCa: Record<string, string> = redis.origin === 'process' ? { REDIS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['REDIS_TLS_CA', 'REDIS_TLS_CA_FILE']);
+    const busIdentity = (identity: BusIdentity) => ({ NATS_URL: nats.url, NATS_NKEY_SEED_FILE: credentials.nats.seedFiles[identity], ...natsCa });
+    const redisUser = (identity: RedisIdentity) => ({ REDIS_URL: redis.url, REDIS_USERNAME: identity, REDIS_PASSWORD_FILE: credentials.redis.passwordFiles[identity], ...redisCa });
 
     const idpUrl = `http://localhost:${ports.idp}`;
     const gatewayUrl = `https://localhost:${ports.gateway}`;
@@ -171,8 +193,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await renderDemoObjects(ports, idpUrl, clientSecret, objectsFile);
 
     const common = {
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
       MICROSEG_DATA_DIR: dataDir,
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.env,
@@ -186,10 +206,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...options.idpEnv,
       },
       app: { DEMO_APP_PORT: String(ports.app) },
-      policy: { ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
-      authn: { ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
-      flowlog: { ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
+      policy: { ...busIdentity('policy'), ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
+      authn: { ...busIdentity('authn'), ...redisUser('authn'), ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
+      flowlog: { ...busIdentity('flowlog'), ...redisUser('flowlog'), ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
       gateway: {
+        ...busIdentity('gateway'),
         ...common,
         GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
         GATEWAY_PROCESSING_UNITS: join(repoRoot, 'deploy/demo/gateway.yaml'),
@@ -262,6 +283,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       adminToken,
       natsUrl: nats.url,
       redisUrl: redis.url,
+      credentials,
+      natsConnection: (identity = 'admin') =>
+        natsConnection({ NATS_URL: nats.url, NATS_NKEY_SEED: credentials.nats.seeds[identity], NATS_TLS_CA: nats.origin === 'process' ? credentials.tls.ca : undefined }),
+      redisOptions: (identity = 'admin') =>
+        redisConnection({ REDIS_URL: redis.url, REDIS_USERNAME: identity, REDIS_PASSWORD: credentials.redis.passwords[identity], REDIS_TLS_CA: redis.origin === 'process' ? credentials.tls.ca : undefined, REDIS_SENTINELS: [], REDIS_SENTINEL_NAME: '' }),
       gatewayUrl,
       idpUrl,
       appUrl: `http://127.0.0.1:${ports.app}`,
@@ -302,3 +328,7 @@ export function serviceNodeArgs(name: ServiceName): string[] {
 }
 
 export const GATEWAY_V8_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
+
+function pick(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((n) => (env[n] ? [[n, env[n]!]] : [])));
+}

@@ -1,13 +1,16 @@
 // Real NATS (with JetStream) and Redis for the cluster and for tests:
 //   1. an explicit URL (NATS_URL / REDIS_URL) is used as it is;
-//   2. in tests, testcontainers when a Docker engine answers;
-//   3. otherwise a server process of our own from the installed binaries;
-//   4. otherwise the server already running at the usual local address.
+//   2. in tests, testcontainers when a Docker engine answers (plain servers only);
+//   3. otherwise a server process of our own from the installed binaries — with `secure`, the
+//      configuration microseg runs in: TLS, one identity per service with least privilege (NATS nkeys
+//      and permissions, Redis ACL users), anonymous clients refused;
+//   4. otherwise (plain servers only) the server already running at the usual local address.
 // When none is possible, the error says exactly what to install.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { renderServerConfig, type CredentialSet } from '@microseg/credentials';
 import { freePort, isListening, waitFor } from './ports.ts';
 
 export interface RunningServer {
@@ -76,10 +79,13 @@ export interface ServerOptions {
   isolated: boolean;
   /** Port for a process we start when not isolated. */
   defaultPort: number;
+  /** Run our own server with these credentials (TLS, users, permissions); never an existing or container one. */
+  secure?: CredentialSet;
 }
 
 export async function startNats(options: ServerOptions): Promise<RunningServer> {
   if (options.url) return { url: options.url, origin: 'env', stop: async () => undefined };
+  if (options.secure) return startSecureNats(options, options.secure);
   if (!options.isolated && (await isListening('127.0.0.1', options.defaultPort))) {
     return { url: `nats://127.0.0.1:${options.defaultPort}`, origin: 'existing', stop: async () => undefined };
   }
@@ -103,6 +109,7 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
 
 export async function startRedis(options: ServerOptions): Promise<RunningServer> {
   if (options.url) return { url: options.url, origin: 'env', stop: async () => undefined };
+  if (options.secure) return startSecureRedis(options, options.secure);
   if (!options.isolated && (await isListening('127.0.0.1', options.defaultPort))) {
     return { url: `redis://127.0.0.1:${options.defaultPort}`, origin: 'existing', stop: async () => undefined };
   }
@@ -121,5 +128,53 @@ export async function startRedis(options: ServerOptions): Promise<RunningServer>
   await mkdir(dir, { recursive: true });
   const server = processServer(() => spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }), `redis://127.0.0.1:${port}`, port);
   await waitFor(`redis-server on port ${port}`, () => isListening('127.0.0.1', port));
+  return server;
+}
+
+function required(binary: string, install: string): string {
+  const path = which(binary);
+  if (!path) throw new Error(`${binary} is not installed; microseg runs its own with TLS and per-service credentials. Install it with: ${install}`);
+  return path;
+}
+
+/** nats-server with TLS, JetStream and the credentials' users; `tls://127.0.0.1:<port>`. */
+async function startSecureNats(options: ServerOptions, credentials: CredentialSet): Promise<RunningServer> {
+  const binary = required('nats-server', INSTALL.nats);
+  const port = options.isolated ? await freePort() : options.defaultPort;
+  const dir = join(options.dataDir, 'nats');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const configFile = join(dir, 'nats-server.conf');
+  await writeFile(
+    configFile,
+    renderServerConfig({ host: '127.0.0.1', port, storeDir: join(dir, 'store'), authorizationFile: relative(dir, credentials.nats.authorizationFile), tls: credentials.tls.nats }),
+    { mode: 0o600 },
+  );
+  const server = processServer(() => spawn(binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' }), `tls://127.0.0.1:${port}`, port);
+  await waitFor(`nats-server on port ${port} (log: ${join(dir, 'nats-server.log')})`, () => isListening('127.0.0.1', port));
+  return server;
+}
+
+/** redis-server on TLS only, with the credentials' ACL users (the default user off); `rediss://127.0.0.1:<port>`. */
+async function startSecureRedis(options: ServerOptions, credentials: CredentialSet): Promise<RunningServer> {
+  const binary = required('redis-server', INSTALL.redis);
+  const port = options.isolated ? await freePort() : options.defaultPort;
+  const dir = join(options.dataDir, 'redis');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const args = [
+    '--bind', '127.0.0.1',
+    '--port', '0',
+    '--tls-port', String(port),
+    '--tls-cert-file', credentials.tls.redis.certFile,
+    '--tls-key-file', credentials.tls.redis.keyFile,
+    '--tls-ca-cert-file', credentials.tls.caFile,
+    '--tls-auth-clients', 'no',
+    '--aclfile', credentials.redis.aclFile,
+    '--save', '',
+    '--appendonly', 'no',
+    '--dir', dir,
+    '--logfile', join(dir, 'redis-server.log'),
+  ];
+  const server = processServer(() => spawn(binary, args, { stdio: 'ignore' }), `rediss://127.0.0.1:${port}`, port);
+  await waitFor(`redis-server on port ${port} (log: ${join(dir, 'redis-server.log')})`, () => isListening('127.0.0.1', port));
   return server;
 }

@@ -1,7 +1,7 @@
 // Builds the authn service without listening: NATS handlers, Redis, health.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { redisTarget } from '@microseg/config';
+import { natsConnection, redisConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { queues, subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
@@ -46,11 +46,9 @@ export interface AuthnApp {
 export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promise<AuthnApp> {
   // Commands fail fast while Redis is away (the gateway answers 503); the client reconnects by itself,
   // also when Redis is not there at start (readyz says so meanwhile).
-  const target = redisTarget(config);
-  const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
-  const redis = target.sentinel ? new Redis({ ...options, ...target.sentinel }) : new Redis(target.url!, options);
+  const redis = new Redis({ maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000), ...redisConnection(config) });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
-  const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-authn', logger });
+  const bus = await Bus.connect({ connection: natsConnection(config), identity: 'authn', name: 'microseg-authn', logger, manageEventStream: false });
 
   const clients = new OidcClients(bus, { busTimeoutMs: config.BUS_TIMEOUT_MS, idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS });
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());

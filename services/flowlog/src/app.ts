@@ -2,7 +2,7 @@
 // events, the live hub, the JSON API and the console pages.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { redisTarget } from '@microseg/config';
+import { natsConnection, redisConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
@@ -22,10 +22,9 @@ export interface FlowlogApp {
 }
 
 export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Promise<FlowlogApp> {
-  const target = redisTarget(config);
-  const redis = target.sentinel ? new Redis({ maxRetriesPerRequest: 2, ...target.sentinel }) : new Redis(target.url!, { maxRetriesPerRequest: 2 });
+  const redis = new Redis({ maxRetriesPerRequest: 2, ...redisConnection(config) });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
-  const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-flowlog', logger });
+  const bus = await Bus.connect({ connection: natsConnection(config), identity: 'flowlog', name: 'microseg-flowlog', logger });
   const store = new FlowlogStore(redis, config.FLOWLOG_RETENTION_HOURS);
   const consumer = new EventConsumer(bus, store, logger);
   await consumer.start();

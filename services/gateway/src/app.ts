@@ -1,5 +1,6 @@
 // Builds the gateway without listening on exposed ports until start().
 import type { FastifyInstance } from 'fastify';
+import { natsConnection } from '@microseg/config';
 import { Bus, BusRequestError } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { fromWire } from '@microseg/errors';
@@ -31,7 +32,7 @@ export interface GatewayApp {
 
 export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Promise<GatewayApp> {
   const processingUnits: LocalProcessingUnit[] = await loadProcessingUnits(config.GATEWAY_PROCESSING_UNITS);
-  const bus = await Bus.connect({ url: config.NATS_URL, name: `microseg-gateway-${config.GATEWAY_ID}`, logger });
+  const bus = await Bus.connect({ connection: natsConnection(config), identity: 'gateway', name: `microseg-gateway-${config.GATEWAY_ID}`, logger, manageEventStream: false });
   let state = new RoutingState([], 0n);
   let synced = false;
   let closed = false;

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
@@ -43,7 +44,7 @@ export interface PolicyApp {
 }
 
 export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
-  const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-policy', logger });
+  const bus = await Bus.connect({ connection: natsConnection(config), identity: 'policy', name: 'microseg-policy', logger });
   const store = await ObjectStore.open(bus.nc);
   const say = (msg: string) => logger.warn({}, msg);
   const secrets = await SecretBox.load(config.POLICY_SECRETS_KEY, join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
