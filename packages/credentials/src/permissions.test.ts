@@ -140,7 +140,7 @@ describe("the gateway's credentials cannot go around policy or authn", () => {
 describe('each service can do its own work', () => {
   const roundTrip = async (client: ServiceIdentity, server: ServiceIdentity, subject: string, queue: string) => {
     const responder = await as(server);
-    const sub = responder.subscribe(subject, { queue, callback: (_err, msg) => msg.respond(new TextEncoder().encode('ok')) });
+    const sub = responder.subscribe(subject, { queue, callback: (_err, msg) => void msg.respond(new TextEncoder().encode('ok')) });
     await responder.flush();
     const asker = await as(client);
     const reply = await asker.request(subject, new Uint8Array(), { timeout: 2_000 });
