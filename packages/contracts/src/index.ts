@@ -2,3 +2,4 @@
 export * from './names.ts';
 export * from './objects.ts';
 export * from './access.ts';
+export * from './namespaces.ts';

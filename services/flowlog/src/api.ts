@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { BusRequestError } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
+import { NAMESPACE_PATH, subjects } from '@microseg/contracts';
 import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import { z } from '@microseg/config';
 import { InventoryRequestSchema, InventoryResponseSchema, type InventoryResponse } from '@microseg/proto/policy';
@@ -30,7 +30,6 @@ export interface ApiDeps {
   recheckMs: number;
 }
 
-const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
 const csv = z
   .string()
   .max(200)
@@ -39,7 +38,7 @@ const csv = z
 const millis = z.coerce.number({ message: 'must be milliseconds since the epoch' }).int().nonnegative().optional();
 
 const selection = {
-  namespace: z.string().regex(NAMESPACE, 'must be a namespace path such as /acme/team-b').optional(),
+  namespace: z.string().regex(NAMESPACE_PATH, 'must be a namespace path such as /acme/team-b').optional(),
   recursive: z.enum(['true', 'false'], { message: 'must be true or false' }).optional().transform((v) => v === 'true'),
 };
 const window = { from: millis, to: millis };

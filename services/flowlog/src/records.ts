@@ -1,5 +1,6 @@
 // What flowlog keeps and serves, made from the protobuf events. Pure.
 import type { FlowEvent, LogEvent } from '@microseg/proto/events';
+import { withinSubtree } from '@microseg/contracts';
 
 export interface FlowRecord {
   namespace: string;
@@ -114,10 +115,7 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-/** `/a/b` is inside `/a`; everything is inside `/`. */
-export function withinSubtree(namespace: string, root: string): boolean {
-  return root === '/' || namespace === root || namespace.startsWith(`${root}/`);
-}
+export { withinSubtree };
 
 /** Whether a record of `value`'s namespace belongs to the selection. */
 export function inNamespace(value: string, namespace: string | undefined, recursive: boolean | undefined): boolean {

@@ -397,7 +397,6 @@ const baseOf: Record<string, Record<string, unknown>> = {
   externalnetworks: { entries: ['10.0.0.0/8'] },
   networkaccesspolicies: { subject: [['app=web']], object: [['ext:name=idp']] },
   namespaces: {},
-  processingunits: { address: '10.0.0.5' },
 };
 const oidc = { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'c', OIDCClientSecret: 's' };
 const tagRows = (prefix: string): Row[] => [
@@ -509,12 +508,6 @@ const validationTable: Record<string, Row[]> = {
     ...tagRows('namespace'),
     ['an unknown incoming default', { defaultPUIncomingTrafficAction: 'Drop' }, ['defaultPUIncomingTrafficAction']],
     ['an unknown outgoing default', { defaultPUOutgoingTrafficAction: 'allow' }, ['defaultPUOutgoingTrafficAction']],
-  ],
-  processingunits: [
-    ['address missing', { address: undefined }, ['address']],
-    ['address empty', { address: '' }, ['address']],
-    ['an unknown status', { status: 'Paused' }, ['status']],
-    ['a reserved tag', { associatedTags: ['$identity=processingunit'] }, ['associatedTags[0]']],
   ],
 };
 

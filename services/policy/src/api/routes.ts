@@ -3,11 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
+import { isNamespacePath, objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
 import { LogEventSchema } from '@microseg/proto/events';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
+import { resolveNamespaceName } from '../objects/namespace-names.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
 import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
@@ -17,8 +18,6 @@ import type { AuthFailureLimiter } from './auth-failures.ts';
 import { auditFailures } from './failure-audit.ts';
 import { duplicateKey } from './json-keys.ts';
 
-// No `.` or `..` segments: `/acme/team-a/..` would be inside /acme/team-a by its spelling only.
-const NAMESPACE = /^(?!.*\/\.\.?(?:\/|$))\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
 const kindOfPlural = new Map<string, ObjectKind>(objectKinds.map((k) => [pluralOf(k), k]));
 
 declare module 'fastify' {
@@ -73,7 +72,35 @@ function find(deps: ApiDeps, kind: ObjectKind, namespace: string, idOrName: stri
   if (byId && byId.object.namespace === namespace) return byId;
   const byName = deps.store.entry(kind, stableObjectId(kind, namespace, idOrName));
   if (byName) return byName;
+  // A namespace object is stored under its resolved path; its relative name finds it too.
+  const resolved = kind === 'namespace' ? resolveNamespaceName(idOrName, namespace) : undefined;
+  const byPath = resolved?.ok ? deps.store.entry(kind, stableObjectId(kind, namespace, resolved.path)) : undefined;
+  if (byPath) return byPath;
   throw new ApiError(404, 'NOT_FOUND', `no ${kind} ${idOrName} in ${namespace}`);
+}
+
+/** Processing units belong to the gateways that front them (they register them); nobody writes them here. */
+function refuseProcessingUnitWrite(kind: ObjectKind): void {
+  if (kind === 'processingunit') {
+    throw new ApiError(403, 'FORBIDDEN', 'processing units are registered by the gateways that front them (their processing-units file); they cannot be created or changed through the API');
+  }
+}
+
+/** A namespace object's name resolved against the namespace it is written in (objects/namespace-names.ts); the write is refused when it points anywhere else. */
+function resolvedNamespaceObject<T extends { name: string }>(value: T, container: string): T {
+  const resolved = resolveNamespaceName(value.name, container);
+  if (!resolved.ok) {
+    if (resolved.status === 422) throw validationFailed([{ attribute: 'name', message: resolved.message }]);
+    throw new ApiError(403, 'FORBIDDEN', resolved.message);
+  }
+  return { ...value, name: resolved.path };
+}
+
+/** A namespace object's name given relative (`dev`) names the stored, resolved one (`/acme/dev`). */
+function sameNamespaceName(kind: ObjectKind, name: unknown, existing: PolicyObject): boolean {
+  if (kind !== 'namespace' || typeof name !== 'string') return false;
+  const resolved = resolveNamespaceName(name, existing.namespace);
+  return resolved.ok && resolved.path === existing.name;
 }
 
 function ifMatch(req: FastifyRequest): number | undefined {
@@ -184,7 +211,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
     req.principal = principal;
     const namespace = String(req.headers['x-namespace'] ?? principal.namespace);
-    if (!NAMESPACE.test(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
+    if (!isNamespacePath(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
     req.namespace = namespace;
   });
 
@@ -201,7 +228,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     if (typeof body.name !== 'string' || !body.name) errors.push({ attribute: 'name', message: 'is required' });
     if (!roles.includes(body.role as Role)) errors.push({ attribute: 'role', message: `must be one of ${roles.join(', ')}` });
     const namespace = typeof body.namespace === 'string' ? body.namespace : req.namespace!;
-    if (!NAMESPACE.test(namespace)) errors.push({ attribute: 'namespace', message: 'must be a namespace path such as /acme/team-b' });
+    if (!isNamespacePath(namespace)) errors.push({ attribute: 'namespace', message: 'must be a namespace path such as /acme/team-b' });
     if (errors.length) throw validationFailed(errors);
     requireAccess(req, 'admin', namespace);
     const { record, token } = await deps.tokens.create(body.name as string, body.role as Role, namespace);
@@ -237,6 +264,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       throw err;
     }
     for (const o of objects) requireAccess(req, 'write', o.namespace);
+    for (const o of objects) refuseProcessingUnitWrite(o.kind);
+    objects = objects.map((o) => (o.kind === 'namespace' ? { ...resolvedNamespaceObject(o, o.namespace), ID: o.ID } : o));
     let created = 0;
     let updated = 0;
     for (const object of objects) {
@@ -275,9 +304,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/:plural', async (req, reply) => {
     const kind = kindFrom(req);
     requireAccess(req, 'write');
+    refuseProcessingUnitWrite(kind);
     const result = validateObject(kind, { ...(req.body as object), namespace: req.namespace });
     if (!result.ok) throw validationFailed(result.errors);
-    const value = result.value as { name: string };
+    const value = kind === 'namespace' ? resolvedNamespaceObject(result.value as { name: string }, req.namespace!) : (result.value as { name: string });
     const now = new Date().toISOString();
     const object = { ...value, kind, namespace: req.namespace!, ID: stableObjectId(kind, req.namespace!, value.name), createTime: now, updateTime: now } as unknown as PolicyObject;
     let revision: number;
@@ -302,6 +332,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const replace = (merge: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const kind = kindFrom(req);
     requireAccess(req, 'write');
+    refuseProcessingUnitWrite(kind);
     const expected = ifMatch(req);
     const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
     if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
@@ -309,11 +340,15 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const input: Record<string, unknown> = merge ? { ...publicView(existing.object), ...body } : body;
     // The older protocols + ports form in a patch replaces the stored servicePorts.
     if (merge && (body.protocols !== undefined || body.ports !== undefined) && body.servicePorts === undefined) delete input.servicePorts;
-    if (input.name !== undefined && input.name !== existing.object.name) throw validationFailed([{ attribute: 'name', message: 'cannot change; create an object with the new name and delete this one' }]);
+    if (input.name !== undefined && input.name !== existing.object.name && !sameNamespaceName(kind, input.name, existing.object)) {
+      throw validationFailed([{ attribute: 'name', message: 'cannot change; create an object with the new name and delete this one' }]);
+    }
     // Write-only fields are never read back: one left out keeps its stored (sealed) value, also for validation.
     const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
     const result = validateObject(kind, complete);
     if (!result.ok) throw validationFailed(result.errors);
+    // An object stored before names were resolved is checked again: it cannot be kept pointing at another namespace.
+    if (kind === 'namespace') resolvedNamespaceObject(result.value as { name: string }, existing.object.namespace);
     const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);
     let revision: number;
     try {
@@ -331,7 +366,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   app.delete('/:plural/:id', async (req) => {
     const kind = kindFrom(req);
-    requireAccess(req, 'write');
+    // A processing unit its gateway no longer fronts can be removed by an administrator; its gateway registers it again if it still does.
+    requireAccess(req, kind === 'processingunit' ? 'admin' : 'write');
     const expected = ifMatch(req);
     const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
     if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { buckets } from '@microseg/contracts';
+import { buckets, withinSubtree } from '@microseg/contracts';
 
 export type Role = 'viewer' | 'editor' | 'admin';
 export const roles: readonly Role[] = ['viewer', 'editor', 'admin'];
@@ -37,10 +37,7 @@ export function newToken(): { id: string; secret: string; token: string } {
   return { id, secret, token: `mst_${id}_${secret}` };
 }
 
-/** `/a/b` is inside `/a`; everything is inside `/`. */
-export function withinSubtree(namespace: string, root: string): boolean {
-  return root === '/' || namespace === root || namespace.startsWith(`${root}/`);
-}
+export { withinSubtree };
 
 export function allows(role: Role, action: 'read' | 'write' | 'admin'): boolean {
   if (action === 'read') return true;

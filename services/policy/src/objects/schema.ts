@@ -17,8 +17,20 @@ const port = z.preprocess(
   z.number({ message: 'is required: a TCP port (1-65535)' }).int('must be a TCP port (1-65535)').min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)'),
 );
 
-const base = {
+/**
+ * What the API shows but nobody sets: accepted in input, so that an object read with `msctl api get -o yaml`
+ * can be sent back as it is, and dropped (the API and the store set them).
+ */
+const readOnly = {
   ID: z.string().optional(),
+  kind: z.string().optional(),
+  createTime: z.string().optional(),
+  updateTime: z.string().optional(),
+};
+export const readOnlyAttributes = Object.keys(readOnly);
+
+const base = {
+  ...readOnly,
   name,
   namespace: namespacePath,
   description: z.string().max(1024).optional(),
@@ -32,7 +44,7 @@ const method = z
   .refine((m): m is HTTPMethod => (httpMethods as readonly string[]).includes(m), `must be one of ${httpMethods.join(', ')}`);
 
 const endpoint = z
-  .object({
+  .strictObject({
     URI: z.string().startsWith('/', 'must start with /'),
     methods: z.array(method).min(1, 'needs at least one method'),
     public: z.boolean().default(false),
@@ -103,12 +115,12 @@ const providerURL = z.string().refine((v) => {
 }, 'must be an https URL (http is accepted only for localhost during development)');
 
 export const objectSchemas = {
-  namespace: z.object({
+  namespace: z.strictObject({
     ...base,
     defaultPUIncomingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
     defaultPUOutgoingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
   }),
-  processingunit: z.object({
+  processingunit: z.strictObject({
     ...base,
     address: z.string().min(1, 'is required'),
     status: z.enum(['Running', 'Stopped']).default('Running'),
@@ -116,7 +128,7 @@ export const objectSchemas = {
     gatewayID: z.string().optional(),
   }),
   service: z
-    .object({
+    .strictObject({
       ...base,
       type: z.literal('HTTP').default('HTTP'),
       authorizationType: z.enum(['None', 'OIDC']).default('None'),
@@ -140,7 +152,7 @@ export const objectSchemas = {
       selectors: tagExpression.default([]),
       exposedAPIs: tagExpression.default([]),
       claimsToHTTPHeaderMappings: z
-        .array(z.object({ claimName: z.string().min(1), targetHTTPHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name') }))
+        .array(z.strictObject({ claimName: z.string().min(1), targetHTTPHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name') }))
         .default([]),
       redirectURLOnAuthorizationFailure: httpUrl(['https:', 'http:'], 'must be an http or https URL').optional(),
       TLSCertificate: z.string().optional(),
@@ -158,12 +170,12 @@ export const objectSchemas = {
         ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
       }
     }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }),
-  httpresourcespec: z.object({
+  httpresourcespec: z.strictObject({
     ...base,
     endpoints: z.array(endpoint).default([]),
   }),
   externalnetwork: z
-    .object({
+    .strictObject({
       ...base,
       entries: z.array(networkEntry).min(1, 'needs at least one entry: a CIDR, an IP address, a DNS name or *.domain'),
       servicePorts: z.array(servicePort).optional(),
@@ -175,7 +187,7 @@ export const objectSchemas = {
       ...rest,
       servicePorts: servicePorts ?? legacyServicePorts(protocols, ports),
     })),
-  networkaccesspolicy: z.object({
+  networkaccesspolicy: z.strictObject({
     ...base,
     subject: tagExpression.min(1, 'is required: a tag expression such as [["$identity=processingunit", "app=web"]]'),
     object: tagExpression.min(1, 'is required: a tag expression such as [["ext:name=idp"]]'),
@@ -193,11 +205,24 @@ export interface AttributeError {
 
 export function validateObject(kind: ObjectKind, input: unknown): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
   const result = objectSchemas[kind].safeParse(input);
-  if (result.success) return { ok: true, value: result.data as Record<string, unknown> };
-  return {
-    ok: false,
-    errors: result.error.issues.map((i) => ({ attribute: attributePath(i.path) || kind, message: i.message })),
-  };
+  if (result.success) {
+    const value = { ...(result.data as Record<string, unknown>) };
+    for (const attribute of readOnlyAttributes) delete value[attribute];
+    return { ok: true, value };
+  }
+  return { ok: false, errors: result.error.issues.flatMap((i) => issueErrors(kind, i)) };
+}
+
+/**
+ * An attribute microseg does not know is refused, not dropped: ignoring it could make an object broader
+ * than the YAML that created it (a policy's `ports`, a service's `IPs`, `negateSubject`).
+ */
+function issueErrors(kind: ObjectKind, issue: z.core.$ZodIssue): AttributeError[] {
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length === 0 ? `a ${kind}` : `this part of a ${kind}`;
+    return issue.keys.map((key) => ({ attribute: attributePath([...issue.path, key]), message: `is not an attribute of ${where}; microseg does not support it (remove it, or check its spelling)` }));
+  }
+  return [{ attribute: attributePath(issue.path) || kind, message: issue.message }];
 }
 
 /** `endpoints[0].methods[1]`: the way users write it. */
