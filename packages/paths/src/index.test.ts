@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRequestTarget } from './request-target.ts';
+import { parseRequestTarget } from './index.ts';
 
 const accepted: Array<{ target: string; path: string; query?: string }> = [
   // Plain paths
