@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { formFieldsOf, insecureFetch, loginWithHttp, startCluster, TestBrowser, waitFor, type Cluster } from '@microseg/testkit';
-import { exposeRecorder, FAILURE_URL, headerValues, http1, marker, rawRequest, Recorder, type RawResponse, type Recorded } from './gateway-kit.ts';
+import { api, exposeRecorder, FAILURE_URL, headerValues, http1, marker, rawRequest, Recorder, type RawResponse, type Recorded } from './gateway-kit.ts';
 
 let cluster: Cluster;
 let recorder: Recorder;
@@ -187,7 +187,10 @@ describe('paths: the path that is matched is the path that is forwarded', () => 
     { name: 'encoded dots and slash', target: '/public/%2E%2E%2Fsecret', status: 400 },
     { name: 'encoded slash after dots', target: '/public/..%2fsecret', status: 400 },
     { name: 'Tomcat path parameter on a dot segment', target: '/public/..;/secret', status: 400 },
-    { name: 'a `;` segment before a dot segment', target: '/public/;/../secret', status: 200, forwarded: '/public/secret' },
+    // Path parameters are refused, not stripped (a `;` segment was forwarded as `/public/secret` before).
+    { name: 'a `;` segment before a dot segment', target: '/public/;/../secret', status: 400 },
+    { name: 'a path parameter on a public path', target: '/public;jsessionid=1/x', status: 400 },
+    { name: 'an encoded semicolon', target: '/public/x%3Bjsessionid=1', status: 400 },
     { name: 'double slash', target: '//secret', status: 401 },
     { name: 'case: /PUBLIC is not /public', target: '/PUBLIC/x', status: 401 },
     { name: 'encoded slash in the first segment', target: '/public%2Fx', status: 400 },
@@ -197,6 +200,12 @@ describe('paths: the path that is matched is the path that is forwarded', () => 
     { name: 'overlong UTF-8 dots (%c0%ae)', target: '/public/%c0%ae%c0%ae/secret', status: 400 },
     { name: 'overlong UTF-8 slash (%c0%af)', target: '/public/..%c0%afsecret', status: 400 },
     { name: 'three-byte overlong dot (%e0%80%ae)', target: '/public/%e0%80%ae%e0%80%ae/secret', status: 400 },
+    { name: 'an escape that is not UTF-8 (%FF)', target: '/public/%FF', status: 400 },
+    { name: 'a truncated UTF-8 sequence (%C3)', target: '/public/caf%C3/x', status: 400 },
+    { name: 'a UTF-16 surrogate spelt in UTF-8 (%ED%A0%80)', target: '/public/%ED%A0%80', status: 400 },
+    { name: 'fullwidth ．．／ (NFKC ../)', target: '/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fsecret', status: 400 },
+    { name: 'one dot leader ‥ (NFKC ..) as a segment', target: '/public/%E2%80%A5/secret', status: 400 },
+    { name: 'fullwidth reverse solidus ＼ (NFKC \\)', target: '/public/..%EF%BC%BCsecret', status: 400 },
     { name: 'raw tab', target: '/public/x\tsecret', status: 400 },
     { name: 'fragment', target: '/public/x#/../../secret', status: 400 },
     { name: 'raw non-ASCII', target: '/public/\u2215..\u2215secret', status: 400 },
@@ -223,6 +232,23 @@ describe('paths: the path that is matched is the path that is forwarded', () => 
     assert.equal(arrivedOnce(m).url, `/public?/../secret&m=${m}`);
   });
 
+  test('a pattern written `/caf%c3%a9/*` lets `/caf%C3%A9/x` and `/caf%c3%a9/x` through, both forwarded as `/caf%C3%A9/x`', async () => {
+    const created = await api(cluster, 'POST', '/httpresourcespecs', {
+      name: 'cafe',
+      associatedTags: ['api=recorded'],
+      endpoints: [{ URI: '/caf%c3%a9/*', methods: ['GET'], public: true }],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.endpoints[0].URI, '/caf%C3%A9/*', 'stored as it is matched');
+    // Anonymous: without the public pattern, `/*` asks for alice (401).
+    await waitFor('the new endpoint to be served', async () => (await send(request('GET', '/caf%C3%A9/ready'))).status === 200, 10_000, 50);
+    for (const target of ['/caf%C3%A9/x', '/caf%c3%a9/x']) {
+      const m = marker();
+      statusIs(await send(request('GET', `${target}?m=${m}`)), 200, target);
+      assert.equal(arrivedOnce(m).url, `/caf%C3%A9/x?m=${m}`);
+    }
+  });
+
   test('absolute-form `GET https://evil/` and asterisk-form `OPTIONS *` are refused', async () => {
     const m = marker();
     statusIs(await send(request('GET', `https://evil.example/?m=${m}`)), 400, 'absolute-form');
@@ -230,6 +256,74 @@ describe('paths: the path that is matched is the path that is forwarded', () => 
     statusIs(await send(request('OPTIONS', '*')), 400, 'asterisk-form');
     statusIs(await send(request('GET', `public/x?m=${m}`)), 400, 'relative target');
     nothingArrived(m);
+  });
+});
+
+describe('paths: with `/*` public and `/admin/*` restricted, no spelling of /admin passes as public', () => {
+  // A service of its own on the same port (host `open.localhost`): `/*` GET public, `/admin/*` GET for admins;
+  // without user authorization, so `/admin/*` is refused to everyone (403) and everything else is public.
+  const OPEN = 'open.localhost';
+  const openRequest = (target: string) => http1(`GET ${target} HTTP/1.1`, [`Host: ${OPEN}:${port}`, 'Accept: application/json']);
+  const sendOpen = (target: string) => rawRequest(port, openRequest(target), { servername: OPEN });
+
+  before(async () => {
+    const spec = await api(cluster, 'POST', '/httpresourcespecs', {
+      name: 'open-with-admin',
+      associatedTags: ['api=open'],
+      endpoints: [
+        { URI: '/*', methods: ['GET'], public: true },
+        { URI: '/admin/*', methods: ['GET'], allowedScopes: [['groups=admins']] },
+      ],
+    });
+    assert.equal(spec.status, 201, JSON.stringify(spec.body));
+    const service = await api(cluster, 'POST', '/services', {
+      name: 'open',
+      hosts: [OPEN],
+      port: recorder.port,
+      exposedPort: port,
+      selectors: [['type=walkthrough-app']],
+      exposedAPIs: [['api=open']],
+    });
+    assert.equal(service.status, 201, JSON.stringify(service.body));
+    await waitFor('the open service to be served', async () => (await sendOpen('/ready')).status === 200, 10_000, 50);
+  });
+
+  test('controls: `/x` is forwarded, `/admin/x` is 403 and not forwarded', async () => {
+    const m = marker();
+    statusIs(await sendOpen(`/x?m=${m}`), 200, '/x');
+    assert.equal(arrivedOnce(m).url, `/x?m=${m}`);
+    const denied = marker();
+    statusIs(await sendOpen(`/admin/x?m=${denied}`), 403, '/admin/x');
+    nothingArrived(denied);
+  });
+
+  // Each was forwarded as public before (Tomcat serves `/admin;jsessionid=1/x` as `/admin/x`; a server
+  // that applies NFKC reads `．．／` as `../`). `;` is refused rather than stripped.
+  const cases: Array<{ name: string; target: string }> = [
+    { name: 'Tomcat path parameter', target: '/admin;jsessionid=1/x' },
+    { name: 'an empty path parameter', target: '/admin;/x' },
+    { name: 'a path parameter on the last segment', target: '/admin/x;jsessionid=1' },
+    { name: 'an encoded semicolon', target: '/admin%3Bjsessionid=1/x' },
+    { name: 'fullwidth ．．／ climbing back to /admin', target: '/x/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin/y' },
+    { name: 'fullwidth ．． as a segment', target: '/x/%EF%BC%8E%EF%BC%8E/admin/y' },
+    { name: 'fullwidth ／ as a separator', target: '/admin%EF%BC%8Fx' },
+    { name: 'an escape that is not UTF-8', target: '/%FF/admin/x' },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: ${JSON.stringify(c.target)} → 400, nothing forwarded`, async () => {
+      const m = marker();
+      const res = await sendOpen(`${c.target}?m=${m}`);
+      statusIs(res, 400, c.target);
+      assert.match(res.body, /"code":"GATEWAY_BAD_REQUEST"/);
+      nothingArrived(m);
+    });
+  }
+
+  test('the 400 for a path parameter says it is refused, not stripped', async () => {
+    const res = await sendOpen('/admin;jsessionid=1/x');
+    statusIs(res, 400, ';jsessionid=');
+    // The body may be chunked: the message is looked for in it as it came.
+    assert.match(res.body, /"message":"[^"]*path parameters such as ;jsessionid= are refused, not stripped/);
   });
 });
 

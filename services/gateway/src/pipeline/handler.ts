@@ -23,7 +23,7 @@ import {
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
 import { context, metrics, ROOT_CONTEXT, SpanKind, trace, type Logger } from '@microseg/telemetry';
-import { parseRequestTarget } from './request-target.ts';
+import { parseRequestTarget } from '@microseg/paths';
 import { hostCookie, singleCookie } from './cookies.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { isBrowserNavigation, redirect, sendError, withFailureMessage, type ErrorReply } from './responses.ts';

@@ -455,6 +455,17 @@ const validationTable: Record<string, Row[]> = {
     ['endpoints not a list', { endpoints: 'all' }, ['endpoints']],
     ['an endpoint without URI', { endpoints: [{ methods: ['GET'] }] }, ['endpoints[0].URI']],
     ['a URI without the leading /', { endpoints: [{ URI: 'api', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    // Patterns are normalised like request paths; what the gateway would refuse in a request cannot be a pattern.
+    ['a URI with a path parameter (;)', { endpoints: [{ URI: '/admin;jsessionid=1/*', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with dot segments', { endpoints: [{ URI: '/public/../admin', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with an encoded dot segment', { endpoints: [{ URI: '/a/%2e%2e/*', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with raw non-ASCII', { endpoints: [{ URI: '/café/*', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with an encoded slash', { endpoints: [{ URI: '/a%2Fb', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with an encoded backslash', { endpoints: [{ URI: '/a%5Cb', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with invalid percent-encoding', { endpoints: [{ URI: '/a%zz', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI whose escapes are not UTF-8', { endpoints: [{ URI: '/%FF/*', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['a URI with fullwidth ．．／ (NFKC ../)', { endpoints: [{ URI: '/%EF%BC%8E%EF%BC%8E%EF%BC%8F', methods: ['GET'] }] }, ['endpoints[0].URI']],
+    ['two bad URIs among good ones', { endpoints: [{ URI: '/ok/*', methods: ['GET'] }, { URI: '/a;b', methods: ['GET'] }, { URI: '/b', methods: ['GET'] }, { URI: '/x/./y', methods: ['GET'] }] }, ['endpoints[1].URI', 'endpoints[3].URI']],
     ['an endpoint without methods', { endpoints: [{ URI: '/a' }] }, ['endpoints[0].methods']],
     ['an empty list of methods', { endpoints: [{ URI: '/a', methods: [] }] }, ['endpoints[0].methods']],
     ['an unknown method', { endpoints: [{ URI: '/a', methods: ['FETCH'] }] }, ['endpoints[0].methods[0]']],
@@ -566,6 +577,19 @@ test('accepted forms: loopback http providers, method case, the scopes alias, le
   const policy = await call('POST', '/networkaccesspolicies', { ns: '/accepted', body: { name: 'defaults', subject: [['a=b']], object: [['c=d']] } });
   assert.equal(policy.status, 201, policy.text);
   assert.deepEqual([policy.body.action, policy.body.applyPolicyMode, policy.body.logsEnabled], ['Allow', 'Bidirectional', false], 'SPEC §2 defaults');
+});
+
+test('an endpoint URI is stored as the gateway spells request paths (GET shows what is matched); a bad one is named with what to write', async () => {
+  const created = await call('POST', '/httpresourcespecs', { ns: '/patterns', body: { name: 'cafe', endpoints: [{ URI: '/caf%c3%a9/*', methods: ['GET'] }, { URI: '//%7eadmin//?', methods: ['GET'] }] } });
+  assert.equal(created.status, 201, created.text);
+  assert.deepEqual(created.body.endpoints.map((e: { URI: string }) => e.URI), ['/caf%C3%A9/*', '/~admin/?']);
+  const read = await call('GET', '/httpresourcespecs/cafe', { ns: '/patterns' });
+  assert.deepEqual(read.body.endpoints.map((e: { URI: string }) => e.URI), ['/caf%C3%A9/*', '/~admin/?']);
+
+  const refused = await call('PATCH', '/httpresourcespecs/cafe', { ns: '/patterns', body: { endpoints: [{ URI: '/café/*', methods: ['GET'] }] } });
+  assertValidationFailed(refused, ['endpoints[0].URI'], 'raw non-ASCII');
+  assert.equal(refused.body.errors[0].message, 'must not contain raw non-ASCII characters; percent-encode them as UTF-8: write /caf%C3%A9/*');
+  assert.match(refused.body.message, /endpoints\[0\]\.URI/);
 });
 
 test('a document with several bad attributes lists all of them at once', async () => {

@@ -135,6 +135,26 @@ const cases: Case[] = [
   { name: 'query string in path is ignored', rules: [rule('/a', ['GET'], 'a')], method: 'GET', path: '/a?x=/b', expected: ['a'] },
   { name: 'query string after a trailing slash', rules: [rule('/a', ['GET'], 'a')], method: 'GET', path: '/a/?x', expected: ['a'] },
 
+  // Patterns in any spelling match the path the gateway forwards (its normaliser upper-cases hex, decodes unreserved)
+  { name: 'lower-case escapes in a pattern match the gateway\'s upper-case path', rules: [rule('/caf%c3%a9/*', ['GET'], 'cafe')], method: 'GET', path: '/caf%C3%A9/x', expected: ['cafe'] },
+  { name: 'upper-case escapes in a pattern still match', rules: [rule('/caf%C3%A9/*', ['GET'], 'cafe')], method: 'GET', path: '/caf%C3%A9', expected: ['cafe'] },
+  { name: 'an escaped unreserved character in a pattern matches it decoded', rules: [rule('/%7euser/?', ['GET'], 'user')], method: 'GET', path: '/~user/1', expected: ['user'] },
+  { name: 'an escaped letter in a pattern matches the letter', rules: [rule('/%61dmin/*', ['GET'], 'admin')], method: 'GET', path: '/admin/x', expected: ['admin'] },
+  { name: 'an escaped star is a literal, not the wildcard', rules: [rule('/%2a', ['GET'], 'star')], method: 'GET', path: '/x', expected: undefined },
+  { name: 'an escaped star matches the escaped path', rules: [rule('/%2a', ['GET'], 'star')], method: 'GET', path: '/%2A', expected: ['star'] },
+  { name: 'spellings of one pattern are one pattern', rules: [rule('/caf%c3%a9', ['GET'], 'lower'), rule('/caf%C3%A9', ['GET'], 'upper')], method: 'GET', path: '/caf%C3%A9', expected: ['lower', 'upper'] },
+
+  // Patterns stored before validation refused them match nothing (every request they could match is refused at the gateway)
+  { name: 'a stored pattern with ; matches nothing', rules: [rule('/admin;x/*', ['GET'], 'param')], method: 'GET', path: '/admin;x/y', expected: undefined },
+  { name: 'a stored pattern with raw non-ASCII matches nothing', rules: [rule('/café/*', ['GET'], 'raw')], method: 'GET', path: '/café/x', expected: undefined },
+  { name: 'a stored pattern with a dot segment matches nothing', rules: [rule('/a/../b', ['GET'], 'dots')], method: 'GET', path: '/a/../b', expected: undefined },
+  { name: 'a stored pattern that is not UTF-8 matches nothing', rules: [rule('/%FF/*', ['GET'], 'ff')], method: 'GET', path: '/%FF/x', expected: undefined },
+  {
+    name: 'a refused stored pattern leaves the others working',
+    rules: [rule('/admin;x/*', ['GET'], 'param'), rule('/admin/*', ['GET'], 'admin'), rule('/*', ['GET'], 'all')],
+    method: 'GET', path: '/admin/x', expected: ['admin'],
+  },
+
   // The demo rules
   { name: 'demo: public page', rules: demo, method: 'GET', path: '/public/hello', expected: ['public'] },
   { name: 'demo: public root', rules: demo, method: 'GET', path: '/public', expected: ['public'] },

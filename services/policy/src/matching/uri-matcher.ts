@@ -4,6 +4,11 @@
 // exactly one segment, `*` matches one or more segments, and a trailing `*`
 // also matches none. At each node the search tries literal, then `?`, then
 // `*` (shortest first), backtracking; the first complete match wins.
+//
+// Patterns are compiled through the request normaliser of the gateway
+// (@microseg/paths), so `/caf%c3%a9/*` matches the path `/caf%C3%A9/x` that
+// the gateway forwards for `/caf%c3%a9/x` and for `/caf%C3%A9/x`.
+import { ANY_SEGMENTS, normalisePattern, ONE_SEGMENT } from '@microseg/paths';
 
 export interface EndpointRule<T> {
   readonly uri: string;
@@ -32,9 +37,6 @@ interface TrieNode<T> {
 export const MAX_PATH_SEGMENTS = 256;
 /** Backstop against pathological patterns; remembering failures keeps real searches far below it. */
 export const MAX_SEARCH_STEPS = 10_000;
-
-const ONE_SEGMENT = '?';
-const ANY_SEGMENTS = '*';
 
 function newNode<T>(): TrieNode<T> {
   return { literals: new Map(), one: undefined, many: undefined, values: undefined };
@@ -137,8 +139,14 @@ function withoutQuery(path: string): string {
 export function compileEndpoints<T>(rules: ReadonlyArray<EndpointRule<T>>): UriMatcher<T> {
   const triesByMethod = new Map<string, TrieNode<T>>();
   for (const rule of rules) {
+    // Validation stores patterns normalised; this also covers those stored before it did (bucket, bootstrap
+    // files), so every pattern matches as if it were written today.
+    const pattern = normalisePattern(rule.uri);
+    // One that validation now refuses (`;`, `%FF`, raw non-ASCII, dot segments, …) could only match paths the
+    // gateway refuses or never forwards: left out, it matches nothing, and no request it covered reaches us.
+    if (!pattern.ok) continue;
     // No query stripping here: in a pattern `?` is the one-segment wildcard.
-    const segments = splitSegments(rule.uri);
+    const segments = splitSegments(pattern.pattern);
     for (const method of methodsCoveredBy(rule.methods)) {
       let root = triesByMethod.get(method);
       if (root === undefined) {

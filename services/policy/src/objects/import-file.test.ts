@@ -149,6 +149,34 @@ test('a malformed scope tag is reported under the alias too', () => {
   ]);
 });
 
+test('endpoint URIs are stored in the spelling of a normalised request path', () => {
+  const endpoints = ['/caf%c3%a9/*', '/%7euser/?', '//a//b/', '/a*'].map((URI) => ({ URI, methods: ['GET'] }));
+  const [spec] = parseImportDocument(doc({ httpresourcespecs: [{ name: 'api', endpoints }] }), 't');
+  assert.deepEqual(
+    (spec as HTTPResourceSpecObject).endpoints.map((e) => e.URI),
+    ['/caf%C3%A9/*', '/~user/?', '/a/b/', '/a*'],
+  );
+});
+
+test('every endpoint URI the gateway could never match is reported at once, naming endpoints[i].URI and what to write', () => {
+  const uris = ['/ok/*', '/admin;jsessionid=1/*', '/café/*', '/a/../b', '/a%2Fb', '/%FF', '/%EF%BC%8E%EF%BC%8E/*', '/a%zz', '/a?b', 'no-slash'];
+  const errors = rejected(doc({ httpresourcespecs: [{ name: 'api', endpoints: uris.map((URI) => ({ URI, methods: ['GET'] })) }] }));
+  assert.deepEqual(
+    errors.map((e) => e.attribute),
+    uris.slice(1).map((_, i) => `data.httpresourcespecs[0].endpoints[${i + 1}].URI`),
+  );
+  const messageOf = (i: number) => errors.find((e) => e.attribute.endsWith(`endpoints[${i}].URI`))!.message;
+  assert.match(messageOf(1), /^must not contain ; .*leave the ;… part out$/);
+  assert.equal(messageOf(2), 'must not contain raw non-ASCII characters; percent-encode them as UTF-8: write /caf%C3%A9/*');
+  assert.match(messageOf(3), /^must not contain dot segments .*; write the path they lead to$/);
+  assert.match(messageOf(4), /^must not contain %2F/);
+  assert.match(messageOf(5), /^must not contain escapes that are not UTF-8/);
+  assert.match(messageOf(6), /NFKC/);
+  assert.match(messageOf(7), /invalid percent-encoding/);
+  assert.match(messageOf(8), /\? inside a segment/);
+  assert.equal(messageOf(9), 'must start with /');
+});
+
 test('IDs are stable: derived from kind, namespace and name, whatever the input says', () => {
   const text = doc({ services: [{ ...goodService, ID: 'chosen-by-client' }], httpresourcespecs: [{ ...goodSpec, name: 'app' }] });
   const first = parseImportDocument(text, 't');

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
+import { normalisePattern } from '@microseg/paths';
 
 const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
 const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or + are reserved for the system');
@@ -45,7 +46,13 @@ const method = z
 
 const endpoint = z
   .strictObject({
-    URI: z.string().startsWith('/', 'must start with /'),
+    /** Stored as the gateway spells request paths (`/caf%c3%a9/*` → `/caf%C3%A9/*`), so GET shows what is matched. */
+    URI: z.string().transform((uri, ctx) => {
+      const normalised = normalisePattern(uri);
+      if (normalised.ok) return normalised.pattern;
+      ctx.addIssue({ code: 'custom', message: normalised.message });
+      return z.NEVER;
+    }),
     methods: z.array(method).min(1, 'needs at least one method'),
     public: z.boolean().default(false),
     allowedScopes: tagExpression.optional(),
