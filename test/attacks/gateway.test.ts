@@ -308,6 +308,8 @@ describe('paths: with `/*` public and `/admin/*` restricted, no spelling of /adm
     { name: 'fullwidth ．． as a segment', target: '/x/%EF%BC%8E%EF%BC%8E/admin/y' },
     { name: 'fullwidth ／ as a separator', target: '/admin%EF%BC%8Fx' },
     { name: 'an escape that is not UTF-8', target: '/%FF/admin/x' },
+    { name: 'a fullwidth ； (NFKC ;) as a path parameter', target: '/admin%EF%BC%9Bjsessionid=1/x' },
+    { name: 'a fullwidth ％ (NFKC %) escaping a dot twice', target: '/x/%EF%BC%852e%EF%BC%852e/admin/y' },
   ];
   for (const c of cases) {
     test(`${c.name}: ${JSON.stringify(c.target)} → 400, nothing forwarded`, async () => {

@@ -82,7 +82,7 @@ for (const { target, path, query = '' } of accepted) {
 }
 
 const SEMICOLON = 'path parameter (;) in path; path parameters such as ;jsessionid= are refused, not stripped';
-const COMPATIBILITY = 'character whose NFKC form holds . / or \\ in path';
+const COMPATIBILITY = 'character whose NFKC form holds . / \\ ; or % in path';
 
 const rejected: Array<{ target: string; reason: string }> = [
   // Form
@@ -176,6 +176,10 @@ const rejected: Array<{ target: string; reason: string }> = [
   { target: '/%E2%84%80', reason: COMPATIBILITY },
   { target: '/%E2%92%88', reason: COMPATIBILITY },
   { target: '/%F0%9F%84%80', reason: COMPATIBILITY },
+  // …and `;` (a path parameter once normalised) or `%` (a second decoding): fullwidth ；, Greek question mark ;, ％
+  { target: '/admin%EF%BC%9Bjsessionid=1/x', reason: COMPATIBILITY },
+  { target: '/admin%CD%BE/x', reason: COMPATIBILITY },
+  { target: '/%EF%BC%852e%EF%BC%852e/', reason: COMPATIBILITY },
 
   // Dot segments that would climb above the root
   { target: '/..', reason: 'dot segments climb above the root' },

@@ -39,8 +39,8 @@ const PROBLEMS = {
   overlong: { request: 'overlong UTF-8 in path', pattern: 'must not contain overlong UTF-8 (%C0%AE is not a dot); write each character in its shortest UTF-8 form' },
   invalidUtf8: { request: 'invalid UTF-8 in path', pattern: 'must not contain escapes that are not UTF-8 (%FF, a lone %C3, %ED%A0%80); write characters as UTF-8, é as %C3%A9' },
   compatibilityDotOrSlash: {
-    request: 'character whose NFKC form holds . / or \\ in path',
-    pattern: 'must not contain characters that Unicode normalisation (NFKC) turns into . / or \\ (such as ．, ／, ＼, ‥); write plain ASCII instead',
+    request: 'character whose NFKC form holds . / \\ ; or % in path',
+    pattern: 'must not contain characters that Unicode normalisation (NFKC) turns into . / \\ ; or % (such as ．, ／, ＼, ‥, ；, ％); write plain ASCII instead',
   },
   dotSegment: { request: 'dot segment survives normalisation', pattern: 'must not contain dot segments (. or .., also as %2E); write the path they lead to' },
   questionInSegment: { request: 'question mark in path', pattern: 'must not contain ? inside a segment (? alone is the one-segment wildcard; the query is never matched); write %3F for a literal ?' },
@@ -130,8 +130,11 @@ function isOverlong(lead: number | undefined, next: number): boolean {
   return (lead === 0xe0 && next >= 0x80 && next <= 0x9f) || (lead === 0xf0 && next >= 0x80 && next <= 0x8f);
 }
 
-/** `.`, `/` or `\` in a character's NFKC form (U+FF0E `．`, U+FF0F `／`, U+FF3C `＼`, U+2025 `‥`, U+2100 `℀`, …). */
-const DOT_OR_SLASH = /[./\\]/;
+/**
+ * `.`, `/` or `\` in a character's NFKC form (U+FF0E `．`, U+FF0F `／`, U+FF3C `＼`, U+2025 `‥`, U+2100 `℀`, …),
+ * and `;` (U+FF1B, U+037E: a path parameter after normalisation) or `%` (U+FF05: a second round of decoding).
+ */
+const DOT_OR_SLASH = /[./\\;%]/;
 
 /**
  * Escapes above `%7F` must spell UTF-8 (RFC 3629): `%FF`, truncated sequences
