@@ -15,7 +15,7 @@ import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-
 import { natsConnectOptions } from '@microseg/bus';
 import { fromBinary } from '@bufbuild/protobuf';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import { insecureFetch, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { freePort, insecureFetch, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
 import { Recorder } from './gateway-kit.ts';
 
 const TEAM_B = '/acme/team-b/dev/private-app';
@@ -23,6 +23,8 @@ const TEAM_C = '/acme/team-c';
 const WALKTHROUGH = '/acme/team-c/walkthrough';
 
 let cluster: Cluster;
+/** An application port the gateway's file allows, for a service of team-c's that tries to take over team-b's traffic. */
+let evilPort: number;
 let nats: NatsConnection;
 /** Every event the policy service published during the run, as it published it (before flowlog's redaction). */
 const events: LogEvent[] = [];
@@ -34,7 +36,8 @@ let viewerC: string;
 let adminC: string;
 
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-admin-')), isolated: true });
+  evilPort = await freePort();
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-admin-')), isolated: true, gatewayPorts: { application: [evilPort] } });
   ADMIN = cluster.adminToken;
   presented.add(ADMIN);
   nats = await natsConnect(natsConnectOptions(cluster.natsConnection('admin')));
@@ -331,7 +334,7 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
     const ticket = alice.browser.cookie('__Host-microseg')!;
     presented.add(ticket);
     const evil = new Recorder();
-    await evil.start();
+    await evil.start(evilPort);
     try {
       const spec = await call('POST', '/httpresourcespecs', { token: editorC, namespace: WALKTHROUGH, body: { name: 'all-open', associatedTags: ['api=all-open'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] } });
       assert.equal(spec.status, 201, spec.text);
@@ -360,6 +363,36 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
       await call('DELETE', '/services/hijack', { token: editorC, namespace: WALKTHROUGH });
       await evil.stop();
     }
+  });
+
+  test("ports are the operator's: a service cannot forward to another port of the host (the policy API, a health port) nor be exposed on the gateway's admin port or any port its file does not list", async () => {
+    const spec = await call('POST', '/httpresourcespecs', { token: editorC, namespace: WALKTHROUGH, body: { name: 'open-ports', associatedTags: ['api=open-ports'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] } });
+    assert.equal(spec.status, 201, spec.text);
+    const body = (name: string, port: number, exposedPort: number) => ({ name, hosts: [`${name}.localhost`], port, exposedPort, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=open-ports']] });
+    const cases: Array<[string, number, number, 'port' | 'exposedPort']> = [
+      ['to-policy-api', cluster.ports.policy, cluster.ports.walkthrough, 'port'],
+      ['to-authn-health', cluster.ports.authn, cluster.ports.walkthrough, 'port'],
+      ['on-admin-port', cluster.ports.app, cluster.ports.gatewayAdmin, 'exposedPort'],
+      ['on-unlisted-port', cluster.ports.app, 1, 'exposedPort'],
+    ];
+    for (const [name, port, exposedPort, attribute] of cases) {
+      for (const [method, path] of [['POST', '/services'], ['POST', '/import']] as const) {
+        const res = await call(method, path, { token: editorC, namespace: WALKTHROUGH, body: path === '/import' ? { data: { services: [body(name, port, exposedPort)] } } : body(name, port, exposedPort) });
+        assert.equal(res.status, 422, `${method} ${path} ${name}: ${res.text}`);
+        assert.deepEqual(res.body.errors.map((e: { attribute: string }) => e.attribute.replace(/^data\.services\[0\]\./, '')), [attribute]);
+        assert.match(res.body.message, /allowed: /, 'the allowed ports are named');
+      }
+    }
+    // An allowed service cannot be moved there by an update either.
+    const fine = await call('POST', '/services', { token: editorC, namespace: WALKTHROUGH, body: body('fine-ports', cluster.ports.app, cluster.ports.walkthrough) });
+    assert.equal(fine.status, 201, fine.text);
+    const moved = await call('PATCH', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH, body: { port: cluster.ports.policy } });
+    assert.equal(moved.status, 422, moved.text);
+    const listed = await call('GET', '/services', { token: editorC, namespace: WALKTHROUGH });
+    const refusedNames = cases.map(([name]) => name);
+    assert.deepEqual(listed.body.map((s: { name: string }) => s.name).filter((n: string) => refusedNames.includes(n)), [], 'none of the refused services was stored');
+    assert.equal((await call('GET', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH })).body.port, cluster.ports.app, 'the update was not stored');
+    await call('DELETE', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH });
   });
 });
 

@@ -62,8 +62,9 @@ export class Recorder {
     return { method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders], body, via };
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  /** On `port` (one the cluster's gateway file allows: `startCluster({ gatewayPorts })`), or any free one. */
+  async start(port = 0): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
     this.port = (this.#server.address() as { port: number }).port;
   }
 

@@ -11,7 +11,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { formFieldsOf, insecureFetch, loginWithHttp, startCluster, TestBrowser, waitFor, type Cluster } from '@microseg/testkit';
+import { formFieldsOf, freePort, insecureFetch, loginWithHttp, startCluster, TestBrowser, waitFor, type Cluster } from '@microseg/testkit';
 import { api, exposeRecorder, FAILURE_URL, headerValues, http1, marker, rawRequest, Recorder, type RawResponse, type Recorded } from './gateway-kit.ts';
 
 let cluster: Cluster;
@@ -27,9 +27,10 @@ const SESSION = '__Host-microseg';
 const BINDING = '__Host-microseg-login';
 
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-gateway-')), isolated: true });
+  const recorderPort = await freePort();
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-gateway-')), isolated: true, gatewayPorts: { application: [recorderPort] } });
   recorder = new Recorder();
-  await recorder.start();
+  await recorder.start(recorderPort);
   await exposeRecorder(cluster, recorder);
   port = cluster.ports.walkthrough;
   host = `localhost:${port}`;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@microseg/contracts';
-import { insecureFetch, startCluster, startHostileIdp, TestBrowser, waitFor, type Cluster, type HostileClient, type HostileIdp } from '@microseg/testkit';
+import { freePort, insecureFetch, startCluster, startHostileIdp, TestBrowser, waitFor, type Cluster, type HostileClient, type HostileIdp } from '@microseg/testkit';
 
 export const NAMESPACE = '/acme/team-c/walkthrough';
 export const SERVICE = 'hostile-idp-app';
@@ -31,7 +31,8 @@ export interface Upstream {
 }
 
 /** The protected application: records every request and answers with a JSON echo. */
-export async function startRecordingUpstream(): Promise<Upstream> {
+/** On `port` (one the cluster's gateway file allows), or any free one. */
+export async function startRecordingUpstream(port = 0): Promise<Upstream> {
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
@@ -39,10 +40,10 @@ export async function startRecordingUpstream(): Promise<Upstream> {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ upstream: 'reached', path: req.url, user: req.headers['x-user-email'] ?? null }));
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const listening = await new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${listening}`,
+    port: listening,
     requests,
     close: () =>
       new Promise((resolve) => {
@@ -67,15 +68,17 @@ export interface Fixture {
 }
 
 export async function startFixture(): Promise<Fixture> {
+  const upstreamPort = await freePort();
   const cluster = await startCluster({
     dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-')),
     isolated: true,
     env: { AUTHN_IDP_TIMEOUT_MS: String(IDP_TIMEOUT_MS) },
+    gatewayPorts: { application: [upstreamPort] },
   });
   const client = { clientId: 'microseg-attacks', clientSecret: randomBytes(24).toString('base64url') };
   const otherClient = { clientId: 'another-app', clientSecret: randomBytes(24).toString('base64url') };
   const idp = await startHostileIdp({ clients: [client, otherClient] });
-  const upstream = await startRecordingUpstream();
+  const upstream = await startRecordingUpstream(upstreamPort);
   const redis = new Redis(cluster.redisOptions());
   const appUrl = `https://localhost:${cluster.ports.walkthrough}`;
   const fixture: Fixture = {

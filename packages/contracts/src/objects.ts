@@ -30,6 +30,10 @@ export interface ProcessingUnitObject extends BaseObject {
   status: 'Running' | 'Stopped';
   lastSeen?: string;
   gatewayID?: string;
+  /** The application ports services may forward to (its gateway's file). None: no service is served. */
+  applicationPorts?: number[];
+  /** The ports its gateway may open for services (its gateway's file). */
+  exposedPorts?: number[];
 }
 
 export interface ClaimMapping {

@@ -65,6 +65,11 @@ export interface ClusterOptions {
   idpEnv?: Record<string, string>;
   logLevel?: string;
   /**
+   * More ports the gateway's file allows than the cluster's own (the gateway and walkthrough ports, the demo
+   * app's port): for tests that put another application, or another exposed port, behind the gateway.
+   */
+  gatewayPorts?: { exposed?: number[]; application?: number[] };
+  /**
    * Extra Node.js options per service (before the entry file), e.g. `{ gateway: ['--cpu-prof'] }`.
    * Read at every start, so a caller may change it before `startService` (benchmarks profiling one run).
    */
@@ -125,6 +130,14 @@ async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecr
     service.OIDCClientSecret = clientSecret;
   }
   await writeFile(outFile, stringify(doc), { mode: 0o600 });
+}
+
+/** The demo gateway file (deploy/demo/gateway.yaml) with this cluster's ports allowed, and any extra ones. */
+async function renderGatewayFile(ports: ClusterPorts, extra: ClusterOptions['gatewayPorts'], outFile: string): Promise<void> {
+  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/gateway.yaml'), 'utf8')) as { exposedPorts: number[]; processingunits: Array<{ applicationPorts: number[] }> };
+  doc.exposedPorts = [ports.gateway, ports.walkthrough, ...(extra?.exposed ?? [])];
+  for (const unit of doc.processingunits) unit.applicationPorts = [ports.app, ...(extra?.application ?? [])];
+  await writeFile(outFile, stringify(doc));
 }
 
 async function loadOrCreateSecret(file: string): Promise<string> {
@@ -191,6 +204,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const clientSecret = await loadOrCreateSecret(join(dataDir, 'demo', 'client-secret'));
     const objectsFile = join(dataDir, 'demo', 'objects.yaml');
     await renderDemoObjects(ports, idpUrl, clientSecret, objectsFile);
+    const gatewayFile = join(dataDir, 'demo', 'gateway.yaml');
+    await renderGatewayFile(ports, options.gatewayPorts, gatewayFile);
 
     const common = {
       MICROSEG_DATA_DIR: dataDir,
@@ -213,7 +228,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...busIdentity('gateway'),
         ...common,
         GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
-        GATEWAY_PROCESSING_UNITS: join(repoRoot, 'deploy/demo/gateway.yaml'),
+        GATEWAY_PROCESSING_UNITS: gatewayFile,
         GATEWAY_LISTEN_HOST: '127.0.0.1',
         GATEWAY_ADMIN_PORT: String(ports.gatewayAdmin),
         OTEL_SERVICE_NAME: 'microseg-gateway',

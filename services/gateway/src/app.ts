@@ -8,7 +8,7 @@ import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
 import { GatewaySyncRequestSchema, GatewaySyncResponseSchema, PolicyChangedSchema } from '@microseg/proto/policy';
 import type { GatewayConfig } from './config.ts';
-import { loadProcessingUnits, type LocalProcessingUnit } from './processing-units.ts';
+import { loadGatewayFile, routeAllowed, type GatewayFile } from './processing-units.ts';
 import { RoutingState } from './state.ts';
 import { CertificateStore } from './tls.ts';
 import { Listeners } from './listeners.ts';
@@ -31,7 +31,8 @@ export interface GatewayApp {
 }
 
 export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Promise<GatewayApp> {
-  const processingUnits: LocalProcessingUnit[] = await loadProcessingUnits(config.GATEWAY_PROCESSING_UNITS);
+  const gatewayFile: GatewayFile = await loadGatewayFile(config.GATEWAY_PROCESSING_UNITS, config.GATEWAY_ADMIN_PORT);
+  const processingUnits = gatewayFile.processingunits;
   const bus = await Bus.connect({ connection: natsConnection(config), identity: 'gateway', name: `microseg-gateway-${config.GATEWAY_ID}`, logger, manageEventStream: false });
   let state = new RoutingState([], 0n);
   let synced = false;
@@ -54,11 +55,21 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       subjects.policyGatewaySync,
       GatewaySyncRequestSchema,
       GatewaySyncResponseSchema,
-      { gatewayId: config.GATEWAY_ID, processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address })) },
+      {
+        gatewayId: config.GATEWAY_ID,
+        exposedPorts: gatewayFile.exposedPorts,
+        processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
+      },
       config.BUS_TIMEOUT_MS * 3,
     );
     if (reply.error) throw fromWire(reply.error);
-    const next = new RoutingState(reply.services, reply.revision);
+    // Policy sends only what the file allows; a route that says otherwise is not served.
+    const allowed = reply.services.filter((route) => {
+      const problem = routeAllowed(gatewayFile, route);
+      if (problem) logger.error({ service: route.name, namespace: route.namespace }, `service not served: ${problem}`);
+      return !problem;
+    });
+    const next = new RoutingState(allowed, reply.revision);
     certs.update(next);
     await listeners.reconcile(next.ports);
     state = next;

@@ -1,6 +1,6 @@
 // Builds the policy service without listening: bus handlers, bootstrap, HTTP.
 import { readFile } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
@@ -25,7 +25,7 @@ import {
 import type { PolicyConfig } from './config.ts';
 import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
-import { redirectUriOf, routesFor, scopesOf, type RouteConflict } from './routes.ts';
+import { redirectUriOf, routesFor, scopesOf, type PortsRefused, type RouteConflict } from './routes.ts';
 import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject } from './secrets.ts';
 import { TokenStore } from './api/tokens.ts';
@@ -107,6 +107,26 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     }, `route-conflict-${key}`);
   };
 
+  // A service whose ports its processing unit's gateway does not allow: an Error event, once per service, unit and problem.
+  const portsReported = new Set<string>();
+  const reportPorts: PortsRefused = (service, pu, problem) => {
+    const key = `${service.ID} ${pu.ID} ${problem.message}`;
+    if (portsReported.has(key)) return;
+    portsReported.add(key);
+    bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
+      id: randomUUID(),
+      timeMs: BigInt(Date.now()),
+      level: 'Error',
+      category: 'crud',
+      title: 'Service not served: port not allowed',
+      content: `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`,
+      targetIdentity: 'service',
+      targetId: service.ID,
+      namespace: service.namespace,
+      origin: 'policy',
+    }, `ports-refused-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`);
+  };
+
   bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
     const now = new Date().toISOString();
     const registered: ProcessingUnitObject[] = [];
@@ -122,6 +142,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         status: 'Running',
         lastSeen: now,
         gatewayID: req.gatewayId,
+        applicationPorts: [...pu.applicationPorts],
+        exposedPorts: [...req.exposedPorts],
       };
       registered.push(object);
       const outcome = await store.put(object);
@@ -140,7 +162,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    const services = routesFor(store.snapshot, registered, reportConflict).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
+    const services = routesFor(store.snapshot, registered, reportConflict, reportPorts).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 

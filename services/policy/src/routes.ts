@@ -13,6 +13,31 @@ function olderFirst(a: ServiceObject, b: ServiceObject): number {
   return at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
 }
 
+/** A service left out because its ports are not among those its processing unit's gateway allows. */
+export type PortsRefused = (service: ServiceObject, pu: ProcessingUnitObject, problem: PortsProblem) => void;
+
+export interface PortsProblem {
+  attribute: 'port' | 'exposedPort';
+  message: string;
+}
+
+/**
+ * The ports a service may use are its processing unit's gateway's choice (the gateway's file): the application
+ * ports at that address and the ports the gateway may open. Anything else — another port of the host (the policy
+ * API, health ports), the gateway's own admin port — is refused. A unit registered without ports allows nothing.
+ */
+export function portsProblem(service: Pick<ServiceObject, 'port' | 'exposedPort'>, pu: ProcessingUnitObject): PortsProblem | undefined {
+  const application = pu.applicationPorts ?? [];
+  const exposed = pu.exposedPorts ?? [];
+  if (!application.includes(service.port)) {
+    return { attribute: 'port', message: `${service.port} is not an application port of processing unit ${pu.name} (allowed: ${application.join(', ') || 'none'}); its gateway's file lists them` };
+  }
+  if (!exposed.includes(service.exposedPort)) {
+    return { attribute: 'exposedPort', message: `${service.exposedPort} is not a port the gateway of processing unit ${pu.name} may open (allowed: ${exposed.join(', ') || 'none'}); its gateway's file lists them` };
+  }
+  return undefined;
+}
+
 /** A service left out because an older one already has its exposedPort and host on this gateway. */
 export type RouteConflict = (kept: ServiceObject, dropped: ServiceObject, port: number, host: string) => void;
 
@@ -23,13 +48,18 @@ export type RouteConflict = (kept: ServiceObject, dropped: ServiceObject, port: 
  * written would win — and anyone who may write a service in some namespace could take over the traffic,
  * sign-ins included, of a service in another.
  */
-export function routesFor(snapshot: Snapshot, processingUnits: readonly ProcessingUnitObject[], onConflict?: RouteConflict): MessageInitShape<typeof ServiceRouteSchema>[] {
+export function routesFor(snapshot: Snapshot, processingUnits: readonly ProcessingUnitObject[], onConflict?: RouteConflict, onPortsRefused?: PortsRefused): MessageInitShape<typeof ServiceRouteSchema>[] {
   const routes: MessageInitShape<typeof ServiceRouteSchema>[] = [];
   const claimed = new Map<string, ServiceObject>();
   for (const service of [...snapshot.services.values()].sort(olderFirst)) {
     if (service.disabled) continue;
     const pu = processingUnits.find((p) => selects(service, p));
     if (!pu) continue;
+    const refused = portsProblem(service, pu);
+    if (refused) {
+      onPortsRefused?.(service, pu, refused);
+      continue;
+    }
     const hosts = service.hosts.map((h) => h.toLowerCase());
     const taken = hosts.find((h) => claimed.has(`${service.exposedPort} ${h}`));
     if (taken !== undefined) {

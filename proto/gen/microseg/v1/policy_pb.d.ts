@@ -38,6 +38,13 @@ export declare type ProcessingUnit = Message<"microseg.v1.ProcessingUnit"> & {
    * @generated from field: string address = 4;
    */
   address: string;
+
+  /**
+   * The application ports a service may forward to at this address (the gateway's file; the operator's choice).
+   *
+   * @generated from field: repeated uint32 application_ports = 5;
+   */
+  applicationPorts: number[];
 };
 
 /**
@@ -62,6 +69,13 @@ export declare type GatewaySyncRequest = Message<"microseg.v1.GatewaySyncRequest
    * @generated from field: repeated microseg.v1.ProcessingUnit processing_units = 2;
    */
   processingUnits: ProcessingUnit[];
+
+  /**
+   * The ports this gateway may open for services (its file); a service asking for another is not served.
+   *
+   * @generated from field: repeated uint32 exposed_ports = 10;
+   */
+  exposedPorts: number[];
 };
 
 /**

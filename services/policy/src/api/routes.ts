@@ -3,12 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { isNamespacePath, objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject } from '@microseg/contracts';
+import { isNamespacePath, objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject, type ServiceObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
 import { LogEventSchema } from '@microseg/proto/events';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
 import { resolveNamespaceName } from '../objects/namespace-names.ts';
+import { portsProblem } from '../routes.ts';
+import { selects } from '../snapshot.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
 import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
@@ -94,6 +96,23 @@ function resolvedNamespaceObject<T extends { name: string }>(value: T, container
     throw new ApiError(403, 'FORBIDDEN', resolved.message);
   }
   return { ...value, name: resolved.path };
+}
+
+/**
+ * A service's ports must be among those the gateway of every processing unit it selects allows (routes.ts,
+ * `portsProblem`); 422 names the allowed ones. A service that selects no unit yet is accepted: it is checked
+ * again when a unit appears, and not served if its ports are not allowed there.
+ */
+function refuseDisallowedPorts(deps: ApiDeps, kind: ObjectKind, value: Record<string, unknown>): void {
+  if (kind !== 'service') return;
+  const service = value as unknown as ServiceObject;
+  const errors: AttributeError[] = [];
+  for (const pu of deps.store.snapshot.processingUnits) {
+    if (!selects(service, pu)) continue;
+    const problem = portsProblem(service, pu);
+    if (problem && !errors.some((e) => e.attribute === problem.attribute)) errors.push({ attribute: problem.attribute, message: problem.message });
+  }
+  if (errors.length > 0) throw validationFailed(errors);
 }
 
 /** A namespace object's name given relative (`dev`) names the stored, resolved one (`/acme/dev`). */
@@ -265,6 +284,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
     for (const o of objects) requireAccess(req, 'write', o.namespace);
     for (const o of objects) refuseProcessingUnitWrite(o.kind);
+    for (const o of objects) refuseDisallowedPorts(deps, o.kind, o as unknown as Record<string, unknown>);
     objects = objects.map((o) => (o.kind === 'namespace' ? { ...resolvedNamespaceObject(o, o.namespace), ID: o.ID } : o));
     let created = 0;
     let updated = 0;
@@ -307,6 +327,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     refuseProcessingUnitWrite(kind);
     const result = validateObject(kind, { ...(req.body as object), namespace: req.namespace });
     if (!result.ok) throw validationFailed(result.errors);
+    refuseDisallowedPorts(deps, kind, result.value);
     const value = kind === 'namespace' ? resolvedNamespaceObject(result.value as { name: string }, req.namespace!) : (result.value as { name: string });
     const now = new Date().toISOString();
     const object = { ...value, kind, namespace: req.namespace!, ID: stableObjectId(kind, req.namespace!, value.name), createTime: now, updateTime: now } as unknown as PolicyObject;
@@ -347,6 +368,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
     const result = validateObject(kind, complete);
     if (!result.ok) throw validationFailed(result.errors);
+    refuseDisallowedPorts(deps, kind, result.value);
     // An object stored before names were resolved is checked again: it cannot be kept pointing at another namespace.
     if (kind === 'namespace') resolvedNamespaceObject(result.value as { name: string }, existing.object.namespace);
     const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);

@@ -133,6 +133,8 @@ export const objectSchemas = {
     status: z.enum(['Running', 'Stopped']).default('Running'),
     lastSeen: z.string().optional(),
     gatewayID: z.string().optional(),
+    applicationPorts: z.array(port).optional(),
+    exposedPorts: z.array(port).optional(),
   }),
   service: z
     .strictObject({
