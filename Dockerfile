@@ -33,7 +33,8 @@ WORKDIR /app
 COPY --from=dependencies /app/ ./
 COPY . .
 # Every service loads with production dependencies only and its configuration parses; the demo and
-# msctl load too. Then the package managers go: nothing runs them at run time.
+# msctl load too. Then the package managers go: nothing runs them at run time. /credentials/<name> is
+# where compose's init container hands each container its credentials (a volume each, owned by 1000).
 RUN set -e; \
     for service in gateway authn policy flowlog; do \
       GATEWAY_PROCESSING_UNITS=deploy/demo/gateway.yaml sh deploy/docker/entrypoint.sh "$service" --check-config; \
@@ -42,8 +43,8 @@ RUN set -e; \
     node --input-type=module -e "await import('/app/packages/demo/src/index.ts'); await import('/app/deploy/docker/init-demo.ts'); await import('/app/deploy/docker/healthcheck.ts')"; \
     test ! -e node_modules/.bin/node; \
     rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack; \
-    mkdir -p /data /secrets; \
-    chown 1000:1000 /data /secrets
+    mkdir -p /data /secrets /credentials/nats-server /credentials/redis-server /credentials/gateway /credentials/authn /credentials/policy /credentials/flowlog /credentials/idp; \
+    chown -R 1000:1000 /data /secrets /credentials
 # The `node` user of the base image; numeric, so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # gateway (a service's exposedPort, and health), authn, policy, flowlog, demo IdP, demo app

@@ -1,5 +1,12 @@
-// `init-demo [--secrets DIR] [--render TEMPLATE OUT]` — what the demo needs before it starts.
+// `init-demo [--secrets DIR] [--credentials STORE OUT] [--render TEMPLATE OUT] [--copy FROM TO]…` — what
+// the demo needs before it starts.
 //
+// --credentials STORE OUT  the installation's credentials (an nkey per service, Redis ACL users, a CA and
+//                 the NATS and Redis servers' certificates; @microseg/credentials), generated once into
+//                 STORE and handed out as one directory per consumer under OUT (OUT/gateway, OUT/authn, …,
+//                 OUT/nats-server, OUT/redis-server): compose mounts each into that container only. The
+//                 servers' certificates name the hosts of --nats-hosts and --redis-hosts (comma-separated).
+// --copy FROM TO  one file (a secret just generated) into a consumer's directory (0600).
 // --secrets DIR   the demo's secrets as files in DIR, one per secret (0600). A value in the
 //                 environment wins (compose's .env); otherwise an existing file is kept; otherwise a
 //                 new value is generated, so the first start needs no manual step and no real secret
@@ -10,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { run as writeCredentials } from '../../packages/credentials/src/main.ts';
 import { newToken } from '../../services/policy/src/api/tokens.ts';
 import { policyConfigSchema } from '../../services/policy/src/config.ts';
 
@@ -106,6 +114,13 @@ export function renderTemplate(template: string, env: Env): string {
   return out;
 }
 
+const USAGE = 'init-demo [--secrets DIR] [--credentials STORE OUT [--nats-hosts a,b] [--redis-hosts a,b]] [--render TEMPLATE OUT] [--copy FROM TO]';
+
+function hostsFlag(argv: readonly string[], flag: string): string {
+  const at = argv.indexOf(flag);
+  return at !== -1 && argv[at + 1] ? argv[at + 1]! : 'localhost,127.0.0.1,::1';
+}
+
 export async function run(argv: readonly string[], env: Env): Promise<void> {
   const log = (msg: string, fields: object = {}) => process.stdout.write(`${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'init-demo', msg, ...fields })}\n`);
   const values: Env = { ...env };
@@ -116,6 +131,21 @@ export async function run(argv: readonly string[], env: Env): Promise<void> {
     if (flag === '--secrets' && argv[i + 1]) {
       Object.assign(values, await ensureSecrets(argv[i + 1]!, env, log));
       i += 2;
+    } else if (flag === '--credentials' && argv[i + 1] && argv[i + 2]) {
+      const [store, out] = [argv[i + 1]!, argv[i + 2]!];
+      const hosts = ['--nats-hosts', hostsFlag(argv, '--nats-hosts'), '--redis-hosts', hostsFlag(argv, '--redis-hosts')];
+      // The servers run as users of their own images: their files are readable to them (only they mount them).
+      await writeCredentials(['--store', store, '--out', out, '--only', 'nats-server,redis-server', '--mode', '0644', ...hosts]);
+      await writeCredentials(['--store', store, '--out', out, '--only', 'gateway,authn,policy,flowlog', '--mode', '0600', ...hosts]);
+      log('credentials handed out', { store, out });
+      i += 3;
+    } else if ((flag === '--nats-hosts' || flag === '--redis-hosts') && argv[i + 1]) {
+      i += 2;
+      continue;
+    } else if (flag === '--copy' && argv[i + 1] && argv[i + 2]) {
+      const [from, to] = [argv[i + 1]!, argv[i + 2]!];
+      await writeSecretFile(to, (await readFile(from, 'utf8')).trim());
+      i += 3;
     } else if (flag === '--render' && argv[i + 1] && argv[i + 2]) {
       const [template, out] = [argv[i + 1]!, argv[i + 2]!];
       const rendered = renderTemplate(await readFile(template, 'utf8'), values);
@@ -123,11 +153,11 @@ export async function run(argv: readonly string[], env: Env): Promise<void> {
       log('rendered', { template, out });
       i += 3;
     } else {
-      throw new Error(`usage: init-demo [--secrets DIR] [--render TEMPLATE OUT] (at "${flag}")`);
+      throw new Error(`usage: ${USAGE} (at "${flag}")`);
     }
     did = true;
   }
-  if (!did) throw new Error('usage: init-demo [--secrets DIR] [--render TEMPLATE OUT]');
+  if (!did) throw new Error(`usage: ${USAGE}`);
 }
 
 if (import.meta.main) {

@@ -68,8 +68,39 @@ describe('deploy/compose', () => {
     assert.ok(existsSync(repoPath('Dockerfile')));
     for (const infra of ['nats', 'redis', 'otel-collector', 'jaeger', 'prometheus', 'grafana']) assert.ok(compose.services[infra], infra);
     assert.match(compose.services['nats']!.image!, /^nats:2\.10/);
-    assert.ok(compose.services['nats']!.command!.includes('--jetstream'));
-    assert.ok(compose.services['nats']!.volumes!.some((v) => v.endsWith(':/data')) && compose.services['nats']!.command!.join(' ').includes('--store_dir /data'), 'JetStream stores on a volume');
+    const natsConfig = readText('deploy/compose/nats-server.conf');
+    assert.deepEqual(compose.services['nats']!.command, ['--config', '/etc/nats/nats-server.conf']);
+    assert.ok(compose.services['nats']!.volumes!.includes('./nats-server.conf:/etc/nats/nats-server.conf:ro'));
+    assert.match(natsConfig, /jetstream \{\s*store_dir: \/data\s*\}/);
+    assert.ok(compose.services['nats']!.volumes!.some((v) => v.endsWith(':/data')), 'JetStream stores on a volume');
+  });
+
+  test('NATS and Redis run on TLS with one identity per service, anonymous clients refused; each container mounts its own credentials only', () => {
+    const natsConfig = readText('deploy/compose/nats-server.conf');
+    assert.match(natsConfig, /tls \{\s*cert_file: \/etc\/nats\/secrets\/tls\.crt\s*key_file: \/etc\/nats\/secrets\/tls\.key/);
+    assert.match(natsConfig, /^include \.\/secrets\/authorization\.conf$/m, 'the users and their permissions (no user: no access)');
+    assert.match(natsConfig, /^http: 127\.0\.0\.1:8222$/m, 'monitoring on the container loopback only');
+    assert.ok(compose.services['nats']!.volumes!.includes('nats-credentials:/etc/nats/secrets:ro'));
+    const redis = compose.services['redis']!.command!.join(' ');
+    assert.match(redis, /--port 0 --tls-port 6379/, 'Redis speaks TLS only');
+    assert.match(redis, /--aclfile \/etc\/redis\/secrets\/users\.acl/);
+    assert.ok(compose.services['redis']!.volumes!.includes('redis-credentials:/etc/redis/secrets:ro'));
+    const credentialVolumes = (name: string) => (compose.services[name]!.volumes ?? []).filter((v) => /-credentials:|^secrets:/.test(v));
+    for (const service of services) {
+      const name = byCommand.get(service)!;
+      const env = envOf(name);
+      assert.match(env['NATS_URL']!, /^tls:\/\/nats:4222$/);
+      assert.equal(env['NATS_NKEY_SEED_FILE'], '/run/secrets/microseg/nats.nk', `${service} connects with its own nkey`);
+      assert.equal(env['NATS_TLS_CA_FILE'], '/run/secrets/microseg/ca.crt');
+      if (env['REDIS_URL']) {
+        assert.match(env['REDIS_URL'], /^rediss:\/\/redis:6379$/);
+        assert.equal(env['REDIS_USERNAME'], service, `${service} is its own Redis user`);
+        assert.equal(env['REDIS_PASSWORD_FILE'], '/run/secrets/microseg/redis.password');
+      }
+      assert.deepEqual(credentialVolumes(name), [`${service}-credentials:/run/secrets/microseg:ro`], `${service} mounts its own credentials, nothing else's`);
+    }
+    assert.deepEqual(credentialVolumes('idp'), ['idp-credentials:/run/secrets/microseg:ro'], 'the demo IdP sees its client secret only, not the admin token');
+    assert.deepEqual(credentialVolumes('app'), [], 'the protected application gets no credential');
   });
 
   test('nothing has a fixed container name; only the gateway, IdP, flowlog, Jaeger and Grafana publish ports', () => {
@@ -147,21 +178,32 @@ describe('deploy/compose', () => {
     for (const unit of units.processingunits) assert.equal(unit.address, byCommand.get('app'));
   });
 
-  test('secrets: generated once by init into a volume (or taken from the gitignored .env), read as files', () => {
+  test('secrets: generated once by init (or taken from the gitignored .env) and handed to each container in a volume of its own, read as files', () => {
     const init = compose.services['init']!;
     assert.equal(init.command?.[0], 'init-demo');
     const args = init.command!.slice(1);
     const secretsDir = args[args.indexOf('--secrets') + 1]!;
+    const [store, out] = args.slice(args.indexOf('--credentials') + 1);
+    assert.ok(store!.startsWith(`${secretsDir}/`), 'the credentials are kept with the secrets');
     const [template, rendered] = args.slice(args.indexOf('--render') + 1);
     assert.ok(existsSync(repoPath(template!.replace(/^\/app\//, ''))), `${template} is in the image`);
-    const volume = init.volumes!.find((v) => v.split(':')[1] === secretsDir)!.split(':')[0]!;
-    assert.ok(volume in compose.volumes, 'the secrets live in a named volume');
-    assert.equal(envOf(byCommand.get('policy')!)['POLICY_BOOTSTRAP_FILES'], rendered);
+    const volumeAt = (path: string) => init.volumes!.find((v) => v.split(':')[1] === path)?.split(':')[0];
+    assert.ok(volumeAt(secretsDir)! in compose.volumes, 'the secrets live in a named volume');
+    // What init writes into <out>/<consumer> lands in the volume that consumer mounts at /run/secrets/microseg.
+    const handedTo = (file: string) => {
+      const consumer = file.slice(out!.length + 1).split('/')[0]!;
+      return { consumer, volume: volumeAt(`${out}/${consumer}`) };
+    };
+    assert.equal(envOf(byCommand.get('policy')!)['POLICY_BOOTSTRAP_FILES'], `/run/secrets/microseg/${rendered!.split('/').at(-1)}`);
+    assert.equal(handedTo(rendered!).consumer, 'policy');
     for (const [name, s] of Object.entries(compose.services)) {
       for (const [variable, value] of Object.entries(s.environment ?? {})) {
-        if (variable.endsWith('_FILE')) {
-          assert.ok(String(value).startsWith(`${secretsDir}/`), `${name}: ${variable} reads the secrets volume`);
-          assert.ok(s.volumes?.includes(`${volume}:${secretsDir}:ro`), `${name} mounts the secrets read-only`);
+        if (variable.endsWith('_FILE') && name !== 'msctl') {
+          assert.ok(String(value).startsWith('/run/secrets/microseg/'), `${name}: ${variable} reads its credentials volume`);
+          const mount = (s.volumes ?? []).find((v) => v.endsWith(':/run/secrets/microseg:ro'));
+          assert.ok(mount, `${name} mounts its credentials read-only`);
+          const volume = mount.split(':')[0]!;
+          assert.ok(init.volumes!.some((v) => v.startsWith(`${volume}:${out}/`)), `init writes ${name}'s volume`);
         }
         if (/SECRET|TOKEN|KEY/.test(variable) && !variable.endsWith('_FILE')) assert.match(String(value), /^\$\{[A-Z_]+:-\}$/, `${name}: ${variable} comes from .env, never from this file`);
       }

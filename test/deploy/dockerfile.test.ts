@@ -99,7 +99,7 @@ describe('Dockerfile', () => {
     const workdir = all(runtime, 'WORKDIR').at(-1)!.args;
     assert.equal(workdir, '/app');
     assert.match(all(runtime, 'ENV').map((e) => e.args).join(' '), /MICROSEG_DATA_DIR=\/data/);
-    assert.match(checks, /chown 1000:1000 \/data/);
+    assert.match(checks, /chown -R 1000:1000 \/data \/secrets \/credentials/);
   });
 
   test('the entry point runs every service by name with the image node', () => {

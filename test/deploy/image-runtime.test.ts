@@ -3,7 +3,7 @@
 // objects, the loopback relay, and the health check.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,14 +59,45 @@ describe('the image at run time', () => {
     assert.throws(() => renderTemplate('a: ${NOPE}', {}), /no value for \$\{NOPE\}/);
   });
 
+  test("compose's init hands each container its own credentials: a service its nkey (and Redis password) and the CA, a server its certificate and the public side of every identity", async () => {
+    const root = join(scratch, 'compose-init');
+    const local = (path: string) => path.replace(/^\/(secrets|credentials)(\/|$)/, `${root}/$1$2`).replace(/^\/app\//, `${repoPath()}/`);
+    await initDemo(compose.services['init']!.command!.slice(1).map(local), {});
+    const files = (consumer: string) => readdirSync(join(root, 'credentials', consumer)).sort();
+    assert.deepEqual(files('gateway'), ['ca.crt', 'nats.nk']);
+    assert.deepEqual(files('authn'), ['ca.crt', 'nats.nk', 'redis.password']);
+    assert.deepEqual(files('flowlog'), ['ca.crt', 'nats.nk', 'redis.password']);
+    assert.deepEqual(files('policy'), ['admin-token', 'ca.crt', 'demo-objects.yaml', 'nats.nk', 'secrets-key']);
+    assert.deepEqual(files('idp'), ['demo-client-secret']);
+    assert.deepEqual(files('nats-server'), ['authorization.conf', 'ca.crt', 'tls.crt', 'tls.key']);
+    assert.deepEqual(files('redis-server'), ['ca.crt', 'tls.crt', 'tls.key', 'users.acl']);
+    assert.equal(statSync(join(root, 'credentials', 'gateway', 'nats.nk')).mode & 0o777, 0o600, "a service's nkey is private");
+    // The servers hold no secret of another: public keys and password hashes only.
+    const authorization = readFileSync(join(root, 'credentials', 'nats-server', 'authorization.conf'), 'utf8');
+    const acl = readFileSync(join(root, 'credentials', 'redis-server', 'users.acl'), 'utf8');
+    for (const consumer of ['gateway', 'authn', 'policy', 'flowlog']) {
+      const seed = readFileSync(join(root, 'credentials', consumer, 'nats.nk'), 'utf8').trim();
+      assert.ok(!authorization.includes(seed) && !acl.includes(seed));
+    }
+    assert.ok(!acl.includes(readFileSync(join(root, 'credentials', 'authn', 'redis.password'), 'utf8').trim()), 'the ACL file holds a hash, not the password');
+    // A second run keeps everything.
+    const before = readFileSync(join(root, 'credentials', 'authn', 'nats.nk'), 'utf8');
+    await initDemo(compose.services['init']!.command!.slice(1).map(local), {});
+    assert.equal(readFileSync(join(root, 'credentials', 'authn', 'nats.nk'), 'utf8'), before);
+  });
+
   test("the entry point starts each service with its compose environment (secrets from files) and the configuration parses", async () => {
-    const secretsDir = join(scratch, 'compose-secrets');
-    await initDemo(['--secrets', secretsDir, '--render', repoPath('deploy/demo/objects.yaml'), join(secretsDir, 'demo-objects.yaml')], {});
+    const root = join(scratch, 'compose-run');
+    const local = (path: string) => path.replace(/^\/(secrets|credentials)(\/|$)/, `${root}/$1$2`).replace(/^\/app\//, `${repoPath()}/`);
+    await initDemo(compose.services['init']!.command!.slice(1).map(local), {});
     for (const [name, service] of Object.entries(compose.services)) {
       const command = service.command?.[0];
       if (!command || !serviceDirs().includes(command)) continue;
       const env = Object.fromEntries(
-        Object.entries(service.environment ?? {}).map(([k, v]) => [k, String(v).replace(/^\/secrets\//, `${secretsDir}/`).replace(/^\/etc\/microseg\/gateway\.yaml$/, repoPath('deploy/compose/gateway.yaml'))]),
+        Object.entries(service.environment ?? {}).map(([k, v]) => [
+          k,
+          String(v).replace(/^\/run\/secrets\/microseg\//, `${root}/credentials/${command}/`).replace(/^\/etc\/microseg\/gateway\.yaml$/, repoPath('deploy/compose/gateway.yaml')),
+        ]),
       );
       // The relay would listen on this machine's loopback ports: not needed to check the configuration.
       delete env['MICROSEG_LOOPBACK_FORWARD'];

@@ -19,6 +19,7 @@ import {
   serviceDirs,
   serviceSchemas,
   unitsWithoutAddress,
+  withSecretsResolved,
   type ProcessingUnitsFile,
   type ServiceName,
 } from './lib.ts';
@@ -251,7 +252,7 @@ describe('deploy/k8s', () => {
       for (const service of services) {
         const env = environmentOf(objects, container(one<Workload>(objects, 'Deployment', service)));
         assert.deepEqual(environmentProblems(service, env), [], overlay);
-        assert.doesNotThrow(() => parseConfig(serviceSchemas[service], env), `${overlay}: ${service}'s configuration parses`);
+        assert.doesNotThrow(() => parseConfig(serviceSchemas[service], withSecretsResolved(env)), `${overlay}: ${service}'s configuration parses`);
       }
     }
   });
@@ -260,8 +261,12 @@ describe('deploy/k8s', () => {
     const gitignore = readText('deploy/.gitignore');
     assert.match(gitignore, /^k8s\/overlays\/\*\/secrets\.env$/m);
     for (const overlay of overlays) {
-      const k = readYaml<{ secretGenerator: Array<{ name: string; envs: string[] }> }>('deploy/k8s/overlays', overlay, 'kustomization.yaml');
-      assert.deepEqual(k.secretGenerator.map((g) => [g.name, g.envs]), [['microseg-secrets', ['secrets.env']]]);
+      const k = readYaml<{ secretGenerator: Array<{ name: string; envs?: string[]; files?: string[] }> }>('deploy/k8s/overlays', overlay, 'kustomization.yaml');
+      assert.deepEqual(k.secretGenerator.filter((g) => g.envs).map((g) => [g.name, g.envs]), [['microseg-secrets', ['secrets.env']]]);
+      // The credentials' Secrets come from the generator's files, gitignored too.
+      for (const g of k.secretGenerator.filter((x) => x.files)) for (const f of g.files!) assert.match(f, /^credentials\//, `${overlay}: ${g.name} reads the generated credentials`);
+      assert.match(gitignore, /^k8s\/overlays\/\*\/credentials\/$/m);
+      assert.match(gitignore, /^k8s\/overlays\/\*\/credentials-store\/$/m);
       const example = Object.fromEntries(
         readText('deploy/k8s/overlays', overlay, 'secrets.env.example')
           .split('\n')
@@ -341,6 +346,35 @@ describe('deploy/k8s', () => {
     // Redis: a StatefulSet in dev, a managed service (REDIS_URL in the Secret) in prod.
     assert.ok(one<Workload>(builds.dev.objects, 'StatefulSet', 'redis'));
     assert.ok(!builds.prod.objects.some((o) => o.metadata.name === 'redis'));
+  });
+
+  test('NATS and Redis on TLS with one identity per service; each pod mounts its own credentials Secret and no other', () => {
+    for (const overlay of overlays) {
+      const objects = builds[overlay].objects;
+      const conf = configMapData(objects, 'nats-config')['nats.conf']!;
+      assert.match(conf, /^tls \{\s*cert_file: \/etc\/nats-secrets\/tls\.crt/m, 'clients speak TLS');
+      assert.match(conf, /cluster \{[\s\S]*tls \{[\s\S]*verify: true/, 'routes authenticate each other');
+      assert.match(conf, /^include \.\.\/nats-secrets\/authorization\.conf$/m, 'the users and their permissions');
+      const natsSecret = secretData(objects, 'nats-credentials');
+      assert.match(natsSecret['authorization.conf']!, /authorization \{/);
+      for (const service of services) {
+        const w = one<Workload>(objects, 'Deployment', service);
+        const env = environmentOf(objects, container(w));
+        assert.match(env['NATS_URL']!, /^tls:\/\//, `${overlay}: ${service} reaches NATS over TLS`);
+        const secrets = (w.spec.template.spec.volumes ?? []).filter((v) => v.secret).map((v) => (v.secret as { secretName: string }).secretName);
+        assert.deepEqual(secrets, [`${service}-credentials`], `${overlay}: ${service} mounts its own credentials only`);
+        const own = secretData(objects, `${service}-credentials`);
+        const seed = own['nats.nk']!.trim();
+        assert.match(seed, /^SU[A-Z2-7]{56}$/);
+        for (const other of services.filter((o) => o !== service)) assert.notEqual(secretData(objects, `${other}-credentials`)['nats.nk']!.trim(), seed, `${service} and ${other} are distinct identities`);
+        assert.ok(!natsSecret['authorization.conf']!.includes(seed), 'the server holds public keys only');
+        assert.equal(env['REDIS_PASSWORD_FILE'] !== undefined, 'redis.password' in own, `${overlay}: ${service} has a Redis password exactly when it uses Redis`);
+      }
+    }
+    const redis = container(one<Workload>(builds.dev.objects, 'StatefulSet', 'redis')).args!.join(' ');
+    assert.match(redis, /--port 0 --tls-port 6379/);
+    assert.match(redis, /--aclfile \/etc\/redis-secrets\/users\.acl/);
+    assert.match(secretData(builds.dev.objects, 'redis-credentials')['users.acl']!, /^user default off/m);
   });
 
   test('network policies: default deny; only the gateway is reachable from outside the namespace; services reach each other through NATS only', () => {

@@ -65,6 +65,9 @@ export function stagedK8s(): { dir: string; cleanup(): void } {
         return `${m[1]}=${value}`;
       });
     writeFileSync(join(dir, 'overlays', overlay, 'secrets.env'), lines.join('\n'));
+    // The credentials, as deploy/README.md has the operator make them (gitignored in the repository).
+    const made = spawnSync(process.execPath, [repoPath('packages/credentials/src/main.ts'), '--kubernetes', join(dir, 'overlays', overlay)], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`credentials for ${overlay}: ${made.stderr}`);
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

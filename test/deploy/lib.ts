@@ -9,6 +9,7 @@ import { authnConfigSchema } from '../../services/authn/src/config.ts';
 import { flowlogConfigSchema } from '../../services/flowlog/src/config.ts';
 import { gatewayConfigSchema } from '../../services/gateway/src/config.ts';
 import { policyConfigSchema } from '../../services/policy/src/config.ts';
+import { createUser } from '@nats-io/nkeys';
 import { demoSecrets } from '../../deploy/docker/init-demo.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -85,9 +86,17 @@ export function environmentProblems(service: ServiceName, env: Record<string, st
   return problems;
 }
 
-/** Valid values for the secrets, as the image generates them, by variable name. */
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+
+/** Valid values for the secrets, as the image generates them (and the credentials), by variable name. */
 export function generatedSecrets(): Record<string, string> {
-  return Object.fromEntries(demoSecrets.map((s) => [s.variable, s.generate()]));
+  return {
+    ...Object.fromEntries(demoSecrets.map((s) => [s.variable, s.generate()])),
+    NATS_NKEY_SEED: new TextDecoder().decode(createUser().getSeed()),
+    NATS_TLS_CA: PEM,
+    REDIS_PASSWORD: 'a-generated-password',
+    REDIS_TLS_CA: PEM,
+  };
 }
 
 /** The environment with every <NAME>_FILE replaced by a valid NAME, ready for the schema. */

@@ -134,7 +134,8 @@ async function ensureServerCertificate(dir: string, name: string, hosts: readonl
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      // clientAuth too: NATS cluster routes present it to each other (mutual TLS between the nodes).
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       { name: 'subjectAltName', altNames: hosts.map(altName) },
     ],
   });
