@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Bus } from '@microseg/bus';
-import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
+import { buckets, queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import { metrics, type Logger } from '@microseg/telemetry';
@@ -27,6 +27,7 @@ import { decide } from './decide.ts';
 import { redirectUriOf, routesFor, scopesOf, type RouteConflict } from './routes.ts';
 import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject } from './secrets.ts';
+import { reportSkippedEntries } from './skipped-entries.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
 import { AuthFailureLimiter } from './api/auth-failures.ts';
@@ -44,10 +45,11 @@ export interface PolicyApp {
 
 export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-policy', logger });
-  const store = await ObjectStore.open(bus.nc);
+  const logError = (fields: Record<string, unknown>, msg: string) => logger.error(fields, msg);
+  const store = await ObjectStore.open(bus.nc, { onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError) });
   const say = (msg: string) => logger.warn({}, msg);
   const secrets = await SecretBox.load(config.POLICY_SECRETS_KEY, join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
-  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say);
+  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say, reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError));
 
   for (const file of config.POLICY_BOOTSTRAP_FILES) {
     const objects = parseImportDocument(await readFile(file, 'utf8'), file);
