@@ -21,12 +21,12 @@ import {
   OidcClientResponseSchema,
   PolicyChangedSchema,
 } from '@microseg/proto/policy';
-import type { PolicyConfig } from './config.ts';
+import { secretsKeysOf, type PolicyConfig } from './config.ts';
 import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
 import { redirectUriOf, routesFor, scopesOf, type RouteConflict } from './routes.ts';
 import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
-import { SecretBox, openObject, sealObject } from './secrets.ts';
+import { SecretBox, openObject, sealObject, writeOnlyFields } from './secrets.ts';
 import { reportSkippedEntries } from './skipped-entries.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
@@ -48,7 +48,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   const logError = (fields: Record<string, unknown>, msg: string) => logger.error(fields, msg);
   const store = await ObjectStore.open(bus.nc, { onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError) });
   const say = (msg: string) => logger.warn({}, msg);
-  const secrets = await SecretBox.load(config.POLICY_SECRETS_KEY, join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
+  const secrets = await SecretBox.load(secretsKeysOf(config), join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
+  logger.info({ sealingKeyId: secrets.currentKeyId, keyIds: secrets.keyIds }, 'secrets keys loaded');
   const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say, reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError));
 
   for (const file of config.POLICY_BOOTSTRAP_FILES) {
@@ -57,7 +58,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     const codec = {
       seal: (o: PolicyObject) => sealObject(secrets, o),
       open: (o: PolicyObject) => openObject(secrets, o),
-      needsSealing: (o: PolicyObject) => JSON.stringify(sealObject(secrets, o)) !== JSON.stringify(o),
+      needsSealing: (o: PolicyObject) => writeOnlyFields.some((f) => typeof (o as unknown as Record<string, unknown>)[f] === 'string' && secrets.needsReseal((o as unknown as Record<string, string>)[f]!)),
     };
     for (const object of objects) if ((await store.put(object, codec)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
@@ -141,7 +142,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    const services = routesFor(store.snapshot, registered, reportConflict).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
+    const services = routesFor(store.snapshot, registered, reportConflict).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey, { kind: 'service', id: r.id!, field: 'TLSCertificateKey' }) } : r));
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 
@@ -183,7 +184,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       namespace: service.namespace,
       providerUrl: service.OIDCProviderURL ?? '',
       clientId: service.OIDCClientID ?? '',
-      clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret) : '',
+      clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret, { kind: 'service', id: service.ID, field: 'OIDCClientSecret' }) : '',
       redirectUri: redirectUriOf(service),
       scopes: scopesOf(service),
       sessionIdleTimeoutSeconds: service.sessionIdleTimeoutSeconds,

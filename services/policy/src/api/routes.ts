@@ -242,7 +242,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     for (const object of objects) {
       const existing = deps.store.entry(object.kind, object.ID);
       const merged = keepWriteOnly(object, existing?.object);
-      await deps.store.replace(sealObject(deps.secrets, stamp(merged, existing?.object)));
+      await deps.store.replace(sealObject(deps.secrets, stamp(merged, existing?.object), existing?.object));
       if (existing) updated++;
       else created++;
       audit(req, existing ? 'updated' : 'created', object);
@@ -317,7 +317,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);
     let revision: number;
     try {
-      revision = await deps.store.replace(sealObject(deps.secrets, object), expected ?? existing.revision);
+      revision = await deps.store.replace(sealObject(deps.secrets, object, existing.object), expected ?? existing.revision);
     } catch (err) {
       if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
       throw err;
