@@ -1,5 +1,4 @@
 // Builds the policy service without listening: bus handlers, bootstrap, HTTP.
-import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Bus } from '@microseg/bus';
@@ -25,8 +24,10 @@ import { secretsKeysOf, type PolicyConfig } from './config.ts';
 import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
 import { redirectUriOf, routesFor, scopesOf, type RouteConflict } from './routes.ts';
-import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
+import { stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject, writeOnlyFields } from './secrets.ts';
+import { readBootstrapFiles } from './bootstrap.ts';
+import { SecretHealthReporter } from './secret-health.ts';
 import { reportSkippedEntries } from './skipped-entries.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
@@ -44,6 +45,7 @@ export interface PolicyApp {
 }
 
 export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
+  const bootstrap = await readBootstrapFiles(config.POLICY_BOOTSTRAP_FILES);
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-policy', logger });
   const logError = (fields: Record<string, unknown>, msg: string) => logger.error(fields, msg);
   const store = await ObjectStore.open(bus.nc, { onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError) });
@@ -52,9 +54,9 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   logger.info({ sealingKeyId: secrets.currentKeyId, keyIds: secrets.keyIds }, 'secrets keys loaded');
   const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say, reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError));
 
-  for (const file of config.POLICY_BOOTSTRAP_FILES) {
-    const objects = parseImportDocument(await readFile(file, 'utf8'), file);
+  for (const { file, objects } of bootstrap) {
     let written = 0;
+    // A stored secret that cannot be opened (another key) is overwritten by the one in the file.
     const codec = {
       seal: (o: PolicyObject) => sealObject(secrets, o),
       open: (o: PolicyObject) => openObject(secrets, o),
@@ -63,6 +65,12 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     for (const object of objects) if ((await store.put(object, codec)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
   }
+
+  // Secrets this replica cannot open: reported once per object, never a reason not to serve the rest.
+  const secretHealth = new SecretHealthReporter(secrets, bus, logError);
+  secretHealth.scan(store.snapshot.objects);
+  // Services change routing when they change at all; a heartbeat does not, and needs no new look.
+  store.onChange((snapshot, routingChanged) => routingChanged && secretHealth.scan(snapshot.objects));
 
   // Gateways resync when routing-relevant objects change (debounced per replica).
   let pending: NodeJS.Timeout | undefined;
@@ -142,7 +150,13 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    const services = routesFor(store.snapshot, registered, reportConflict).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey, { kind: 'service', id: r.id!, field: 'TLSCertificateKey' }) } : r));
+    // A service whose TLS key cannot be opened is left out (and reported), not the whole answer.
+    const services = routesFor(store.snapshot, registered, reportConflict).flatMap((r) => {
+      if (!r.tlsCertificateKey) return [r];
+      const service = store.snapshot.services.get(r.id!);
+      if (!service || secretHealth.check(service).some((u) => u.field === 'TLSCertificateKey')) return [];
+      return [{ ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey, { kind: 'service', id: service.ID, field: 'TLSCertificateKey' }) }];
+    });
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 
@@ -178,6 +192,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {
     const service = store.snapshot.services.get(req.serviceId);
     if (!service || service.authorizationType !== 'OIDC' || service.disabled) throw new MicrosegError('AUTHN_SERVICE_UNKNOWN');
+    if (secretHealth.check(service).some((u) => u.field === 'OIDCClientSecret')) throw new MicrosegError('POLICY_SECRET_UNREADABLE');
     return {
       serviceId: service.ID,
       name: service.name,
@@ -201,7 +216,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
-  registerApi(http, { store, tokens, secrets, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
+  registerApi(http, { store, tokens, secrets, secretHealth, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
 
   return {
     http,

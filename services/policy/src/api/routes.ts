@@ -9,7 +9,9 @@ import { LogEventSchema } from '@microseg/proto/events';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
-import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
+import { publicView, sealObject, sealedInputFields, sealedInputMessage, writeOnlyFields, type SecretBox } from '../secrets.ts';
+import type { SecretHealthReporter } from '../secret-health.ts';
+import { registerSecretRoutes } from './secrets-api.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 import { registerSessionRoutes } from './sessions.ts';
@@ -32,6 +34,7 @@ export interface ApiDeps {
   store: ObjectStore;
   tokens: TokenStore;
   secrets: SecretBox;
+  secretHealth: SecretHealthReporter;
   bus: Bus;
   /** Failed authentications per client address (429 past the limit). */
   authFailures: AuthFailureLimiter;
@@ -189,6 +192,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   registerSessionRoutes(app, deps.bus);
+  registerSecretRoutes(app, deps);
 
   // --- API tokens (admin) ---
   app.get('/apitokens', async (req) => {
@@ -229,13 +233,16 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   // --- Import / export ---
   app.post('/import', async (req) => {
     requireAccess(req, 'write');
+    // Client input only: the stored (sealed) values filled in below are not input.
+    const sealed = sealedInputErrors(req.body);
     let objects: PolicyObject[];
     try {
       objects = importObjects(withStoredWriteOnly(deps, req.body, req.namespace!), 'import', req.namespace);
     } catch (err) {
-      if (err instanceof ImportError) throw validationFailed(err.errors);
+      if (err instanceof ImportError) throw validationFailed([...sealed, ...err.errors]);
       throw err;
     }
+    if (sealed.length > 0) throw validationFailed(sealed);
     for (const o of objects) requireAccess(req, 'write', o.namespace);
     let created = 0;
     let updated = 0;
@@ -276,7 +283,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const kind = kindFrom(req);
     requireAccess(req, 'write');
     const result = validateObject(kind, { ...(req.body as object), namespace: req.namespace });
-    if (!result.ok) throw validationFailed(result.errors);
+    const sealed = sealedInputErrors(req.body);
+    if (!result.ok || sealed.length > 0) throw validationFailed([...sealed, ...(result.ok ? [] : result.errors)]);
     const value = result.value as { name: string };
     const now = new Date().toISOString();
     const object = { ...value, kind, namespace: req.namespace!, ID: stableObjectId(kind, req.namespace!, value.name), createTime: now, updateTime: now } as unknown as PolicyObject;
@@ -313,7 +321,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     // Write-only fields are never read back: one left out keeps its stored (sealed) value, also for validation.
     const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
     const result = validateObject(kind, complete);
-    if (!result.ok) throw validationFailed(result.errors);
+    const sealed = sealedInputErrors(body);
+    if (!result.ok || sealed.length > 0) throw validationFailed([...sealed, ...(result.ok ? [] : result.errors)]);
     const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);
     let revision: number;
     try {
@@ -389,6 +398,24 @@ function keepWriteOnly(object: PolicyObject, existing: PolicyObject | undefined)
     if (copy[field] === undefined && old[field] !== undefined) copy[field] = old[field];
   }
   return copy as unknown as PolicyObject;
+}
+
+/**
+ * Write-only fields of client input that look sealed (`enc:…`), as validation errors. A sealed value
+ * from a backup, sent back with another provider, would otherwise be opened and sent to that provider.
+ * `input` is one object or an import document (`{data: {services: [...]}}`).
+ */
+function sealedInputErrors(input: unknown): AttributeError[] {
+  const errors: AttributeError[] = sealedInputFields(input).map((field) => ({ attribute: field, message: sealedInputMessage }));
+  const data = (input as { data?: unknown } | null)?.data;
+  if (!data || typeof data !== 'object') return errors;
+  for (const [plural, list] of Object.entries(data)) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((object: unknown, i) => {
+      for (const field of sealedInputFields(object)) errors.push({ attribute: `data.${plural}[${i}].${field}`, message: sealedInputMessage });
+    });
+  }
+  return errors;
 }
 
 function stamp(object: PolicyObject, existing: PolicyObject | undefined): PolicyObject {
