@@ -65,10 +65,11 @@ export class ObjectStore {
     if (current && sameContent(openedOrUndefined(codec, current), object) && !codec.needsSealing?.(current)) {
       const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
       if (!stale) return 'unchanged';
-      await this.#kv.put(key, JSON.stringify(codec.seal(object)));
+      await this.#seen(await this.#kv.put(key, JSON.stringify(codec.seal(object))));
       return 'heartbeat';
     }
-    await this.#kv.put(key, JSON.stringify(codec.seal(object)));
+    // Read-your-writes, as create and replace: what runs after the bootstrap sees the objects it wrote.
+    await this.#seen(await this.#kv.put(key, JSON.stringify(codec.seal(object))));
     return current ? 'updated' : 'created';
   }
 

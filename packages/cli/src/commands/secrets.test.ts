@@ -48,7 +48,7 @@ test('secrets status: nothing to fix exits 0 and says so; secrets of an older ke
   const { code, stdout, stderr } = await msctl(['secrets', 'status'], () => status({ stale: [{ kind: 'service', namespace: '/acme', name: 'web', field: 'OIDCClientSecret', keyId: '' }] }));
   assert.equal(code, 0, stderr);
   assert.match(stdout, /every secret in \/acme and below can be decrypted \(current key aaaaaaaaaaaaaaaa\)/);
-  assert.match(stderr, /note: 1 secret\(s\) are sealed with an older key or format \(\(unknown: enc:v1\)\): run msctl secrets reseal/);
+  assert.match(stderr, /note: 1 secret\(s\) are sealed with an older key or format \(\(enc:v1 or in clear\)\): run msctl secrets reseal/);
 });
 
 test('secrets status -o yaml prints the answer as it is and still exits 1 when something cannot be decrypted', async () => {

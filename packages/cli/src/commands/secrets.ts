@@ -48,13 +48,13 @@ interface ResealResult {
 }
 
 type Row = Record<string, unknown>;
-const keyOf = (id: unknown) => (id ? String(id) : '(unknown: enc:v1)');
+const keyOf = (id: unknown) => (id ? String(id) : '(enc:v1 or in clear)');
 const unreadableColumns = [
   { header: 'KIND', get: (u: Row) => u.kind },
   { header: 'NAMESPACE', get: (u: Row) => u.namespace },
   { header: 'NAME', get: (u: Row) => u.name },
   { header: 'FIELD', get: (u: Row) => u.field },
-  { header: 'NEEDS KEY', get: (u: Row) => (u.reason === 'missing-key' ? keyOf(u.keyId) : '-') },
+  { header: 'NEEDS KEY', get: (u: Row) => (u.reason !== 'missing-key' ? '-' : u.keyId ? String(u.keyId) : '(unknown: enc:v1)') },
   { header: 'PROBLEM', get: (u: Row) => u.reason },
 ];
 
