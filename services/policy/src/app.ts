@@ -216,7 +216,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
-  registerApi(http, { store, tokens, secrets, secretHealth, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
+  registerApi(http, { store, tokens, secrets, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
 
   return {
     http,

@@ -10,7 +10,6 @@ import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
 import { publicView, sealObject, sealedInputFields, sealedInputMessage, writeOnlyFields, type SecretBox } from '../secrets.ts';
-import type { SecretHealthReporter } from '../secret-health.ts';
 import { registerSecretRoutes } from './secrets-api.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
@@ -34,7 +33,6 @@ export interface ApiDeps {
   store: ObjectStore;
   tokens: TokenStore;
   secrets: SecretBox;
-  secretHealth: SecretHealthReporter;
   bus: Bus;
   /** Failed authentications per client address (429 past the limit). */
   authFailures: AuthFailureLimiter;
