@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { natsConnectOptions } from '@microseg/bus';
+import { Kvm } from '@nats-io/kv';
 import { fromBinary } from '@bufbuild/protobuf';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
 import { freePort, insecureFetch, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
@@ -445,6 +446,57 @@ describe('mass assignment', () => {
 });
 
 // --- bodies ----------------------------------------------------------------------------------
+
+describe('sealed secrets sent back (a /acme/team-c editor holding a backup of the bucket)', () => {
+  /** The stored JSON of a service, as a backup of the objects bucket holds it. */
+  async function fromBackup(namespace: string, name: string): Promise<Record<string, string>> {
+    const kv = await new Kvm(nats).open('microseg_objects');
+    for await (const key of await kv.keys('service.*')) {
+      const stored = JSON.parse((await kv.get(key))!.string());
+      if (stored.namespace === namespace && stored.name === name) return stored;
+    }
+    return assert.fail(`no ${name} in ${namespace}`);
+  }
+
+  test('a sealed value (enc:…) from any object, with the provider kept or changed, is refused with 422 naming the field; nothing changes', async () => {
+    const oidc = { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'target' };
+    assert.equal((await call('POST', '/services', { token: editorC, namespace: TEAM_C, body: serviceBody('sealed-target', { ...oidc, OIDCClientSecret: 'team-c-secret' }) })).status, 201);
+    const own = await fromBackup(TEAM_C, 'sealed-target');
+    const theirs = await fromBackup(TEAM_B, 'private-app');
+    assert.match(own.OIDCClientSecret!, /^enc:v2:/);
+    const attacker = { OIDCProviderURL: 'https://idp.attacker.example', OIDCClientID: 'attacker' };
+    const attempts: Array<[method: string, path: string, body: object, attribute: string]> = [
+      // The finding: its own sealed secret with the attacker's provider: authn would have sent the plaintext there.
+      ['PUT', '/services/sealed-target', serviceBody('sealed-target', { ...oidc, ...attacker, OIDCClientSecret: own.OIDCClientSecret }), 'OIDCClientSecret'],
+      ['PATCH', '/services/sealed-target', { ...attacker, OIDCClientSecret: own.OIDCClientSecret }, 'OIDCClientSecret'],
+      ['PUT', '/services/sealed-target', serviceBody('sealed-target', { ...oidc, OIDCClientSecret: own.OIDCClientSecret }), 'OIDCClientSecret'],
+      // Another namespace's sealed secret in a service of ours.
+      ['POST', '/services', serviceBody('stolen', { ...oidc, ...attacker, OIDCClientSecret: theirs.OIDCClientSecret }), 'OIDCClientSecret'],
+      ['POST', '/import', { data: { services: [serviceBody('stolen', { ...oidc, ...attacker, OIDCClientSecret: theirs.OIDCClientSecret })] } }, 'data.services[0].OIDCClientSecret'],
+      ['POST', '/services', serviceBody('stolen-tls', { TLSCertificate: 'CERT', TLSCertificateKey: own.OIDCClientSecret }), 'TLSCertificateKey'],
+      // Other spellings of the prefix are input that looks sealed too.
+      ['PATCH', '/services/sealed-target', { ...attacker, OIDCClientSecret: `  ${own.OIDCClientSecret}` }, 'OIDCClientSecret'],
+      ['PATCH', '/services/sealed-target', { ...attacker, OIDCClientSecret: 'enc:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, 'OIDCClientSecret'],
+    ];
+    for (const [method, path, body, attribute] of attempts) {
+      const res = await call(method, path, { token: editorC, namespace: TEAM_C, body });
+      const what = `${method} ${path} ${attribute}`;
+      assert.equal(res.status, 422, `${what}: ${res.text}`);
+      assert.equal(res.body.code, 'POLICY_VALIDATION_FAILED', what);
+      assert.ok(res.body.errors.some((e: { attribute: string; message: string }) => e.attribute === attribute && /looks sealed.*send the secret itself/.test(e.message)), `${what}: ${res.text}`);
+      assert.ok(!res.text.includes(own.OIDCClientSecret!) && !res.text.includes(theirs.OIDCClientSecret!), `${what}: the answer repeats the sealed value`);
+    }
+    assert.deepEqual(await fromBackup(TEAM_C, 'sealed-target'), own, 'the service is unchanged: same provider, same secret');
+    for (const name of ['stolen', 'stolen-tls']) assert.equal((await call('GET', `/services/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
+    // Leaving the secret out still keeps it (the stored value is not input); a new provider needs the secret again.
+    assert.equal((await call('PATCH', '/services/sealed-target', { token: editorC, namespace: TEAM_C, body: { description: 'edited' } })).status, 200);
+    const moved = await call('PATCH', '/services/sealed-target', { token: editorC, namespace: TEAM_C, body: attacker });
+    assert.equal(moved.status, 422, moved.text);
+    assert.ok(moved.body.errors.some((e: { attribute: string }) => e.attribute === 'OIDCClientSecret'));
+    await waitFor('the refusals to be audited', async () => events.filter((e) => e.title === 'API change refused' && /looks sealed/.test(e.content)).length >= attempts.length);
+    for (const e of events) assert.ok(!e.content.includes(own.OIDCClientSecret!) && !e.content.includes(theirs.OIDCClientSecret!), 'an event repeats a sealed value');
+  });
+});
 
 describe('oversized, duplicate-key and hostile bodies', () => {
   const big = (name: string) => JSON.stringify({ name, endpoints: [], description: 'x', filler: 'a'.repeat(1024 * 1024 + 1) });

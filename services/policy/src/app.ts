@@ -1,10 +1,9 @@
 // Builds the policy service without listening: bus handlers, bootstrap, HTTP.
-import { readFile } from 'node:fs/promises';
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
-import { queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
+import { buckets, queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import { metrics, type Logger } from '@microseg/telemetry';
@@ -22,12 +21,15 @@ import {
   OidcClientResponseSchema,
   PolicyChangedSchema,
 } from '@microseg/proto/policy';
-import type { PolicyConfig } from './config.ts';
+import { secretsKeysOf, type PolicyConfig } from './config.ts';
 import { ObjectStore } from './store.ts';
 import { decide } from './decide.ts';
 import { redirectUriOf, routesFor, scopesOf, type PortsRefused, type RouteConflict } from './routes.ts';
-import { parseImportDocument, stableObjectId } from './objects/import-file.ts';
-import { SecretBox, openObject, sealObject } from './secrets.ts';
+import { stableObjectId } from './objects/import-file.ts';
+import { SecretBox, openObject, sealObject, writeOnlyFields } from './secrets.ts';
+import { readBootstrapFiles } from './bootstrap.ts';
+import { SecretHealthReporter } from './secret-health.ts';
+import { reportSkippedEntries } from './skipped-entries.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
 import { AuthFailureLimiter } from './api/auth-failures.ts';
@@ -44,23 +46,32 @@ export interface PolicyApp {
 }
 
 export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Promise<PolicyApp> {
+  const bootstrap = await readBootstrapFiles(config.POLICY_BOOTSTRAP_FILES);
   const bus = await Bus.connect({ connection: natsConnection(config), identity: 'policy', name: 'microseg-policy', logger });
-  const store = await ObjectStore.open(bus.nc);
+  const logError = (fields: Record<string, unknown>, msg: string) => logger.error(fields, msg);
+  const store = await ObjectStore.open(bus.nc, { onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError) });
   const say = (msg: string) => logger.warn({}, msg);
-  const secrets = await SecretBox.load(config.POLICY_SECRETS_KEY, join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
-  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say);
+  const secrets = await SecretBox.load(secretsKeysOf(config), join(config.MICROSEG_DATA_DIR, 'policy', 'secrets.key'), say);
+  logger.info({ sealingKeyId: secrets.currentKeyId, keyIds: secrets.keyIds }, 'secrets keys loaded');
+  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(config.MICROSEG_DATA_DIR, 'policy', 'admin-token'), say, reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError));
 
-  for (const file of config.POLICY_BOOTSTRAP_FILES) {
-    const objects = parseImportDocument(await readFile(file, 'utf8'), file);
+  for (const { file, objects } of bootstrap) {
     let written = 0;
+    // A stored secret that cannot be opened (another key) is overwritten by the one in the file.
     const codec = {
       seal: (o: PolicyObject) => sealObject(secrets, o),
       open: (o: PolicyObject) => openObject(secrets, o),
-      needsSealing: (o: PolicyObject) => JSON.stringify(sealObject(secrets, o)) !== JSON.stringify(o),
+      needsSealing: (o: PolicyObject) => writeOnlyFields.some((f) => typeof (o as unknown as Record<string, unknown>)[f] === 'string' && secrets.needsReseal((o as unknown as Record<string, string>)[f]!)),
     };
     for (const object of objects) if ((await store.put(object, codec)) !== 'unchanged') written++;
     logger.info({ file, objects: objects.length, written }, 'bootstrap objects loaded');
   }
+
+  // Secrets this replica cannot open: reported once per object, never a reason not to serve the rest.
+  const secretHealth = new SecretHealthReporter(secrets, bus, logError);
+  secretHealth.scan(store.snapshot.objects);
+  // Services change routing when they change at all; a heartbeat does not, and needs no new look.
+  store.onChange((snapshot, routingChanged) => routingChanged && secretHealth.scan(snapshot.objects));
 
   // Gateways resync when routing-relevant objects change (debounced per replica).
   let pending: NodeJS.Timeout | undefined;
@@ -162,7 +173,13 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         }, `pu-registered-${object.ID}-${pu.address}`);
       }
     }
-    const services = routesFor(store.snapshot, registered, reportConflict, reportPorts).map((r) => (r.tlsCertificateKey ? { ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey) } : r));
+    // A service whose TLS key cannot be opened is left out (and reported), not the whole answer.
+    const services = routesFor(store.snapshot, registered, reportConflict, reportPorts).flatMap((r) => {
+      if (!r.tlsCertificateKey) return [r];
+      const service = store.snapshot.services.get(r.id!);
+      if (!service || secretHealth.check(service).some((u) => u.field === 'TLSCertificateKey')) return [];
+      return [{ ...r, tlsCertificateKey: secrets.open(r.tlsCertificateKey, { kind: 'service', id: service.ID, field: 'TLSCertificateKey' }) }];
+    });
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 
@@ -198,13 +215,14 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {
     const service = store.snapshot.services.get(req.serviceId);
     if (!service || service.authorizationType !== 'OIDC' || service.disabled) throw new MicrosegError('AUTHN_SERVICE_UNKNOWN');
+    if (secretHealth.check(service).some((u) => u.field === 'OIDCClientSecret')) throw new MicrosegError('POLICY_SECRET_UNREADABLE');
     return {
       serviceId: service.ID,
       name: service.name,
       namespace: service.namespace,
       providerUrl: service.OIDCProviderURL ?? '',
       clientId: service.OIDCClientID ?? '',
-      clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret) : '',
+      clientSecret: service.OIDCClientSecret ? secrets.open(service.OIDCClientSecret, { kind: 'service', id: service.ID, field: 'OIDCClientSecret' }) : '',
       redirectUri: redirectUriOf(service),
       scopes: scopesOf(service),
       sessionIdleTimeoutSeconds: service.sessionIdleTimeoutSeconds,

@@ -11,15 +11,36 @@ export const policyConfigSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   /** The administrator's API token (mst_…); without it one is generated into the data directory. */
   POLICY_ADMIN_TOKEN: z.string().optional(),
-  /** Base64 of 32 bytes: encrypts write-only fields at rest. Without it, generated into the data directory. */
   /** Failed API authentications one client address may make in a row; past them 429 (README, "Admin API"). */
   POLICY_AUTH_FAILURE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
   /** …and then per minute. */
   POLICY_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  /**
+   * Base64 of 32 bytes: encrypts write-only fields at rest. The one-key form of POLICY_SECRETS_KEYS
+   * (which comes first when both are set). Without either, generated into the data directory.
+   */
   POLICY_SECRETS_KEY: z
     .string()
     .optional()
     .refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes (openssl rand -base64 32)'),
+  /**
+   * Comma-separated base64 keys of 32 bytes: the first seals, every one opens (key rotation:
+   * put the new key first, run `msctl secrets reseal`, then drop the old one).
+   */
+  POLICY_SECRETS_KEYS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .superRefine((keys, ctx) => {
+      keys.forEach((key, i) => {
+        if (Buffer.from(key, 'base64').length !== 32) ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
+      });
+    }),
 });
+
+/** Every configured secrets key, the sealing one first. */
+export function secretsKeysOf(config: Pick<PolicyConfig, 'POLICY_SECRETS_KEYS' | 'POLICY_SECRETS_KEY'>): string[] {
+  return [...config.POLICY_SECRETS_KEYS, ...(config.POLICY_SECRETS_KEY ? [config.POLICY_SECRETS_KEY] : [])];
+}
 
 export type PolicyConfig = z.output<typeof policyConfigSchema>;

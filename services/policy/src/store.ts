@@ -5,6 +5,14 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { buckets, type ObjectKind, type PolicyObject } from '@microseg/contracts';
 import { Snapshot } from './snapshot.ts';
+import { parseObjectEntry } from './stored-entries.ts';
+
+/** An entry of the bucket that was skipped: its key, its revision and what is wrong (never its value). */
+export interface SkippedEntry {
+  key: string;
+  revision: number;
+  problem: string;
+}
 
 const objectKey = (kind: ObjectKind, id: string) => `${kind}.${id}`;
 const HEARTBEAT_MS = 60_000;
@@ -19,13 +27,17 @@ export class ObjectStore {
   #ready = false;
   #listeners: Array<(snapshot: Snapshot, routingChanged: boolean) => void> = [];
 
-  private constructor(kv: KV) {
+  readonly #onSkipped: (skipped: SkippedEntry) => void;
+
+  private constructor(kv: KV, onSkipped: (skipped: SkippedEntry) => void) {
     this.#kv = kv;
+    this.#onSkipped = onSkipped;
   }
 
-  static async open(nc: NatsConnection): Promise<ObjectStore> {
+  /** `onSkipped` hears of every entry that is not a valid object under its own key (it is left out). */
+  static async open(nc: NatsConnection, options: { onSkipped?: (skipped: SkippedEntry) => void } = {}): Promise<ObjectStore> {
     const kv = await new Kvm(nc).create(buckets.objects, { history: 5 });
-    const store = new ObjectStore(kv);
+    const store = new ObjectStore(kv, options.onSkipped ?? (() => undefined));
     await store.#startWatch();
     return store;
   }
@@ -50,13 +62,14 @@ export class ObjectStore {
   async put(object: PolicyObject, codec: SecretCodec = plainCodec): Promise<'created' | 'updated' | 'heartbeat' | 'unchanged'> {
     const key = objectKey(object.kind, object.ID);
     const current = this.#objects.get(key);
-    if (current && sameContent(codec.open(current), object) && !codec.needsSealing?.(current)) {
+    if (current && sameContent(openedOrUndefined(codec, current), object) && !codec.needsSealing?.(current)) {
       const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
       if (!stale) return 'unchanged';
-      await this.#kv.put(key, JSON.stringify(codec.seal(object)));
+      await this.#seen(await this.#kv.put(key, JSON.stringify(codec.seal(object))));
       return 'heartbeat';
     }
-    await this.#kv.put(key, JSON.stringify(codec.seal(object)));
+    // Read-your-writes, as create and replace: what runs after the bootstrap sees the objects it wrote.
+    await this.#seen(await this.#kv.put(key, JSON.stringify(codec.seal(object))));
     return current ? 'updated' : 'created';
   }
 
@@ -116,12 +129,15 @@ export class ObjectStore {
     void (async () => {
       for await (const entry of watch) {
         const before = this.#objects.get(entry.key);
-        if (entry.operation === 'PUT') {
-          this.#objects.set(entry.key, entry.json<PolicyObject>());
+        const parsed = entry.operation === 'PUT' ? safely(() => parseObjectEntry(entry.key, entry.string())) : undefined;
+        if (parsed?.ok) {
+          this.#objects.set(entry.key, parsed.value);
           this.#revisions.set(entry.key, entry.revision);
         } else {
+          // A bad entry replaces what was under its key: no replica keeps an older object that others never saw.
           this.#objects.delete(entry.key);
           this.#revisions.delete(entry.key);
+          if (parsed && !parsed.ok) this.#skipped(entry.key, entry.revision, parsed.problem);
         }
         this.#revision = Math.max(this.#revision, entry.revision);
         this.#revisionWaiters = this.#revisionWaiters.filter((w) => (w.revision <= this.#revision ? (w.resolve(), false) : true));
@@ -142,9 +158,23 @@ export class ObjectStore {
     this.#ready = true;
   }
 
+  #skipped(key: string, revision: number, problem: string): void {
+    try {
+      this.#onSkipped({ key, revision, problem });
+    } catch {
+      // A failing reporter must not stop the watch.
+    }
+  }
+
   #rebuild(routingChanged: boolean): void {
     this.#snapshot = Snapshot.build([...this.#objects.values()], this.#revision);
-    for (const l of this.#listeners) l(this.#snapshot, routingChanged);
+    for (const l of this.#listeners) {
+      try {
+        l(this.#snapshot, routingChanged);
+      } catch {
+        // A failing listener must not stop the watch (every later change would be missed).
+      }
+    }
   }
 }
 
@@ -158,9 +188,34 @@ export interface SecretCodec {
 
 const plainCodec: SecretCodec = { seal: (o) => o, open: (o) => o };
 
-function sameContent(a: PolicyObject, b: PolicyObject): boolean {
-  const strip = (o: PolicyObject) => JSON.stringify({ ...o, lastSeen: undefined, updateTime: undefined, createTime: undefined });
+function safely(parse: () => ReturnType<typeof parseObjectEntry>): ReturnType<typeof parseObjectEntry> {
+  try {
+    return parse();
+  } catch {
+    return { ok: false, problem: 'cannot be read' };
+  }
+}
+
+/** The stored object opened, or undefined when its secrets cannot be opened (then it is written again). */
+function openedOrUndefined(codec: SecretCodec, object: PolicyObject): PolicyObject | undefined {
+  try {
+    return codec.open(object);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same content whatever the order of keys (stored objects are read back in schema order). */
+function sameContent(a: PolicyObject | undefined, b: PolicyObject): boolean {
+  if (!a) return false;
+  const strip = (o: PolicyObject) => canonicalJson({ ...o, lastSeen: undefined, updateTime: undefined, createTime: undefined });
   return strip(a) === strip(b);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v,
+  );
 }
 
 /** What gateways care about; a processing unit's heartbeat changes nothing here. */

@@ -10,13 +10,15 @@ import { apiUpdate } from './api-update.ts';
 import { configSet } from './config-set.ts';
 import { configShow } from './config-show.ts';
 import { sessionsList, sessionsRevoke } from './sessions.ts';
+import { secretsReseal, secretsStatus } from './secrets.ts';
 import { logs } from './logs.ts';
 import { flows } from './flows.ts';
 
-export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, logs, flows, configShow, configSet, sessionsList, sessionsRevoke];
+export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, logs, flows, configShow, configSet, sessionsList, sessionsRevoke, secretsStatus, secretsReseal];
 
 export const groups: Readonly<Record<string, string>> = {
   api: 'create, read, update and delete policy objects',
   config: 'the config file: which API, which token, which namespace',
   sessions: 'who is signed in; end sessions at once',
+  secrets: 'secrets at rest: which cannot be decrypted, and sealing them again with the current key',
 };

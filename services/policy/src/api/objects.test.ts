@@ -118,7 +118,7 @@ function assertNoSecrets(res: Reply, secrets: string[], what: string): void {
   for (const s of secrets) assert.ok(!res.text.includes(s), `${what} shows a secret`);
   assert.ok(!res.text.includes('OIDCClientSecret'), `${what} has OIDCClientSecret`);
   assert.ok(!res.text.includes('TLSCertificateKey'), `${what} has TLSCertificateKey`);
-  assert.ok(!res.text.includes('enc:v1:'), `${what} shows a sealed value`);
+  assert.ok(!res.text.includes('enc:'), `${what} shows a sealed value`);
 }
 
 // ---------------------------------------------------------------- create, read
@@ -146,7 +146,7 @@ test('create a service from YAML (application/yaml): 201, ETag, the secret never
 
   const raw = await stored('service', res.body.ID);
   assert.ok(raw, 'stored in microseg_objects');
-  assert.match(String(raw.json.OIDCClientSecret), /^enc:v1:/);
+  assert.match(String(raw.json.OIDCClientSecret), /^enc:v2:[a-f0-9]{16}:/);
   assert.ok(!raw.text.includes(secret), 'the bucket holds no plaintext secret');
   assert.equal(await clientSecretOf(res.body.ID), secret, 'the sealed secret opens to what was written');
 });
@@ -166,8 +166,8 @@ test('create a service from JSON: 201, ETag; the TLS key is write-only and seale
 
   const raw = await stored('service', res.body.ID);
   assert.ok(raw);
-  assert.match(String(raw.json.OIDCClientSecret), /^enc:v1:/);
-  assert.match(String(raw.json.TLSCertificateKey), /^enc:v1:/);
+  assert.match(String(raw.json.OIDCClientSecret), /^enc:v2:[a-f0-9]{16}:/);
+  assert.match(String(raw.json.TLSCertificateKey), /^enc:v2:[a-f0-9]{16}:/);
   assert.ok(!raw.text.includes(secret) && !raw.text.includes('JSONKEYMATERIAL'), 'no plaintext in the bucket');
 });
 
@@ -245,7 +245,7 @@ test('PUT replaces the object, keeps the stored secret when the body omits it, a
   assertNoSecrets(rotated, ['put-rotated-secret'], 'the PUT answer');
   assert.equal(await clientSecretOf(created.body.ID), 'put-rotated-secret', 'a given secret replaces the stored one');
   const raw = await stored('service', created.body.ID);
-  assert.match(String(raw?.json.OIDCClientSecret), /^enc:v1:/);
+  assert.match(String(raw?.json.OIDCClientSecret), /^enc:v2:[a-f0-9]{16}:/);
   assert.ok(!raw?.text.includes('put-rotated-secret'));
 });
 
@@ -257,7 +257,7 @@ test('PUT of a service with a TLS certificate keeps the stored key when the body
   const put = await call('PUT', '/services/tls', { ns: '/put', body: plainService('tls', { TLSCertificate: certificate, description: 'new' }) });
   assert.equal(put.status, 200, put.text);
   const raw = await stored('service', created.body.ID);
-  assert.match(String(raw?.json.TLSCertificateKey), /^enc:v1:/, 'the key is still stored, sealed');
+  assert.match(String(raw?.json.TLSCertificateKey), /^enc:v2:[a-f0-9]{16}:/, 'the key is still stored, sealed');
 });
 
 test('PATCH merges into the stored object and keeps the secret', async () => {
@@ -715,7 +715,7 @@ test('GET /export returns the import format without IDs or secrets, and it can b
   assert.equal(reimport.status, 200, reimport.text);
   assert.deepEqual(reimport.body, { created: 0, updated: 5 });
   assert.equal(await clientSecretOf(webId), secret, 're-importing the export keeps the stored secret');
-  assert.match(String((await stored('service', webId))?.json.TLSCertificateKey), /^enc:v1:/, 're-importing the export keeps the stored TLS key');
+  assert.match(String((await stored('service', webId))?.json.TLSCertificateKey), /^enc:v2:[a-f0-9]{16}:/, 're-importing the export keeps the stored TLS key');
 
   assert.equal((await call('DELETE', '/services/plain', { ns })).status, 200);
   assert.equal((await call('DELETE', '/networkaccesspolicies/allow-idp', { ns })).status, 200);

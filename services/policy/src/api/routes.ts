@@ -12,7 +12,8 @@ import { resolveNamespaceName } from '../objects/namespace-names.ts';
 import { portsProblem } from '../routes.ts';
 import { selects } from '../snapshot.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
-import { publicView, sealObject, writeOnlyFields, type SecretBox } from '../secrets.ts';
+import { publicView, sealObject, sealedInputFields, sealedInputMessage, writeOnlyFields, type SecretBox } from '../secrets.ts';
+import { registerSecretRoutes } from './secrets-api.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
 import { allows, roles, withinSubtree, type Principal, type Role, type TokenStore } from './tokens.ts';
 import { registerSessionRoutes } from './sessions.ts';
@@ -235,6 +236,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   registerSessionRoutes(app, deps.bus);
+  registerSecretRoutes(app, deps);
 
   // --- API tokens (admin) ---
   app.get('/apitokens', async (req) => {
@@ -275,13 +277,16 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   // --- Import / export ---
   app.post('/import', async (req) => {
     requireAccess(req, 'write');
+    // Client input only: the stored (sealed) values filled in below are not input.
+    const sealed = sealedInputErrors(req.body);
     let objects: PolicyObject[];
     try {
       objects = importObjects(withStoredWriteOnly(deps, req.body, req.namespace!), 'import', req.namespace);
     } catch (err) {
-      if (err instanceof ImportError) throw validationFailed(err.errors);
+      if (err instanceof ImportError) throw validationFailed([...sealed, ...err.errors]);
       throw err;
     }
+    if (sealed.length > 0) throw validationFailed(sealed);
     for (const o of objects) requireAccess(req, 'write', o.namespace);
     for (const o of objects) refuseProcessingUnitWrite(o.kind);
     for (const o of objects) refuseDisallowedPorts(deps, o.kind, o as unknown as Record<string, unknown>);
@@ -291,7 +296,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     for (const object of objects) {
       const existing = deps.store.entry(object.kind, object.ID);
       const merged = keepWriteOnly(object, existing?.object);
-      await deps.store.replace(sealObject(deps.secrets, stamp(merged, existing?.object)));
+      await deps.store.replace(sealObject(deps.secrets, stamp(merged, existing?.object), existing?.object));
       if (existing) updated++;
       else created++;
       audit(req, existing ? 'updated' : 'created', object);
@@ -326,7 +331,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     requireAccess(req, 'write');
     refuseProcessingUnitWrite(kind);
     const result = validateObject(kind, { ...(req.body as object), namespace: req.namespace });
-    if (!result.ok) throw validationFailed(result.errors);
+    const sealed = sealedInputErrors(req.body);
+    if (!result.ok || sealed.length > 0) throw validationFailed([...sealed, ...(result.ok ? [] : result.errors)]);
     refuseDisallowedPorts(deps, kind, result.value);
     const value = kind === 'namespace' ? resolvedNamespaceObject(result.value as { name: string }, req.namespace!) : (result.value as { name: string });
     const now = new Date().toISOString();
@@ -367,14 +373,15 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     // Write-only fields are never read back: one left out keeps its stored (sealed) value, also for validation.
     const complete = keepWriteOnly({ ...input, name: existing.object.name, namespace: existing.object.namespace } as unknown as PolicyObject, existing.object);
     const result = validateObject(kind, complete);
-    if (!result.ok) throw validationFailed(result.errors);
+    const sealed = sealedInputErrors(body);
+    if (!result.ok || sealed.length > 0) throw validationFailed([...sealed, ...(result.ok ? [] : result.errors)]);
     refuseDisallowedPorts(deps, kind, result.value);
     // An object stored before names were resolved is checked again: it cannot be kept pointing at another namespace.
     if (kind === 'namespace') resolvedNamespaceObject(result.value as { name: string }, existing.object.namespace);
     const object = stamp({ ...result.value, kind, ID: existing.object.ID } as unknown as PolicyObject, existing.object);
     let revision: number;
     try {
-      revision = await deps.store.replace(sealObject(deps.secrets, object), expected ?? existing.revision);
+      revision = await deps.store.replace(sealObject(deps.secrets, object, existing.object), expected ?? existing.revision);
     } catch (err) {
       if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
       throw err;
@@ -447,6 +454,24 @@ function keepWriteOnly(object: PolicyObject, existing: PolicyObject | undefined)
     if (copy[field] === undefined && old[field] !== undefined) copy[field] = old[field];
   }
   return copy as unknown as PolicyObject;
+}
+
+/**
+ * Write-only fields of client input that look sealed (`enc:…`), as validation errors. A sealed value
+ * from a backup, sent back with another provider, would otherwise be opened and sent to that provider.
+ * `input` is one object or an import document (`{data: {services: [...]}}`).
+ */
+function sealedInputErrors(input: unknown): AttributeError[] {
+  const errors: AttributeError[] = sealedInputFields(input).map((field) => ({ attribute: field, message: sealedInputMessage }));
+  const data = (input as { data?: unknown } | null)?.data;
+  if (!data || typeof data !== 'object') return errors;
+  for (const [plural, list] of Object.entries(data)) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((object: unknown, i) => {
+      for (const field of sealedInputFields(object)) errors.push({ attribute: `data.${plural}[${i}].${field}`, message: sealedInputMessage });
+    });
+  }
+  return errors;
 }
 
 function stamp(object: PolicyObject, existing: PolicyObject | undefined): PolicyObject {

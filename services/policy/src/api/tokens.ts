@@ -7,6 +7,8 @@ import { dirname } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { buckets, withinSubtree } from '@microseg/contracts';
+import { parseTokenEntry } from '../stored-entries.ts';
+import type { SkippedEntry } from '../store.ts';
 
 export type Role = 'viewer' | 'editor' | 'admin';
 export const roles: readonly Role[] = ['viewer', 'editor', 'admin'];
@@ -59,7 +61,13 @@ export class TokenStore {
    * `bootstrapToken` is the administrator's token from the environment; without
    * one, a token is generated at first start into `bootstrapFile`.
    */
-  static async open(nc: NatsConnection, bootstrapToken: string | undefined, bootstrapFile: string, log: (msg: string) => void): Promise<TokenStore> {
+  static async open(
+    nc: NatsConnection,
+    bootstrapToken: string | undefined,
+    bootstrapFile: string,
+    log: (msg: string) => void,
+    onSkipped: (skipped: SkippedEntry) => void = () => undefined,
+  ): Promise<TokenStore> {
     const kv = await new Kvm(nc).create(buckets.apiTokens, { history: 1 });
     let token = bootstrapToken;
     if (!token) {
@@ -76,11 +84,12 @@ export class TokenStore {
     const m = TOKEN.exec(token);
     if (!m) throw new Error('the bootstrap admin token has the wrong format: expected mst_<16 hex>_<43 base64url>; generate one with `msctl token new` or leave it unset');
     const store = new TokenStore(kv, { id: m[1]!, hash: hash(m[2]!) });
-    await store.#watch();
+    await store.#watch(onSkipped);
     return store;
   }
 
-  async #watch(): Promise<void> {
+  /** An entry that is not a token record under its own ID is skipped (`onSkipped`): it authenticates nobody. */
+  async #watch(onSkipped: (skipped: SkippedEntry) => void): Promise<void> {
     const watch = await this.#kv.watch({ key: '>' });
     const status = await this.#kv.status();
     const last = status.streamInfo.state.last_seq;
@@ -89,8 +98,21 @@ export class TokenStore {
     if (last === 0) initial!();
     void (async () => {
       for await (const e of watch) {
-        if (e.operation === 'PUT') this.#tokens.set(e.key, e.json<TokenRecord>());
+        let parsed: ReturnType<typeof parseTokenEntry> | undefined;
+        try {
+          parsed = e.operation === 'PUT' ? parseTokenEntry(e.key, e.string()) : undefined;
+        } catch {
+          parsed = { ok: false, problem: 'cannot be read' };
+        }
+        if (parsed?.ok) this.#tokens.set(e.key, parsed.value);
         else this.#tokens.delete(e.key);
+        if (parsed && !parsed.ok) {
+          try {
+            onSkipped({ key: e.key, revision: e.revision, problem: parsed.problem });
+          } catch {
+            // A failing reporter must not stop the watch.
+          }
+        }
         if (e.revision >= last) initial?.();
       }
     })();

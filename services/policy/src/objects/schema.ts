@@ -212,14 +212,39 @@ export interface AttributeError {
   message: string;
 }
 
-export function validateObject(kind: ObjectKind, input: unknown): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
-  const result = objectSchemas[kind].safeParse(input);
+/**
+ * Input (the API, imports, bootstrap files) must not hold attributes microseg does not know: they are
+ * refused. What is already stored is read with `unknownAttributes: 'drop'`: an attribute a newer version
+ * wrote during a rolling upgrade is ignored rather than the whole object lost (a lost Reject policy would
+ * open traffic).
+ */
+export function validateObject(kind: ObjectKind, input: unknown, options: { unknownAttributes?: 'refuse' | 'drop' } = {}): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
+  let candidate = input;
+  let result = objectSchemas[kind].safeParse(candidate);
+  // Each round removes the unknown attributes zod reported (nested ones surface once their parent parses).
+  for (let round = 0; options.unknownAttributes === 'drop' && !result.success && round < 5; round++) {
+    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    if (unknown.length === 0) break;
+    candidate = withoutKeys(candidate, unknown.map((i) => ({ path: i.path, keys: (i as { keys: string[] }).keys })));
+    result = objectSchemas[kind].safeParse(candidate);
+  }
   if (result.success) {
     const value = { ...(result.data as Record<string, unknown>) };
     for (const attribute of readOnlyAttributes) delete value[attribute];
     return { ok: true, value };
   }
   return { ok: false, errors: result.error.issues.flatMap((i) => issueErrors(kind, i)) };
+}
+
+/** A deep copy of `value` without the given keys at the given paths. */
+function withoutKeys(value: unknown, removals: Array<{ path: ReadonlyArray<PropertyKey>; keys: string[] }>): unknown {
+  const copy = structuredClone(value) as Record<PropertyKey, unknown>;
+  for (const { path, keys } of removals) {
+    let at: unknown = copy;
+    for (const step of path) at = (at as Record<PropertyKey, unknown> | undefined)?.[step];
+    if (at && typeof at === 'object') for (const key of keys) delete (at as Record<string, unknown>)[key];
+  }
+  return copy;
 }
 
 /**
