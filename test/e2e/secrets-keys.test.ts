@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectOptions } from '@microseg/bus';
 import { errorCodes } from '@microseg/errors';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
 import { insecureFetch, loginWithHttp, repoRoot, startCluster, waitFor, type Cluster } from '@microseg/testkit';
@@ -29,7 +30,7 @@ let newKey: string;
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'microseg-secrets-keys-'));
   cluster = await startCluster({ dataDir, isolated: true });
-  nats = await connect({ servers: cluster.natsUrl });
+  nats = await connect(natsConnectOptions(cluster.natsConnection()));
   const sub = nats.subscribe('evt.policy.v1.event');
   void (async () => {
     for await (const m of sub) events.push(fromBinary(LogEventSchema, m.data));
