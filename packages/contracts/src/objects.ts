@@ -34,6 +34,8 @@ export interface ProcessingUnitObject extends BaseObject {
   applicationPorts?: number[];
   /** The ports its gateway may open for services (its gateway's file). */
   exposedPorts?: number[];
+  /** What its gateway could not do with the services it was given (a port it cannot bind, a bad certificate). */
+  serviceProblems?: Array<{ serviceID: string; message: string }>;
 }
 
 export interface ClaimMapping {

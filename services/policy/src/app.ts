@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
-import { buckets, queues, subjects, type PolicyObject, type ProcessingUnitObject } from '@microseg/contracts';
+import { buckets, queues, subjects, type PolicyObject, type ProcessingUnitObject, type ServiceObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import { metrics, type Logger } from '@microseg/telemetry';
@@ -29,6 +29,7 @@ import { stableObjectId } from './objects/import-file.ts';
 import { SecretBox, openObject, sealObject, writeOnlyFields } from './secrets.ts';
 import { readBootstrapFiles } from './bootstrap.ts';
 import { SecretHealthReporter } from './secret-health.ts';
+import { serviceStatuses } from './service-status.ts';
 import { reportSkippedEntries } from './skipped-entries.ts';
 import { TokenStore } from './api/tokens.ts';
 import { registerApi } from './api/routes.ts';
@@ -239,7 +240,15 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, objects: store.ready }));
-  registerApi(http, { store, tokens, secrets, bus, authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }) });
+  const unreadableFields = (service: ServiceObject) => secretHealth.check(service).map((u) => u.field);
+  registerApi(http, {
+    store,
+    tokens,
+    secrets,
+    bus,
+    authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }),
+    serviceStatus: (service) => serviceStatuses(store.snapshot, unreadableFields).get(service.ID),
+  });
 
   return {
     http,

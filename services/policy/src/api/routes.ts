@@ -10,6 +10,7 @@ import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
 import { resolveNamespaceName } from '../objects/namespace-names.ts';
 import { portsProblem } from '../routes.ts';
+import type { ServiceStatus } from '../service-status.ts';
 import { selects } from '../snapshot.ts';
 import { ImportError, importObjects, stableObjectId } from '../objects/import-file.ts';
 import { publicView, sealObject, sealedInputFields, sealedInputMessage, writeOnlyFields, type SecretBox } from '../secrets.ts';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   bus: Bus;
   /** Failed authentications per client address (429 past the limit). */
   authFailures: AuthFailureLimiter;
+  /** Whether a service is served, and if not why (service-status.ts); shown on the object. */
+  serviceStatus?: (service: ServiceObject) => ServiceStatus | undefined;
 }
 
 class ApiError extends Error {
@@ -132,8 +135,16 @@ function ifMatch(req: FastifyRequest): number | undefined {
   return Number(m[1]);
 }
 
-function sendObject(reply: FastifyReply, status: number, object: PolicyObject, revision: number) {
-  return reply.code(status).header('etag', `"${revision}"`).send(publicView(object));
+function sendObject(deps: ApiDeps, reply: FastifyReply, status: number, object: PolicyObject, revision: number) {
+  return reply.code(status).header('etag', `"${revision}"`).send(shown(deps, object));
+}
+
+/** What the API shows of an object: write-only fields left out; a service's serving status added. */
+function shown(deps: ApiDeps, object: PolicyObject): Partial<PolicyObject> & Partial<ServiceStatus> {
+  const view = publicView(object);
+  if (object.kind !== 'service') return view;
+  const status = deps.serviceStatus?.(object);
+  return status ? { ...view, ...status } : view;
 }
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
@@ -323,7 +334,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const kind = kindFrom(req);
     requireAccess(req, 'read');
     const recursive = (req.query as { recursive?: string }).recursive === 'true';
-    return listObjects(deps, kind, req.namespace!, recursive).map((o) => publicView(o));
+    return listObjects(deps, kind, req.namespace!, recursive).map((o) => shown(deps, o));
   });
 
   app.post('/:plural', async (req, reply) => {
@@ -346,14 +357,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
     audit(req, 'created', object);
     await announce();
-    return sendObject(reply, 201, object, revision);
+    return sendObject(deps, reply, 201, object, revision);
   });
 
   app.get('/:plural/:id', async (req, reply) => {
     const kind = kindFrom(req);
     requireAccess(req, 'read');
     const { object, revision } = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
-    return sendObject(reply, 200, object, revision);
+    return sendObject(deps, reply, 200, object, revision);
   });
 
   const replace = (merge: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -388,7 +399,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
     audit(req, 'updated', object);
     await announce();
-    return sendObject(reply, 200, object, revision);
+    return sendObject(deps, reply, 200, object, revision);
   };
   app.put('/:plural/:id', replace(false));
   app.patch('/:plural/:id', replace(true));

@@ -115,3 +115,36 @@ describe('attributes microseg does not know are refused, never dropped', () => {
     assert.equal(put.body.createTime, got.body.createTime, 'nor the creation time');
   });
 });
+
+describe("a service's serving status, on the object", () => {
+  const sync = async (applicationPorts: number[], serviceProblems: Array<{ serviceId: string; message: string }> = []) => {
+    const { subjects } = await import('@microseg/contracts');
+    const { GatewaySyncRequestSchema, GatewaySyncResponseSchema } = await import('@microseg/proto/policy');
+    const reply = await h.app.bus.request(
+      subjects.policyGatewaySync,
+      GatewaySyncRequestSchema,
+      GatewaySyncResponseSchema,
+      { gatewayId: 'gw-status', exposedPorts: [443], processingUnits: [{ name: 'status-pu', namespace: '/acme/status', tags: ['app=status'], address: '10.0.0.9', applicationPorts }], ...({ problems: serviceProblems } as object) },
+      5_000,
+    );
+    assert.equal(reply.error, undefined);
+    return reply;
+  };
+
+  test('no unit yet, then one whose gateway does not allow its port, then one that does', async () => {
+    const created = await h.call('POST', '/services', { ns: '/acme/status', body: { name: 'web', hosts: ['web.example.com'], port: 8080, exposedPort: 443, selectors: [['app=status']] } });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.body.servingStatus, 'NoProcessingUnit');
+    await sync([3000]);
+    const refused = await h.call('GET', '/services/web', { ns: '/acme/status' });
+    assert.equal(refused.body.servingStatus, 'NotServed');
+    assert.match(refused.body.servingProblems.join('\n'), /port 8080 is not an application port of processing unit status-pu \(allowed: 3000\)/);
+    const reply = await sync([3000, 8080]);
+    assert.deepEqual(reply.services.map((s) => s.name), ['web']);
+    const served = await h.call('GET', '/services?recursive=true', { ns: '/acme/status' });
+    assert.deepEqual(served.body.map((s: { name: string; servingStatus: string }) => [s.name, s.servingStatus]), [['web', 'Served']]);
+    // What GET shows can be sent back: the status is read-only.
+    const put = await h.call('PUT', '/services/web', { ns: '/acme/status', body: served.body[0] });
+    assert.equal(put.status, 200, put.text);
+  });
+});

@@ -27,6 +27,9 @@ const readOnly = {
   kind: z.string().optional(),
   createTime: z.string().optional(),
   updateTime: z.string().optional(),
+  /** A service's serving status (service-status.ts). */
+  servingStatus: z.string().optional(),
+  servingProblems: z.array(z.string()).optional(),
 };
 export const readOnlyAttributes = Object.keys(readOnly);
 
@@ -135,6 +138,7 @@ export const objectSchemas = {
     gatewayID: z.string().optional(),
     applicationPorts: z.array(port).optional(),
     exposedPorts: z.array(port).optional(),
+    serviceProblems: z.array(z.strictObject({ serviceID: z.string(), message: z.string().max(1024) })).max(1000).optional(),
   }),
   service: z
     .strictObject({
