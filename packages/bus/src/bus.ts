@@ -144,11 +144,16 @@ export class Bus {
               const request = fromBinary(reqSchema, msg.data);
               response = await handler(request);
             } catch (cause) {
-              const error = cause instanceof Error && cause.name === 'FatalError' ? cause : toMicrosegError(cause);
-              if (!(error instanceof MicrosegError) || error.status >= 500) {
+              const error = toMicrosegError(cause);
+              if (!(cause instanceof MicrosegError)) {
+                // Not one of ours: a bug or an outage, with its stack.
                 this.#logger.error({ err: cause, subject }, 'handler failed');
                 span.recordException(cause as Error);
                 span.setStatus({ code: SpanStatusCode.ERROR });
+              } else if (error.status >= 500) {
+                // A registered, expected condition (a secret that cannot be opened, an IdP away): once per answer, no stack.
+                this.#logger.warn({ code: error.code, subject }, 'answered with an error');
+                span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
               }
               const wire = error instanceof MicrosegError ? error.toJSON() : { code: 'INTERNAL', message: 'Internal error.' };
               response = { error: wire } as unknown as MessageInitShape<Res>;
