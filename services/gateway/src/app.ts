@@ -57,6 +57,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       config.BUS_TIMEOUT_MS * 3,
     );
     if (reply.error) throw fromWire(reply.error);
+    decisions.observeRevision(reply.revision);
     const next = new RoutingState(reply.services, reply.revision);
     certs.update(next);
     await listeners.reconcile(next.ports);
@@ -100,9 +101,19 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     }
   }
 
-  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => {
+  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, (changed) => {
     decisions.clear();
+    decisions.observeRevision(changed.revision);
     return syncUntilDone();
+  });
+
+  // Away from NATS, the gateway may have missed broadcasts (policy changes, ended sessions): forget what they
+  // would have changed, and ask for the routes again.
+  bus.onReconnect(() => {
+    logger.info({}, 'back on NATS: caches cleared, routes asked again');
+    sessions.clear();
+    decisions.clear();
+    void syncUntilDone();
   });
 
   const admin = createHttpApp(logger);
