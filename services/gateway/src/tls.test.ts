@@ -7,9 +7,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { generate } from 'selfsigned';
-import { ServiceRouteSchema, type ServiceRoute } from '@microseg/proto/policy';
+import { ServiceRouteSchema } from '@microseg/proto/policy';
 import { RoutingState } from './state.ts';
 import { CertificateStore } from './tls.ts';
 
@@ -25,7 +25,7 @@ async function store(): Promise<{ certs: CertificateStore; files: () => Promise<
   return { certs, files: async () => (await readdir(dir, { recursive: true })).sort() };
 }
 
-const route = (id: string, hosts: string[], extra: Partial<ServiceRoute> = {}) => create(ServiceRouteSchema, { id, name: id, namespace: '/ns', hosts, exposedPort: 8443, ...extra });
+const route = (id: string, hosts: string[], extra: MessageInitShape<typeof ServiceRouteSchema> = {}) => create(ServiceRouteSchema, { id, name: id, namespace: '/ns', hosts, exposedPort: 8443, ...extra });
 
 /** The files of the generated certificates, once their generation (started by update) is done. */
 async function settled(certs: CertificateStore, port: number, host: string): Promise<void> {
