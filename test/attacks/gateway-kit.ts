@@ -32,6 +32,8 @@ export class Recorder {
   readonly requests: Recorded[] = [];
   readonly #bytes: Buffer[] = [];
   readonly #server: Server;
+  /** Extra response headers for requests whose target contains a text (a hostile application's answers). */
+  readonly #answers: Array<{ text: string; headers: Record<string, string | string[]> }> = [];
   port = 0;
 
   constructor() {
@@ -41,7 +43,8 @@ export class Recorder {
       req.on('end', () => {
         this.requests.push(this.#record(req, Buffer.concat(chunks).toString('latin1'), 'request'));
         const body = JSON.stringify({ recorded: true, url: req.url });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'set-cookie': 'app=1; Path=/; Secure' });
+        const extra = this.#answers.find((a) => req.url?.includes(a.text))?.headers;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'set-cookie': 'app=1; Path=/; Secure', ...extra });
         res.end(req.method === 'HEAD' ? undefined : body);
       });
     });
@@ -60,6 +63,11 @@ export class Recorder {
 
   #record(req: IncomingMessage, body: string, via: Recorded['via']): Recorded {
     return { method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders], body, via };
+  }
+
+  /** Answer requests whose target contains `text` with these headers too (replacing the default Set-Cookie). */
+  respondTo(text: string, headers: Record<string, string | string[]>): void {
+    this.#answers.push({ text, headers });
   }
 
   /** On `port` (one the cluster's gateway file allows: `startCluster({ gatewayPorts })`), or any free one. */

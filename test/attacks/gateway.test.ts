@@ -596,7 +596,7 @@ describe('cookies and sessions', () => {
     const before = marker();
     statusIs(await send(request('GET', `/h?m=${before}`, [`Cookie: ${SESSION}=${ticket}`])), 200, 'before logout');
     arrivedOnce(before);
-    const logout = await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Content-Length: 0'], '', { accept: 'text/html' }));
+    const logout = await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Sec-Fetch-Site: same-origin', 'Content-Length: 0'], '', { accept: 'text/html' }));
     statusIs(logout, 302, 'logout');
     const cleared = setCookies(logout);
     for (const name of [SESSION, BINDING]) {
@@ -609,17 +609,69 @@ describe('cookies and sessions', () => {
       statusIs(await send(request('GET', `/h?m=${m}`, [`Cookie: ${SESSION}=${ticket}`])), 401, 'replayed ticket');
       nothingArrived(m);
     }
-    // A second logout with the same ticket changes nothing and still clears the cookie.
-    statusIs(await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Content-Length: 0'])), 302, 'second logout');
+    // A second logout with the same ticket changes nothing and still clears the cookie (a browser without Fetch
+    // Metadata: its Origin is this service's).
+    statusIs(await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, `Origin: ${origin}`, 'Content-Length: 0'])), 302, 'second logout');
   });
 
-  test("a cross-site GET of the logout URL only asks for confirmation; alice's session survives", async () => {
-    const res = await send(request('GET', '/aporeto/oidc/logout', [aliceCookie(), 'Sec-Fetch-Site: cross-site'], '', { accept: 'text/html' }));
-    statusIs(res, 200, 'confirmation page');
-    assert.match(res.body, /Sign out\?/);
-    assert.ok(!setCookies(res).some((c) => c.name === SESSION));
-    const m = marker();
-    statusIs(await send(request('GET', `/h?m=${m}`, [aliceCookie()])), 200, 'alice still signed in');
+  /** A session of its own for a logout attack (alice's shared one must survive a failing case). */
+  async function victim(label: string): Promise<{ ticket: string; stillSignedIn: () => Promise<void> }> {
+    const login = await loginFrom(`/${label}`);
+    assert.ok(login.ticket, 'logged in');
+    const ticket = login.ticket;
+    return {
+      ticket,
+      async stillSignedIn() {
+        const m = marker();
+        statusIs(await send(request('GET', `/h?m=${m}`, [`Cookie: ${SESSION}=${ticket}`])), 200, 'the session survived');
+        arrivedOnce(m);
+      },
+    };
+  }
+
+  test('logout CSRF: a POST from another site, from another port of this host, from a foreign or null Origin, or with neither header: 403, nothing changed', async () => {
+    const { ticket, stillSignedIn } = await victim('logout-csrf');
+    const attempts: Array<{ name: string; headers: string[] }> = [
+      { name: 'a form on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: navigate', 'Origin: https://evil.example'] },
+      { name: "another tenant's page on another port of this host (same-site)", headers: ['Sec-Fetch-Site: same-site', 'Sec-Fetch-Mode: navigate', `Origin: https://localhost:${port + 1}`] },
+      { name: 'a fetch() from another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors', 'Origin: https://evil.example'] },
+      { name: 'a browser without Fetch Metadata, foreign Origin', headers: ['Origin: https://evil.example'] },
+      { name: 'a browser without Fetch Metadata, Origin of another port', headers: [`Origin: https://localhost:${port + 1}`] },
+      { name: 'Origin: null (sandboxed frame)', headers: ['Origin: null'] },
+      { name: 'neither header, only a Referer of this site', headers: [`Referer: ${origin}/page`] },
+      { name: 'neither header', headers: [] },
+    ];
+    for (const { name, headers } of attempts) {
+      for (const accept of ['text/html', 'application/json']) {
+        const res = await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, ...headers, 'Content-Type: application/x-www-form-urlencoded', 'Content-Length: 0'], '', { accept }));
+        statusIs(res, 403, name);
+        assert.match(res.body, /GATEWAY_CROSS_ORIGIN_REQUEST/, `${name}: its own error code`);
+        assert.equal(res.header('location'), undefined, `${name}: not sent on`);
+        assert.deepEqual(setCookies(res), [], `${name}: no cookie cleared`);
+      }
+    }
+    await stillSignedIn();
+  });
+
+  test('a GET of the logout URL logs no one out, from anywhere (another site, an <img> on this very origin, a same-origin link): the confirmation page only', async () => {
+    const { ticket, stillSignedIn } = await victim('logout-get');
+    const attempts: Array<{ name: string; headers: string[]; accept: string }> = [
+      { name: 'a link on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document'], accept: 'text/html' },
+      { name: '<img src> on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'], accept: 'image/avif,image/webp,*/*' },
+      { name: '<img src> in content on this very origin', headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'], accept: 'image/avif,image/webp,*/*' },
+      { name: 'a link on this origin', headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document', `Referer: ${origin}/`], accept: 'text/html' },
+      { name: 'without Fetch Metadata, with this Origin', headers: [`Origin: ${origin}`], accept: 'text/html' },
+    ];
+    for (const { name, headers, accept } of attempts) {
+      const res = await send(request('GET', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, ...headers], '', { accept }));
+      statusIs(res, 200, name);
+      assert.match(res.body, /<form method="post" action="\/aporeto\/oidc\/logout">/, `${name}: a button that POSTs`);
+      assert.equal(res.header('location'), undefined, `${name}: not sent on`);
+      assert.deepEqual(setCookies(res), [], `${name}: no cookie cleared`);
+    }
+    const head = await send(request('HEAD', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Sec-Fetch-Site: same-origin']), { head: true });
+    statusIs(head, 200, 'HEAD');
+    await stillSignedIn();
   });
 
   test("microseg's cookies never reach the application; the application's own cookies do", async () => {

@@ -1,4 +1,5 @@
-// The session life cycle end to end (SPEC §6): logout in the browser, an
+// The session life cycle end to end (SPEC §6): logout in the browser, another
+// tenant's pages trying to plant microseg's cookies or log the user out, an
 // administrator's revocation reaching two gateways within a second, and the
 // IdP's back-channel logout.
 import { after, before, test } from 'node:test';
@@ -8,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { Browser } from 'playwright-core';
-import { loginWithHttp, startCluster, waitFor, type Cluster, type Replica } from '@microseg/testkit';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { freePort, loginWithHttp, startCluster, waitFor, type Cluster, type Replica } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
 
 const NS = '/acme/team-b/dev/private-app';
@@ -77,6 +81,85 @@ test('logout in the browser ends the session: the old cookie works nowhere, and 
   assert.ok(!(await context.cookies(cluster.gatewayUrl)).some((c) => c.name === '__Host-microseg' && c.value), 'the cookie is cleared');
   for (const origin of gateways()) assert.equal(await echoStatus(origin, cookie), 401, `after logout via ${origin}`);
   await context.close();
+});
+
+/**
+ * Another tenant's application, served by the gateway on another port of the same host (`localhost`): cookies
+ * ignore ports, and the two origins are same-site, so its pages are the ones best placed to attack a session.
+ */
+async function exposeTenantApplication(pages: Record<string, { headers?: Record<string, string | string[]>; body: string }>): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const page = pages[req.url ?? ''];
+    res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', ...page?.headers });
+    res.end(page?.body ?? 'not found');
+  });
+  server.listen(await freePort(), '127.0.0.1');
+  await once(server, 'listening');
+  const tenantNs = '/acme/team-c/walkthrough';
+  const call = async (path: string, body: unknown) => {
+    const res = await fetch(`${cluster.policyUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': tenantNs, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(res.status, 201, await res.text());
+  };
+  await call('/httpresourcespecs', { name: 'tenant-pages', associatedTags: ['api=tenant-pages'], endpoints: [{ URI: '/*', methods: ['GET'], public: true }] });
+  await call('/services', {
+    name: 'tenant-app',
+    hosts: ['localhost'],
+    port: (server.address() as AddressInfo).port,
+    exposedPort: cluster.ports.walkthrough,
+    selectors: [['type=walkthrough-app']],
+    exposedAPIs: [['api=tenant-pages']],
+    authorizationType: 'None',
+  });
+  const origin = `https://localhost:${cluster.ports.walkthrough}`;
+  await waitFor('the tenant application to be served', async () => (await request(`${origin}/`, { dispatcher: insecure }).then(async (r) => (await r.body.dump(), r.statusCode), () => 0)) === 404, 10_000, 100);
+  return { origin, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+test("another tenant's application on another port of the host can neither plant microseg's cookies nor log alice out (form POST, <img>)", async () => {
+  const logoutUrl = `${cluster.gatewayUrl}/aporeto/oidc/logout`;
+  const tenant = await exposeTenantApplication({
+    '/plant': {
+      headers: { 'set-cookie': ['__Host-microseg=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax', '__Host-microseg-login=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax'] },
+      body: '<!doctype html><title>plant</title><p>planted',
+    },
+    // The image (a GET of the logout URL) first; when it has loaded or failed, the form POSTs the logout.
+    '/logout-csrf': {
+      body: `<!doctype html><title>csrf</title><form id="f" method="post" action="${logoutUrl}"></form><img src="${logoutUrl}" onload="f.submit()" onerror="f.submit()">`,
+    },
+  });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${cluster.gatewayUrl}/`);
+    await page.getByLabel(/e-?mail/i).fill('alice@example.com');
+    await page.getByLabel(/password/i).fill('alice');
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(cluster.gatewayUrl)), page.getByRole('button', { name: 'Sign in' }).click()]);
+    const jar = async () => Object.fromEntries((await context.cookies(cluster.gatewayUrl)).map((c) => [c.name, c.value]));
+    const before = await jar();
+    const alice = before['__Host-microseg'];
+    assert.ok(alice);
+
+    // Session fixation and login CSRF through the other tenant's responses.
+    const planted = await page.goto(`${tenant.origin}/plant`);
+    assert.equal(planted?.status(), 200);
+    const afterPlant = await jar();
+    assert.equal(afterPlant['__Host-microseg'], alice, "alice's session cookie is not replaced");
+    assert.equal(afterPlant['__Host-microseg-login'], before['__Host-microseg-login'], 'no login binding planted');
+    assert.ok(!Object.values(afterPlant).includes('planted-by-the-tenant'));
+
+    // Logout CSRF from a same-site page: the <img> GET gets the confirmation page, the form POST 403.
+    const [logoutPost] = await Promise.all([
+      page.waitForResponse((r) => r.url() === logoutUrl && r.request().method() === 'POST'),
+      page.goto(`${tenant.origin}/logout-csrf`),
+    ]);
+    assert.equal(logoutPost.request().headers()['origin'], tenant.origin, 'the POST came from the tenant page');
+    assert.equal(logoutPost.status(), 403);
+    assert.equal((await jar())['__Host-microseg'], alice, 'the cookie is still there');
+    for (const origin of gateways()) assert.equal(await echoStatus(origin, alice), 200, `alice is still signed in via ${origin}`);
+  } finally {
+    await context.close();
+    await tenant.close();
+  }
 });
 
 test('a revoked session is refused by two gateways within a second', async () => {

@@ -200,3 +200,24 @@ test('a server that closes while requests are on their way answers them: its rep
   const results = await Promise.all(outcomes);
   assert.deepEqual(results.filter((r) => r !== 'ok'), [], 'every request was answered');
 });
+
+// Last: it restarts the server that every test of this file shares.
+test('onReconnect: listeners are called once the connection is back after the server restarted', async () => {
+  const bus = await newBus('reconnecting');
+  let reconnects = 0;
+  const back = new Promise<void>((resolve) =>
+    bus.onReconnect(() => {
+      reconnects++;
+      resolve();
+    }),
+  );
+  bus.onReconnect(() => {
+    throw new Error('a failing listener does not stop the others');
+  });
+  await nats.stop();
+  assert.equal(reconnects, 0);
+  await nats.start!();
+  await back;
+  assert.equal(reconnects, 1);
+  assert.equal(bus.isConnected, true);
+});

@@ -203,6 +203,15 @@ export class Bus {
   }
 
   #connected = true;
+  readonly #reconnectListeners: Array<() => void> = [];
+
+  /**
+   * Call `listener` each time the connection is back after a loss. Broadcasts sent meanwhile were not
+   * received (core NATS keeps nothing): whatever they would have changed must be refreshed.
+   */
+  onReconnect(listener: () => void): void {
+    this.#reconnectListeners.push(listener);
+  }
 
   async #watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
@@ -215,6 +224,13 @@ export class Bus {
       } else if (status.type === 'reconnect') {
         this.#connected = true;
         this.#logger.info({}, 'NATS reconnected');
+        for (const listener of this.#reconnectListeners) {
+          try {
+            listener();
+          } catch (err) {
+            this.#logger.error({ err: String(err) }, 'reconnect listener failed');
+          }
+        }
       }
     }
   }

@@ -13,6 +13,7 @@ export const errorCodes = Object.freeze({
   GATEWAY_UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
   GATEWAY_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
   GATEWAY_NETWORK_DENIED: { status: 403, message: 'A network policy does not allow connections from your address to this application.' },
+  GATEWAY_CROSS_ORIGIN_REQUEST: { status: 403, message: 'This request did not come from a page of this application, so it was not carried out.' },
   GATEWAY_DECISION_UNAVAILABLE: { status: 503, message: 'Authorization is temporarily unavailable; please retry.' },
   GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The application could not be reached.' },
   GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'The application did not answer in time.' },

@@ -1,4 +1,5 @@
 // Builds the gateway without listening on exposed ports until start().
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus, BusRequestError } from '@microseg/bus';
@@ -18,6 +19,8 @@ import { createRequestHandler, type PipelineDeps } from './pipeline/handler.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
+import { LogEventSchema } from '@microseg/proto/events';
+import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
 
 export interface GatewayApp {
   admin: FastifyInstance;
@@ -27,6 +30,8 @@ export interface GatewayApp {
   /** Resolves after the next successful sync. */
   sync(): Promise<void>;
   state(): RoutingState;
+  /** The services this gateway cannot serve right now, as last sent to policy. */
+  problems(): ServingProblem[];
   close(graceMs: number): Promise<void>;
 }
 
@@ -48,9 +53,29 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
   const deps: PipelineDeps = { state: () => state, bus, flows, forwarder, decisions, sessions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
-  const listeners = new Listeners({ host: config.GATEWAY_LISTEN_HOST, certs, logger, handlerFor: (port) => createRequestHandler(deps, port) });
+  const listeners = new Listeners({
+    host: config.GATEWAY_LISTEN_HOST,
+    reservedPorts: [config.GATEWAY_ADMIN_PORT],
+    certs,
+    logger,
+    handlerFor: (port) => createRequestHandler(deps, port),
+  });
+  // Each problem said once, as an event in the service's namespace; its end too, while the service exists.
+  const problems = new ProblemLog({
+    raised: (problem) => {
+      logger.error({ service: problem.serviceName, namespace: problem.namespace, kind: problem.kind, port: problem.port }, problem.message);
+      const id = randomUUID();
+      bus.publishEvent(subjects.logEvent('gateway'), LogEventSchema, problemEvent(problem, 'raised', config.GATEWAY_ID, id), id);
+    },
+    resolved: (problem) => {
+      if (!state.routes.some((r) => r.id === problem.serviceId)) return;
+      const id = randomUUID();
+      bus.publishEvent(subjects.logEvent('gateway'), LogEventSchema, problemEvent(problem, 'resolved', config.GATEWAY_ID, id), id);
+    },
+  });
 
-  async function syncOnce(): Promise<void> {
+  /** One sync; true when the services this gateway cannot serve changed (policy is told at the next sync). */
+  async function syncOnce(): Promise<boolean> {
     const reply = await bus.request(
       subjects.policyGatewaySync,
       GatewaySyncRequestSchema,
@@ -59,22 +84,27 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         gatewayId: config.GATEWAY_ID,
         exposedPorts: gatewayFile.exposedPorts,
         processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
+        problems: problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })),
       },
       config.BUS_TIMEOUT_MS * 3,
     );
     if (reply.error) throw fromWire(reply.error);
-    // Policy sends only what the file allows; a route that says otherwise is not served.
+    decisions.observeRevision(reply.revision);
+    // Policy sends only what the file allows; a route that says otherwise is not served, and reported.
+    const outsideFile: ServingProblem[] = [];
     const allowed = reply.services.filter((route) => {
       const problem = routeAllowed(gatewayFile, route);
-      if (problem) logger.error({ service: route.name, namespace: route.namespace }, `service not served: ${problem}`);
+      if (problem) outsideFile.push({ serviceId: route.id, serviceName: route.name, namespace: route.namespace, kind: 'port', port: route.exposedPort, message: `Service ${route.name} is not served: ${problem}.` });
       return !problem;
     });
     const next = new RoutingState(allowed, reply.revision);
-    certs.update(next);
-    await listeners.reconcile(next.ports);
+    // A service that cannot be served (its port, its certificate) is reported; every other one is served.
+    const certificateProblems = certs.update(next);
+    const portFailures = await listeners.reconcile(next.ports);
     state = next;
     if (!synced) logger.info({ services: next.routes.map((r) => `${r.name} on ${r.exposedPort}`) }, 'routes loaded');
     synced = true;
+    return problems.replace([...outsideFile, ...servingProblems(next, portFailures, certificateProblems)]);
   }
 
   // One sync at a time; a request for another while one runs is coalesced.
@@ -89,7 +119,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       try {
         do {
           again = false;
-          await syncOnce();
+          if (await syncOnce()) again = true;
         } while (again);
       } finally {
         running = undefined;
@@ -112,9 +142,19 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     }
   }
 
-  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => {
+  bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, (changed) => {
     decisions.clear();
+    decisions.observeRevision(changed.revision);
     return syncUntilDone();
+  });
+
+  // Away from NATS, the gateway may have missed broadcasts (policy changes, ended sessions): forget what they
+  // would have changed, and ask for the routes again.
+  bus.onReconnect(() => {
+    logger.info({}, 'back on NATS: caches cleared, routes asked again');
+    sessions.clear();
+    decisions.clear();
+    void syncUntilDone();
   });
 
   const admin = createHttpApp(logger);
@@ -124,6 +164,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     admin,
     bus,
     state: () => state,
+    problems: () => problems.list,
     sync,
     async start() {
       await syncUntilDone();

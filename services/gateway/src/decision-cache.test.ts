@@ -91,3 +91,39 @@ test('a decision past half its age, or half the grace period without contact, is
   cache.remember(other, allow, 150_000);
   assert.equal(cache.shouldRefresh(key, 150_000), true, 'older than half of 60 s');
 });
+
+const at = (revision: bigint) => create(DecideResponseSchema, { decision: Decision.ALLOW, reason: 'scope', revision });
+
+test('the race: asked at revision 10, the change to 11 announced, the answer for 10 arrives: used, not kept', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.observeRevision(10n);
+  // The question leaves at 10_000; the broadcast of revision 11 arrives (it clears, and says 11) …
+  cache.clear(10_010);
+  cache.observeRevision(11n);
+  // … then the answer, made from revision 10.
+  cache.remember(key, at(10n), 10_020, 10_000);
+  assert.equal(cache.get(key, 10_030), undefined, 'not kept');
+  cache.remember(key, at(11n), 10_040, 10_035);
+  assert.equal(cache.get(key, 10_050)?.revision, 11n, 'the answer made from revision 11 is kept');
+});
+
+test('an answer from a policy replica that has not applied the announced change yet is not kept, even asked after it', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.clear(10_000);
+  cache.observeRevision(11n);
+  // Asked after the broadcast (the time check lets it through); answered by a replica still at 10.
+  cache.remember(key, at(10n), 10_060, 10_050);
+  assert.equal(cache.get(key, 10_070), undefined);
+});
+
+test('the newest revision told wins: broadcasts, sync replies and decisions; an older one never lowers it', () => {
+  const cache = new DecisionCache({ capacity: 10, graceMs: 1_000 });
+  cache.observeRevision(5n);
+  cache.remember(key, at(7n), 1_000);
+  assert.equal(cache.revision, 7n, 'a decision tells of a newer revision');
+  cache.observeRevision(6n);
+  assert.equal(cache.revision, 7n);
+  assert.equal(cache.get(key, 1_001)?.revision, 7n);
+  cache.remember('other', at(6n), 1_002);
+  assert.equal(cache.get('other', 1_003), undefined, 'older than revision 7: not kept');
+});

@@ -1,6 +1,8 @@
 // Decisions kept in the gateway: the steady state costs no round trip to the
 // policy service. Every policy change clears them (broadcast), an answer that
-// was asked for before the last change is not kept, and an entry lives at most
+// was asked for before the last change, or made from an older revision of the
+// objects than the newest one the gateway has been told of (a policy replica
+// that has not applied a change yet), is not kept, and an entry lives at most
 // `maxAgeMs` in case a broadcast is missed. When the policy service is away,
 // the last good decision for the very same request stands for `graceMs` after
 // it was last heard from, then the gateway fails closed.
@@ -29,6 +31,8 @@ export class DecisionCache {
   readonly #maxAgeMs: number;
   #lastContact = 0;
   #clearedAt = 0;
+  /** The newest revision of the objects the gateway has been told of (broadcasts, syncs, decisions). */
+  #revision = 0n;
   readonly #refreshing = new Set<string>();
 
   constructor(options: { capacity: number; graceMs: number; maxAgeMs?: number }) {
@@ -47,9 +51,21 @@ export class DecisionCache {
     return `${JSON.stringify([k.serviceId, k.method, k.path, k.authenticated, k.clientIp])}${tags}`;
   }
 
+  /** A revision of the objects, as a broadcast, a sync reply or a decision told it. */
+  observeRevision(revision: bigint): void {
+    if (revision > this.#revision) this.#revision = revision;
+  }
+
+  get revision(): bigint {
+    return this.#revision;
+  }
+
   /** A decision the policy service made for a question asked at `askedAt`. */
   remember(key: string, verdict: DecideResponse, now = Date.now(), askedAt = now): void {
     this.#lastContact = now;
+    // Made from objects older than a change we know of: used for its request, never kept.
+    if (verdict.revision < this.#revision) return;
+    this.#revision = verdict.revision;
     // Objects changed while we asked: the answer may predate the change.
     if (askedAt < this.#clearedAt) return;
     this.#entries.delete(key);

@@ -1,19 +1,34 @@
-// One HTTPS server per exposedPort, opened and closed as routes change.
+// One HTTPS server per exposedPort, opened and closed as routes change. A port
+// that cannot be opened is reported and skipped; the others open all the same,
+// and the next sync tries it again.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
 import type { CertificateStore } from './tls.ts';
 
+/** Why a port is not listened on: `RESERVED` (the gateway's own), or the error code of `listen` (EADDRINUSE, EACCES, …). */
+export type PortFailures = Map<number, string>;
+
 export class Listeners {
   readonly #servers = new Map<number, Server>();
+  #failures: PortFailures = new Map();
   readonly #host: string;
+  readonly #reserved: ReadonlySet<number>;
   readonly #certs: CertificateStore;
   readonly #logger: Logger;
   readonly #handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
 
-  constructor(options: { host: string; certs: CertificateStore; logger: Logger; handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void }) {
+  constructor(options: {
+    host: string;
+    /** Ports no service may have (the gateway's admin port). */
+    reservedPorts?: Iterable<number>;
+    certs: CertificateStore;
+    logger: Logger;
+    handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+  }) {
     this.#host = options.host;
+    this.#reserved = new Set(options.reservedPorts ?? []);
     this.#certs = options.certs;
     this.#logger = options.logger;
     this.#handlerFor = options.handlerFor;
@@ -23,7 +38,8 @@ export class Listeners {
     return [...this.#servers.keys()];
   }
 
-  async reconcile(ports: Set<number>): Promise<void> {
+  /** Listen on exactly `ports`, as far as possible; returns the ports that could not be opened, and why. */
+  async reconcile(ports: Set<number>): Promise<PortFailures> {
     for (const [port, server] of this.#servers) {
       if (!ports.has(port)) {
         this.#servers.delete(port);
@@ -32,11 +48,17 @@ export class Listeners {
         this.#logger.info({ port }, 'listener closed');
       }
     }
+    const failures: PortFailures = new Map();
     for (const port of ports) {
       if (this.#servers.has(port)) continue;
+      if (this.#reserved.has(port)) {
+        failures.set(port, 'RESERVED');
+        continue;
+      }
       const server = createServer(
         {
           SNICallback: (servername, cb) => {
+            // Undefined: the default certificate (a name no route has); a rejection refuses the handshake.
             this.#certs.contextFor(port, servername).then((ctx) => cb(null, ctx), (err: Error) => cb(err));
           },
           minVersion: 'TLSv1.2',
@@ -60,16 +82,25 @@ export class Listeners {
         this.#logger.debug({ code: err.code, port }, 'client error');
       });
       server.on('tlsClientError', (err) => this.#logger.debug({ err: err.message, port }, 'TLS handshake failed'));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+      const failed = await new Promise<string | undefined>((resolve) => {
+        const onError = (err: NodeJS.ErrnoException) => resolve(err.code ?? 'ERROR');
+        server.once('error', onError);
         server.listen(port, this.#host, () => {
-          server.off('error', reject);
-          resolve();
+          server.off('error', onError);
+          resolve(undefined);
         });
       });
+      if (failed) {
+        failures.set(port, failed);
+        continue;
+      }
       this.#servers.set(port, server);
       this.#logger.info({ port, host: this.#host }, 'listening');
     }
+    // Said once per port and reason, not at every sync that tries again.
+    for (const [port, code] of failures) if (this.#failures.get(port) !== code) this.#logger.warn({ port, host: this.#host, code }, 'cannot listen; the services of this port are not served');
+    this.#failures = failures;
+    return failures;
   }
 
   /** Stop accepting; wait for in-flight requests within the grace period. */

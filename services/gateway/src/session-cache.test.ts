@@ -68,3 +68,30 @@ test('an invalidation wins over a renewal that was in flight', async () => {
   assert.equal(await cache.get('cookie', async () => ((looked = true), { value: undefined, until: Date.now() + 10_000 })), undefined);
   assert.ok(looked, 'the revoked session was looked up again, not answered from the cache');
 });
+
+test('a renewal that finds no session evicts the entry at once: the next request is looked up, not answered from the cache', async () => {
+  const cache = new SessionCache();
+  const start = Date.now();
+  await cache.get('cookie', async () => ({ value: alice, until: start + 10_000 }));
+  // Past three quarters of its life: answered, and renewed in the background; authn says the session is gone.
+  assert.equal(await cache.get('cookie', async () => ({ value: undefined, until: 0 }), start + 8_000), alice);
+  await new Promise((r) => setImmediate(r));
+  let looked = 0;
+  assert.equal(await cache.get('cookie', async () => (looked++, { value: undefined, until: 0 }), start + 8_100), undefined, 'not the stale session');
+  assert.equal(looked, 1);
+  assert.equal(cache.size, 0);
+});
+
+test('clear forgets every entry and the answer of a lookup that was in flight', async () => {
+  const cache = new SessionCache();
+  await cache.get('cookie', async () => ({ value: alice, until: Date.now() + 10_000 }));
+  const pending = deferred<{ value: CachedSession | undefined; until: number }>();
+  const inFlight = cache.get('other', () => pending.promise);
+  cache.clear(Date.now() + 1);
+  pending.resolve({ value: { ...alice, sessionId: 's2' }, until: Date.now() + 10_000 });
+  await inFlight;
+  assert.equal(cache.size, 0, 'neither the old entry nor the answer that was in flight is kept');
+  let looked = false;
+  await cache.get('cookie', async () => ((looked = true), { value: alice, until: Date.now() + 10_000 }));
+  assert.ok(looked);
+});

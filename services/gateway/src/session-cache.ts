@@ -27,6 +27,7 @@ export class SessionCache {
   readonly #invalidatedAt = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<CachedSession | undefined>>();
   readonly #capacity: number;
+  #clearedAt = 0;
 
   constructor(capacity = 100_000) {
     this.#capacity = capacity;
@@ -72,11 +73,18 @@ export class SessionCache {
   }
 
   #store(key: string, value: CachedSession | undefined, until: number, startedAt: number): void {
+    // The cache was emptied while the lookup ran (the gateway was away from NATS): its answer may predate what it missed.
+    if (this.#clearedAt >= startedAt) return;
     // An invalidation that arrived while the lookup ran wins over its answer.
     if (value && (this.#invalidatedAt.get(value.sessionId) ?? 0) >= startedAt) return;
     const now = Date.now();
-    if (until <= now) return;
-    this.#entries.delete(key);
+    if (until <= now) {
+      // An answer not to be reused (no session, or a session at its end) replaces what a renewal found: the
+      // older entry goes now, not at its own end.
+      this.#evict(key);
+      return;
+    }
+    this.#evict(key);
     this.#entries.set(key, { value, until, refreshFrom: now + (until - now) * REFRESH_AHEAD });
     if (value) {
       let keys = this.#keysBySession.get(value.sessionId);
@@ -84,6 +92,17 @@ export class SessionCache {
       keys.add(key);
     }
     while (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  #evict(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    if (entry.value) {
+      const keys = this.#keysBySession.get(entry.value.sessionId);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#keysBySession.delete(entry.value.sessionId);
+    }
   }
 
   /** Forget what one credential resolved to (this gateway just logged it out). */
@@ -108,20 +127,14 @@ export class SessionCache {
 
   /** Drop expired entries and their index (called periodically; keeps memory bounded). */
   sweep(now = Date.now()): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.until > now) continue;
-      this.#entries.delete(key);
-      if (entry.value) {
-        const keys = this.#keysBySession.get(entry.value.sessionId);
-        keys?.delete(key);
-        if (keys?.size === 0) this.#keysBySession.delete(entry.value.sessionId);
-      }
-    }
+    for (const [key, entry] of this.#entries) if (entry.until <= now) this.#evict(key);
     for (const [id, at] of this.#invalidatedAt) if (now - at > 60_000) this.#invalidatedAt.delete(id);
   }
 
-  clear(): void {
+  /** Forget everything, and every answer to a lookup already in flight (the gateway may have missed invalidations). */
+  clear(now = Date.now()): void {
     this.#entries.clear();
     this.#keysBySession.clear();
+    this.#clearedAt = now;
   }
 }

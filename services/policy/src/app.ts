@@ -86,15 +86,17 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     const snapshot = store.snapshot;
     const service = snapshot.services.get(req.serviceId);
     if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
+    // The revision the decision was made from: gateways keep no decision older than a change they know of.
+    const revision = BigInt(snapshot.revision);
     if (req.clientIp) {
       const incoming = checkIncoming(snapshot, service, req.clientIp);
       if (incoming.action === 'Reject') {
-        return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason, byDefault: incoming.byDefault };
+        return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason, byDefault: incoming.byDefault, revision };
       }
     }
     const verdict = decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });
     metrics.policyDecisions().inc({ decision: Decision[verdict.decision] ?? String(verdict.decision), reason: verdict.reason });
-    return verdict;
+    return { ...verdict, revision };
   });
 
   // A service another one already serves at the same port and host: an Error event, once per pair and process.
@@ -156,6 +158,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
         gatewayID: req.gatewayId,
         applicationPorts: [...pu.applicationPorts],
         exposedPorts: [...req.exposedPorts],
+        // What the gateway could not do with the services it was given: shown as their status (service-status.ts).
+        ...(req.problems.length > 0 ? { serviceProblems: req.problems.slice(0, 1000).map((p) => ({ serviceID: p.serviceId, message: p.message.slice(0, 1024) })) } : {}),
       };
       registered.push(object);
       const outcome = await store.put(object);

@@ -71,6 +71,13 @@ export declare type GatewaySyncRequest = Message<"microseg.v1.GatewaySyncRequest
   processingUnits: ProcessingUnit[];
 
   /**
+   * The services this gateway cannot serve right now (empty when all are served).
+   *
+   * @generated from field: repeated microseg.v1.GatewayProblem problems = 3;
+   */
+  problems: GatewayProblem[];
+
+  /**
    * The ports this gateway may open for services (its file); a service asking for another is not served.
    *
    * @generated from field: repeated uint32 exposed_ports = 10;
@@ -83,6 +90,45 @@ export declare type GatewaySyncRequest = Message<"microseg.v1.GatewaySyncRequest
  * Use `create(GatewaySyncRequestSchema)` to create a new message.
  */
 export declare const GatewaySyncRequestSchema: GenMessage<GatewaySyncRequest>;
+
+/**
+ * A service a gateway cannot serve; the others are served all the same.
+ *
+ * @generated from message microseg.v1.GatewayProblem
+ */
+export declare type GatewayProblem = Message<"microseg.v1.GatewayProblem"> & {
+  /**
+   * @generated from field: string service_id = 1;
+   */
+  serviceId: string;
+
+  /**
+   * "port": its exposedPort cannot be opened (the gateway's admin port, in use, not permitted) or is not
+   * one its file allows; "certificate": its TLSCertificate/TLSCertificateKey cannot be used (handshakes
+   * for its hosts are refused).
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * For the service's editor: what is wrong and what to do. Never a secret.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: uint32 port = 4;
+   */
+  port: number;
+};
+
+/**
+ * Describes the message microseg.v1.GatewayProblem.
+ * Use `create(GatewayProblemSchema)` to create a new message.
+ */
+export declare const GatewayProblemSchema: GenMessage<GatewayProblem>;
 
 /**
  * @generated from message microseg.v1.ClaimHeaderMapping
@@ -321,6 +367,14 @@ export declare type DecideResponse = Message<"microseg.v1.DecideResponse"> & {
    * @generated from field: bool by_default = 8;
    */
   byDefault: boolean;
+
+  /**
+   * The revision of the objects this decision was made from: a gateway does not keep a decision older than a
+   * change it has been told of.
+   *
+   * @generated from field: uint64 revision = 9;
+   */
+  revision: bigint;
 };
 
 /**

@@ -24,6 +24,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Decision, DecideRequestSchema, DecideResponseSchema, type DecideResponse, type ServiceRoute } from '@microseg/proto/policy';
 import { context, metrics, ROOT_CONTEXT, SpanKind, trace, type Logger } from '@microseg/telemetry';
 import { parseRequestTarget } from '@microseg/paths';
+import { isSameOriginRequest } from './origin.ts';
 import { hostCookie, singleCookie } from './cookies.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { isBrowserNavigation, redirect, sendError, withFailureMessage, type ErrorReply } from './responses.ts';
@@ -204,14 +205,20 @@ function bearerToken(header: string | undefined): string {
   return m && m[1]!.split('.').length === 3 ? m[1]! : '';
 }
 
-/** `/aporeto/oidc/logout`: POST, or GET from a page of the same origin; anything else gets a button to confirm. */
+/**
+ * `/aporeto/oidc/logout`: only a POST from a page of this very origin logs out. GET (a link, an `<img>`, the
+ * address bar, from anywhere) shows a page whose button makes that POST, and changes nothing.
+ */
 const handleLogout: Step = async (deps, ctx) => {
   if (ctx.path !== paths.logout) return false;
   const method = ctx.req.method;
-  if (method !== 'POST' && method !== 'GET') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'Log out with POST (or GET from this site).' }, 'invalid');
-  if (method === 'GET' && !sameOrigin(ctx)) {
+  if (method === 'GET' || method === 'HEAD') {
     confirmLogoutPage(ctx);
     return true;
+  }
+  if (method !== 'POST') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'Log out with POST from a page of this application.' }, 'invalid');
+  if (!isSameOriginRequest(ctx.req.headers, ctx.host!)) {
+    return refuse(deps, ctx, { code: 'GATEWAY_CROSS_ORIGIN_REQUEST', details: ['You are still signed in.', `To sign out, open ${paths.logout} on this site and confirm.`] }, 'invalid');
   }
   const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
   let redirectUrl = '/';
@@ -227,18 +234,6 @@ const handleLogout: Step = async (deps, ctx) => {
   redirect(ctx.res, redirectUrl, { 'set-cookie': [hostCookie(cookies.session, '', 0), hostCookie(cookies.loginBinding, '', 0)] });
   return true;
 };
-
-function sameOrigin(ctx: RequestContext): boolean {
-  const site = ctx.req.headers['sec-fetch-site'];
-  if (site) return site === 'same-origin';
-  const origin = ctx.req.headers.origin ?? ctx.req.headers.referer;
-  if (!origin) return false;
-  try {
-    return new URL(origin).host === ctx.host;
-  } catch {
-    return false;
-  }
-}
 
 function confirmLogoutPage(ctx: RequestContext): void {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title>

@@ -120,6 +120,15 @@ test('downstream headers: hop-by-hop and Connection-listed headers are removed f
   assert.deepEqual(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
 });
 
+test("downstream headers: the application's Set-Cookie for microseg's cookies is removed (any case or prefix), its own cookies pass", () => {
+  const out = downstreamResponseHeaders({
+    'content-type': 'text/html',
+    'set-cookie': ['app=1; Path=/', '__Host-microseg=fixed; Path=/; Secure; HttpOnly', ' __HOST-microseg-login =bound; Secure', '=__Host-microseg=nameless', 'theme=dark'],
+  });
+  assert.deepEqual(out, { 'content-type': 'text/html', 'set-cookie': ['app=1; Path=/', 'theme=dark'] });
+  assert.deepEqual(downstreamResponseHeaders({ 'Set-Cookie': '__Secure-microseg=x; Secure', 'content-length': '0' }), { 'content-length': '0' }, 'a single value, the header named in any case');
+});
+
 test('claimHeaderValues: values per mapped header, exact claim name only', () => {
   const values = claimHeaderValues(['email=alice@example.com', 'email_verified=true', 'groups=a', 'groups=b=c'], [
     { claimName: 'email', targetHttpHeader: 'X-User-Email' },

@@ -4,7 +4,7 @@
 // because some servers treat `X_User_Email` as `X-User-Email`.
 import type { IncomingHttpHeaders } from 'node:http';
 import { cookies, headers as own } from '@microseg/contracts';
-import { withoutCookies } from './cookies.ts';
+import { withoutCookies, withoutReservedSetCookies } from './cookies.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -105,7 +105,11 @@ export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<strin
   return out;
 }
 
-/** Response headers from the application, minus hop-by-hop ones. */
+/**
+ * Response headers from the application, minus hop-by-hop ones and minus any Set-Cookie for microseg's own
+ * cookies: an application (or another tenant's, on another port of the same host: cookies ignore ports) must
+ * not choose the browser's session or login binding.
+ */
 export function downstreamResponseHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string | string[]> = {};
@@ -114,6 +118,11 @@ export function downstreamResponseHeaders(incoming: Record<string, string | stri
     if (value === undefined) continue;
     const folded = name.toLowerCase();
     if (HOP_BY_HOP.has(folded) || listed.has(folded)) continue;
+    if (folded === 'set-cookie') {
+      const kept = withoutReservedSetCookies(value);
+      if (kept !== undefined) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   return out;
