@@ -5,7 +5,7 @@
 // — is reported there and never keeps the gateway from serving everything else.
 import type { ProcessingUnitObject, ServiceObject } from '@microseg/contracts';
 import { routesFor } from './routes.ts';
-import type { Snapshot } from './snapshot.ts';
+import { selects, type Snapshot } from './snapshot.ts';
 
 export type ServingStatus = 'Served' | 'NotServed' | 'NoProcessingUnit' | 'Disabled';
 
@@ -42,8 +42,14 @@ export function serviceStatuses(snapshot: Snapshot, unreadable: UnreadableFields
       (service, pu, problem) => add(service.ID, `${problem.attribute} ${problem.message}`),
     );
     for (const r of routes) routed.add(r.id!);
-    // What the gateway itself could not do with its routes (it reports them at every sync).
-    for (const pu of units) for (const p of pu.serviceProblems ?? []) add(p.serviceID, `gateway ${pu.gatewayID ?? ''}: ${p.message}`);
+    // What the gateway itself could not do with its routes (it reports them at every sync) — only for services
+    // it fronts: a gateway cannot put words on another tenant's service.
+    for (const pu of units) {
+      for (const p of pu.serviceProblems ?? []) {
+        const service = snapshot.services.get(p.serviceID);
+        if (service && selects(service, pu)) add(p.serviceID, `gateway ${pu.gatewayID ?? ''}: ${p.message}`);
+      }
+    }
   }
   for (const service of snapshot.services.values()) {
     for (const field of unreadable(service)) add(service.ID, `${field} cannot be opened by the policy service (msctl secrets status says why and what to do)`);

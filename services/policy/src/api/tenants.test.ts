@@ -124,7 +124,7 @@ describe("a service's serving status, on the object", () => {
       subjects.policyGatewaySync,
       GatewaySyncRequestSchema,
       GatewaySyncResponseSchema,
-      { gatewayId: 'gw-status', exposedPorts: [443], processingUnits: [{ name: 'status-pu', namespace: '/acme/status', tags: ['app=status'], address: '10.0.0.9', applicationPorts }], ...({ problems: serviceProblems } as object) },
+      { gatewayId: 'gw-status', exposedPorts: [443], processingUnits: [{ name: 'status-pu', namespace: '/acme/status', tags: ['app=status'], address: '10.0.0.9', applicationPorts }], problems: serviceProblems.map((p) => ({ ...p, kind: 'port', port: 443 })) },
       5_000,
     );
     assert.equal(reply.error, undefined);
@@ -146,5 +146,22 @@ describe("a service's serving status, on the object", () => {
     // What GET shows can be sent back: the status is read-only.
     const put = await h.call('PUT', '/services/web', { ns: '/acme/status', body: served.body[0] });
     assert.equal(put.status, 200, put.text);
+  });
+
+  test('what the gateway reports of a service it fronts shows on it; what it says of a service it does not front is ignored', async () => {
+    const other = await h.call('POST', '/services', { ns: TEAM_B, body: { name: 'elsewhere', hosts: ['else.example.com'], port: 3000, exposedPort: 443, selectors: [['app=else']] } });
+    assert.equal(other.status, 201, other.text);
+    const web = (await h.call('GET', '/services/web', { ns: '/acme/status' })).body;
+    await sync([3000, 8080], [
+      { serviceId: web.ID, message: 'Service web is not served: exposedPort 443 is in use by another program on the gateway\'s host.' },
+      { serviceId: other.body.ID, message: 'Service elsewhere is hacked, call 555-0100' },
+    ]);
+    const got = await h.call('GET', '/services/web', { ns: '/acme/status' });
+    assert.equal(got.body.servingStatus, 'NotServed');
+    assert.match(got.body.servingProblems.join('\n'), /gateway gw-status: Service web is not served: exposedPort 443 is in use/);
+    const untouched = await h.call('GET', '/services/elsewhere', { ns: TEAM_B });
+    assert.deepEqual([untouched.body.servingStatus, untouched.body.servingProblems], ['NoProcessingUnit', ['it selects no running processing unit of a gateway: check its selectors']]);
+    await sync([3000, 8080]);
+    assert.equal((await h.call('GET', '/services/web', { ns: '/acme/status' })).body.servingStatus, 'Served', 'gone once the gateway no longer reports it');
   });
 });
