@@ -111,7 +111,12 @@ before(async () => {
   await watcher.flush();
 
   const units = join(dir, 'units.yaml');
-  await writeFile(units, 'processingunits:\n  - name: pu-1\n    namespace: /it\n    address: 127.0.0.1\n');
+  // The file allows every port the test uses but the admin port (a file that lists it is refused at start):
+  // a route on the admin port is refused by the file's check, one on a held port by the listener.
+  await writeFile(
+    units,
+    `exposedPorts: [${ports.held}, ${ports.good}, ${ports.later}]\nprocessingunits:\n  - name: pu-1\n    namespace: /it\n    address: 127.0.0.1\n    applicationPorts: [${ports.upstream}]\n`,
+  );
   const config = gatewayConfigSchema.parse({
     NATS_URL: nats.url,
     MICROSEG_DATA_DIR: dir,
@@ -187,7 +192,7 @@ test('a service on the admin port, one on a port another program holds and one w
     assert.equal(e.namespace, '/it');
     assert.equal(e.targetIdentity, 'service');
   }
-  assert.match(errors.find((e) => e.targetId === 'on-admin-port')!.content, new RegExp(`exposedPort ${ports.admin} is the gateway's own admin port`));
+  assert.match(errors.find((e) => e.targetId === 'on-admin-port')!.content, new RegExp(`exposedPort ${ports.admin} is not among this gateway's exposedPorts`));
   assert.match(errors.find((e) => e.targetId === 'on-held-port')!.content, new RegExp(`exposedPort ${ports.held} is in use by another program`));
   assert.match(errors.find((e) => e.targetId === 'bad-certificate')!.content, /TLSCertificate and TLSCertificateKey cannot be used.*refused until it is fixed/);
   assert.ok(!errors.some((e) => e.content.includes('not one') || e.content.includes('nor a key')), 'no certificate or key text in an event');

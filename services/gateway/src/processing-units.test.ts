@@ -44,7 +44,7 @@ test("the gateway's admin port cannot be an exposed port", async () => {
 test('a route is served only on a listed exposed port and to a listed application port of its unit', async () => {
   const loaded = await loadGatewayFile(await file(good), 7090);
   assert.equal(routeAllowed(loaded, { exposedPort: 8443, port: 3001, processingUnit: 'web' }), undefined);
-  assert.match(routeAllowed(loaded, { exposedPort: 9443, port: 3000, processingUnit: 'web' }) ?? '', /exposedPort 9443 is not one of/);
+  assert.match(routeAllowed(loaded, { exposedPort: 9443, port: 3000, processingUnit: 'web' }) ?? '', /exposedPort 9443 is not among/);
   assert.match(routeAllowed(loaded, { exposedPort: 8443, port: 7070, processingUnit: 'web' }) ?? '', /port 7070 is not an application port of web/);
   assert.match(routeAllowed(loaded, { exposedPort: 8443, port: 3000, processingUnit: 'other' }) ?? '', /not fronted by this gateway/);
 });

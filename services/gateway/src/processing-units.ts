@@ -40,7 +40,7 @@ export async function loadGatewayFile(file: string, adminPort: number): Promise<
 
 /** Whether a route from policy stays inside what this file allows (policy checks too; this is the gateway's own word). */
 export function routeAllowed(file: GatewayFile, route: { exposedPort: number; port: number; processingUnit: string }): string | undefined {
-  if (!file.exposedPorts.includes(route.exposedPort)) return `exposedPort ${route.exposedPort} is not one of this gateway's exposedPorts (${file.exposedPorts.join(', ')})`;
+  if (!file.exposedPorts.includes(route.exposedPort)) return `exposedPort ${route.exposedPort} is not among this gateway's exposedPorts (${file.exposedPorts.join(', ')})`;
   const pu = file.processingunits.find((p) => p.name === route.processingUnit);
   if (!pu) return `processing unit ${route.processingUnit} is not fronted by this gateway`;
   if (!pu.applicationPorts.includes(route.port)) return `port ${route.port} is not an application port of ${pu.name} (${pu.applicationPorts.join(', ')})`;
