@@ -21,8 +21,12 @@ let secondGateway: Replica;
 let browser: Browser;
 const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 
+/** The other tenant's application port, one the gateway's file allows. */
+let tenantPort: number;
+
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-sessions-')), isolated: true });
+  tenantPort = await freePort();
+  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-sessions-')), isolated: true, gatewayPorts: { application: [tenantPort] } });
   secondGateway = await cluster.startReplica('gateway', 2);
   browser = await launchChromium();
 });
@@ -93,26 +97,32 @@ async function exposeTenantApplication(pages: Record<string, { headers?: Record<
     res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', ...page?.headers });
     res.end(page?.body ?? 'not found');
   });
-  server.listen(await freePort(), '127.0.0.1');
+  server.listen(tenantPort, '127.0.0.1');
   await once(server, 'listening');
+  const close = () => new Promise<void>((r) => server.close(() => r()));
   const tenantNs = '/acme/team-c/walkthrough';
   const call = async (path: string, body: unknown) => {
     const res = await fetch(`${cluster.policyUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': tenantNs, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(res.status, 201, await res.text());
   };
-  await call('/httpresourcespecs', { name: 'tenant-pages', associatedTags: ['api=tenant-pages'], endpoints: [{ URI: '/*', methods: ['GET'], public: true }] });
-  await call('/services', {
+  try {
+    await call('/httpresourcespecs', { name: 'tenant-pages', associatedTags: ['api=tenant-pages'], endpoints: [{ URI: '/*', methods: ['GET'], public: true }] });
+    await call('/services', {
     name: 'tenant-app',
     hosts: ['localhost'],
     port: (server.address() as AddressInfo).port,
     exposedPort: cluster.ports.walkthrough,
     selectors: [['type=walkthrough-app']],
     exposedAPIs: [['api=tenant-pages']],
-    authorizationType: 'None',
-  });
+      authorizationType: 'None',
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
   const origin = `https://localhost:${cluster.ports.walkthrough}`;
   await waitFor('the tenant application to be served', async () => (await request(`${origin}/`, { dispatcher: insecure }).then(async (r) => (await r.body.dump(), r.statusCode), () => 0)) === 404, 10_000, 100);
-  return { origin, close: () => new Promise((r) => server.close(() => r())) };
+  return { origin, close };
 }
 
 test("another tenant's application on another port of the host can neither plant microseg's cookies nor log alice out (form POST, <img>)", async () => {
