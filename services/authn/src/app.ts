@@ -52,7 +52,11 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const bus = await Bus.connect({ url: config.NATS_URL, name: 'microseg-authn', logger });
 
-  const clients = new OidcClients(bus, { busTimeoutMs: config.BUS_TIMEOUT_MS, idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS });
+  const clients = new OidcClients(bus, {
+    busTimeoutMs: config.BUS_TIMEOUT_MS,
+    idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS,
+    network: { allowedNetworks: config.AUTHN_IDP_ALLOWED_NETWORKS, endpointHosts: config.AUTHN_IDP_ENDPOINT_HOSTS },
+  });
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());
 
   const sessions = new SessionStore(redis);

@@ -31,8 +31,11 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
   try {
     oidc = await deps.clients.get(req.serviceId);
   } catch (err) {
-    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED')) {
-      const title = err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy' : 'Identity provider discovery failed';
+    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED' || err.code === 'AUTHN_IDP_ADDRESS_REFUSED')) {
+      const title =
+        err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy'
+        : err.code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Identity provider address refused'
+        : 'Identity provider discovery failed';
       deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
     }
     throw err;
@@ -65,7 +68,8 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
 export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest): Promise<MessageInitShape<typeof LoginCallbackResponseSchema>> {
   const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown, publicMessage?: string): never => {
     deps.events.emit({
-      level: 'Warning',
+      // The operator must act when the IdP cannot be reached at all; the other failures are the user's or the IdP's.
+      level: code === 'AUTHN_NETWORK_DENIED' || code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Error' : 'Warning',
       category: 'authn',
       title: 'Login failed',
       content: `Login to service ${req.serviceId} from ${req.clientIp || 'unknown address'} failed: ${reason}`,
@@ -104,7 +108,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     });
   } catch (err) {
     const denied = networkDenial(err);
-    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
+    if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     const isTokenProblem = !idpUnavailable(err) && (err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError);
     return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
   }
@@ -115,7 +119,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     await checkIdToken(oidc, tokens.id_token, claims);
   } catch (err) {
     const denied = networkDenial(err);
-    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
+    if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     return fail('AUTHN_TOKEN_INVALID', (err as Error).message, namespace, err);
   }
   const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
