@@ -6,13 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { insecureFetch, TestBrowser, type HostileScenario } from '@microseg/testkit';
+import { insecureFetch, TestBrowser, waitFor, type HostileScenario } from '@microseg/testkit';
 import {
+  api,
   assertLoggedIn,
   assertRefused,
   attempt,
   countSessions,
   IDP_TIMEOUT_MS,
+  SERVICE,
   startFixture,
   startRecordingUpstream,
   useTenant,
@@ -260,14 +262,77 @@ describe('the token endpoint misbehaves', () => {
     await assertRefused(f, () => attempt(f), invalidToken(/token_type/));
   });
 
-  test('discovery sends the code to a token endpoint the network policy does not allow: the code never leaves', async () => {
+  test('it redirects the code exchange to an internal address: the redirect is not followed', async () => {
     const collector = await startRecordingUpstream();
     try {
-      await fresh('token-elsewhere', { discovery: { token_endpoint: `http://localhost:${collector.port}/token` } });
-      await assertRefused(f, () => attempt(f), { status: 403, code: 'AUTHN_NETWORK_DENIED', reason: /may not reach the identity provider/ });
-      assert.equal(collector.requests.length, 0, 'the collector received nothing');
+      await fresh('token-redirect-internal', { answers: { token: { status: 307, headers: { location: `${collector.url}/steal` } } } });
+      await assertRefused(f, () => attempt(f), idpFailed(/redirect \(HTTP 307\); authn follows no redirect/));
+      assert.equal(collector.requests.length, 0, 'the internal address received nothing');
     } finally {
       await collector.close();
+    }
+  });
+});
+
+/** An external network and policy that let the service's processing unit reach `port` on this machine. */
+async function allowLocalPort(name: string, port: number): Promise<() => Promise<void>> {
+  const network = (await api(f, 'POST', '/externalnetworks', { name, entries: ['localhost', '127.0.0.1', '::1'], servicePorts: [`tcp/${port}`], associatedTags: [`ext:name=${name}`] })) as { ID: string };
+  const policy = (await api(f, 'POST', '/networkaccesspolicies', {
+    name: `allow-app-to-${name}`,
+    action: 'Allow',
+    applyPolicyMode: 'OutgoingTraffic',
+    subject: [['$identity=processingunit', 'type=walkthrough-app']],
+    object: [[`ext:name=${name}`]],
+  })) as { ID: string };
+  return async () => {
+    await api(f, 'DELETE', `/networkaccesspolicies/${policy.ID}`);
+    await api(f, 'DELETE', `/externalnetworks/${network.ID}`);
+  };
+}
+
+/** Refused when discovery is checked: no login starts, 403 AUTHN_IDP_ADDRESS_REFUSED and an event naming why. */
+const endpointRefused = (reason: RegExp): Refusal => ({ at: 'start', status: 403, code: 'AUTHN_IDP_ADDRESS_REFUSED', reason });
+
+describe('the provider\'s endpoints are not an SSRF tool', () => {
+  for (const endpoint of ['token_endpoint', 'jwks_uri'] as const) {
+    test(`discovery puts the ${endpoint} on another port of this machine, even one network policy allows: no login starts and that port receives nothing`, async () => {
+      const collector = await startRecordingUpstream();
+      const disallow = await allowLocalPort(`collector-${endpoint.replace('_', '-')}`, collector.port);
+      try {
+        const from = f.idp.requests.length;
+        await fresh(`ssrf-port-${endpoint}`, { discovery: { [endpoint]: `http://localhost:${collector.port}/${endpoint}` } });
+        await assertRefused(f, () => attempt(f), endpointRefused(new RegExp(`${endpoint} authn does not call: http://localhost:${collector.port}/${endpoint} is not on the provider's own origin`)));
+        assert.equal(collector.requests.length, 0, 'the other port received nothing');
+        assert.equal(f.idp.requestsTo('auth', from).length, 0, 'no authorization request was made');
+      } finally {
+        await disallow();
+        await collector.close();
+      }
+    });
+  }
+
+  test('discovery puts the token endpoint at the cloud metadata address: refused before any request', async () => {
+    await fresh('ssrf-metadata-token', { discovery: { token_endpoint: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' } });
+    await assertRefused(f, () => attempt(f), endpointRefused(/token_endpoint authn does not call: http:\/\/169\.254\.169\.254\/latest\/meta-data/));
+  });
+
+  test('discovery puts the JWKS at the cloud metadata address (https, like a real host would): refused before any request', async () => {
+    await fresh('ssrf-metadata-jwks', { discovery: { jwks_uri: 'https://169.254.169.254/latest/meta-data/' } });
+    await assertRefused(f, () => attempt(f), endpointRefused(/jwks_uri authn does not call: https:\/\/169\.254\.169\.254\/latest\/meta-data\/ is not on the provider's own origin/));
+  });
+
+  test('the provider URL itself names the metadata address: refused before any request', async () => {
+    const from = f.idp.requests.length;
+    await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCProviderURL: 'https://169.254.169.254/latest', OIDCClientSecret: f.client.clientSecret });
+    try {
+      await waitFor('the new provider URL to reach authn', async () => {
+        const res = await new TestBrowser(insecureFetch).request(`${f.appUrl}/`, { headers: { accept: 'text/html' } });
+        return /AUTHN_IDP_ADDRESS_REFUSED/.test(await res.text());
+      }, 10_000, 100);
+      await assertRefused(f, () => attempt(f), endpointRefused(/authn does not connect to 169\.254\.169\.254: 169\.254\.169\.254 is a link-local address/));
+      assert.equal(f.idp.requests.length, from, 'nothing reached the hostile IdP either');
+    } finally {
+      await useTenant(f, 'ssrf-after-metadata');
     }
   });
 });
