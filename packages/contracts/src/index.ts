@@ -82,6 +82,13 @@ export const redisKeys = Object.freeze({
   sessionIndex: 'microseg:sessions',
   /** Held by the one replica refreshing a session. */
   refreshLock: (id: string) => `microseg:refresh-lock:${id}`,
+  /**
+   * A user's revoked bearer tokens, by hash of the user's name (email or subject, as the revocation named
+   * them): namespace subtree → revocation time. Tokens issued before it are refused.
+   */
+  bearerRevoked: (hash: string) => `microseg:bearer-revoked:${hash}`,
+  /** Login starts from one client address (hash) in the current window. */
+  loginStarts: (hash: string) => `microseg:login-starts:${hash}`,
   /** Logout token ids already used (replay protection). */
   logoutTokenSeen: (jti: string) => `microseg:logout-jti:${jti}`,
   /** Flow aggregates: one hash per aggregate key. */

@@ -5,7 +5,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { MicrosegError } from '@microseg/errors';
 import { metrics } from '@microseg/telemetry';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
-import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
+import { authorizationParameters, profileFor, tagsFromClaims, tenantProblem } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
 import { describeIdpError, idpUnavailable, networkDenial, type OidcClients } from './oidc-clients.ts';
 import { checkIdToken } from './id-token.ts';
@@ -122,6 +122,8 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     return fail('AUTHN_TOKEN_INVALID', (err as Error).message, namespace, err);
   }
+  const tenant = tenantProblem(oidc.settings.allowedTenants, oidc.settings.providerUrl, claims as Record<string, unknown>);
+  if (tenant) return fail('AUTHN_TOKEN_INVALID', tenant, namespace);
   const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
   const tags = tagsFromClaims(profile, claims as Record<string, unknown>);
   const now = Date.now();

@@ -31,7 +31,7 @@ import { hostnameOf, type RoutingState } from '../state.ts';
 import type { FlowRecorder, DropReason, FlowInput } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
 import { DecisionCache } from '../decision-cache.ts';
-import type { SessionCache } from '../session-cache.ts';
+import { BEARER_ANSWERS, type SessionCache } from '../session-cache.ts';
 
 export interface PipelineDeps {
   state: () => RoutingState;
@@ -188,7 +188,7 @@ const resolveSession: Step = async (deps, ctx) => {
       }
       const reply = await deps.bus.request(subjects.authnBearerVerify, BearerVerifyRequestSchema, BearerVerifyResponseSchema, { serviceId: route.id, token: bearer }, deps.busTimeoutMs);
       if (reply.error || !reply.valid) return { value: undefined, until: 0 };
-      return { value: { sessionId: '', subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
+      return { value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
     });
     if (session) ctx.session = { subject: session.subject, tags: session.tags };
     else if (bearer) return refuse(deps, ctx, { code: 'GATEWAY_UNAUTHENTICATED', message: 'The bearer token is invalid, expired, or not issued for this application.', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }, 'token');
