@@ -337,6 +337,28 @@ describe('the provider\'s endpoints are not an SSRF tool', () => {
   });
 });
 
+describe('OIDCAllowedTenants: only the listed tenants sign in', () => {
+  const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  const OTHER = '0b6e7c0c-1111-2222-3333-444455556666';
+  const cases: Array<[string, Record<string, unknown>, RegExp | undefined]> = [
+    ['a token of another tenant is refused', { tid: OTHER }, /tenant "0b6e7c0c-1111-2222-3333-444455556666" is not in OIDCAllowedTenants/],
+    ['a token that names no tenant is refused', {}, /names no tenant \(tid\)/],
+    ['a token of a listed tenant is accepted', { tid: TENANT }, undefined],
+  ];
+  for (const [name, claims, reason] of cases) {
+    test(name, async () => {
+      await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCAllowedTenants: [TENANT] });
+      try {
+        await fresh(`tenants-${Object.keys(claims).length ? String(claims.tid).slice(0, 8) : 'none'}`, { idToken: { claims } });
+        if (reason) await assertRefused(f, () => attempt(f), invalidToken(reason));
+        else await assertLoggedIn(f, () => attempt(f));
+      } finally {
+        await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCAllowedTenants: [] });
+      }
+    });
+  }
+});
+
 describe('the discovery document', () => {
   test('its issuer differs from the provider URL: no login starts', async () => {
     await fresh('discovery-issuer-mismatch', { discovery: { issuer: 'https://honest-idp.example.com' } });
