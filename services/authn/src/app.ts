@@ -28,6 +28,7 @@ import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { AuthnConfig } from './config.ts';
 import { OidcClients } from './oidc-clients.ts';
 import { LoginStateStore } from './login-state.ts';
+import { LoginStartLimiter } from './login-limit.ts';
 import { SessionStore } from './sessions.ts';
 import { AuthnEvents } from './events.ts';
 import { completeLogin, startLogin, type LoginDeps } from './login.ts';
@@ -74,6 +75,7 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   const deps: LoginDeps = {
     clients,
     states: new LoginStateStore(redis, config.AUTHN_LOGIN_TTL_SECONDS),
+    starts: new LoginStartLimiter(redis, { limit: config.AUTHN_LOGIN_STARTS_PER_ADDRESS, windowSeconds: config.AUTHN_LOGIN_TTL_SECONDS }),
     sessions,
     events: new AuthnEvents(bus),
     config,

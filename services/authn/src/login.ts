@@ -12,13 +12,15 @@ import { checkIdToken } from './id-token.ts';
 import type { SessionStore } from './sessions.ts';
 import type { AuthnEvents } from './events.ts';
 import type { AuthnConfig } from './config.ts';
+import type { LoginStartLimiter } from './login-limit.ts';
 
 export interface LoginDeps {
   clients: OidcClients;
   states: LoginStateStore;
+  starts: Pick<LoginStartLimiter, 'count'>;
   sessions: SessionStore;
   events: AuthnEvents;
-  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS'>;
+  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS' | 'AUTHN_LOGIN_STARTS_PER_ADDRESS'>;
 }
 
 /** The service's namespace for an event ('' when even its settings cannot be had). */
@@ -27,6 +29,25 @@ async function namespaceOf(deps: LoginDeps, serviceId: string): Promise<string> 
 }
 
 export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promise<MessageInitShape<typeof LoginStartResponseSchema>> {
+  // Counted before anything else: a flood from one address costs one Redis call per request, nothing more.
+  const verdict = await deps.starts.count(req.clientIp);
+  if (!verdict.allowed) {
+    if (verdict.firstRefusal) {
+      deps.events.emit({
+        level: 'Warning',
+        category: 'authn',
+        title: 'Login starts limited',
+        content: `${verdict.bucket} started more than ${deps.config.AUTHN_LOGIN_STARTS_PER_ADDRESS} logins within ${deps.config.AUTHN_LOGIN_TTL_SECONDS} s (last to service ${req.serviceId}); its next ones are refused with 429 for ${verdict.retryAfterSeconds} s.`,
+        targetIdentity: 'service',
+        targetId: req.serviceId,
+        namespace: await namespaceOf(deps, req.serviceId),
+      });
+    }
+    return {
+      error: { code: 'AUTHN_LOGIN_RATE_LIMITED', message: `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.` },
+      retryAfterSeconds: verdict.retryAfterSeconds,
+    };
+  }
   let oidc;
   try {
     oidc = await deps.clients.get(req.serviceId);

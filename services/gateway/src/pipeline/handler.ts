@@ -355,7 +355,7 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
       subjects.authnLoginStart,
       LoginStartRequestSchema,
       LoginStartResponseSchema,
-      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding) },
+      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp },
       // Discovery may run on the first login.
       deps.busTimeoutMs * 20,
     );
@@ -367,6 +367,8 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
     const error = fromWire(reply.error);
     // authn itself is impaired (Redis away): a fast 503, not an error page that invites retrying the login.
     if (error.code === 'INTERNAL') return unavailable(deps, ctx);
+    // Too many login starts from this address: a 429 page that says when to come back, not another redirect.
+    if (error.code === 'AUTHN_LOGIN_RATE_LIMITED') return refuse(deps, ctx, { code: error.code, message: error.message, headers: { 'retry-after': String(reply.retryAfterSeconds || 60) } }, 'missingtoken');
     return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
