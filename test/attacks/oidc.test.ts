@@ -496,6 +496,62 @@ describe('the JWKS', () => {
   });
 });
 
+/** authn's /metrics. */
+async function authnMetrics(): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${f.cluster.ports.authn}/metrics`)).text();
+}
+
+/** The values one label takes among a metric's series. */
+function labelValues(text: string, metric: string, label: string): Set<string> {
+  const values = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const match = new RegExp(`${label}="([^"]*)"`).exec(line);
+    if (match) values.add(match[1]!);
+  }
+  return values;
+}
+
+const sumOf = (text: string, metric: string) =>
+  text.split('\n').filter((l) => l.startsWith(`${metric}{`)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+
+test('metric labels take no value from the IdP: many random `error` answers (authorization and refresh) create no new series', async () => {
+  const randoms: string[] = [];
+  const random = () => {
+    const value = `attacker_${randomBytes(6).toString('hex')}`;
+    randoms.push(value);
+    return value;
+  };
+  // The authorization response names an error of the attacker's choosing.
+  for (let i = 0; i < 3; i++) {
+    await fresh(`labels-authorization-${i}`, { authorization: { error: random() } });
+    await assertRefused(f, () => attempt(f), { status: 401, code: 'AUTHN_IDP_ERROR' });
+  }
+  // The token endpoint refuses refreshes with an error of the attacker's choosing.
+  for (let i = 0; i < 3; i++) {
+    await fresh(`labels-refresh-${i}`, { tokenResponse: { refresh_token: `hostile-refresh-${i}`, expires_in: 2 } });
+    const login = await assertLoggedIn(f, () => attempt(f));
+    const before = sumOf(await authnMetrics(), 'microseg_authn_refreshes_total');
+    f.idp.setScenario({ answers: { token: { status: 400, body: JSON.stringify({ error: random(), error_description: 'no' }) } } });
+    await waitFor(
+      'authn to try a refresh and be refused',
+      async () => {
+        const res = await login.browser.request(`${f.appUrl}${login.path}`, { headers: { accept: 'application/json' } });
+        await res.body?.cancel();
+        return sumOf(await authnMetrics(), 'microseg_authn_refreshes_total') > before;
+      },
+      10_000,
+      100,
+    );
+  }
+  const text = await authnMetrics();
+  for (const value of randoms) assert.ok(!text.includes(value), `${value} appears in /metrics`);
+  const refreshResults = labelValues(text, 'microseg_authn_refreshes_total', 'result');
+  assert.ok(refreshResults.has('other_idp_error'), `the refusals were counted: ${[...refreshResults].join(', ')}`);
+  for (const value of refreshResults) assert.match(value, /^(success|error|other_idp_error|invalid_request|invalid_client|invalid_grant|unauthorized_client|unsupported_grant_type|invalid_scope|invalid_target|temporarily_unavailable|server_error)$/);
+  for (const value of labelValues(text, 'microseg_authn_logins_total', 'result')) assert.match(value, /^(success|[A-Z_]+)$/);
+});
+
 test('after all attacks, a correct provider still logs alice in and every session belongs to a successful login', async () => {
   await fresh('final-positive', {});
   await assertLoggedIn(f, () => attempt(f));
