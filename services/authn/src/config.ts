@@ -37,8 +37,12 @@ export const authnConfigSchema = z.object({
   AUTHN_IDP_ENDPOINT_HOSTS: list().refine((hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h)), 'must be host names, each optionally with :port (idp-api.example.com,keys.example.com:8443)'),
   /** How long a login may take between the redirect to the IdP and the callback. */
   AUTHN_LOGIN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
-  /** Logins one client address (an IPv6 /64) may start per AUTHN_LOGIN_TTL_SECONDS; past it 429. */
-  AUTHN_LOGIN_STARTS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /**
+   * Logins one client address (an IPv6 /64) may start per AUTHN_LOGIN_TTL_SECONDS; past it 429. High enough
+   * for an office behind one NAT address arriving in the morning; it bounds what one address holds in Redis
+   * (about 0.5 KB per login state).
+   */
+  AUTHN_LOGIN_STARTS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   /**
    * The longest a bearer token may live (exp − iat); a longer-lived one is refused. A user's revoked
    * bearer tokens are remembered this long, so a revocation outlives every token it covers.
