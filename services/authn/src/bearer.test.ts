@@ -21,6 +21,7 @@ const publicPem = KeyObject.from(publicKey).export({ type: 'spki', format: 'pem'
 
 interface Provider {
   issuer?: string;
+  profile?: string;
   providerUrl?: string;
   allowedTenants?: string[];
   revokedAtMs?: number;
@@ -33,7 +34,7 @@ function depsFor(provider: Provider = {}): BearerDeps {
       clientId: CLIENT_ID,
       namespace: NAMESPACE,
       providerUrl: provider.providerUrl ?? ISSUER,
-      providerProfile: '',
+      providerProfile: provider.profile ?? '',
       acceptBearerTokens: true,
       allowedTenants: provider.allowedTenants ?? [],
     },
@@ -74,6 +75,9 @@ const cases: Array<{ name: string; token: () => Promise<string> | string; provid
   { name: 'an ID token (nonce)', token: () => signed({ ...accessClaims(), nonce: 'n-0S6_WzA2Mj' }, { typ: 'JWT' }), accepted: false },
   { name: 'an ID token without nonce but with at_hash', token: () => signed({ ...accessClaims(), at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }, { typ: 'JWT' }), accepted: false },
   { name: 'an ID token with c_hash', token: () => signed({ ...accessClaims(), c_hash: 'LDktKdoQak3Pk0cnXxCltA' }, {}), accepted: false },
+  { name: 'a Keycloak access token (payload typ Bearer) with the login\'s nonce, with the keycloak profile', token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }), provider: { profile: 'keycloak' }, accepted: true },
+  { name: 'a token with payload typ Bearer and a nonce, without the keycloak profile', token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }), accepted: false },
+  { name: 'a Keycloak ID token (payload typ ID), even without a nonce', token: () => signed({ ...accessClaims(), typ: 'ID' }, { typ: 'JWT' }), provider: { profile: 'keycloak' }, accepted: false },
   { name: 'a logout token (events)', token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' }), accepted: false },
   { name: 'a logout token typed JWT (events)', token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'JWT' }), accepted: false },
   { name: 'typ logout+jwt alone', token: () => signed(accessClaims(), { typ: 'logout+jwt' }), accepted: false },

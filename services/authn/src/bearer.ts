@@ -2,7 +2,9 @@
 // the service's IdP for this client (`aud`), verified against the IdP's keys,
 // in place of a cookie. Tokens mean what they are (issue 12, point 7):
 // - an ID token is not an access token: one with `nonce`, `at_hash`, `c_hash`
-//   or `s_hash` (members only an ID token has) is refused;
+//   or `s_hash` (members only an ID token has) is refused — except Keycloak's
+//   access tokens (payload `typ: Bearer`), which copy the login's `nonce`;
+//   Keycloak's ID tokens say `typ: ID` and are refused;
 // - a logout token (or any Security Event Token: `events`) is refused;
 // - a `typ` header other than `at+jwt`, `application/at+jwt` or `JWT` is refused.
 //   A missing `typ` is accepted: Okta and others sign access tokens without one
@@ -21,7 +23,7 @@ import type { BearerVerifyRequest, BearerVerifyResponseSchema } from '@microseg/
 import type { OidcClient, OidcClients } from './oidc-clients.ts';
 import { keySetOf } from './jwks.ts';
 import { acceptedAlgorithms, CLOCK_TOLERANCE_SECONDS, duplicateMember } from './id-token.ts';
-import { expectedIssuer, profileFor, tagsFromClaims, tenantProblem } from './providers.ts';
+import { expectedIssuer, profileFor, tagsFromClaims, tenantProblem, type ProviderProfile } from './providers.ts';
 import type { BearerRevocations } from './bearer-revocation.ts';
 
 export interface BearerDeps {
@@ -44,7 +46,7 @@ function segmentText(segment: string | undefined): string {
 }
 
 /** The checks that need no key: what kind of token this is and how it is signed. Throws BearerRejected. */
-export function checkBearerForm(token: string, announcedAlgorithms: readonly string[] | undefined): void {
+export function checkBearerForm(token: string, announcedAlgorithms: readonly string[] | undefined, profile: ProviderProfile = 'generic'): void {
   const [header, payload] = token.split('.');
   for (const [part, text] of [['header', segmentText(header)], ['payload', segmentText(payload)]] as const) {
     let twice: string | undefined;
@@ -68,7 +70,12 @@ export function checkBearerForm(token: string, announcedAlgorithms: readonly str
   if (!acceptedAlgorithms(announcedAlgorithms).includes(alg)) throw new BearerRejected(`the token is signed with ${alg.slice(0, 20) || 'no algorithm'}, not an asymmetric algorithm the provider announces`);
   const typ = protectedHeader.typ;
   if (typ !== undefined && !ACCEPTED_TYPES.has(String(typ).toLowerCase())) throw new BearerRejected(`the token's type (typ) is ${JSON.stringify(String(typ).slice(0, 40))}, not an access token's`);
-  for (const member of ID_TOKEN_MEMBERS) if (member in claims) throw new BearerRejected(`the token is an ID token (it carries ${member}), not an access token`);
+  // Keycloak types its tokens in the payload: `ID` for an ID token, `Bearer` for an access token (which carries the login's nonce).
+  if (claims.typ === 'ID') throw new BearerRejected('the token is an ID token (typ ID), not an access token');
+  const keycloakAccessToken = profile === 'keycloak' && claims.typ === 'Bearer';
+  if (!keycloakAccessToken) {
+    for (const member of ID_TOKEN_MEMBERS) if (member in claims) throw new BearerRejected(`the token is an ID token (it carries ${member}), not an access token`);
+  }
   if ('events' in claims) throw new BearerRejected('the token is a logout token or another security event token (events), not an access token');
 }
 
@@ -88,7 +95,7 @@ export function checkBearerClaims(oidc: Pick<OidcClient, 'settings'>, issuer: st
 /** Verify `token` for the service; throws BearerRejected (or an IdP/Redis error) when it is not accepted. */
 export async function acceptBearer(deps: BearerDeps, oidc: OidcClient, token: string): Promise<JWTPayload> {
   const metadata = oidc.config.serverMetadata();
-  checkBearerForm(token, metadata.id_token_signing_alg_values_supported);
+  checkBearerForm(token, metadata.id_token_signing_alg_values_supported, profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile));
   const { payload } = await jwtVerify(token, keySetOf(oidc), {
     audience: oidc.settings.clientId,
     clockTolerance: 5,
