@@ -28,7 +28,13 @@ const BINDING = '__Host-microseg-login';
 
 before(async () => {
   const recorderPort = await freePort();
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-gateway-')), isolated: true, gatewayPorts: { application: [recorderPort] } });
+  // The open-redirect corpus alone starts hundreds of logins from 127.0.0.1 (login-flood.test.ts tests the limit).
+  cluster = await startCluster({
+    dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-gateway-')),
+    isolated: true,
+    gatewayPorts: { application: [recorderPort] },
+    env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: '1000000' },
+  });
   recorder = new Recorder();
   await recorder.start(recorderPort);
   await exposeRecorder(cluster, recorder);

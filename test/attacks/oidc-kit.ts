@@ -72,7 +72,8 @@ export async function startFixture(): Promise<Fixture> {
   const cluster = await startCluster({
     dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-')),
     isolated: true,
-    env: { AUTHN_IDP_TIMEOUT_MS: String(IDP_TIMEOUT_MS) },
+    // Every attempt starts a login from 127.0.0.1: far more than a person would (login-flood.test.ts tests the limit).
+    env: { AUTHN_IDP_TIMEOUT_MS: String(IDP_TIMEOUT_MS), AUTHN_LOGIN_STARTS_PER_ADDRESS: '1000000' },
     gatewayPorts: { application: [upstreamPort] },
   });
   const client = { clientId: 'microseg-attacks', clientSecret: randomBytes(24).toString('base64url') };
@@ -109,7 +110,7 @@ export async function startFixture(): Promise<Fixture> {
 export async function api(fixture: Fixture, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${fixture.cluster.policyUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${fixture.cluster.adminToken}`, 'x-namespace': NAMESPACE, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${fixture.cluster.adminToken}`, 'x-namespace': NAMESPACE, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

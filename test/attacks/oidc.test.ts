@@ -6,13 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { insecureFetch, TestBrowser, type HostileScenario } from '@microseg/testkit';
+import { insecureFetch, TestBrowser, waitFor, type HostileScenario } from '@microseg/testkit';
 import {
+  api,
   assertLoggedIn,
   assertRefused,
   attempt,
   countSessions,
   IDP_TIMEOUT_MS,
+  SERVICE,
   startFixture,
   startRecordingUpstream,
   useTenant,
@@ -260,16 +262,101 @@ describe('the token endpoint misbehaves', () => {
     await assertRefused(f, () => attempt(f), invalidToken(/token_type/));
   });
 
-  test('discovery sends the code to a token endpoint the network policy does not allow: the code never leaves', async () => {
+  test('it redirects the code exchange to an internal address: the redirect is not followed', async () => {
     const collector = await startRecordingUpstream();
     try {
-      await fresh('token-elsewhere', { discovery: { token_endpoint: `http://localhost:${collector.port}/token` } });
-      await assertRefused(f, () => attempt(f), { status: 403, code: 'AUTHN_NETWORK_DENIED', reason: /may not reach the identity provider/ });
-      assert.equal(collector.requests.length, 0, 'the collector received nothing');
+      await fresh('token-redirect-internal', { answers: { token: { status: 307, headers: { location: `${collector.url}/steal` } } } });
+      await assertRefused(f, () => attempt(f), idpFailed(/redirect \(HTTP 307\); authn follows no redirect/));
+      assert.equal(collector.requests.length, 0, 'the internal address received nothing');
     } finally {
       await collector.close();
     }
   });
+});
+
+/** An external network and policy that let the service's processing unit reach `port` on this machine. */
+async function allowLocalPort(name: string, port: number): Promise<() => Promise<void>> {
+  const network = (await api(f, 'POST', '/externalnetworks', { name, entries: ['localhost', '127.0.0.1', '::1'], servicePorts: [`tcp/${port}`], associatedTags: [`ext:name=${name}`] })) as { ID: string };
+  const policy = (await api(f, 'POST', '/networkaccesspolicies', {
+    name: `allow-app-to-${name}`,
+    action: 'Allow',
+    applyPolicyMode: 'OutgoingTraffic',
+    subject: [['$identity=processingunit', 'type=walkthrough-app']],
+    object: [[`ext:name=${name}`]],
+  })) as { ID: string };
+  return async () => {
+    await api(f, 'DELETE', `/networkaccesspolicies/${policy.ID}`);
+    await api(f, 'DELETE', `/externalnetworks/${network.ID}`);
+  };
+}
+
+/** Refused when discovery is checked: no login starts, 403 AUTHN_IDP_ADDRESS_REFUSED and an event naming why. */
+const endpointRefused = (reason: RegExp): Refusal => ({ at: 'start', status: 403, code: 'AUTHN_IDP_ADDRESS_REFUSED', reason });
+
+describe('the provider\'s endpoints are not an SSRF tool', () => {
+  for (const endpoint of ['token_endpoint', 'jwks_uri'] as const) {
+    test(`discovery puts the ${endpoint} on another port of this machine, even one network policy allows: no login starts and that port receives nothing`, async () => {
+      const collector = await startRecordingUpstream();
+      const disallow = await allowLocalPort(`collector-${endpoint.replace('_', '-')}`, collector.port);
+      try {
+        const from = f.idp.requests.length;
+        await fresh(`ssrf-port-${endpoint}`, { discovery: { [endpoint]: `http://localhost:${collector.port}/${endpoint}` } });
+        await assertRefused(f, () => attempt(f), endpointRefused(new RegExp(`${endpoint} authn does not call: http://localhost:${collector.port}/${endpoint} is not on the provider's own origin`)));
+        assert.equal(collector.requests.length, 0, 'the other port received nothing');
+        assert.equal(f.idp.requestsTo('auth', from).length, 0, 'no authorization request was made');
+      } finally {
+        await disallow();
+        await collector.close();
+      }
+    });
+  }
+
+  test('discovery puts the token endpoint at the cloud metadata address: refused before any request', async () => {
+    await fresh('ssrf-metadata-token', { discovery: { token_endpoint: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' } });
+    await assertRefused(f, () => attempt(f), endpointRefused(/token_endpoint authn does not call: http:\/\/169\.254\.169\.254\/latest\/meta-data/));
+  });
+
+  test('discovery puts the JWKS at the cloud metadata address (https, like a real host would): refused before any request', async () => {
+    await fresh('ssrf-metadata-jwks', { discovery: { jwks_uri: 'https://169.254.169.254/latest/meta-data/' } });
+    await assertRefused(f, () => attempt(f), endpointRefused(/jwks_uri authn does not call: https:\/\/169\.254\.169\.254\/latest\/meta-data\/ is not on the provider's own origin/));
+  });
+
+  test('the provider URL itself names the metadata address: refused before any request', async () => {
+    const from = f.idp.requests.length;
+    await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCProviderURL: 'https://169.254.169.254/latest', OIDCClientSecret: f.client.clientSecret });
+    try {
+      await waitFor('the new provider URL to reach authn', async () => {
+        const res = await new TestBrowser(insecureFetch).request(`${f.appUrl}/`, { headers: { accept: 'text/html' } });
+        return /AUTHN_IDP_ADDRESS_REFUSED/.test(await res.text());
+      }, 10_000, 100);
+      await assertRefused(f, () => attempt(f), endpointRefused(/authn does not connect to 169\.254\.169\.254: 169\.254\.169\.254 is a link-local address/));
+      assert.equal(f.idp.requests.length, from, 'nothing reached the hostile IdP either');
+    } finally {
+      await useTenant(f, 'ssrf-after-metadata');
+    }
+  });
+});
+
+describe('OIDCAllowedTenants: only the listed tenants sign in', () => {
+  const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  const OTHER = '0b6e7c0c-1111-2222-3333-444455556666';
+  const cases: Array<[string, Record<string, unknown>, RegExp | undefined]> = [
+    ['a token of another tenant is refused', { tid: OTHER }, /tenant "0b6e7c0c-1111-2222-3333-444455556666" is not in OIDCAllowedTenants/],
+    ['a token that names no tenant is refused', {}, /names no tenant \(tid\)/],
+    ['a token of a listed tenant is accepted', { tid: TENANT }, undefined],
+  ];
+  for (const [name, claims, reason] of cases) {
+    test(name, async () => {
+      await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCAllowedTenants: [TENANT] });
+      try {
+        await fresh(`tenants-${Object.keys(claims).length ? String(claims.tid).slice(0, 8) : 'none'}`, { idToken: { claims } });
+        if (reason) await assertRefused(f, () => attempt(f), invalidToken(reason));
+        else await assertLoggedIn(f, () => attempt(f));
+      } finally {
+        await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCAllowedTenants: [] });
+      }
+    });
+  }
 });
 
 describe('the discovery document', () => {
@@ -407,6 +494,62 @@ describe('the JWKS', () => {
     await assertRefused(f, () => attempt(f), invalidToken(/names no key/));
     assert.ok(f.idp.requestsTo('jwks', from).length <= 1, 'at most one refetch');
   });
+});
+
+/** authn's /metrics. */
+async function authnMetrics(): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${f.cluster.ports.authn}/metrics`)).text();
+}
+
+/** The values one label takes among a metric's series. */
+function labelValues(text: string, metric: string, label: string): Set<string> {
+  const values = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const match = new RegExp(`${label}="([^"]*)"`).exec(line);
+    if (match) values.add(match[1]!);
+  }
+  return values;
+}
+
+const sumOf = (text: string, metric: string) =>
+  text.split('\n').filter((l) => l.startsWith(`${metric}{`)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+
+test('metric labels take no value from the IdP: many random `error` answers (authorization and refresh) create no new series', async () => {
+  const randoms: string[] = [];
+  const random = () => {
+    const value = `attacker_${randomBytes(6).toString('hex')}`;
+    randoms.push(value);
+    return value;
+  };
+  // The authorization response names an error of the attacker's choosing.
+  for (let i = 0; i < 3; i++) {
+    await fresh(`labels-authorization-${i}`, { authorization: { error: random() } });
+    await assertRefused(f, () => attempt(f), { status: 401, code: 'AUTHN_IDP_ERROR' });
+  }
+  // The token endpoint refuses refreshes with an error of the attacker's choosing.
+  for (let i = 0; i < 3; i++) {
+    await fresh(`labels-refresh-${i}`, { tokenResponse: { refresh_token: `hostile-refresh-${i}`, expires_in: 2 } });
+    const login = await assertLoggedIn(f, () => attempt(f));
+    const before = sumOf(await authnMetrics(), 'microseg_authn_refreshes_total');
+    f.idp.setScenario({ answers: { token: { status: 400, body: JSON.stringify({ error: random(), error_description: 'no' }) } } });
+    await waitFor(
+      'authn to try a refresh and be refused',
+      async () => {
+        const res = await login.browser.request(`${f.appUrl}${login.path}`, { headers: { accept: 'application/json' } });
+        await res.body?.cancel();
+        return sumOf(await authnMetrics(), 'microseg_authn_refreshes_total') > before;
+      },
+      10_000,
+      100,
+    );
+  }
+  const text = await authnMetrics();
+  for (const value of randoms) assert.ok(!text.includes(value), `${value} appears in /metrics`);
+  const refreshResults = labelValues(text, 'microseg_authn_refreshes_total', 'result');
+  assert.ok(refreshResults.has('other_idp_error'), `the refusals were counted: ${[...refreshResults].join(', ')}`);
+  for (const value of refreshResults) assert.match(value, /^(success|error|other_idp_error|invalid_request|invalid_client|invalid_grant|unauthorized_client|unsupported_grant_type|invalid_scope|invalid_target|temporarily_unavailable|server_error)$/);
+  for (const value of labelValues(text, 'microseg_authn_logins_total', 'result')) assert.match(value, /^(success|[A-Z_]+)$/);
 });
 
 test('after all attacks, a correct provider still logs alice in and every session belongs to a successful login', async () => {

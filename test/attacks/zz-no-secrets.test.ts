@@ -1,5 +1,5 @@
 // Last of the attack suites: after a full scenario — logins (one refused,
-// one replayed, one forged), a refresh, a bearer token, admin API calls with
+// one replayed, one forged), a refresh, a bearer token (and an ID token refused as one), admin API calls with
 // tokens in the right and the wrong place, a logout — nothing microseg wrote
 // or showed holds a secret: no session or login cookie value, no
 // authorization code, no client secret, no API token, no ID, access or
@@ -111,6 +111,8 @@ async function tokensFromIdp(): Promise<{ id_token: string; access_token: string
     state: randomBytes(16).toString('base64url'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    // A JWT access token for the application (the demo IdP's resource indicator): what an API client presents.
+    resource: cluster.gatewayUrl,
   }).toString();
   const page = await browser.navigate(authorize);
   const form = formFieldsOf(page.body!);
@@ -175,11 +177,13 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   keep('ID token', tokens.id_token);
   keep('access token', tokens.access_token);
   keep('refresh token', tokens.refresh_token);
-  const bearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.id_token}`, accept: 'application/json' } });
+  const bearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } });
   assert.equal(bearer.status, 200);
-  const tampered = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.id_token.slice(0, -4)}AAAA`, accept: 'application/json' } });
+  const idTokenAsBearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.id_token}`, accept: 'application/json' } });
+  assert.equal(idTokenAsBearer.status, 401, 'an ID token is not an access token');
+  const tampered = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.access_token.slice(0, -4)}AAAA`, accept: 'application/json' } });
   assert.equal(tampered.status, 401);
-  keep('tampered ID token', `${tokens.id_token.slice(0, -4)}AAAA`);
+  keep('tampered access token', `${tokens.access_token.slice(0, -4)}AAAA`);
   await recordingFetch(`${cluster.gatewayUrl}/_echo?token=${ticket}&code=${forgedCode}`, { headers: { accept: 'application/json' } });
 
   // 4. The admin API: a token made, used, shown in the wrong place, revoked; a wrong one; flowlog read with one.
@@ -242,7 +246,7 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   for (const answer of gatewayAnswers) {
     let body = answer.body;
     if (answer.authorization && answer.status === 200 && new URL(answer.url).pathname === '/_echo') {
-      // The demo app's echo shows the request's own `Authorization: Bearer <ID token>`: a bearer token is passed
+      // The demo app's echo shows the request's own `Authorization: Bearer <access token>`: a bearer token is passed
       // on to the application it was issued for (its `aud`), by design (README). That copy only is exempt.
       const echo = JSON.parse(body) as { headers: Record<string, unknown> };
       assert.equal(echo.headers.authorization, answer.authorization);

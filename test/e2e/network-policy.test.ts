@@ -43,7 +43,8 @@ test('without allow-app-to-idp the login fails with a page that names the missin
   const refused = await browser.navigate(`${cluster.gatewayUrl}/`, { headers: { accept: 'text/html' } });
   assert.equal(refused.response?.status, 403);
   assert.match(refused.body ?? '', /may not reach the identity provider/);
-  assert.match(refused.body ?? '', /no policy allows processing units with type=private-app app=nginx to reach localhost:\d+ \(external network demo-idp\)/);
+  // The name and the address authn checked (and would have connected to): no second resolution.
+  assert.match(refused.body ?? '', /no policy allows processing units with type=private-app app=nginx to reach localhost \[(127\.0\.0\.1|::1)\]:\d+ \(external network demo-idp\)/);
   assert.match(refused.body ?? '', /allow-app-to-idp/);
   await waitFor('a rejected PU → IdP flow', async () => (await idpFlows()).some((f) => f.action === 'Reject' && f.dropReason === 'policy'));
 

@@ -85,6 +85,13 @@ export const redisKeys = Object.freeze({
   sessionIndex: 'microseg:authn:sessions',
   /** Held by the one replica refreshing a session. */
   refreshLock: (id: string) => `microseg:authn:refresh-lock:${id}`,
+  /**
+   * A user's revoked bearer tokens, by hash of the user's name (email or subject, as the revocation named
+   * them): namespace subtree → revocation time. Tokens issued before it are refused.
+   */
+  bearerRevoked: (hash: string) => `microseg:authn:bearer-revoked:${hash}`,
+  /** Login starts from one client address (hash) in the current window. */
+  loginStarts: (hash: string) => `microseg:authn:login-starts:${hash}`,
   /** Logout token ids already used (replay protection). */
   logoutTokenSeen: (jti: string) => `microseg:authn:logout-jti:${jti}`,
   /** Flow aggregates: one hash per aggregate key. */

@@ -43,6 +43,25 @@ export interface ClaimMapping {
   targetHTTPHeader: string;
 }
 
+/** Azure AD's sign-in hosts (public and national clouds). */
+const AZURE_LOGIN_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.partner.microsoftonline.cn', 'login.chinacloudapi.cn']);
+
+/**
+ * Azure AD's multi-tenant endpoints (`/common`, `/organizations`, `/consumers`): users of any tenant
+ * (anyone may create one) sign in there, so a service using one must list the tenants it accepts
+ * (`OIDCAllowedTenants`).
+ */
+export function isAzureMultiTenantProvider(providerUrl: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(providerUrl);
+  } catch {
+    return false;
+  }
+  const first = url.pathname.split('/')[1]?.toLowerCase() ?? '';
+  return AZURE_LOGIN_HOSTS.has(url.hostname.toLowerCase()) && ['common', 'organizations', 'consumers'].includes(first);
+}
+
 export interface ServiceObject extends BaseObject {
   kind: 'service';
   type: 'HTTP';
@@ -54,6 +73,8 @@ export interface ServiceObject extends BaseObject {
   OIDCCallbackURL?: string;
   OIDCScopes: string[];
   OIDCProviderProfile: 'auto' | 'generic' | 'google' | 'azure' | 'okta' | 'keycloak';
+  /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. Empty: no `tid` check. (Absent in objects stored before it existed.) */
+  OIDCAllowedTenants?: string[];
   acceptBearerTokens: boolean;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;

@@ -237,6 +237,41 @@ describe('demo IdP', () => {
     assert.deepEqual(claims.groups, ['engineering']);
   });
 
+  it('issues a JWT access token (RFC 9068) with aud = the client id when the client names its application as resource; an opaque one otherwise', async () => {
+    const browser = new TestBrowser();
+    const resource = new URL(REDIRECT_URI).origin;
+    const request = newAuthorizationRequest(discovery, { resource });
+    const loginPage = await openLoginPage(browser, request.url);
+    const code = (await submitLogin(browser, loginPage.action, 'alice@example.com', 'alice')).stoppedAt?.searchParams.get('code');
+    assert.ok(code);
+    const response = await exchangeCode(discovery, code, request.codeVerifier);
+    assert.equal(response.status, 200, await response.clone().text());
+    const tokens = (await response.json()) as TokenResponse;
+    const header = decodeJwtPart<{ alg: string; typ: string; kid: string }>(tokens.access_token, 0);
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(header.alg, 'RS256');
+    const claims = decodeJwtPart<Record<string, unknown>>(tokens.access_token, 1);
+    assert.equal(claims.iss, idp.issuer);
+    assert.equal(claims.aud, CLIENT_ID);
+    assert.equal(claims.client_id, CLIENT_ID);
+    assert.equal(claims.sub, 'alice');
+    assert.equal(claims.email, 'alice@example.com');
+    assert.ok(typeof claims.iat === 'number' && typeof claims.exp === 'number' && typeof claims.jti === 'string');
+    assert.equal(claims.nonce, undefined, 'an access token is not an ID token');
+
+    // Another application's origin is not a resource of this client.
+    const other = newAuthorizationRequest(discovery, { resource: 'https://elsewhere.example.test' });
+    const refused = await browser.navigate(other.url, {}, REDIRECT_URI);
+    assert.equal(refused.stoppedAt?.searchParams.get('error'), 'invalid_target');
+
+    // Without a resource: an opaque access token, as before.
+    const plain = newAuthorizationRequest(discovery);
+    const plainCode = (await browser.navigate(plain.url, {}, REDIRECT_URI)).stoppedAt?.searchParams.get('code');
+    assert.ok(plainCode);
+    const opaque = (await (await exchangeCode(discovery, plainCode, plain.codeVerifier)).json()) as TokenResponse;
+    assert.equal(opaque.access_token.split('.').length, 1);
+  });
+
   it('shows an error and issues no code on a wrong password', async () => {
     const browser = new TestBrowser();
     const request = newAuthorizationRequest(discovery);

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
-import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CONTENT_SECURITY_POLICY } from './html.ts';
 import { createDemoAdminHandler, isDemoAdminPath, trackStats } from './idp-admin.ts';
 import {
@@ -140,6 +140,14 @@ function providerConfiguration(
     // Put the scope's claims (email, name, groups) in the ID token itself, not only in userinfo.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // A JWT access token names its user as the ID token does (email, groups: the tags microseg makes).
+    extraTokenClaims(ctx, token) {
+      if (token.kind !== 'AccessToken' || !('accountId' in token) || !token.resourceServer) return undefined;
+      const user = findUserBySub(users, String(token.accountId));
+      if (!user) return undefined;
+      const { sub: _sub, ...claims } = accountClaimsFor(behaviour, user, token.clientId);
+      return claims;
+    },
     findAccount(ctx, sub) {
       const user = findUserBySub(users, sub);
       if (!user) return undefined;
@@ -162,6 +170,19 @@ function providerConfiguration(
         },
       },
       revocation: { enabled: true },
+      // JWT access tokens (RFC 9068, `typ: at+jwt`) for an API client that names the application it calls
+      // (`resource`: the origin of one of the client's redirect URIs), with `aud` the client id — what
+      // microseg's gateway accepts as a bearer token. Without `resource`, the access token stays opaque
+      // and good for userinfo (as Auth0 does without `audience`).
+      resourceIndicators: {
+        enabled: true,
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resource, client) {
+          const origins = (client.redirectUris ?? []).map((uri) => new URL(uri).origin);
+          if (!origins.includes(new URL(resource).origin)) throw new errors.InvalidTarget('the resource must be the origin of one of the client\'s redirect URIs');
+          return { scope: 'openid email profile offline_access', audience: client.clientId, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
       // The end_session confirmation ("Yes, sign me out") notifies the session's clients that have a
       // backchannel_logout_uri; the ID tokens of those clients carry `sid`.
       backchannelLogout: { enabled: true },

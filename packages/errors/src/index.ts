@@ -25,6 +25,8 @@ export const errorCodes = Object.freeze({
   AUTHN_DISCOVERY_FAILED: { status: 502, message: 'The identity provider could not be reached or its discovery document is invalid.' },
   AUTHN_SERVICE_UNKNOWN: { status: 404, message: 'No service with OIDC authorization is configured here.' },
   AUTHN_NETWORK_DENIED: { status: 403, message: 'A network policy does not allow this application to reach its identity provider.' },
+  AUTHN_IDP_ADDRESS_REFUSED: { status: 403, message: 'The identity provider, or one of its endpoints, is at an address microseg does not connect to.' },
+  AUTHN_LOGIN_RATE_LIMITED: { status: 429, message: 'Too many sign-ins were started from your address. Please wait and try again.' },
   AUTHN_SESSION_NOT_FOUND: { status: 401, message: 'The session is unknown or has expired.' },
   // Policy
   POLICY_SERVICE_UNKNOWN: { status: 404, message: 'The service is unknown.' },

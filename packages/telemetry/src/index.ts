@@ -1,4 +1,4 @@
 export { createLogger, type Logger } from './logger.ts';
 export { startTelemetry, stopTelemetry, tracesItsOwnRequests } from './sdk.ts';
 export { trace, context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-export { metrics, metricsText, registry } from './metrics.ts';
+export { metrics, metricsText, oauthErrorLabel, registry } from './metrics.ts';

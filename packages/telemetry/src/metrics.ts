@@ -1,5 +1,9 @@
 // Prometheus metrics, one registry per process, served on each service's
 // health port at /metrics. Names: microseg_<service>_<thing>_<unit or total>.
+// Label values come from fixed sets (a registered error code, a decision, a
+// subject name, a service's configured name): never from a request, a claim,
+// a host name or an identity provider's answer, which would let an outsider
+// create series without end (issue 12, point 4). Map those first (oauthErrorLabel).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
@@ -27,6 +31,14 @@ export const metrics = {
   flowlogConsumerLag: lazy(() => new Gauge({ name: 'microseg_flowlog_consumer_lag', help: 'Events waiting in the JetStream consumer.', registers: [registry] })),
   flowlogEventsStored: lazy(() => new Counter({ name: 'microseg_flowlog_events_stored_total', help: 'Events stored by kind (flow, event) and whether they were new.', labelNames: ['kind', 'outcome'], registers: [registry] })),
 };
+
+/** OAuth 2.0 token endpoint error codes (RFC 6749 §5.2) and OIDC's refresh-relevant ones: the IdP-chosen values a label may take. */
+const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'temporarily_unavailable', 'server_error']);
+
+/** An identity provider's `error` as a label value: itself when it is a standard code, else `other_idp_error`. */
+export function oauthErrorLabel(error: unknown): string {
+  return typeof error === 'string' && OAUTH_ERRORS.has(error) ? error : 'other_idp_error';
+}
 
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };

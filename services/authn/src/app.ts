@@ -28,11 +28,14 @@ import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { AuthnConfig } from './config.ts';
 import { OidcClients } from './oidc-clients.ts';
 import { LoginStateStore } from './login-state.ts';
+import { LoginStartLimiter } from './login-limit.ts';
 import { SessionStore } from './sessions.ts';
 import { AuthnEvents } from './events.ts';
 import { completeLogin, startLogin, type LoginDeps } from './login.ts';
 import { backchannelLogout, listSessions, logout, lookupSession, revokeSessions, type SessionDeps } from './session-handlers.ts';
 import { verifyBearer } from './bearer.ts';
+import { BearerRevocations } from './bearer-revocation.ts';
+import { CLOCK_TOLERANCE_SECONDS } from './id-token.ts';
 
 export interface AuthnApp {
   http: FastifyInstance;
@@ -50,7 +53,11 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const bus = await Bus.connect({ connection: natsConnection(config), identity: 'authn', name: 'microseg-authn', logger, manageEventStream: false });
 
-  const clients = new OidcClients(bus, { busTimeoutMs: config.BUS_TIMEOUT_MS, idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS });
+  const clients = new OidcClients(bus, {
+    busTimeoutMs: config.BUS_TIMEOUT_MS,
+    idpTimeoutMs: config.AUTHN_IDP_TIMEOUT_MS,
+    network: { allowedNetworks: config.AUTHN_IDP_ALLOWED_NETWORKS, endpointHosts: config.AUTHN_IDP_ENDPOINT_HOSTS },
+  });
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, () => clients.invalidate());
 
   const sessions = new SessionStore(redis);
@@ -66,12 +73,16 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   const deps: LoginDeps = {
     clients,
     states: new LoginStateStore(redis, config.AUTHN_LOGIN_TTL_SECONDS),
+    starts: new LoginStartLimiter(redis, { limit: config.AUTHN_LOGIN_STARTS_PER_ADDRESS, windowSeconds: config.AUTHN_LOGIN_TTL_SECONDS }),
     sessions,
     events: new AuthnEvents(bus),
     config,
   };
 
-  const sessionDeps: SessionDeps = { bus, redis, sessions, clients, events: deps.events, lookupCacheMs: config.AUTHN_LOOKUP_CACHE_MS, counters };
+  // A revocation is remembered as long as the longest bearer token it covers may live.
+  const revocations = new BearerRevocations(redis, config.AUTHN_BEARER_MAX_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS);
+  const bearerDeps = { clients, revocations, maxLifetimeSeconds: config.AUTHN_BEARER_MAX_LIFETIME_SECONDS };
+  const sessionDeps: SessionDeps = { bus, redis, sessions, clients, revocations, events: deps.events, lookupCacheMs: config.AUTHN_LOOKUP_CACHE_MS, counters };
   // What needs Redis is served once Redis was first reached: a replica that starts while its Redis connection
   // is still being made must not take requests from the queue group that the other replicas would answer.
   // (Once serving, a Redis outage is answered with an error: the gateway fails closed with a 503.)
@@ -83,10 +94,11 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
     bus.serve(subjects.authnBackchannelLogout, queues.authn, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, (req) => backchannelLogout(sessionDeps, req));
     bus.serve(subjects.authnSessionList, queues.authn, SessionListRequestSchema, SessionListResponseSchema, (req) => listSessions(sessionDeps, req));
     bus.serve(subjects.authnSessionRevoke, queues.authn, SessionRevokeRequestSchema, SessionRevokeResponseSchema, (req) => revokeSessions(sessionDeps, req));
+    // Bearer tokens too: a revoked user's tokens are found in Redis.
+    bus.serve(subjects.authnBearerVerify, queues.authn, BearerVerifyRequestSchema, BearerVerifyResponseSchema, (req) => verifyBearer(bearerDeps, req));
   };
   if (redis.status === 'ready') serveRedisWork();
   else redis.once('ready', serveRedisWork);
-  bus.serve(subjects.authnBearerVerify, queues.authn, BearerVerifyRequestSchema, BearerVerifyResponseSchema, (req) => verifyBearer(clients, req));
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));

@@ -5,20 +5,22 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { MicrosegError } from '@microseg/errors';
 import { metrics } from '@microseg/telemetry';
 import type { LoginCallbackRequest, LoginCallbackResponseSchema, LoginStartRequest, LoginStartResponseSchema } from '@microseg/proto/authn';
-import { authorizationParameters, profileFor, tagsFromClaims } from './providers.ts';
+import { authorizationParameters, profileFor, tagsFromClaims, tenantProblem } from './providers.ts';
 import { bindingFor, bindingMatches, hashBinding, safeReturnPath, type LoginStateStore } from './login-state.ts';
 import { describeIdpError, idpUnavailable, networkDenial, type OidcClients } from './oidc-clients.ts';
 import { checkIdToken } from './id-token.ts';
 import type { SessionStore } from './sessions.ts';
 import type { AuthnEvents } from './events.ts';
 import type { AuthnConfig } from './config.ts';
+import type { LoginStartLimiter } from './login-limit.ts';
 
 export interface LoginDeps {
   clients: OidcClients;
   states: LoginStateStore;
+  starts: Pick<LoginStartLimiter, 'count'>;
   sessions: SessionStore;
   events: AuthnEvents;
-  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS'>;
+  config: Pick<AuthnConfig, 'AUTHN_LOGIN_TTL_SECONDS' | 'AUTHN_LOGIN_STARTS_PER_ADDRESS'>;
 }
 
 /** The service's namespace for an event ('' when even its settings cannot be had). */
@@ -27,12 +29,34 @@ async function namespaceOf(deps: LoginDeps, serviceId: string): Promise<string> 
 }
 
 export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promise<MessageInitShape<typeof LoginStartResponseSchema>> {
+  // Counted before anything else: a flood from one address costs one Redis call per request, nothing more.
+  const verdict = await deps.starts.count(req.clientIp);
+  if (!verdict.allowed) {
+    if (verdict.firstRefusal) {
+      deps.events.emit({
+        level: 'Warning',
+        category: 'authn',
+        title: 'Login starts limited',
+        content: `${verdict.bucket} started more than ${deps.config.AUTHN_LOGIN_STARTS_PER_ADDRESS} logins within ${deps.config.AUTHN_LOGIN_TTL_SECONDS} s (last to service ${req.serviceId}); its next ones are refused with 429 for ${verdict.retryAfterSeconds} s.`,
+        targetIdentity: 'service',
+        targetId: req.serviceId,
+        namespace: await namespaceOf(deps, req.serviceId),
+      });
+    }
+    return {
+      error: { code: 'AUTHN_LOGIN_RATE_LIMITED', message: `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.` },
+      retryAfterSeconds: verdict.retryAfterSeconds,
+    };
+  }
   let oidc;
   try {
     oidc = await deps.clients.get(req.serviceId);
   } catch (err) {
-    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED')) {
-      const title = err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy' : 'Identity provider discovery failed';
+    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED' || err.code === 'AUTHN_IDP_ADDRESS_REFUSED')) {
+      const title =
+        err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy'
+        : err.code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Identity provider address refused'
+        : 'Identity provider discovery failed';
       deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
     }
     throw err;
@@ -65,7 +89,8 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
 export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest): Promise<MessageInitShape<typeof LoginCallbackResponseSchema>> {
   const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown, publicMessage?: string): never => {
     deps.events.emit({
-      level: 'Warning',
+      // The operator must act when the IdP cannot be reached at all; the other failures are the user's or the IdP's.
+      level: code === 'AUTHN_NETWORK_DENIED' || code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Error' : 'Warning',
       category: 'authn',
       title: 'Login failed',
       content: `Login to service ${req.serviceId} from ${req.clientIp || 'unknown address'} failed: ${reason}`,
@@ -104,7 +129,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     });
   } catch (err) {
     const denied = networkDenial(err);
-    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
+    if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     const isTokenProblem = !idpUnavailable(err) && (err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError);
     return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
   }
@@ -115,9 +140,11 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     await checkIdToken(oidc, tokens.id_token, claims);
   } catch (err) {
     const denied = networkDenial(err);
-    if (denied) return fail('AUTHN_NETWORK_DENIED', denied.message, namespace, err, denied.message);
+    if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     return fail('AUTHN_TOKEN_INVALID', (err as Error).message, namespace, err);
   }
+  const tenant = tenantProblem(oidc.settings.allowedTenants, oidc.settings.providerUrl, claims as Record<string, unknown>);
+  if (tenant) return fail('AUTHN_TOKEN_INVALID', tenant, namespace);
   const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
   const tags = tagsFromClaims(profile, claims as Record<string, unknown>);
   const now = Date.now();

@@ -5,60 +5,55 @@ import * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { MicrosegError, fromWire } from '@microseg/errors';
-import { FlowCheckRequestSchema, FlowCheckResponseSchema, OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
-import { isIP } from 'node:net';
+import { OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
+import { addressRefused, guardedFetch, IdpAnswerTooLarge, IdpRedirectRefused, pinnedTransport, systemResolver, type IdpGuardDeps, type Resolver, type Transport } from './idp-guard.ts';
+import { endpointProblem, isLoopbackProvider, parseNetworks, type IdpNetworkSettings } from './idp-network.ts';
+
+export { IDP_ANSWER_LIMIT_BYTES, IdpAnswerTooLarge, limitBody } from './idp-guard.ts';
 
 export interface OidcClient {
   settings: OidcClientResponse;
   config: client.Configuration;
-  /** fetch for any other call to this IdP (JWKS): checked against network policy first. */
+  /** fetch for any other call to this IdP (JWKS): checked like every call (idp-guard.ts). */
   fetch: client.CustomFetch;
 }
 
 const SETTINGS_TTL_MS = 30_000;
 
-/** The most an IdP answer (discovery, token, JWKS) may weigh: one IdP must not exhaust the memory authn shares with every other service. */
-export const IDP_ANSWER_LIMIT_BYTES = 1024 * 1024;
-
-export class IdpAnswerTooLarge extends Error {
-  override name = 'IdpAnswerTooLarge';
-  constructor(limit: number) {
-    super(`the provider's answer is larger than ${limit} bytes`);
-  }
+export interface OidcClientsOptions {
+  busTimeoutMs: number;
+  idpTimeoutMs: number;
+  /** AUTHN_IDP_ALLOWED_NETWORKS and AUTHN_IDP_ENDPOINT_HOSTS (none by default). */
+  network?: Partial<IdpNetworkSettings>;
+  /** Tests inject these; the system resolver and undici otherwise. */
+  resolver?: Resolver;
+  transport?: Transport;
 }
 
-/** `response` whose body errors (and stops being read) once it passes `limit` bytes. */
-export function limitBody(response: Response, limit: number): Response {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > limit) {
-    void response.body?.cancel().catch(() => undefined);
-    throw new IdpAnswerTooLarge(limit);
-  }
-  if (!response.body) return response;
-  let seen = 0;
-  const counted = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > limit) controller.error(new IdpAnswerTooLarge(limit));
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
-  return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
-}
+/** The endpoints of a discovery document that authn itself calls (the others are the browser's). */
+const CALLED_ENDPOINTS = ['token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const;
 
 export class OidcClients {
-  readonly #bus: Bus;
+  readonly #bus: Pick<Bus, 'request'>;
   readonly #busTimeoutMs: number;
   readonly #idpTimeoutMs: number;
   readonly #settings = new Map<string, { at: number; value: Promise<OidcClientResponse> }>();
   readonly #discoveries = new Map<string, Promise<client.Configuration>>();
 
-  constructor(bus: Bus, options: { busTimeoutMs: number; idpTimeoutMs: number }) {
+  readonly #guard: IdpGuardDeps;
+
+  constructor(bus: Pick<Bus, 'request'>, options: OidcClientsOptions) {
     this.#bus = bus;
     this.#busTimeoutMs = options.busTimeoutMs;
     this.#idpTimeoutMs = options.idpTimeoutMs;
+    this.#guard = {
+      bus,
+      busTimeoutMs: options.busTimeoutMs,
+      idpTimeoutMs: options.idpTimeoutMs,
+      network: { allowedNetworks: parseNetworks(options.network?.allowedNetworks ?? []), endpointHosts: options.network?.endpointHosts ?? [] },
+      resolver: options.resolver ?? systemResolver,
+      transport: options.transport ?? pinnedTransport,
+    };
   }
 
   /** Forget cached settings (objects changed). Discovery stays cached per provider+client. */
@@ -69,7 +64,7 @@ export class OidcClients {
   async get(serviceId: string): Promise<OidcClient> {
     const settings = await this.#getSettings(serviceId);
     const config = await this.#discover(settings);
-    return { settings, config, fetch: this.#guardedFetch(settings.serviceId) };
+    return { settings, config, fetch: guardedFetch(this.#guard, settings) };
   }
 
   /** A service's settings alone, without discovery (e.g. to name its namespace in an event). */
@@ -91,39 +86,13 @@ export class OidcClients {
     return value;
   }
 
-  /**
-   * Every call to the IdP (discovery, token, JWKS) is a flow from the
-   * service's processing unit: policy must allow it first (SPEC §7).
-   */
-  #guardedFetch(serviceId: string): client.CustomFetch {
-    return async (url, options) => {
-      const target = new URL(url);
-      const host = target.hostname.replace(/^\[|\]$/g, '');
-      const reply = await this.#bus.request(
-        subjects.policyFlowCheck,
-        FlowCheckRequestSchema,
-        FlowCheckResponseSchema,
-        { serviceId, host, ip: isIP(host) ? host : '', port: Number(target.port) || (target.protocol === 'https:' ? 443 : 80), protocol: 'tcp', purpose: purposeOf(target) },
-        this.#busTimeoutMs,
-      );
-      if (reply.error) throw fromWire(reply.error);
-      if (!reply.allowed) {
-        throw new MicrosegError('AUTHN_NETWORK_DENIED', `The enforcer may not reach the identity provider: ${reply.reason}. Create a network access policy that allows the application's processing unit to reach it (the walkthrough calls it allow-app-to-idp).`);
-      }
-      // Every IdP answer is bounded in time and size, whoever calls (openid-client, jose).
-      const signals = [AbortSignal.timeout(this.#idpTimeoutMs), ...(options?.signal ? [options.signal as AbortSignal] : [])];
-      const response = await fetch(url, { ...(options as RequestInit), signal: AbortSignal.any(signals) });
-      return limitBody(response, IDP_ANSWER_LIMIT_BYTES);
-    };
-  }
-
   #discover(settings: OidcClientResponse): Promise<client.Configuration> {
     const key = createHash('sha256').update(`${settings.serviceId}\0${settings.providerUrl}\0${settings.clientId}\0${settings.clientSecret}`).digest('hex');
     let discovery = this.#discoveries.get(key);
     if (!discovery) {
       const server = new URL(settings.providerUrl);
       const execute = isLoopbackHttp(server) ? [client.allowInsecureRequests] : [];
-      const guarded = this.#guardedFetch(settings.serviceId);
+      const guarded = guardedFetch(this.#guard, settings);
       discovery = client
         .discovery(server, settings.clientId, { redirect_uris: [settings.redirectUri], response_types: ['code'] }, client.ClientSecretBasic(settings.clientSecret), {
           execute,
@@ -131,6 +100,7 @@ export class OidcClients {
           [client.customFetch]: guarded,
         })
         .then((config) => {
+          this.#checkEndpoints(settings, config);
           config[client.customFetch] = guarded;
           return config;
         })
@@ -148,26 +118,36 @@ export class OidcClients {
     }
     return discovery;
   }
+
+  /** The endpoints authn will call must be where it may call them: refused at discovery, before any login starts. */
+  #checkEndpoints(settings: OidcClientResponse, config: client.Configuration): void {
+    const metadata = config.serverMetadata() as Record<string, unknown>;
+    for (const name of CALLED_ENDPOINTS) {
+      const value = metadata[name];
+      if (value === undefined) continue;
+      let url: URL;
+      try {
+        url = new URL(String(value));
+      } catch {
+        throw addressRefused(`The identity provider's ${name} is not a URL.`);
+      }
+      const problem = endpointProblem(settings.providerUrl, url, this.#guard.network);
+      if (problem) throw addressRefused(`The identity provider's discovery document names a ${name} authn does not call: ${problem}. An operator may list its host in AUTHN_IDP_ENDPOINT_HOSTS (https only).`);
+    }
+  }
 }
 
-/** A network-policy refusal, wherever openid-client wrapped it. */
+/** A refusal to reach the IdP (network policy, or an address or endpoint authn does not call), wherever openid-client wrapped it. */
 export function networkDenial(err: unknown): MicrosegError | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof MicrosegError && e.code === 'AUTHN_NETWORK_DENIED') return e;
+    if (e instanceof MicrosegError && (e.code === 'AUTHN_NETWORK_DENIED' || e.code === 'AUTHN_IDP_ADDRESS_REFUSED')) return e;
   }
   return undefined;
 }
 
-function purposeOf(url: URL): string {
-  if (url.pathname.endsWith('/.well-known/openid-configuration')) return 'discovery';
-  if (/jwks|certs|keys/.test(url.pathname)) return 'jwks';
-  if (/token/.test(url.pathname)) return 'token';
-  return 'idp';
-}
-
 /** http:// is allowed for a provider on this machine only (development and the demo). */
 export function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname));
+  return url.protocol === 'http:' && isLoopbackProvider(url.href);
 }
 
 /** A short, public description of why an IdP call failed (no secrets, no bodies). */
@@ -189,7 +169,7 @@ export function describeIdpError(err: unknown): string {
 /** Why the IdP could not be used at all (too slow, too large an answer), wherever it was wrapped; undefined otherwise. */
 export function idpUnavailable(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof IdpAnswerTooLarge) return e.message;
+    if (e instanceof IdpAnswerTooLarge || e instanceof IdpRedirectRefused) return e.message;
     if (e instanceof Error && e.name === 'TimeoutError') return 'the provider did not answer in time';
   }
   return undefined;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authorizationParameters, isTenantTemplate, issuerForTenant, profileFor, tagsFromClaims } from './providers.ts';
+import { authorizationParameters, expectedIssuer, isTenantTemplate, issuerForTenant, profileFor, tagsFromClaims, tenantProblem } from './providers.ts';
 
 test('the profile is chosen from the issuer unless the service names one', () => {
   const table: Array<[string, string, string]> = [
@@ -61,4 +61,33 @@ test('the Azure AD multi-tenant issuer template resolves with the token tenant o
   assert.equal(issuerForTenant(template, '0b6e7c0c-1111-2222-3333-444455556666'), 'https://login.microsoftonline.com/0b6e7c0c-1111-2222-3333-444455556666/v2.0');
   assert.equal(issuerForTenant(template, '../evil'), undefined);
   assert.equal(issuerForTenant(template, undefined), undefined);
+});
+
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const tenantCases: Array<{ name: string; allowed: string[]; provider: string; claims: Record<string, unknown>; expected: RegExp | undefined }> = [
+  { name: 'no list, a single-tenant provider: no check', allowed: [], provider: `https://login.microsoftonline.com/${TENANT}/v2.0`, claims: {}, expected: undefined },
+  { name: 'no list, another provider: no check', allowed: [], provider: 'https://idp.example.com', claims: { tid: 'anything' }, expected: undefined },
+  { name: 'no list, /common: nobody', allowed: [], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: /lists no OIDCAllowedTenants/ },
+  { name: 'no list, /organizations: nobody', allowed: [], provider: 'https://login.microsoftonline.com/organizations/v2.0', claims: { tid: TENANT }, expected: /lists no OIDCAllowedTenants/ },
+  { name: 'no list, /consumers: nobody', allowed: [], provider: 'https://login.microsoftonline.com/consumers/v2.0', claims: { tid: '9188040d-6c67-4c5b-b112-36a304b66dad' }, expected: /lists no OIDCAllowedTenants/ },
+  { name: 'listed tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: undefined },
+  { name: 'listed tid in another case', allowed: [TENANT.toUpperCase()], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: undefined },
+  { name: 'another tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: '0b6e7c0c-1111-2222-3333-444455556666' }, expected: /not in OIDCAllowedTenants/ },
+  { name: 'no tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: {}, expected: /names no tenant/ },
+  { name: 'a tid that is not a string', allowed: [TENANT], provider: 'https://idp.example.com', claims: { tid: [TENANT] }, expected: /names no tenant/ },
+];
+
+for (const { name, allowed, provider, claims, expected } of tenantCases) {
+  test(`tenantProblem: ${name}`, () => {
+    const problem = tenantProblem(allowed, provider, claims);
+    if (expected) assert.match(problem ?? '(accepted)', expected);
+    else assert.equal(problem, undefined);
+  });
+}
+
+test('expectedIssuer: the template with the token\'s tid, or the discovered issuer as it is', () => {
+  const template = 'https://login.microsoftonline.com/{tenantid}/v2.0';
+  assert.equal(expectedIssuer(template, { tid: TENANT }), `https://login.microsoftonline.com/${TENANT}/v2.0`);
+  assert.equal(expectedIssuer(template, { tid: '../x' }), undefined);
+  assert.equal(expectedIssuer('https://idp.example.com', { tid: TENANT }), 'https://idp.example.com');
 });

@@ -1,6 +1,7 @@
 // Where real identity providers bend the standard, so that users do not have
 // to find out alone. A profile is chosen from the issuer unless the service
 // names one (OIDCProviderProfile).
+import { isAzureMultiTenantProvider } from '@microseg/contracts';
 import { claimsToTags } from './claims.ts';
 
 export type ProviderProfile = 'generic' | 'google' | 'azure' | 'okta' | 'keycloak';
@@ -83,4 +84,24 @@ export function isTenantTemplate(issuer: string): boolean {
 
 export function issuerForTenant(template: string, tid: unknown): string | undefined {
   return typeof tid === 'string' && /^[0-9a-fA-F-]{36}$/.test(tid) ? template.replace('{tenantid}', tid) : undefined;
+}
+
+/** The issuer a token must name: the discovery document's, or, for a tenant template, the template with the token's `tid`. */
+export function expectedIssuer(discovered: string, claims: Record<string, unknown>): string | undefined {
+  return isTenantTemplate(discovered) ? issuerForTenant(discovered, claims.tid) : discovered;
+}
+
+/**
+ * Why a token's tenant is not accepted, or undefined. With OIDCAllowedTenants, the token's `tid` must be
+ * listed; a multi-tenant Azure AD provider without the list accepts nobody (fail closed: objects from
+ * before the list was required).
+ */
+export function tenantProblem(allowedTenants: readonly string[], providerUrl: string, claims: Record<string, unknown>): string | undefined {
+  if (allowedTenants.length === 0) {
+    return isAzureMultiTenantProvider(providerUrl) ? 'the service uses a multi-tenant Azure AD endpoint and lists no OIDCAllowedTenants: no tenant is accepted' : undefined;
+  }
+  const tid = claims.tid;
+  if (typeof tid !== 'string' || tid === '') return 'the token names no tenant (tid), and the service accepts only the tenants in OIDCAllowedTenants';
+  if (!allowedTenants.some((t) => t.toLowerCase() === tid.toLowerCase())) return `the token's tenant ${JSON.stringify(tid.slice(0, 64))} is not in OIDCAllowedTenants`;
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import { redisKeys } from '@microseg/contracts';
-import { metrics } from '@microseg/telemetry';
+import { metrics, oauthErrorLabel } from '@microseg/telemetry';
 import { profileFor, tagsFromClaims } from './providers.ts';
 import type { LoadedSession, SessionRecord, SessionStore } from './sessions.ts';
 import type { OidcClient } from './oidc-clients.ts';
@@ -108,7 +108,8 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
     metrics.authnRefreshes().inc({ result: 'success' });
   } catch (err) {
     deps.counters.failures++;
-    metrics.authnRefreshes().inc({ result: err instanceof client.ResponseBodyError ? err.error : 'error' });
+    // The IdP chooses `error`: only a standard code becomes a label value (anything else would make a new series).
+    metrics.authnRefreshes().inc({ result: err instanceof client.ResponseBodyError ? oauthErrorLabel(err.error) : 'error' });
     if (err instanceof client.ResponseBodyError && (err.error === 'invalid_grant' || err.error === 'unauthorized_client')) {
       return end(deps, session, `the identity provider refused the refresh token (${err.error})`);
     }

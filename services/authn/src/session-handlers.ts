@@ -26,12 +26,14 @@ import type { OidcClients } from './oidc-clients.ts';
 import { refreshDueAtMs, usableSession, type RefreshDeps } from './refresh.ts';
 import { sessionEndMs, type LoadedSession, type SessionMeta, type SessionStore } from './sessions.ts';
 import { verifyLogoutToken } from './logout-token.ts';
+import { withinSubtree, type BearerRevocations } from './bearer-revocation.ts';
 
 export interface SessionDeps {
   bus: Bus;
   redis: Redis;
   sessions: SessionStore;
   clients: OidcClients;
+  revocations: Pick<BearerRevocations, 'revoke'>;
   events: AuthnEvents;
   lookupCacheMs: number;
   counters: RefreshDeps['counters'];
@@ -144,11 +146,6 @@ export async function backchannelLogout(deps: SessionDeps, req: BackchannelLogou
   return { sessionsEnded: ended };
 }
 
-function withinSubtree(namespace: string, root: string, recursive: boolean): boolean {
-  if (namespace === root) return true;
-  return recursive && (root === '/' || namespace.startsWith(`${root}/`));
-}
-
 /** A listing answers with at most this many sessions; a revocation ends every match. */
 const LIST_LIMIT = 10_000;
 
@@ -196,6 +193,20 @@ export async function revokeSessions(deps: SessionDeps, req: SessionRevokeReques
     });
   }
   if (req.sessionId && revoked.length === 0) throw new MicrosegError('NOT_FOUND', `no session ${req.sessionId} in ${req.namespace}`);
+  if (!req.sessionId) {
+    // The user's bearer tokens end too: recorded first, then every gateway drops the answers it cached.
+    await deps.revocations.revoke(req.user, req.namespace, req.recursive);
+    deps.bus.broadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, { bearerAnswers: true });
+    deps.events.emit({
+      level: 'Warning',
+      category: 'authn',
+      title: 'Bearer tokens revoked',
+      content: `The bearer tokens of ${req.user} issued until now are refused in ${req.namespace}${req.recursive ? ' and below' : ''}, revoked by ${req.revokedBy || 'an administrator'}.`,
+      targetIdentity: 'namespace',
+      targetId: req.namespace,
+      namespace: req.namespace,
+    });
+  }
   return { revoked: revoked.map(info) };
 }
 

@@ -17,7 +17,7 @@ import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
 import { createRequestHandler, type PipelineDeps } from './pipeline/handler.ts';
 import { DecisionCache } from './decision-cache.ts';
-import { SessionCache } from './session-cache.ts';
+import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 import { LogEventSchema } from '@microseg/proto/events';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
@@ -48,7 +48,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS, maxAgeMs: config.GATEWAY_DECISION_CACHE_MS });
   // 50,000 sessions of about 1.6 KB each stay well inside the gateway's bounded heap (--max-old-space-size).
   const sessions = new SessionCache(50_000);
-  bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.sessionId));
+  bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.bearerAnswers ? BEARER_ANSWERS : m.sessionId));
   const sweeper = setInterval(() => sessions.sweep(), 30_000);
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });

@@ -18,6 +18,9 @@ interface Entry {
   refreshFrom: number;
 }
 
+/** The id every bearer-token answer is cached under: a revocation of a user's bearer tokens drops them all at once (they are cheap to verify again). */
+export const BEARER_ANSWERS = 'bearer-answers';
+
 /** The share of an entry's life after which it is renewed ahead of time. */
 const REFRESH_AHEAD = 0.75;
 

@@ -234,6 +234,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       sessionMaxLifetimeSeconds: service.sessionMaxLifetimeSeconds,
       acceptBearerTokens: service.acceptBearerTokens,
       providerProfile: service.OIDCProviderProfile,
+      allowedTenants: service.OIDCAllowedTenants ?? [],
       postLogoutRedirectUri: `${new URL(redirectUriOf(service)).origin}/`,
     };
   });

@@ -35,6 +35,14 @@ export declare type LoginStartRequest = Message<"microseg.v1.LoginStartRequest">
    * @generated from field: string binding = 3;
    */
   binding: string;
+
+  /**
+   * The client's address as the gateway decided it (socket peer, or X-Forwarded-For from a trusted proxy):
+   * login starts are counted per address.
+   *
+   * @generated from field: string client_ip = 4;
+   */
+  clientIp: string;
 };
 
 /**
@@ -68,6 +76,13 @@ export declare type LoginStartResponse = Message<"microseg.v1.LoginStartResponse
    * @generated from field: uint32 binding_max_age_seconds = 4;
    */
   bindingMaxAgeSeconds: number;
+
+  /**
+   * With error AUTHN_LOGIN_RATE_LIMITED: when the client's address may start a login again (Retry-After).
+   *
+   * @generated from field: uint32 retry_after_seconds = 5;
+   */
+  retryAfterSeconds: number;
 };
 
 /**
@@ -561,6 +576,13 @@ export declare type SessionInvalidated = Message<"microseg.v1.SessionInvalidated
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * A user's bearer tokens were revoked: every gateway drops every bearer-token answer it cached.
+   *
+   * @generated from field: bool bearer_answers = 2;
+   */
+  bearerAnswers: boolean;
 };
 
 /**

@@ -505,6 +505,14 @@ export declare type OidcClientResponse = Message<"microseg.v1.OidcClientResponse
    * @generated from field: string post_logout_redirect_uri = 14;
    */
   postLogoutRedirectUri: string;
+
+  /**
+   * OIDCAllowedTenants: when not empty, a token's `tid` must be one of these (required for Azure AD's
+   * multi-tenant endpoints /common, /organizations and /consumers).
+   *
+   * @generated from field: repeated string allowed_tenants = 15;
+   */
+  allowedTenants: string[];
 };
 
 /**

@@ -32,7 +32,7 @@ import { hostnameOf, type RoutingState } from '../state.ts';
 import type { FlowRecorder, DropReason, FlowInput } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
 import { DecisionCache } from '../decision-cache.ts';
-import type { SessionCache } from '../session-cache.ts';
+import { BEARER_ANSWERS, type SessionCache } from '../session-cache.ts';
 
 export interface PipelineDeps {
   state: () => RoutingState;
@@ -189,7 +189,7 @@ const resolveSession: Step = async (deps, ctx) => {
       }
       const reply = await deps.bus.request(subjects.authnBearerVerify, BearerVerifyRequestSchema, BearerVerifyResponseSchema, { serviceId: route.id, token: bearer }, deps.busTimeoutMs);
       if (reply.error || !reply.valid) return { value: undefined, until: 0 };
-      return { value: { sessionId: '', subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
+      return { value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
     });
     if (session) ctx.session = { subject: session.subject, tags: session.tags };
     else if (bearer) return refuse(deps, ctx, { code: 'GATEWAY_UNAUTHENTICATED', message: 'The bearer token is invalid, expired, or not issued for this application.', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }, 'token');
@@ -350,7 +350,7 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
       subjects.authnLoginStart,
       LoginStartRequestSchema,
       LoginStartResponseSchema,
-      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding) },
+      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp },
       // Discovery may run on the first login.
       deps.busTimeoutMs * 20,
     );
@@ -362,6 +362,8 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
     const error = fromWire(reply.error);
     // authn itself is impaired (Redis away): a fast 503, not an error page that invites retrying the login.
     if (error.code === 'INTERNAL') return unavailable(deps, ctx);
+    // Too many login starts from this address: a 429 page that says when to come back, not another redirect.
+    if (error.code === 'AUTHN_LOGIN_RATE_LIMITED') return refuse(deps, ctx, { code: error.code, message: error.message, headers: { 'retry-after': String(reply.retryAfterSeconds || 60) } }, 'missingtoken');
     return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });

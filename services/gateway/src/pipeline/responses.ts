@@ -21,6 +21,7 @@ const TITLES: Partial<Record<number, string>> = {
   403: 'Access denied',
   404: 'Not found',
   405: 'Method not allowed',
+  429: 'Too many requests',
   502: 'Application unreachable',
   503: 'Temporarily unavailable',
   504: 'Application timeout',

@@ -447,6 +447,10 @@ const validationTable: Record<string, Row[]> = {
     ['an http provider URL on localhost.<domain>', { ...oidc, OIDCProviderURL: 'http://localhost.evil.example' }, ['OIDCProviderURL']],
     ['a provider URL of another scheme', { ...oidc, OIDCProviderURL: 'ftp://idp.example.com' }, ['OIDCProviderURL']],
     ['a provider URL that is not a URL', { ...oidc, OIDCProviderURL: 'idp.example.com' }, ['OIDCProviderURL']],
+    ["Azure AD's /common endpoint without OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0' }, ['OIDCAllowedTenants']],
+    ["Azure AD's /organizations endpoint with an empty OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/organizations/v2.0', OIDCAllowedTenants: [] }, ['OIDCAllowedTenants']],
+    ["Azure AD's /consumers endpoint (US government cloud) without OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.us/Consumers/v2.0' }, ['OIDCAllowedTenants']],
+    ['a tenant id with a slash', { ...oidc, OIDCAllowedTenants: ['../evil'] }, ['OIDCAllowedTenants[0]']],
     ['a TLS certificate without its key', { TLSCertificate: 'CERT' }, ['TLSCertificateKey']],
     ['a TLS key without its certificate', { TLSCertificateKey: 'KEY' }, ['TLSCertificateKey']],
   ],
@@ -590,6 +594,18 @@ test('an endpoint URI is stored as the gateway spells request paths (GET shows w
   assertValidationFailed(refused, ['endpoints[0].URI'], 'raw non-ASCII');
   assert.equal(refused.body.errors[0].message, 'must not contain raw non-ASCII characters; percent-encode them as UTF-8: write /caf%C3%A9/*');
   assert.match(refused.body.message, /endpoints\[0\]\.URI/);
+});
+
+test('OIDCAllowedTenants: an Azure AD multi-tenant service that lists its tenants is accepted, and authn gets the list; a single-tenant one needs none', async () => {
+  const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  const multi = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-multi-app', 'azure-secret', { OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0', OIDCAllowedTenants: [tenant] }) });
+  assert.equal(multi.status, 201, multi.text);
+  const res = await app.bus.request(subjects.policyOidcClient, OidcClientRequestSchema, OidcClientResponseSchema, { serviceId: multi.body.ID }, 5_000);
+  assert.deepEqual(res.allowedTenants, [tenant]);
+  const single = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-single-app', 'azure-secret', { OIDCProviderURL: `https://login.microsoftonline.com/${tenant}/v2.0` }) });
+  assert.equal(single.status, 201, single.text);
+  const removed = await call('PATCH', `/services/${multi.body.ID}`, { ns: '/acme', body: { OIDCAllowedTenants: [] } });
+  assertValidationFailed(removed, ['OIDCAllowedTenants'], 'emptying the list of a multi-tenant service');
 });
 
 test('a document with several bad attributes lists all of them at once', async () => {

@@ -2,7 +2,7 @@
 // attribute is reported at once; defaults follow SPEC §2.
 import { isIP } from 'node:net';
 import { z } from '@microseg/config';
-import { httpMethods, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
+import { httpMethods, isAzureMultiTenantProvider, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 import { normalisePattern } from '@microseg/paths';
 
 const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
@@ -152,6 +152,8 @@ export const objectSchemas = {
       OIDCScopes: z.array(z.string().min(1)).default([]),
       /** Provider quirks; `auto` chooses from the issuer (accounts.google.com → google, …). */
       OIDCProviderProfile: z.enum(['auto', 'generic', 'google', 'azure', 'okta', 'keycloak']).default('auto'),
+      /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. */
+      OIDCAllowedTenants: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a tenant id such as 72f988bf-86f1-41af-91ab-2d7cd011db47')).default([]),
       /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
       acceptBearerTokens: z.boolean().default(false),
       /** A session unused for this long ends (seconds). */
@@ -177,6 +179,9 @@ export const objectSchemas = {
       if (s.authorizationType === 'OIDC') {
         for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
           if (!s[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'is required when authorizationType is OIDC' });
+        }
+        if (s.OIDCProviderURL && isAzureMultiTenantProvider(s.OIDCProviderURL) && !(s.OIDCAllowedTenants?.length)) {
+          ctx.addIssue({ code: 'custom', path: ['OIDCAllowedTenants'], message: "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may" });
         }
       }
       if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
