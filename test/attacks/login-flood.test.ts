@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { redisKeys } from '@microseg/contracts';
 
 const LIMIT = 5;
 const NAMESPACE = '/acme/team-b/dev/private-app';
@@ -21,7 +22,7 @@ let redis: Redis;
 
 before(async () => {
   cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-login-flood-')), isolated: true, env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: String(LIMIT) } });
-  redis = new Redis(cluster.redisUrl);
+  redis = new Redis(cluster.redisOptions());
 });
 
 after(async () => {
@@ -38,7 +39,7 @@ function navigateFrom(localAddress: string): (path: string) => Promise<{ status:
   };
 }
 
-const loginStates = async () => (await redis.keys('microseg:login:*')).length;
+const loginStates = async () => (await redis.keys(redisKeys.loginState('*'))).length;
 
 type LoggedEvent = { title: string; content: string; level: string };
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
+import { redisKeys, subjects } from '@microseg/contracts';
 import { SessionInvalidatedSchema, type SessionInvalidated } from '@microseg/proto/authn';
 import { createLogger } from '@microseg/telemetry';
 import { startNats, startRedis, waitFor, type RunningServer } from '@microseg/testkit';
@@ -68,7 +68,7 @@ test('a revocation is found by either name it was recorded under, in its subtree
   assert.equal(await revocations.revokedAtMs(['carol-subject', 'carol@example.com'], '/acme/team-b'), 1_000_000);
   assert.equal(await revocations.revokedAtMs(['carol-subject', 'carol@example.com'], '/other'), 0);
   assert.equal(await revocations.revokedAtMs(['dave@example.com'], '/acme/team-b'), 0);
-  const keys = await redis.keys('microseg:bearer-revoked:*');
+  const keys = await redis.keys(redisKeys.bearerRevoked('*'));
   assert.equal(keys.length, 1);
   assert.doesNotMatch(keys[0]!, /carol/, 'the key holds a hash of the name, not the name');
   const ttl = await redis.ttl(keys[0]!);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis, waitFor, type RunningServer } from '@microseg/testkit';
 import { addressBucket, LoginStartLimiter } from './login-limit.ts';
+import { redisKeys } from '@microseg/contracts';
 
 const buckets: Array<[string, string, string]> = [
   ['an IPv4 address', '203.0.113.7', '203.0.113.7'],
@@ -66,7 +67,7 @@ describe('LoginStartLimiter (real Redis)', () => {
     assert.equal((await limiter.count('192.0.2.50')).allowed, true);
     assert.equal((await limiter.count('192.0.2.50')).allowed, false);
     await waitFor('the window to end', async () => (await limiter.count('192.0.2.50')).allowed, 4_000, 100);
-    for (const key of await redis.keys('microseg:login-starts:*')) assert.ok((await redis.ttl(key)) > 0, `${key} has a TTL`);
-    assert.ok((await redis.keys('microseg:login-starts:*')).every((k) => !k.includes('192.0.2')), 'keys hold a hash, not the address');
+    for (const key of await redis.keys(redisKeys.loginStarts('*'))) assert.ok((await redis.ttl(key)) > 0, `${key} has a TTL`);
+    assert.ok((await redis.keys(redisKeys.loginStarts('*'))).every((k) => !k.includes('192.0.2')), 'keys hold a hash, not the address');
   });
 });
