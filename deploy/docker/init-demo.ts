@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { readIfExists } from '../../packages/credentials/src/generate.ts';
 import { run as writeCredentials } from '../../packages/credentials/src/main.ts';
 import { newToken } from '../../services/policy/src/api/tokens.ts';
 import { policyConfigSchema } from '../../services/policy/src/config.ts';
@@ -47,15 +48,6 @@ export const demoSecrets: readonly SecretSpec[] = [
 ];
 
 type Env = Record<string, string | undefined>;
-
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 /** Write through a temporary file, so a reader never sees half a secret. */
 async function writeSecretFile(file: string, value: string): Promise<void> {

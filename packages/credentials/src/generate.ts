@@ -54,7 +54,8 @@ export interface CredentialOptions {
 
 const LOCAL_HOSTS = ['localhost', '127.0.0.1', '::1'];
 
-async function readIfExists(file: string): Promise<string | undefined> {
+/** A file's content, trimmed; undefined when it does not exist. */
+export async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch (err) {

@@ -99,47 +99,31 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     return { ...verdict, revision };
   });
 
-  // A service another one already serves at the same port and host: an Error event, once per pair and process.
-  const conflictsReported = new Set<string>();
-  const reportConflict: RouteConflict = (kept, dropped, port, host) => {
-    const key = `${kept.ID} ${dropped.ID}`;
-    if (conflictsReported.has(key)) return;
-    conflictsReported.add(key);
-    // The other service is named only to its own namespace's readers.
-    const other = kept.namespace === dropped.namespace ? ` (${kept.name})` : '';
+  // A service that cannot be served as its editors asked: one Error event in its namespace, once per reason and process.
+  const reported = new Set<string>();
+  const reportNotServed = (service: ServiceObject, reason: string, title: string, content: string) => {
+    if (reported.has(reason)) return;
+    reported.add(reason);
     bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
       id: randomUUID(),
       timeMs: BigInt(Date.now()),
       level: 'Error',
       category: 'crud',
-      title: 'Service not served: port and host taken',
-      content: `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`,
-      targetIdentity: 'service',
-      targetId: dropped.ID,
-      namespace: dropped.namespace,
-      origin: 'policy',
-    }, `route-conflict-${key}`);
-  };
-
-  // A service whose ports its processing unit's gateway does not allow: an Error event, once per service, unit and problem.
-  const portsReported = new Set<string>();
-  const reportPorts: PortsRefused = (service, pu, problem) => {
-    const key = `${service.ID} ${pu.ID} ${problem.message}`;
-    if (portsReported.has(key)) return;
-    portsReported.add(key);
-    bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
-      id: randomUUID(),
-      timeMs: BigInt(Date.now()),
-      level: 'Error',
-      category: 'crud',
-      title: 'Service not served: port not allowed',
-      content: `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`,
+      title,
+      content,
       targetIdentity: 'service',
       targetId: service.ID,
       namespace: service.namespace,
       origin: 'policy',
-    }, `ports-refused-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`);
+    }, `not-served-${createHash('sha256').update(reason).digest('hex').slice(0, 32)}`);
   };
+  const reportConflict: RouteConflict = (kept, dropped, port, host) => {
+    // The other service is named only to its own namespace's readers.
+    const other = kept.namespace === dropped.namespace ? ` (${kept.name})` : '';
+    reportNotServed(dropped, `conflict ${kept.ID} ${dropped.ID}`, 'Service not served: port and host taken', `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`);
+  };
+  const reportPorts: PortsRefused = (service, pu, problem) =>
+    reportNotServed(service, `ports ${service.ID} ${pu.ID} ${problem.message}`, 'Service not served: port not allowed', `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`);
 
   bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
     const now = new Date().toISOString();
