@@ -34,6 +34,7 @@ function service(name: string, overrides: Partial<ServiceObject> = {}): ServiceO
     type: 'HTTP',
     authorizationType: 'None',
     OIDCProviderProfile: 'auto',
+    OIDCAllowedTenants: [],
     acceptBearerTokens: false,
     sessionIdleTimeoutSeconds: 7200,
     sessionMaxLifetimeSeconds: 43200,
