@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { streams } from '@microseg/contracts';
+import { streams, type RequestContract } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { Decision, DecideRequestSchema, DecideResponseSchema } from '@microseg/proto/policy';
 import { LogEventSchema } from '@microseg/proto/events';
@@ -25,9 +25,12 @@ async function newBus(name: string): Promise<Bus> {
   return bus;
 }
 
+/** A request contract on a test subject, with the decide messages. */
+const decideOn = (subject: string): RequestContract<typeof DecideRequestSchema, typeof DecideResponseSchema> => ({ subject, queue: 'test-queue', request: DecideRequestSchema, reply: DecideResponseSchema });
+
 /** Serve and make sure the server knows the subscription before anyone asks. */
 async function serveDecide(bus: Bus, subject: string, handler: Handler<typeof DecideRequestSchema, typeof DecideResponseSchema>): Promise<void> {
-  bus.serve(subject, 'test-queue', DecideRequestSchema, DecideResponseSchema, handler);
+  bus.serve(decideOn(subject), handler);
   await bus.nc.flush();
 }
 
@@ -51,16 +54,11 @@ test('request/reply round trip with protobuf schemas', async () => {
     return { decision: Decision.ALLOW, reason: 'scope', policyName: `for ${req.tags.join('+')}` };
   });
 
-  const reply = await client.request(
-    'svc.test.v1.roundtrip',
-    DecideRequestSchema,
-    DecideResponseSchema,
-    { serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] },
+  const reply = await client.request(decideOn('svc.test.v1.roundtrip'), { serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] },
     2_000,
   );
 
   assert.deepEqual(seen, [{ serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] }]);
-  assert.equal(reply.error, undefined);
   assert.equal(reply.decision, Decision.ALLOW);
   assert.equal(reply.reason, 'scope');
   assert.equal(reply.policyName, 'for email=alice@example.com+groups=admins');
@@ -72,24 +70,37 @@ const handlerFailures: Array<{ name: string; thrown: unknown; code: string; mess
 ];
 
 for (const { name, thrown, code, message } of handlerFailures) {
-  test(`a throwing handler answers with reply.error: ${name}`, async () => {
+  test(`a throwing handler answers with an error, which the caller's request throws: ${name}`, async () => {
     const bus = await newBus('throwing');
     const subject = `svc.test.v1.throws.${code.toLowerCase()}`;
     await serveDecide(bus, subject, () => {
       throw thrown;
     });
 
-    const reply = await bus.request(subject, DecideRequestSchema, DecideResponseSchema, { serviceId: 'nope' }, 2_000);
-
-    assert.deepEqual({ code: reply.error?.code, message: reply.error?.message }, { code, message });
-    assert.equal(reply.decision, Decision.UNSPECIFIED);
+    await assert.rejects(bus.request(decideOn(subject), { serviceId: 'nope' }, 2_000), (err: unknown) => {
+      assert.ok(err instanceof MicrosegError, 'the remote error, rebuilt');
+      assert.deepEqual({ code: err.code, message: err.message }, { code, message });
+      return true;
+    });
   });
 }
+
+test('an error with Retry-After keeps it across the bus', async () => {
+  const bus = await newBus('limited');
+  await serveDecide(bus, 'svc.test.v1.limited', () => {
+    throw new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', 'Too many sign-ins; try again in 42 seconds.', { retryAfterSeconds: 42 });
+  });
+  await assert.rejects(bus.request(decideOn('svc.test.v1.limited'), {}, 2_000), (err: unknown) => {
+    assert.ok(err instanceof MicrosegError);
+    assert.deepEqual([err.code, err.status, err.retryAfterSeconds, err.headers?.['retry-after']], ['AUTHN_LOGIN_RATE_LIMITED', 429, 42, '42']);
+    return true;
+  });
+});
 
 test('a request nobody serves fails with kind no-responders', async () => {
   const bus = await newBus('lonely');
   await assert.rejects(
-    bus.request('svc.test.v1.nobody', DecideRequestSchema, DecideResponseSchema, {}, 2_000),
+    bus.request(decideOn('svc.test.v1.nobody'), {}, 2_000),
     (err: unknown) => err instanceof BusRequestError && err.kind === 'no-responders' && err.subject === 'svc.test.v1.nobody',
   );
 });
@@ -107,7 +118,7 @@ test('a handler slower than the bound fails with kind timeout', async () => {
 
   try {
     await assert.rejects(
-      bus.request('svc.test.v1.slow', DecideRequestSchema, DecideResponseSchema, {}, 300),
+      bus.request(decideOn('svc.test.v1.slow'), {}, 300),
       (err: unknown) => err instanceof BusRequestError && err.kind === 'timeout',
     );
     assert.ok(started, 'the handler was reached, so the failure is the bound and not a missing responder');
@@ -132,7 +143,7 @@ test('two buses in one queue group share the requests', async () => {
 
   const total = 60;
   const replies = await Promise.all(
-    Array.from({ length: total }, () => client.request('svc.test.v1.shared', DecideRequestSchema, DecideResponseSchema, {}, 5_000)),
+    Array.from({ length: total }, () => client.request(decideOn('svc.test.v1.shared'), {}, 5_000)),
   );
 
   assert.equal(served.first + served.second, total, 'each request is handled exactly once');
@@ -152,7 +163,7 @@ test("the handler runs in the caller's trace", async () => {
 
   const callerTraceId = await trace.getTracer('t').startActiveSpan('caller', async (span) => {
     try {
-      await client.request('svc.test.v1.traced', DecideRequestSchema, DecideResponseSchema, {}, 2_000);
+      await client.request(decideOn('svc.test.v1.traced'), {}, 2_000);
       return span.spanContext().traceId;
     } finally {
       span.end();
@@ -191,7 +202,7 @@ test('a server that closes while requests are on their way answers them: its rep
   const subject = 'svc.test.v1.closing';
   for (const bus of [leaving, staying]) await serveDecide(bus, subject, () => ({ decision: Decision.ALLOW, reason: 'scope' }));
   // A steady stream of requests, and the close in the middle of it: none may wait for its timeout.
-  const ask = () => client.request(subject, DecideRequestSchema, DecideResponseSchema, { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: [], clientIp: '' }, 2_000).then(() => 'ok', (err: BusRequestError) => err.kind);
+  const ask = () => client.request(decideOn(subject), { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: [], clientIp: '' }, 2_000).then(() => 'ok', (err: BusRequestError) => err.kind);
   const outcomes: Array<Promise<string>> = [];
   for (let i = 0; i < 200; i++) outcomes.push(ask());
   const closing = leaving.close(2_000);

@@ -1,12 +1,14 @@
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator, type ConnectionOptions } from '@nats-io/nats-core';
-import { inboxPrefix, type ServiceIdentity } from '@microseg/contracts';
+import { eventCatalogue, inboxPrefix, subjects, type EventInput, type EventKind, type RequestContract, type ServiceIdentity } from '@microseg/contracts';
+import { LogEventSchema } from '@microseg/proto/events';
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection as NatsConnectionSettings } from '@microseg/config';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { SpanKind, SpanStatusCode, context, trace, type Context } from '@opentelemetry/api';
-import { MicrosegError, toMicrosegError } from '@microseg/errors';
+import { MicrosegError, fromWire, toMicrosegError } from '@microseg/errors';
 import { metrics } from '@microseg/telemetry';
 import { BusRequestError } from './errors.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
@@ -14,9 +16,6 @@ import { extractTraceContext, injectTraceContext } from './trace-headers.ts';
 import { ensureEventStream } from './streams.ts';
 
 const tracer = trace.getTracer('@microseg/bus');
-
-/** Every reply message of microseg has `error` as field 1 (see proto/). */
-type Replyable = DescMessage;
 
 export interface BusLogger {
   info(obj: object, msg?: string): void;
@@ -42,7 +41,7 @@ export interface BusOptions {
 
 export type BusIdentity = ServiceIdentity | 'admin';
 
-export type Handler<Req extends DescMessage, Res extends Replyable> = (
+export type Handler<Req extends DescMessage, Res extends DescMessage> = (
   request: MessageShape<Req>,
 ) => Promise<MessageInitShape<Res>> | MessageInitShape<Res>;
 
@@ -89,14 +88,13 @@ export class Bus {
     return jetstreamManager(this.nc);
   }
 
-  /** Request/reply with a bound. Throws BusRequestError (fail closed) or the remote MicrosegError. */
-  async request<Req extends DescMessage, Res extends Replyable>(
-    subject: string,
-    reqSchema: Req,
-    resSchema: Res,
-    message: MessageInitShape<Req>,
-    timeoutMs: number,
-  ): Promise<MessageShape<Res>> {
+  /**
+   * Request/reply with a bound, on a subject of the contracts' `requests` table. Resolves with the reply;
+   * throws BusRequestError when there is no usable answer (nobody, too late, garbled: the caller fails
+   * closed), or the MicrosegError the server answered with.
+   */
+  async request<C extends RequestContract>(contract: C, message: MessageInitShape<C['request']>, timeoutMs: number): Promise<MessageShape<C['reply']>> {
+    const { subject, request: reqSchema, reply: resSchema } = contract;
     return tracer.startActiveSpan(`${subject} request`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
       const started = performance.now();
       try {
@@ -110,12 +108,14 @@ export class Bus {
           metrics.busRequestDuration().observe({ subject, outcome: classified.kind }, (performance.now() - started) / 1000);
           throw classified;
         }
-        let decoded: MessageShape<Res>;
+        let decoded: MessageShape<C['reply']>;
         try {
-          decoded = fromBinary(resSchema, reply.data);
+          decoded = fromBinary(resSchema, reply.data) as MessageShape<C['reply']>;
         } catch (err) {
           throw new BusRequestError('bad-reply', subject, { cause: err });
         }
+        const remote = (decoded as { error?: { code: string; message: string } }).error;
+        if (remote) throw fromWire(remote);
         return decoded;
       } catch (err) {
         span.recordException(err as Error);
@@ -127,8 +127,9 @@ export class Bus {
     });
   }
 
-  /** Serve a subject in a queue group; errors become `{error: {code, message}}` replies. */
-  serve<Req extends DescMessage, Res extends Replyable>(subject: string, queue: string, reqSchema: Req, resSchema: Res, handler: Handler<Req, Res>): void {
+  /** Serve a request subject in its queue group; a thrown error becomes the reply's `{error: {code, message}}`. */
+  serve<C extends RequestContract>(contract: C, handler: Handler<C['request'], C['reply']>): void {
+    const { subject, queue, request: reqSchema, reply: resSchema } = contract;
     const sub = this.nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
@@ -139,9 +140,9 @@ export class Bus {
         const parent = extractTraceContext(msg.headers);
         const work = context.with(parent, () =>
           tracer.startActiveSpan(`${subject} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
-            let response: MessageInitShape<Res>;
+            let response: MessageInitShape<C['reply']>;
             try {
-              const request = fromBinary(reqSchema, msg.data);
+              const request = fromBinary(reqSchema, msg.data) as MessageShape<C['request']>;
               response = await handler(request);
             } catch (cause) {
               const error = toMicrosegError(cause);
@@ -155,8 +156,7 @@ export class Bus {
                 this.#logger.warn({ code: error.code, subject }, 'answered with an error');
                 span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
               }
-              const wire = error instanceof MicrosegError ? error.toJSON() : { code: 'INTERNAL', message: 'Internal error.' };
-              response = { error: wire } as unknown as MessageInitShape<Res>;
+              response = { error: error.toWire() } as unknown as MessageInitShape<C['reply']>;
             } finally {
               span.end();
             }
@@ -187,6 +187,31 @@ export class Bus {
       },
     });
     this.#subscriptions.push(sub);
+  }
+
+  /**
+   * Record a log event of the catalogue (`eventCatalogue` in contracts): its level, category, title and
+   * subject come from there. Queued like every event (the caller never waits); returns the event's id.
+   * `msgId` names it for JetStream's de-duplication (replicas that raise the same event give the same one).
+   */
+  emitEvent(kind: EventKind, input: EventInput, options: { msgId?: string; id?: string; timeMs?: number; traceContext?: Context } = {}): string {
+    const spec = eventCatalogue[kind];
+    const id = options.id ?? randomUUID();
+    const event = {
+      id,
+      timeMs: BigInt(options.timeMs ?? Date.now()),
+      level: spec.level,
+      category: spec.category,
+      title: input.title ?? spec.title,
+      content: input.content,
+      targetIdentity: input.targetIdentity,
+      targetId: input.targetId,
+      namespace: input.namespace,
+      origin: spec.origin,
+      traceId: input.traceId ?? '',
+    };
+    this.publishEvent(subjects.logEvent(spec.origin), LogEventSchema, event, options.msgId ?? id, options.traceContext);
+    return id;
   }
 
   /**

@@ -3,3 +3,5 @@ export * from './names.ts';
 export * from './objects.ts';
 export * from './access.ts';
 export * from './namespaces.ts';
+export * from './requests.ts';
+export * from './events.ts';

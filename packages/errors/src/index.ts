@@ -1,5 +1,8 @@
-// One registry of error codes. Every error that crosses a service boundary
-// carries one of these codes; `message` is public, `cause` stays in logs.
+// One registry of error codes. Every error that crosses a service boundary or
+// reaches a client carries one of these codes (docs/errors.md lists them, and a
+// test keeps the two in step). At an edge the body is `{code, message}`: the
+// message is public for 4xx; a 5xx shows the registry's message only, and its
+// detail goes to logs and spans. `cause` never leaves the process.
 
 interface ErrorSpec {
   readonly status: number;
@@ -39,10 +42,17 @@ export const errorCodes = Object.freeze({
   FLOWLOG_UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },
   FLOWLOG_FORBIDDEN: { status: 403, message: 'The token does not cover this namespace.' },
   FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Tokens cannot be checked right now (the policy service does not answer); please retry.' },
-  // Generic
-  INTERNAL: { status: 500, message: 'Internal error.' },
-  NOT_FOUND: { status: 404, message: 'Not found.' },
+  // Generic: every HTTP API (policy's object API, flowlog's, health) answers with these
   BAD_REQUEST: { status: 400, message: 'The request is invalid.' },
+  UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },
+  FORBIDDEN: { status: 403, message: 'The token may not do this here.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  CONFLICT: { status: 409, message: 'An object with this name exists already.' },
+  PRECONDITION_FAILED: { status: 412, message: 'The object changed since it was read; read it again and retry.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+  UNAVAILABLE: { status: 503, message: 'A service microseg needs does not answer; please retry.' },
 } satisfies Record<string, ErrorSpec>);
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -51,31 +61,67 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCodes, code);
 }
 
-/** An error with a registered code. `message` is safe to show; `cause` is for logs only. */
+/** One bad attribute of a request body (422 lists them all). */
+export interface AttributeError {
+  attribute: string;
+  message: string;
+}
+
+export interface MicrosegErrorOptions {
+  cause?: unknown;
+  /** Every bad attribute, for a validation failure: the body's `errors`. */
+  errors?: readonly AttributeError[];
+  /** Headers of the answer (`WWW-Authenticate`, …). */
+  headers?: Readonly<Record<string, string>>;
+  /** When the request may be tried again (rate limits): travels over the bus, and becomes `Retry-After`. */
+  retryAfterSeconds?: number;
+}
+
+/** The JSON body of an error at an edge. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  errors?: AttributeError[];
+}
+
+/** An error with a registered code. `message` is shown to clients for 4xx; `cause` is for logs only. */
 export class MicrosegError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  /** Whether `message` may be shown to a client (never for 5xx). */
+  /** Whether `message` may be shown to a client: only below 500. */
   readonly expose: boolean;
+  readonly errors?: readonly AttributeError[];
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? errorCodes[code].message, options);
+  constructor(code: ErrorCode, message?: string, options?: MicrosegErrorOptions) {
+    super(message ?? errorCodes[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MicrosegError';
     this.code = code;
     this.status = errorCodes[code].status;
-    this.expose = this.status < 500 || message !== undefined;
+    this.expose = this.status < 500;
+    if (options?.errors) this.errors = options.errors;
+    if (options?.headers || options?.retryAfterSeconds) {
+      this.headers = { ...options.headers, ...(options.retryAfterSeconds ? { 'retry-after': String(options.retryAfterSeconds) } : {}) };
+    }
+    if (options?.retryAfterSeconds) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  /** The JSON body at an edge: `{code, message}`. 5xx never reveal internals. */
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.status >= 500 && !this.expose ? errorCodes[this.code].message : this.message };
+  /** The JSON body at an edge: `{code, message}` (and `errors`). A 5xx never reveals more than the registry says. */
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.expose ? this.message : errorCodes[this.code].message, ...(this.errors ? { errors: [...this.errors] } : {}) };
+  }
+
+  /** Between microseg's own services (an authenticated bus): the whole message, for the caller's logs and its own decision. */
+  toWire(): { code: ErrorCode; message: string; retryAfterSeconds: number } {
+    return { code: this.code, message: this.message, retryAfterSeconds: this.retryAfterSeconds ?? 0 };
   }
 }
 
 /** Rebuild an error received over the bus (`{code, message}`), trusting only registered codes. */
-export function fromWire(detail: { code: string; message: string }): MicrosegError {
+export function fromWire(detail: { code: string; message: string; retryAfterSeconds?: number }): MicrosegError {
   const code: ErrorCode = isErrorCode(detail.code) ? detail.code : 'INTERNAL';
-  return new MicrosegError(code, detail.message || undefined);
+  return new MicrosegError(code, detail.message || undefined, detail.retryAfterSeconds ? { retryAfterSeconds: detail.retryAfterSeconds } : undefined);
 }
 
 /** Turn anything thrown into a MicrosegError, keeping the original as cause. */

@@ -4,6 +4,10 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { metricsText, stopTelemetry } from '@microseg/telemetry';
 
+import { registerErrorHandling } from './http-errors.ts';
+
+export { asMicrosegError, registerErrorHandling, sendMicrosegError } from './http-errors.ts';
+
 export interface Readiness {
   /** Name of the dependency and whether it is usable now. */
   (): Record<string, boolean>;
@@ -27,9 +31,9 @@ export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness)
   });
 }
 
-/** A fastify instance with JSON request logs and request ids, for APIs and probes. */
+/** A fastify instance with JSON request logs, request ids and the shared error handling, for APIs and probes. */
 export function createHttpApp(logger: Logger): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     loggerInstance: logger,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
@@ -37,6 +41,8 @@ export function createHttpApp(logger: Logger): FastifyInstance {
     logController: new LogController({ disableRequestLogging: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' }),
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
+  registerErrorHandling(app);
+  return app;
 }
 
 export interface Running {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { natsConnection, redisConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
-import { queues, subjects } from '@microseg/contracts';
+import { queues, requests, subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
 import {
@@ -87,15 +87,15 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   // is still being made must not take requests from the queue group that the other replicas would answer.
   // (Once serving, a Redis outage is answered with an error: the gateway fails closed with a 503.)
   const serveRedisWork = () => {
-    bus.serve(subjects.authnLoginStart, queues.authn, LoginStartRequestSchema, LoginStartResponseSchema, (req) => startLogin(deps, req));
-    bus.serve(subjects.authnLoginCallback, queues.authn, LoginCallbackRequestSchema, LoginCallbackResponseSchema, (req) => completeLogin(deps, req));
-    bus.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, (req) => lookupSession(sessionDeps, req));
-    bus.serve(subjects.authnLogout, queues.authn, LogoutRequestSchema, LogoutResponseSchema, (req) => logout(sessionDeps, req));
-    bus.serve(subjects.authnBackchannelLogout, queues.authn, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, (req) => backchannelLogout(sessionDeps, req));
-    bus.serve(subjects.authnSessionList, queues.authn, SessionListRequestSchema, SessionListResponseSchema, (req) => listSessions(sessionDeps, req));
-    bus.serve(subjects.authnSessionRevoke, queues.authn, SessionRevokeRequestSchema, SessionRevokeResponseSchema, (req) => revokeSessions(sessionDeps, req));
+    bus.serve(requests.authnLoginStart, (req) => startLogin(deps, req));
+    bus.serve(requests.authnLoginCallback, (req) => completeLogin(deps, req));
+    bus.serve(requests.authnSessionLookup, (req) => lookupSession(sessionDeps, req));
+    bus.serve(requests.authnLogout, (req) => logout(sessionDeps, req));
+    bus.serve(requests.authnBackchannelLogout, (req) => backchannelLogout(sessionDeps, req));
+    bus.serve(requests.authnSessionList, (req) => listSessions(sessionDeps, req));
+    bus.serve(requests.authnSessionRevoke, (req) => revokeSessions(sessionDeps, req));
     // Bearer tokens too: a revoked user's tokens are found in Redis.
-    bus.serve(subjects.authnBearerVerify, queues.authn, BearerVerifyRequestSchema, BearerVerifyResponseSchema, (req) => verifyBearer(bearerDeps, req));
+    bus.serve(requests.authnBearerVerify, (req) => verifyBearer(bearerDeps, req));
   };
   if (redis.status === 'ready') serveRedisWork();
   else redis.once('ready', serveRedisWork);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Bus } from '@microseg/bus';
-import { redisKeys, subjects } from '@microseg/contracts';
+import { eventCatalogue, redisKeys, subjects, type EventKind } from '@microseg/contracts';
 import { SessionInvalidatedSchema, type SessionInvalidated } from '@microseg/proto/authn';
 import { createLogger } from '@microseg/telemetry';
 import { startNats, startRedis, waitFor, type RunningServer } from '@microseg/testkit';
@@ -82,7 +82,7 @@ function depsWith(sessions: SessionStore): SessionDeps {
     sessions,
     clients: undefined as never,
     revocations,
-    events: { emit: (e: { title: string; content: string }) => void events.push(e) } as never,
+    events: { emit: (kind: EventKind, e: { content: string }) => void events.push({ title: eventCatalogue[kind].title, content: e.content }) } as never,
     lookupCacheMs: 1_000,
     counters: { refreshes: 0, failures: 0, lookups: 0 },
   };

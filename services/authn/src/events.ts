@@ -1,18 +1,8 @@
-import { randomUUID } from 'node:crypto';
+// authn's log events: kinds of the catalogue (eventCatalogue in contracts), recorded through the bus.
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { LogEventSchema } from '@microseg/proto/events';
+import type { EventInput, EventKind } from '@microseg/contracts';
 
-export interface AuthnEventInput {
-  level: 'Debug' | 'Info' | 'Warning' | 'Error' | 'Critical';
-  category: string;
-  title: string;
-  /** Never a token, code, cookie or secret. */
-  content: string;
-  targetIdentity: string;
-  targetId: string;
-  namespace?: string;
-}
+export type AuthnEventInput = Omit<EventInput, 'namespace'> & { namespace?: string };
 
 export class AuthnEvents {
   readonly #bus: Bus;
@@ -20,8 +10,8 @@ export class AuthnEvents {
     this.#bus = bus;
   }
 
-  emit(event: AuthnEventInput): void {
-    const id = randomUUID();
-    this.#bus.publishEvent(subjects.logEvent('authn'), LogEventSchema, { ...event, namespace: event.namespace ?? '', id, timeMs: BigInt(Date.now()), origin: 'authn' }, id);
+  /** `content` never holds a token, code, cookie or secret. */
+  emit(kind: EventKind, event: AuthnEventInput): void {
+    this.#bus.emitEvent(kind, { ...event, namespace: event.namespace ?? '' });
   }
 }

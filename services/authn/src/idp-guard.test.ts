@@ -32,8 +32,8 @@ function harness(options: { resolve: (host: string, call: number) => ResolvedAdd
     return options.answer?.() ?? new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } });
   };
   const bus = {
-    request: async (subject: string, _req: unknown, _res: unknown, message: { host: string; ip: string; port: number }) => {
-      assert.equal(subject, subjects.policyFlowCheck);
+    request: async (contract: { subject: string }, message: { host: string; ip: string; port: number }) => {
+      assert.equal(contract.subject, subjects.policyFlowCheck);
       h.flowChecks.push({ host: message.host, ip: message.ip, port: message.port });
       const allowed = options.allow?.(message.ip) ?? true;
       return { allowed, reason: allowed ? 'accepted by policy allow-app-to-idp' : 'no policy allows it (namespace default Reject)' };
@@ -171,7 +171,7 @@ function clientsFor(discovery: Record<string, unknown>): { clients: OidcClients;
   const connections: string[] = [];
   const settings = { serviceId: 'svc', name: 'app', namespace: '/ns', providerUrl: PROVIDER, clientId: 'app', clientSecret: 's', redirectUri: 'https://app.example.com/aporeto/oidc/callback', scopes: ['openid'] };
   const bus = {
-    request: async (subject: string) => (subject === subjects.policyOidcClient ? settings : { allowed: true, reason: '' }),
+    request: async (contract: { subject: string }) => (contract.subject === subjects.policyOidcClient ? settings : { allowed: true, reason: '' }),
   };
   const clients = new OidcClients(bus as never, {
     busTimeoutMs: 1_000,

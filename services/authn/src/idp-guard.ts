@@ -12,8 +12,8 @@ import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { MicrosegError, fromWire } from '@microseg/errors';
+import { requests, subjects } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
 import { FlowCheckRequestSchema, FlowCheckResponseSchema } from '@microseg/proto/policy';
 import { canonicalHost, checkAddress, endpointProblem, type IdpNetworkSettings, type ParsedNetwork, type ResolvedAddress } from './idp-network.ts';
 
@@ -175,11 +175,9 @@ export function guardedFetch(deps: IdpGuardDeps, settings: { serviceId: string; 
     const port = effectivePort(target);
     const replies = await Promise.all(
       candidates.map((a) =>
-        deps.bus.request(subjects.policyFlowCheck, FlowCheckRequestSchema, FlowCheckResponseSchema, { serviceId: settings.serviceId, host, ip: a.address, port, protocol: 'tcp', purpose: purposeOf(target) }, deps.busTimeoutMs),
+        deps.bus.request(requests.policyFlowCheck, { serviceId: settings.serviceId, host, ip: a.address, port, protocol: 'tcp', purpose: purposeOf(target) }, deps.busTimeoutMs),
       ),
     );
-    const failed = replies.find((r) => r.error);
-    if (failed?.error) throw fromWire(failed.error);
     const allowed = candidates.filter((_a, i) => replies[i]!.allowed);
     if (allowed.length === 0) {
       throw new MicrosegError(

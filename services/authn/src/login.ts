@@ -33,31 +33,22 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
   const verdict = await deps.starts.count(req.clientIp);
   if (!verdict.allowed) {
     if (verdict.firstRefusal) {
-      deps.events.emit({
-        level: 'Warning',
-        category: 'authn',
-        title: 'Login starts limited',
+      deps.events.emit('loginStartsLimited', {
         content: `${verdict.bucket} started more than ${deps.config.AUTHN_LOGIN_STARTS_PER_ADDRESS} logins within ${deps.config.AUTHN_LOGIN_TTL_SECONDS} s (last to service ${req.serviceId}); its next ones are refused with 429 for ${verdict.retryAfterSeconds} s.`,
         targetIdentity: 'service',
         targetId: req.serviceId,
         namespace: await namespaceOf(deps, req.serviceId),
       });
     }
-    return {
-      error: { code: 'AUTHN_LOGIN_RATE_LIMITED', message: `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.` },
-      retryAfterSeconds: verdict.retryAfterSeconds,
-    };
+    throw new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.`, { retryAfterSeconds: verdict.retryAfterSeconds });
   }
   let oidc;
   try {
     oidc = await deps.clients.get(req.serviceId);
   } catch (err) {
     if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED' || err.code === 'AUTHN_IDP_ADDRESS_REFUSED')) {
-      const title =
-        err.code === 'AUTHN_NETWORK_DENIED' ? 'Identity provider blocked by network policy'
-        : err.code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Identity provider address refused'
-        : 'Identity provider discovery failed';
-      deps.events.emit({ level: 'Error', category: 'authn', title, content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
+      const kind = err.code === 'AUTHN_NETWORK_DENIED' ? 'idpBlockedByNetworkPolicy' : err.code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'idpAddressRefused' : 'idpDiscoveryFailed';
+      deps.events.emit(kind, { content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
     }
     throw err;
   }
@@ -88,11 +79,8 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
 
 export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest): Promise<MessageInitShape<typeof LoginCallbackResponseSchema>> {
   const fail = (code: ConstructorParameters<typeof MicrosegError>[0], reason: string, namespace = '', cause?: unknown, publicMessage?: string): never => {
-    deps.events.emit({
-      // The operator must act when the IdP cannot be reached at all; the other failures are the user's or the IdP's.
-      level: code === 'AUTHN_NETWORK_DENIED' || code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'Error' : 'Warning',
-      category: 'authn',
-      title: 'Login failed',
+    // The operator must act when the IdP cannot be reached at all; the other failures are the user's or the IdP's.
+    deps.events.emit(code === 'AUTHN_NETWORK_DENIED' || code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'loginFailedIdpUnreachable' : 'loginFailed', {
       content: `Login to service ${req.serviceId} from ${req.clientIp || 'unknown address'} failed: ${reason}`,
       targetIdentity: 'service',
       targetId: req.serviceId,
@@ -175,10 +163,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   const expiresAtMs = session.refreshable ? absoluteExpiresAtMs : Math.min(...lifetimes, absoluteExpiresAtMs);
   metrics.authnLogins().inc({ result: 'success' });
   const who = typeof claims.email === 'string' ? claims.email : claims.sub;
-  deps.events.emit({
-    level: 'Info',
-    category: 'authn',
-    title: 'Login succeeded',
+  deps.events.emit('loginSucceeded', {
     content: `${who} logged in to ${oidc.settings.name} from ${req.clientIp || 'unknown address'}.`,
     targetIdentity: 'service',
     targetId: req.serviceId,

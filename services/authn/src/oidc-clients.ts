@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { MicrosegError, fromWire } from '@microseg/errors';
+import { requests, subjects } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
 import { OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
 import { addressRefused, guardedFetch, IdpAnswerTooLarge, IdpRedirectRefused, pinnedTransport, systemResolver, type IdpGuardDeps, type Resolver, type Transport } from './idp-guard.ts';
 import { endpointProblem, isLoopbackProvider, parseNetworks, type IdpNetworkSettings } from './idp-network.ts';
@@ -76,9 +76,8 @@ export class OidcClients {
     const cached = this.#settings.get(serviceId);
     if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
     const value = this.#bus
-      .request(subjects.policyOidcClient, OidcClientRequestSchema, OidcClientResponseSchema, { serviceId }, this.#busTimeoutMs)
+      .request(requests.policyOidcClient, { serviceId }, this.#busTimeoutMs)
       .then((res) => {
-        if (res.error) throw fromWire(res.error);
         return res;
       });
     this.#settings.set(serviceId, { at: Date.now(), value });

@@ -51,10 +51,7 @@ function refreshDeps(deps: SessionDeps): RefreshDeps {
     onRefreshed: (session) => invalidate(deps, session.id),
     onEnded: (session, reason) => {
       invalidate(deps, session.id);
-      deps.events.emit({
-        level: 'Warning',
-        category: 'authn',
-        title: 'Session refresh failed',
+      deps.events.emit('sessionRefreshFailed', {
         content: `The session of ${session.record.user} ended: ${reason}.`,
         targetIdentity: 'service',
         targetId: session.record.serviceId,
@@ -91,10 +88,7 @@ export async function logout(deps: SessionDeps, req: LogoutRequest): Promise<Mes
   const ended = req.ticket ? await deps.sessions.deleteByCookie(req.ticket) : undefined;
   if (!ended || ended.record.serviceId !== req.serviceId) return { redirectUrl: home };
   invalidate(deps, ended.meta?.id ?? '');
-  deps.events.emit({
-    level: 'Info',
-    category: 'authn',
-    title: 'Logout',
+  deps.events.emit('logout', {
     content: `${ended.record.user} logged out of ${oidc?.settings.name ?? req.serviceId} from ${req.clientIp || 'unknown address'}.`,
     targetIdentity: 'service',
     targetId: req.serviceId,
@@ -113,10 +107,7 @@ export async function backchannelLogout(deps: SessionDeps, req: BackchannelLogou
   try {
     claims = await verifyLogoutToken(deps.redis, oidc, req.logoutToken);
   } catch (err) {
-    deps.events.emit({
-      level: 'Warning',
-      category: 'authn',
-      title: 'Back-channel logout refused',
+    deps.events.emit('backchannelLogoutRefused', {
       content: `A logout token for ${oidc.settings.name} was refused: ${(err as Error).message}.`,
       targetIdentity: 'service',
       targetId: req.serviceId,
@@ -134,10 +125,7 @@ export async function backchannelLogout(deps: SessionDeps, req: BackchannelLogou
     invalidate(deps, id);
     ended++;
   }
-  deps.events.emit({
-    level: 'Info',
-    category: 'authn',
-    title: 'Back-channel logout',
+  deps.events.emit('backchannelLogout', {
     content: `The identity provider ended ${ended} session${ended === 1 ? '' : 's'} of ${oidc.settings.name}${claims.sid ? ' (by session id)' : ' (by subject)'}.`,
     targetIdentity: 'service',
     targetId: req.serviceId,
@@ -182,10 +170,7 @@ export async function revokeSessions(deps: SessionDeps, req: SessionRevokeReques
     await deps.sessions.deleteById(meta.id);
     invalidate(deps, meta.id);
     revoked.push(meta);
-    deps.events.emit({
-      level: 'Warning',
-      category: 'authn',
-      title: 'Session revoked',
+    deps.events.emit('sessionRevoked', {
       content: `The session of ${meta.user} on service ${meta.serviceId} was revoked by ${req.revokedBy || 'an administrator'}.`,
       targetIdentity: 'session',
       targetId: meta.id,
@@ -197,10 +182,7 @@ export async function revokeSessions(deps: SessionDeps, req: SessionRevokeReques
     // The user's bearer tokens end too: recorded first, then every gateway drops the answers it cached.
     await deps.revocations.revoke(req.user, req.namespace, req.recursive);
     deps.bus.broadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, { bearerAnswers: true });
-    deps.events.emit({
-      level: 'Warning',
-      category: 'authn',
-      title: 'Bearer tokens revoked',
+    deps.events.emit('bearerTokensRevoked', {
       content: `The bearer tokens of ${req.user} issued until now are refused in ${req.namespace}${req.recursive ? ' and below' : ''}, revoked by ${req.revokedBy || 'an administrator'}.`,
       targetIdentity: 'namespace',
       targetId: req.namespace,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Bus, type BusLogger } from '@microseg/bus';
-import { queues, subjects } from '@microseg/contracts';
+import { queues, requests, subjects } from '@microseg/contracts';
 import { FlowEventSchema, LogEventSchema } from '@microseg/proto/events';
 import { InventoryRequestSchema, InventoryResponseSchema, TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
@@ -38,11 +38,11 @@ before(async () => {
   nats = await startNats({ isolated: true, dataDir: dir, defaultPort: 0 });
   redis = await startRedis({ isolated: true, dataDir: dir, defaultPort: 0 });
   policy = await Bus.connect({ url: nats.url, name: 'fake-policy', logger: quiet });
-  policy.serve(subjects.policyTokenVerify, queues.policy, TokenVerifyRequestSchema, TokenVerifyResponseSchema, (req) => {
+  policy.serve(requests.policyTokenVerify, (req) => {
     const viewer = tokens.get(req.token);
     return viewer ? { valid: true, ...viewer } : { valid: false };
   });
-  policy.serve(subjects.policyInventory, queues.policy, InventoryRequestSchema, InventoryResponseSchema, (req) => ({
+  policy.serve(requests.policyInventory, (req) => ({
     processingUnits: req.namespace === APP || (req.recursive && APP.startsWith(req.namespace)) ? [{ id: 'pu-1', name: 'nginx', namespace: APP, status: 'Running', address: '127.0.0.1', tags: ['type=private-app'] }] : [],
     namespaces: [{ path: req.namespace, incomingDefault: 'Allow', outgoingDefault: 'Reject', incomingDecidedBy: '/', outgoingDecidedBy: '/' }],
   }));

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { BusRequestError } from '@microseg/bus';
-import { NAMESPACE_PATH, subjects } from '@microseg/contracts';
+import { NAMESPACE_PATH, requests, subjects } from '@microseg/contracts';
 import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import { z } from '@microseg/config';
 import { InventoryRequestSchema, InventoryResponseSchema, type InventoryResponse } from '@microseg/proto/policy';
@@ -74,21 +74,12 @@ function decodeCursor(text: string): Cursor | undefined {
   }
 }
 
-class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 const fail = (code: ErrorCode, message?: string) => new MicrosegError(code, message);
 
 function parse<S extends z.ZodType>(schema: S, req: FastifyRequest): z.output<S> {
   const result = schema.safeParse(req.query);
-  if (!result.success) throw new ApiError(400, 'BAD_REQUEST', result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  if (!result.success) throw fail('BAD_REQUEST', result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
   return result.data;
 }
 
@@ -120,14 +111,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       reply.header('cache-control', 'no-store');
       req.viewer = await authenticate(req);
     });
-    api.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-      if (err instanceof MicrosegError) return reply.code(err.status).send(err.toJSON());
-      if (err instanceof ApiError) return reply.code(err.status).send({ code: err.code, message: err.message });
-      if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ code: 'BAD_REQUEST', message: err.message });
-      req.log.error({ err }, 'API request failed');
-      return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error.' });
-    });
-    api.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
     api.get('/whoami', async (req) => req.viewer);
 
@@ -148,7 +131,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const { namespace, recursive } = scope(req, query);
       const to = query.to ?? Date.now();
       const from = query.from ?? to - 3_600_000;
-      if (from > to) throw new ApiError(400, 'BAD_REQUEST', 'from: must not be after to');
+      if (from > to) throw fail('BAD_REQUEST', 'from: must not be after to');
       const [inventory, flows] = await Promise.all([inventoryOf(deps, namespace, recursive), allFlows(deps.store, { namespace, recursive, from, to })]);
       const graph = buildGraph(inventory.value, flows.items, { from, to });
       const warnings = [...(inventory.warning ? [inventory.warning] : []), ...(flows.truncated ? ['Only the most recent 20000 flow aggregates of this window are drawn; narrow the window.'] : [])];
@@ -175,12 +158,12 @@ async function allFlows(store: FlowlogStore, query: { namespace: string; recursi
 async function inventoryOf(deps: ApiDeps, namespace: string, recursive: boolean): Promise<{ value: Inventory; warning?: string }> {
   let reply: InventoryResponse;
   try {
-    reply = await deps.bus.request(subjects.policyInventory, InventoryRequestSchema, InventoryResponseSchema, { namespace, recursive }, deps.busTimeoutMs);
+    reply = await deps.bus.request(requests.policyInventory, { namespace, recursive }, deps.busTimeoutMs);
   } catch (err) {
+    if (err instanceof MicrosegError) return { value: emptyInventory(), warning: `The policy service could not list the objects: ${err.message}` };
     if (!(err instanceof BusRequestError)) throw err;
     return { value: emptyInventory(), warning: 'The policy service did not answer: only parties seen in flows are shown, not those without traffic.' };
   }
-  if (reply.error) return { value: emptyInventory(), warning: `The policy service could not list the objects: ${reply.error.message}` };
   return {
     value: {
       processingUnits: reply.processingUnits.map((p) => ({ id: p.id, name: p.name, namespace: p.namespace, tags: [...p.tags], address: p.address, status: p.status, lastSeenMs: Number(p.lastSeenMs) })),

@@ -4,7 +4,7 @@
 // answer for a few seconds only, so a revoked token stops working quickly.
 import { createHash } from 'node:crypto';
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
+import { requests, subjects } from '@microseg/contracts';
 import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
 
 export interface Viewer {
@@ -19,8 +19,7 @@ export type TokenAsker = (token: string) => Promise<Viewer | undefined>;
 
 export function askPolicy(bus: Bus, timeoutMs: number): TokenAsker {
   return async (token) => {
-    const reply = await bus.request(subjects.policyTokenVerify, TokenVerifyRequestSchema, TokenVerifyResponseSchema, { token }, timeoutMs);
-    if (reply.error) throw new Error(`token verification failed: ${reply.error.code}`);
+    const reply = await bus.request(requests.policyTokenVerify, { token }, timeoutMs);
     return reply.valid ? { name: reply.name, role: reply.role, namespace: reply.namespace } : undefined;
   };
 }

@@ -15,7 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '@microseg/bus';
-import { queues, subjects } from '@microseg/contracts';
+import { queues, requests, subjects } from '@microseg/contracts';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
 import { SessionLookupRequestSchema, SessionLookupResponseSchema } from '@microseg/proto/authn';
 import {
@@ -89,15 +89,15 @@ before(async () => {
   ];
 
   control = await Bus.connect({ url: nats.url, name: 'test-control-plane', logger });
-  control.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, (req) => {
+  control.serve(requests.policyGatewaySync, (req) => {
     syncs.push(req);
     return { services: routes, revision };
   });
-  control.serve(subjects.policyDecide, queues.policy, DecideRequestSchema, DecideResponseSchema, () => {
+  control.serve(requests.policyDecide, () => {
     decides++;
     return { decision: Decision.ALLOW, reason: 'scope', revision: decisionRevision };
   });
-  control.serve(subjects.authnSessionLookup, queues.authn, SessionLookupRequestSchema, SessionLookupResponseSchema, (req) => {
+  control.serve(requests.authnSessionLookup, (req) => {
     lookups++;
     return { found: req.ticket === 'alice-ticket', sessionId: 's-alice', subject: 'alice', tags: ['email=alice@example.com'], cacheUntilMs: BigInt(Date.now() + 60_000) };
   });

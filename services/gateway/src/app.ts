@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus, BusRequestError } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { fromWire } from '@microseg/errors';
+import { requests, subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
 import { GatewaySyncRequestSchema, GatewaySyncResponseSchema, PolicyChangedSchema } from '@microseg/proto/policy';
@@ -76,11 +75,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
 
   /** One sync; true when the services this gateway cannot serve changed (policy is told at the next sync). */
   async function syncOnce(): Promise<boolean> {
-    const reply = await bus.request(
-      subjects.policyGatewaySync,
-      GatewaySyncRequestSchema,
-      GatewaySyncResponseSchema,
-      {
+    const reply = await bus.request(requests.policyGatewaySync, {
         gatewayId: config.GATEWAY_ID,
         exposedPorts: gatewayFile.exposedPorts,
         processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
@@ -88,7 +83,6 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       },
       config.BUS_TIMEOUT_MS * 3,
     );
-    if (reply.error) throw fromWire(reply.error);
     decisions.observeRevision(reply.revision);
     // Policy sends only what the file allows; a route that says otherwise is not served, and reported.
     const outsideFile: ServingProblem[] = [];

@@ -3,6 +3,7 @@
 // once as an Error event, and the current list goes to the policy service with
 // every sync (it shows them as the service's status).
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { eventCatalogue } from '@microseg/contracts';
 import type { LogEventSchema } from '@microseg/proto/events';
 import type { CertificateProblem } from './tls.ts';
 import type { PortFailures } from './listeners.ts';
@@ -105,16 +106,17 @@ export function problemEvent(
   now = Date.now(),
 ): MessageInitShape<typeof LogEventSchema> {
   const raised = state === 'raised';
+  const spec = eventCatalogue[raised ? (problem.kind === 'port' ? 'serviceNotServedPortCannotOpen' : 'serviceNotServedCertificateUnusable') : 'serviceServedAgain'];
   return {
     id,
     timeMs: BigInt(now),
-    level: raised ? 'Error' : 'Info',
-    category: 'service',
-    title: raised ? (problem.kind === 'port' ? 'Service not served: its port cannot be opened' : 'Service not served: its certificate cannot be used') : 'Service served again',
+    level: spec.level,
+    category: spec.category,
+    title: spec.title,
     content: raised ? `${problem.message} (gateway ${gatewayId})` : `Service ${problem.serviceName} is served again by gateway ${gatewayId}.`,
     targetIdentity: 'service',
     targetId: problem.serviceId,
     namespace: problem.namespace,
-    origin: 'gateway',
+    origin: spec.origin,
   };
 }

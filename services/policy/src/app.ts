@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
-import { buckets, queues, subjects, type PolicyObject, type ProcessingUnitObject, type ServiceObject } from '@microseg/contracts';
+import { buckets, queues, requests, subjects, type PolicyObject, type ProcessingUnitObject, type ServiceObject } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import { metrics, type Logger } from '@microseg/telemetry';
@@ -82,7 +82,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     pending = setTimeout(() => bus.broadcast(subjects.policyChanged, PolicyChangedSchema, { revision: BigInt(snapshot.revision) }), 50);
   });
 
-  bus.serve(subjects.policyDecide, queues.policy, DecideRequestSchema, DecideResponseSchema, (req) => {
+  bus.serve(requests.policyDecide, (req) => {
     const snapshot = store.snapshot;
     const service = snapshot.services.get(req.serviceId);
     if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
@@ -101,31 +101,20 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
 
   // A service that cannot be served as its editors asked: one Error event in its namespace, once per reason and process.
   const reported = new Set<string>();
-  const reportNotServed = (service: ServiceObject, reason: string, title: string, content: string) => {
+  const reportNotServed = (service: ServiceObject, reason: string, kind: 'serviceNotServedPortAndHostTaken' | 'serviceNotServedPortNotAllowed', content: string) => {
     if (reported.has(reason)) return;
     reported.add(reason);
-    bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
-      id: randomUUID(),
-      timeMs: BigInt(Date.now()),
-      level: 'Error',
-      category: 'crud',
-      title,
-      content,
-      targetIdentity: 'service',
-      targetId: service.ID,
-      namespace: service.namespace,
-      origin: 'policy',
-    }, `not-served-${createHash('sha256').update(reason).digest('hex').slice(0, 32)}`);
+    bus.emitEvent(kind, { content, targetIdentity: 'service', targetId: service.ID, namespace: service.namespace }, { msgId: `not-served-${createHash('sha256').update(reason).digest('hex').slice(0, 32)}` });
   };
   const reportConflict: RouteConflict = (kept, dropped, port, host) => {
     // The other service is named only to its own namespace's readers.
     const other = kept.namespace === dropped.namespace ? ` (${kept.name})` : '';
-    reportNotServed(dropped, `conflict ${kept.ID} ${dropped.ID}`, 'Service not served: port and host taken', `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`);
+    reportNotServed(dropped, `conflict ${kept.ID} ${dropped.ID}`, 'serviceNotServedPortAndHostTaken', `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`);
   };
   const reportPorts: PortsRefused = (service, pu, problem) =>
-    reportNotServed(service, `ports ${service.ID} ${pu.ID} ${problem.message}`, 'Service not served: port not allowed', `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`);
+    reportNotServed(service, `ports ${service.ID} ${pu.ID} ${problem.message}`, 'serviceNotServedPortNotAllowed', `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`);
 
-  bus.serve(subjects.policyGatewaySync, queues.policy, GatewaySyncRequestSchema, GatewaySyncResponseSchema, async (req) => {
+  bus.serve(requests.policyGatewaySync, async (req) => {
     const now = new Date().toISOString();
     const registered: ProcessingUnitObject[] = [];
     for (const pu of req.processingUnits) {
@@ -148,18 +137,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
       registered.push(object);
       const outcome = await store.put(object);
       if (outcome === 'created' || outcome === 'updated') {
-        bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
-          id: randomUUID(),
-          timeMs: BigInt(Date.now()),
-          level: 'Info',
-          category: 'processingunit',
-          title: 'Processing unit registered',
-          content: `Processing unit ${pu.name} at ${pu.address} was registered by gateway ${req.gatewayId}.`,
-          targetIdentity: 'processingunit',
-          targetId: object.ID,
-          namespace: pu.namespace,
-          origin: 'policy',
-        }, `pu-registered-${object.ID}-${pu.address}`);
+        bus.emitEvent('processingUnitRegistered', { content: `Processing unit ${pu.name} at ${pu.address} was registered by gateway ${req.gatewayId}.`, targetIdentity: 'processingunit', targetId: object.ID, namespace: pu.namespace }, { msgId: `pu-registered-${object.ID}-${pu.address}` });
       }
     }
     // A service whose TLS key cannot be opened is left out (and reported), not the whole answer.
@@ -172,7 +150,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     return { services, revision: BigInt(store.snapshot.revision) };
   });
 
-  bus.serve(subjects.policyFlowCheck, queues.policy, FlowCheckRequestSchema, FlowCheckResponseSchema, (req) => {
+  bus.serve(requests.policyFlowCheck, (req) => {
     const snapshot = store.snapshot;
     const service = snapshot.services.get(req.serviceId);
     if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
@@ -201,7 +179,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     return { allowed: verdict.action === 'Accept', reason: verdict.reason, policyId: verdict.policy?.ID ?? '', policyName: verdict.policy?.name ?? '' };
   });
 
-  bus.serve(subjects.policyOidcClient, queues.policy, OidcClientRequestSchema, OidcClientResponseSchema, (req) => {
+  bus.serve(requests.policyOidcClient, (req) => {
     const service = store.snapshot.services.get(req.serviceId);
     if (!service || service.authorizationType !== 'OIDC' || service.disabled) throw new MicrosegError('AUTHN_SERVICE_UNKNOWN');
     if (secretHealth.check(service).some((u) => u.field === 'OIDCClientSecret')) throw new MicrosegError('POLICY_SECRET_UNREADABLE');

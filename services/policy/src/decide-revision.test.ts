@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
+import { requests, subjects } from '@microseg/contracts';
 import { Decision, DecideRequestSchema, DecideResponseSchema } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
@@ -43,7 +43,7 @@ async function create(kind: string, body: Record<string, unknown>): Promise<stri
 }
 
 const ask = (serviceId: string, clientIp = '') =>
-  gateway.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, { serviceId, method: 'GET', path: '/hello', authenticated: false, tags: [], clientIp }, 2_000);
+  gateway.request(requests.policyDecide, { serviceId, method: 'GET', path: '/hello', authenticated: false, tags: [], clientIp }, 2_000);
 
 test('a decision carries the revision of the objects it was made from, and a later change a later one', async () => {
   await create('httpresourcespecs', { name: 'hello', associatedTags: ['api=hello'], endpoints: [{ URI: '/hello', methods: ['GET'], public: true }] });

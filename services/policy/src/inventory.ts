@@ -3,7 +3,7 @@
 // it has any traffic, with the policies and namespace defaults that apply to it.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
-import { queues, subjects, type TagExpression } from '@microseg/contracts';
+import { queues, requests, subjects, type TagExpression } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { InventoryRequestSchema, InventoryResponseSchema } from '@microseg/proto/policy';
 import { appliesIn, systemTags, type Snapshot } from './snapshot.ts';
@@ -89,7 +89,7 @@ export function inventoryOf(snapshot: Snapshot, namespace: string, recursive: bo
 }
 
 export function serveInventory(bus: Bus, store: Pick<ObjectStore, 'snapshot'>): void {
-  bus.serve(subjects.policyInventory, queues.policy, InventoryRequestSchema, InventoryResponseSchema, (req) => {
+  bus.serve(requests.policyInventory, (req) => {
     if (!NAMESPACE.test(req.namespace)) throw new MicrosegError('BAD_REQUEST', 'the namespace must be a path such as /acme/team-b');
     return inventoryOf(store.snapshot, req.namespace, req.recursive);
   });

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
-import { queues, subjects } from '@microseg/contracts';
+import { queues, subjects, eventCatalogue } from '@microseg/contracts';
 import { FlowEventSchema, LogEventSchema, type FlowEvent } from '@microseg/proto/events';
 import type { Logger } from '@microseg/telemetry';
 
@@ -44,14 +44,14 @@ export function denialEvent(flow: FlowEvent, nowMs: number): { event: MessageIni
     event: {
       id: `network-denied-${flow.id}`,
       timeMs: flow.timeMs || BigInt(nowMs),
-      level: 'Warning',
-      category: 'network',
-      title: 'Network access denied',
+      level: eventCatalogue.networkAccessDenied.level,
+      category: eventCatalogue.networkAccessDenied.category,
+      title: eventCatalogue.networkAccessDenied.title,
       content: `${who} may not reach ${what}${purpose}: rejected ${by}.`,
       targetIdentity: flow.policyId ? 'networkaccesspolicy' : 'namespace',
       targetId: flow.policyId || flow.namespace,
       namespace: flow.namespace,
-      origin: 'policy',
+      origin: eventCatalogue.networkAccessDenied.origin,
       traceId: flow.traceId,
     },
   };

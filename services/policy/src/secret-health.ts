@@ -118,17 +118,6 @@ export class SecretHealthReporter {
     const { kind, name, namespace, ID } = problems[0]!;
     const lines = problems.map((p) => `${p.problem}; ${consequence[p.field]}. ${p.fix}`);
     this.#log({ kind, name, namespace, fields: problems.map((p) => p.field), keyIds: problems.map((p) => p.keyId) }, `a secret cannot be decrypted: ${kind} ${name} in ${namespace}`);
-    this.#bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, {
-      id: randomUUID(),
-      timeMs: BigInt(Date.now()),
-      level: 'Error',
-      category: 'crud',
-      title: 'Secret cannot be decrypted',
-      content: `The ${kind} ${name} in ${namespace}: ${lines.join(' ')}`,
-      targetIdentity: kind,
-      targetId: ID,
-      namespace,
-      origin: 'policy',
-    }, `secret-unreadable-${fingerprint}`);
+    this.#bus.emitEvent('secretUnreadable', { content: `The ${kind} ${name} in ${namespace}: ${lines.join(' ')}`, targetIdentity: kind, targetId: ID, namespace }, { msgId: `secret-unreadable-${fingerprint}` });
   }
 }

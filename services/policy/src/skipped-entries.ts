@@ -1,10 +1,7 @@
 // A bucket entry that was skipped (stored-entries.ts) is an Error event for the
 // administrators of `/` (the entry's own namespace cannot be trusted) and a log
 // line: the bucket, the key, the revision and what is wrong, never the value.
-import { randomUUID } from 'node:crypto';
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { LogEventSchema } from '@microseg/proto/events';
 import type { SkippedEntry } from './store.ts';
 
 /** `remedy`: how to put right what the entry was meant to be (write the object again, make a new token). */
@@ -13,23 +10,16 @@ export function reportSkippedEntries(bus: Bus, bucket: string, remedy: string, l
     // Keys are chosen by whoever wrote the entry: shown cut short, as JSON.
     const shownKey = JSON.stringify(key.slice(0, 200));
     log({ bucket, key: key.slice(0, 200), revision, problem }, 'skipped a malformed bucket entry');
-    bus.publishEvent(
-      subjects.logEvent('policy'),
-      LogEventSchema,
+    bus.emitEvent(
+      'malformedEntrySkipped',
       {
-        id: randomUUID(),
-        timeMs: BigInt(Date.now()),
-        level: 'Error',
-        category: 'crud',
-        title: 'Malformed entry skipped',
         content: `The entry ${shownKey} (revision ${revision}) of the bucket ${bucket} ${problem}. It is ignored: nothing it says is used. Delete it (nats kv del ${bucket} ${shownKey}); ${remedy}.`,
         targetIdentity: 'bucketentry',
         targetId: key.slice(0, 200),
         namespace: '/',
-        origin: 'policy',
       },
       // Every replica skips the same entry: JetStream keeps one event.
-      `skipped-${bucket}-${revision}`,
+      { msgId: `skipped-${bucket}-${revision}` },
     );
   };
 }

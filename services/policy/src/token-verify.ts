@@ -3,12 +3,12 @@
 // policy replica keeps in memory, so a revoked token is refused as soon as the
 // store's watch has seen the deletion. The token is never logged.
 import type { Bus } from '@microseg/bus';
-import { queues, subjects } from '@microseg/contracts';
+import { queues, requests, subjects } from '@microseg/contracts';
 import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
 import type { TokenStore } from './api/tokens.ts';
 
 export function serveTokenVerify(bus: Bus, tokens: Pick<TokenStore, 'authenticate'>): void {
-  bus.serve(subjects.policyTokenVerify, queues.policy, TokenVerifyRequestSchema, TokenVerifyResponseSchema, (req) => {
+  bus.serve(requests.policyTokenVerify, (req) => {
     const principal = tokens.authenticate(req.token);
     if (!principal) return { valid: false };
     return { valid: true, name: principal.name, role: principal.role, namespace: principal.namespace };

@@ -76,13 +76,6 @@ export declare type LoginStartResponse = Message<"microseg.v1.LoginStartResponse
    * @generated from field: uint32 binding_max_age_seconds = 4;
    */
   bindingMaxAgeSeconds: number;
-
-  /**
-   * With error AUTHN_LOGIN_RATE_LIMITED: when the client's address may start a login again (Retry-After).
-   *
-   * @generated from field: uint32 retry_after_seconds = 5;
-   */
-  retryAfterSeconds: number;
 };
 
 /**

@@ -12,7 +12,8 @@ export declare const file_microseg_v1_common: GenFile;
 
 /**
  * ErrorDetail is carried in every reply that can fail. `code` comes from the error
- * registry (@microseg/errors); `message` is safe to show to an end user.
+ * registry (@microseg/errors); `message` is for the caller (an edge shows it to
+ * clients only for codes below 500).
  *
  * @generated from message microseg.v1.ErrorDetail
  */
@@ -26,6 +27,13 @@ export declare type ErrorDetail = Message<"microseg.v1.ErrorDetail"> & {
    * @generated from field: string message = 2;
    */
   message: string;
+
+  /**
+   * When the request may be tried again (Retry-After), for rate limits; 0: not said.
+   *
+   * @generated from field: uint32 retry_after_seconds = 3;
+   */
+  retryAfterSeconds: number;
 };
 
 /**

@@ -8,7 +8,7 @@ import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file microseg/v1/common.proto.
  */
 export const file_microseg_v1_common = /*@__PURE__*/
-  fileDesc("ChhtaWNyb3NlZy92MS9jb21tb24ucHJvdG8SC21pY3Jvc2VnLnYxIiwKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCWIGcHJvdG8z");
+  fileDesc("ChhtaWNyb3NlZy92MS9jb21tb24ucHJvdG8SC21pY3Jvc2VnLnYxIkkKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIbChNyZXRyeV9hZnRlcl9zZWNvbmRzGAMgASgNYgZwcm90bzM");
 
 /**
  * Describes the message microseg.v1.ErrorDetail.

@@ -4,8 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { BusRequestError, type Bus } from '@microseg/bus';
-import { cookies, paths, subjects } from '@microseg/contracts';
-import { fromWire, type ErrorCode } from '@microseg/errors';
+import { cookies, paths, requests, subjects } from '@microseg/contracts';
+import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import {
   LoginCallbackRequestSchema,
   LoginCallbackResponseSchema,
@@ -147,21 +147,14 @@ const handleCallback: Step = async (deps, ctx) => {
   if (ctx.req.method !== 'GET') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', details: ['The login callback accepts GET only.'] }, 'invalid');
   let reply;
   try {
-    reply = await deps.bus.request(
-      subjects.authnLoginCallback,
-      LoginCallbackRequestSchema,
-      LoginCallbackResponseSchema,
-      { serviceId: ctx.route!.id, query: ctx.query, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp, requestId: ctx.requestId },
+    reply = await deps.bus.request(requests.authnLoginCallback, { serviceId: ctx.route!.id, query: ctx.query, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp, requestId: ctx.requestId },
       // The code exchange talks to the IdP (token, JWKS: each bounded by AUTHN_IDP_TIMEOUT_MS): allow it more than a lookup.
       deps.busTimeoutMs * 20,
     );
   } catch (err) {
     if (err instanceof BusRequestError) return unavailable(deps, ctx);
-    throw err;
-  }
-  if (reply.error) {
-    const error = fromWire(reply.error);
-    return refuse(deps, ctx, { code: error.code, message: error.message, details: ['No session was created. Open the application again to start a new login.'] }, 'token');
+    if (!(err instanceof MicrosegError)) throw err;
+    return refuse(deps, ctx, { code: err.code, message: err.message, details: ['No session was created. Open the application again to start a new login.'] }, 'token');
   }
   redirect(ctx.res, reply.returnTo.startsWith('/') && !reply.returnTo.startsWith('//') ? reply.returnTo : '/', {
     'set-cookie': hostCookie(cookies.session, reply.ticket, reply.maxAgeSeconds),
@@ -181,14 +174,14 @@ const resolveSession: Step = async (deps, ctx) => {
     // Keyed by the whole credential and the service: a cookie of one service is nothing for another.
     const session = await deps.sessions.get(`${route.id}\0${ticket || `bearer ${bearer}`}`, async () => {
       if (ticket) {
-        const reply = await deps.bus.request(subjects.authnSessionLookup, SessionLookupRequestSchema, SessionLookupResponseSchema, { serviceId: route.id, ticket }, deps.busTimeoutMs);
         // authn could not tell (Redis away): not "no session" — fail closed without sending anyone to log in.
-        if (reply.error) throw new BusRequestError('bad-reply', subjects.authnSessionLookup);
+        const reply = await deps.bus.request(requests.authnSessionLookup, { serviceId: route.id, ticket }, deps.busTimeoutMs).catch(unableToTell);
         if (!reply.found) return { value: undefined, until: 0 };
         return { value: { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Number(reply.cacheUntilMs) };
       }
-      const reply = await deps.bus.request(subjects.authnBearerVerify, BearerVerifyRequestSchema, BearerVerifyResponseSchema, { serviceId: route.id, token: bearer }, deps.busTimeoutMs);
-      if (reply.error || !reply.valid) return { value: undefined, until: 0 };
+      // A refusal says no; authn impaired (Redis away: it cannot check revocations) fails closed with a 503.
+      const reply = await deps.bus.request(requests.authnBearerVerify, { serviceId: route.id, token: bearer }, deps.busTimeoutMs).catch(unableToTell);
+      if (!reply.valid) return { value: undefined, until: 0 };
       return { value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + 10_000, Number(reply.expiresAtMs)) };
     });
     if (session) ctx.session = { subject: session.subject, tags: session.tags };
@@ -199,6 +192,12 @@ const resolveSession: Step = async (deps, ctx) => {
   }
   return false;
 };
+
+/** authn answered with an error: for a question about a credential, the answer is unknown, not "no" (fail closed). */
+function unableToTell(err: unknown): never {
+  if (err instanceof MicrosegError) throw new BusRequestError('bad-reply', err.code, { cause: err });
+  throw err;
+}
 
 function bearerToken(header: string | undefined): string {
   const m = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? '');
@@ -223,11 +222,12 @@ const handleLogout: Step = async (deps, ctx) => {
   const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
   let redirectUrl = '/';
   try {
-    const reply = await deps.bus.request(subjects.authnLogout, LogoutRequestSchema, LogoutResponseSchema, { serviceId: ctx.route!.id, ticket, clientIp: ctx.clientIp }, deps.busTimeoutMs * 5);
-    if (!reply.error && reply.redirectUrl) redirectUrl = reply.redirectUrl;
+    const reply = await deps.bus.request(requests.authnLogout, { serviceId: ctx.route!.id, ticket, clientIp: ctx.clientIp }, deps.busTimeoutMs * 5);
+    if (reply.redirectUrl) redirectUrl = reply.redirectUrl;
   } catch (err) {
-    if (!(err instanceof BusRequestError)) throw err;
-    return unavailable(deps, ctx);
+    if (err instanceof BusRequestError) return unavailable(deps, ctx);
+    // authn refused (an unknown session, a service without OIDC): the cookie goes all the same, back to `/`.
+    if (!(err instanceof MicrosegError)) throw err;
   }
   if (ticket) deps.sessions.invalidateCredential(`${ctx.route!.id}\0${ticket}`);
   // The cookie goes in any case; the session is gone from Redis and every gateway.
@@ -260,15 +260,14 @@ const handleBackchannelLogout: Step = async (deps, ctx) => {
   }
   const logoutToken = new URLSearchParams(body).get('logout_token') ?? '';
   try {
-    const reply = await deps.bus.request(subjects.authnBackchannelLogout, BackchannelLogoutRequestSchema, BackchannelLogoutResponseSchema, { serviceId: ctx.route!.id, logoutToken }, deps.busTimeoutMs * 5);
-    if (reply.error) {
-      ctx.res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      ctx.res.end(JSON.stringify({ error: 'invalid_request', error_description: reply.error.message }));
-      return true;
-    }
+    await deps.bus.request(requests.authnBackchannelLogout, { serviceId: ctx.route!.id, logoutToken }, deps.busTimeoutMs * 5);
   } catch (err) {
-    if (!(err instanceof BusRequestError)) throw err;
-    return unavailable(deps, ctx);
+    if (err instanceof BusRequestError) return unavailable(deps, ctx);
+    if (!(err instanceof MicrosegError)) throw err;
+    // OIDC Back-Channel Logout §2.8: 400 with an OAuth error body.
+    ctx.res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    ctx.res.end(JSON.stringify({ error: 'invalid_request', error_description: err.message }));
+    return true;
   }
   ctx.res.writeHead(200, { 'cache-control': 'no-store' });
   ctx.res.end();
@@ -306,10 +305,12 @@ const authorize: Step = async (deps, ctx) => {
       // Renewed ahead of time in the background, so that a steady stream of requests never waits for policy.
       if (deps.decisions.shouldRefresh(key, askedAt)) refreshDecision(deps, key, question);
     } else {
-      ctx.verdict = await deps.bus.request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs);
-      if (!ctx.verdict.error) deps.decisions.remember(key, ctx.verdict, Date.now(), askedAt);
+      ctx.verdict = await deps.bus.request(requests.policyDecide, question, deps.busTimeoutMs);
+      deps.decisions.remember(key, ctx.verdict, Date.now(), askedAt);
     }
   } catch (err) {
+    // policy answered with an error (an unknown service: it was just removed): no decision, fail closed.
+    if (err instanceof MicrosegError) return unavailable(deps, ctx);
     if (!(err instanceof BusRequestError)) throw err;
     // The policy service is away: the last good decision stands for a bounded time, then fail closed.
     const last = deps.decisions.fallback(key);
@@ -317,7 +318,6 @@ const authorize: Step = async (deps, ctx) => {
     ctx.verdict = last;
   }
   const verdict = ctx.verdict;
-  if (verdict.error) return unavailable(deps, ctx);
   switch (verdict.decision) {
     case Decision.ALLOW:
       return false;
@@ -332,11 +332,9 @@ const authorize: Step = async (deps, ctx) => {
 function refreshDecision(deps: PipelineDeps, key: string, question: MessageInitShape<typeof DecideRequestSchema>): void {
   const askedAt = Date.now();
   deps.bus
-    .request(subjects.policyDecide, DecideRequestSchema, DecideResponseSchema, question, deps.busTimeoutMs)
+    .request(requests.policyDecide, question, deps.busTimeoutMs)
     .then(
-      (verdict) => {
-        if (!verdict.error) deps.decisions.remember(key, verdict, Date.now(), askedAt);
-      },
+      (verdict) => deps.decisions.remember(key, verdict, Date.now(), askedAt),
       // Not heard from: the cached decision ages out as it would have; the request in line then fails closed.
       () => undefined,
     )
@@ -346,25 +344,18 @@ function refreshDecision(deps: PipelineDeps, key: string, question: MessageInitS
 async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true> {
   let reply;
   try {
-    reply = await deps.bus.request(
-      subjects.authnLoginStart,
-      LoginStartRequestSchema,
-      LoginStartResponseSchema,
-      { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp },
+    reply = await deps.bus.request(requests.authnLoginStart, { serviceId: ctx.route!.id, returnTo: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, binding: singleCookie(ctx.req.headers.cookie, cookies.loginBinding), clientIp: ctx.clientIp },
       // Discovery may run on the first login.
       deps.busTimeoutMs * 20,
     );
   } catch (err) {
     if (err instanceof BusRequestError) return unavailable(deps, ctx);
-    throw err;
-  }
-  if (reply.error) {
-    const error = fromWire(reply.error);
+    if (!(err instanceof MicrosegError)) throw err;
     // authn itself is impaired (Redis away): a fast 503, not an error page that invites retrying the login.
-    if (error.code === 'INTERNAL') return unavailable(deps, ctx);
+    if (err.code === 'INTERNAL') return unavailable(deps, ctx);
     // Too many login starts from this address: a 429 page that says when to come back, not another redirect.
-    if (error.code === 'AUTHN_LOGIN_RATE_LIMITED') return refuse(deps, ctx, { code: error.code, message: error.message, headers: { 'retry-after': String(reply.retryAfterSeconds || 60) } }, 'missingtoken');
-    return refuse(deps, ctx, { code: error.code as ErrorCode, message: error.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
+    if (err.code === 'AUTHN_LOGIN_RATE_LIMITED') return refuse(deps, ctx, { code: err.code, message: err.message, headers: { 'retry-after': String(err.retryAfterSeconds || 60) } }, 'missingtoken');
+    return refuse(deps, ctx, { code: err.code, message: err.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
   recordFlow(deps, ctx, { route: ctx.route, clientIp: ctx.clientIp, method: ctx.req.method ?? '', path: ctx.path, accepted: false, dropReason: 'missingtoken', policyId: ctx.verdict?.policyId, policyName: ctx.verdict?.policyName, statusCode: 302, requestId: ctx.requestId, port: ctx.port });

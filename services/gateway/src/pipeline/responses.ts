@@ -37,7 +37,8 @@ export interface ErrorReply {
 
 export function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, reply: ErrorReply): void {
   const status = errorCodes[reply.code].status;
-  const message = reply.message ?? errorCodes[reply.code].message;
+  // A 5xx says what the registry says, never the detail (that is in the logs and the administrator's event).
+  const message = status < 500 && reply.message ? reply.message : errorCodes[reply.code].message;
   if (res.headersSent) {
     res.destroy();
     return;

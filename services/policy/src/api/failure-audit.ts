@@ -3,20 +3,18 @@
 // header), and why (the error code; our own message for 403 and 422). Never the presented token.
 // Refusals for too many failed attempts (429) are reported at the first one, then once a minute
 // per address with their count, so a scanner cannot flood the event store.
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '@microseg/bus';
-import { objectKinds, pluralOf, subjects } from '@microseg/contracts';
-import { LogEventSchema } from '@microseg/proto/events';
+import { objectKinds, pluralOf, type EventKind } from '@microseg/contracts';
 import type { AuthFailureLimiter } from './auth-failures.ts';
 
-const AUDITED: Record<number, { category: 'auth' | 'crud'; title: string; withMessage: boolean }> = {
-  400: { category: 'crud', title: 'API request refused', withMessage: false },
-  401: { category: 'auth', title: 'API authentication failed', withMessage: false },
-  403: { category: 'auth', title: 'API access denied', withMessage: true },
-  413: { category: 'crud', title: 'API request refused', withMessage: false },
-  422: { category: 'crud', title: 'API change refused', withMessage: true },
-  429: { category: 'auth', title: 'API client rate limited', withMessage: false },
+const AUDITED: Record<number, { kind: EventKind; withMessage: boolean }> = {
+  400: { kind: 'apiRequestRefused', withMessage: false },
+  401: { kind: 'apiAuthenticationFailed', withMessage: false },
+  403: { kind: 'apiAccessDenied', withMessage: true },
+  413: { kind: 'apiRequestRefused', withMessage: false },
+  422: { kind: 'apiChangeRefused', withMessage: true },
+  429: { kind: 'apiClientRateLimited', withMessage: false },
 };
 
 const plurals = new Set<string>([...objectKinds.map(pluralOf), 'apitokens']);
@@ -62,24 +60,12 @@ export function auditFailures(app: FastifyInstance, bus: Bus, limiter: AuthFailu
     const who = req.principal ? `token ${req.principal.name}` : 'a client without a valid token';
     const why = audited.withMessage && message ? `: ${redactCredentials(message).slice(0, 500)}` : '';
     const count = reply.statusCode === 429 ? ` (${refusedCount} request${refusedCount === 1 ? '' : 's'} refused since the last report)` : '';
-    const id = randomUUID();
-    bus.publishEvent(
-      subjects.logEvent('policy'),
-      LogEventSchema,
-      {
-        id,
-        timeMs: BigInt(Date.now()),
-        level: 'Warning',
-        category: audited.category,
-        title: audited.title,
-        content: `${describeRoute(req)} by ${who} from ${req.ip}: ${reply.statusCode} ${code || 'refused'}${why}${count}.`,
-        targetIdentity: req.principal ? 'apitoken' : 'api',
-        targetId: req.principal?.tokenID ?? '',
-        namespace: req.namespace ?? '/',
-        origin: 'policy',
-      },
-      id,
-    );
+    bus.emitEvent(audited.kind, {
+      content: `${describeRoute(req)} by ${who} from ${req.ip}: ${reply.statusCode} ${code || 'refused'}${why}${count}.`,
+      targetIdentity: req.principal ? 'apitoken' : 'api',
+      targetId: req.principal?.tokenID ?? '',
+      namespace: req.namespace ?? '/',
+    });
     return payload;
   });
 }

@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { stringify as toYaml } from 'yaml';
-import { subjects } from '@microseg/contracts';
+import { requests, subjects } from '@microseg/contracts';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
 import { OidcClientRequestSchema, OidcClientResponseSchema } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
@@ -105,7 +105,7 @@ async function stored(kind: string, id: string): Promise<{ text: string; json: R
 
 /** The OIDC client secret the policy service hands to authn (opened from the bucket). */
 async function clientSecretOf(serviceId: string): Promise<string> {
-  const res = await app.bus.request(subjects.policyOidcClient, OidcClientRequestSchema, OidcClientResponseSchema, { serviceId }, 5_000);
+  const res = await app.bus.request(requests.policyOidcClient, { serviceId }, 5_000);
   assert.equal(res.error, undefined, `oidc client lookup failed: ${JSON.stringify(res.error)}`);
   return res.clientSecret;
 }
@@ -600,7 +600,7 @@ test('OIDCAllowedTenants: an Azure AD multi-tenant service that lists its tenant
   const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
   const multi = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-multi-app', 'azure-secret', { OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0', OIDCAllowedTenants: [tenant] }) });
   assert.equal(multi.status, 201, multi.text);
-  const res = await app.bus.request(subjects.policyOidcClient, OidcClientRequestSchema, OidcClientResponseSchema, { serviceId: multi.body.ID }, 5_000);
+  const res = await app.bus.request(requests.policyOidcClient, { serviceId: multi.body.ID }, 5_000);
   assert.deepEqual(res.allowedTenants, [tenant]);
   const single = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-single-app', 'azure-secret', { OIDCProviderURL: `https://login.microsoftonline.com/${tenant}/v2.0` }) });
   assert.equal(single.status, 201, single.text);

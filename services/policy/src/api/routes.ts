@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { isNamespacePath, objectKinds, pluralOf, subjects, type ObjectKind, type PolicyObject, type ServiceObject } from '@microseg/contracts';
 import type { Bus } from '@microseg/bus';
+import { MicrosegError } from '@microseg/errors';
 import { LogEventSchema } from '@microseg/proto/events';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import { validateObject, type AttributeError } from '../objects/schema.ts';
@@ -42,34 +43,21 @@ export interface ApiDeps {
   serviceStatus?: (service: ServiceObject) => ServiceStatus | undefined;
 }
 
-class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly errors?: AttributeError[];
-  readonly headers?: Record<string, string>;
-  constructor(status: number, code: string, message: string, errors?: AttributeError[], headers?: Record<string, string>) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.errors = errors;
-    this.headers = headers;
-  }
-}
 
 const validationFailed = (errors: AttributeError[]) =>
-  new ApiError(422, 'POLICY_VALIDATION_FAILED', `${errors.length} invalid attribute${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.attribute} ${e.message}`).join('; ')}`, errors);
+  new MicrosegError('POLICY_VALIDATION_FAILED', `${errors.length} invalid attribute${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.attribute} ${e.message}`).join('; ')}`, { errors });
 
 function kindFrom(req: FastifyRequest): ObjectKind {
   const plural = (req.params as { plural: string }).plural.toLowerCase();
   const kind = kindOfPlural.get(plural);
-  if (!kind) throw new ApiError(404, 'NOT_FOUND', `unknown kind ${plural}; expected one of ${[...kindOfPlural.keys(), 'apitokens'].join(', ')}`);
+  if (!kind) throw new MicrosegError('NOT_FOUND', `unknown kind ${plural}; expected one of ${[...kindOfPlural.keys(), 'apitokens'].join(', ')}`);
   return kind;
 }
 
 function requireAccess(req: FastifyRequest, action: 'read' | 'write' | 'admin', namespace = req.namespace!): void {
   const p = req.principal!;
-  if (!withinSubtree(namespace, p.namespace)) throw new ApiError(403, 'FORBIDDEN', `the token ${p.name} is limited to ${p.namespace} and cannot act on ${namespace}`);
-  if (!allows(p.role, action)) throw new ApiError(403, 'FORBIDDEN', `the token ${p.name} has the role ${p.role}, which cannot ${action === 'read' ? 'read' : action === 'write' ? 'change objects' : 'manage tokens'}`);
+  if (!withinSubtree(namespace, p.namespace)) throw new MicrosegError('FORBIDDEN', `the token ${p.name} is limited to ${p.namespace} and cannot act on ${namespace}`);
+  if (!allows(p.role, action)) throw new MicrosegError('FORBIDDEN', `the token ${p.name} has the role ${p.role}, which cannot ${action === 'read' ? 'read' : action === 'write' ? 'change objects' : 'manage tokens'}`);
 }
 
 /** An object in the request's namespace by ID or name. */
@@ -82,13 +70,13 @@ function find(deps: ApiDeps, kind: ObjectKind, namespace: string, idOrName: stri
   const resolved = kind === 'namespace' ? resolveNamespaceName(idOrName, namespace) : undefined;
   const byPath = resolved?.ok ? deps.store.entry(kind, stableObjectId(kind, namespace, resolved.path)) : undefined;
   if (byPath) return byPath;
-  throw new ApiError(404, 'NOT_FOUND', `no ${kind} ${idOrName} in ${namespace}`);
+  throw new MicrosegError('NOT_FOUND', `no ${kind} ${idOrName} in ${namespace}`);
 }
 
 /** Processing units belong to the gateways that front them (they register them); nobody writes them here. */
 function refuseProcessingUnitWrite(kind: ObjectKind): void {
   if (kind === 'processingunit') {
-    throw new ApiError(403, 'FORBIDDEN', 'processing units are registered by the gateways that front them (their processing-units file); they cannot be created or changed through the API');
+    throw new MicrosegError('FORBIDDEN', 'processing units are registered by the gateways that front them (their processing-units file); they cannot be created or changed through the API');
   }
 }
 
@@ -97,7 +85,7 @@ function resolvedNamespaceObject<T extends { name: string }>(value: T, container
   const resolved = resolveNamespaceName(value.name, container);
   if (!resolved.ok) {
     if (resolved.status === 422) throw validationFailed([{ attribute: 'name', message: resolved.message }]);
-    throw new ApiError(403, 'FORBIDDEN', resolved.message);
+    throw new MicrosegError('FORBIDDEN', resolved.message);
   }
   return { ...value, name: resolved.path };
 }
@@ -131,7 +119,7 @@ function ifMatch(req: FastifyRequest): number | undefined {
   if (header === undefined) return undefined;
   if (String(header).trim() === '*') return undefined;
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(String(header).trim());
-  if (!m) throw new ApiError(400, 'BAD_REQUEST', 'If-Match must be an ETag returned by the API, such as "42"');
+  if (!m) throw new MicrosegError('BAD_REQUEST', 'If-Match must be an ETag returned by the API, such as "42"');
   return Number(m[1]);
 }
 
@@ -157,32 +145,22 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     await deps.bus.nc.flush();
   };
 
-  const audit = (req: FastifyRequest, verb: 'created' | 'updated' | 'deleted', object: { kind: string; ID: string; name: string; namespace: string }) => {
-    const id = randomUUID();
-    deps.bus.publishEvent(
-      subjects.logEvent('policy'),
-      LogEventSchema,
-      {
-        id,
-        timeMs: BigInt(Date.now()),
-        level: 'Info',
-        category: 'crud',
-        title: `${object.kind} ${verb}`,
-        content: `${object.kind} ${object.name} was ${verb} in ${object.namespace} by token ${req.principal?.name ?? 'unknown'}.`,
-        targetIdentity: object.kind,
-        targetId: object.ID,
-        namespace: object.namespace,
-        origin: 'policy',
-      },
-      id,
-    );
+  const auditKinds = { created: 'objectCreated', updated: 'objectUpdated', deleted: 'objectDeleted' } as const;
+  const audit = (req: FastifyRequest, verb: keyof typeof auditKinds, object: { kind: string; ID: string; name: string; namespace: string }) => {
+    deps.bus.emitEvent(auditKinds[verb], {
+      title: `${object.kind} ${verb}`,
+      content: `${object.kind} ${object.name} was ${verb} in ${object.namespace} by token ${req.principal?.name ?? 'unknown'}.`,
+      targetIdentity: object.kind,
+      targetId: object.ID,
+      namespace: object.namespace,
+    });
   };
 
   const yamlParser = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
     try {
       done(null, parseYaml(body));
     } catch (err) {
-      done(new ApiError(400, 'BAD_REQUEST', `the body is not valid YAML: ${(err as Error).message}`));
+      done(new MicrosegError('BAD_REQUEST', `the body is not valid YAML: ${(err as Error).message}`));
     }
   };
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, yamlParser);
@@ -196,7 +174,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     jsonParser(req, text, (err: Error | null, value?: unknown) => {
       if (err) return done(err);
       const twice = duplicateKey(text);
-      if (twice !== undefined) return done(new ApiError(400, 'BAD_REQUEST', `the key ${JSON.stringify(twice.slice(0, 64))} appears twice in one object; send each key once`));
+      if (twice !== undefined) return done(new MicrosegError('BAD_REQUEST', `the key ${JSON.stringify(twice.slice(0, 64))} appears twice in one object; send each key once`));
       done(null, value);
     });
   });
@@ -213,14 +191,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return stringifyYaml(JSON.parse(payload));
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.status).headers(err.headers ?? {}).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) });
-    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ code: 'BAD_REQUEST', message: err.message });
-    req.log.error({ err }, 'API request failed');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error.' });
-  });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
-
   // Authentication and the namespace, before every API route.
   app.addHook('onRequest', async (req) => {
     if (req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics') return;
@@ -229,7 +199,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const waitMs = deps.authFailures.blockedForMs(req.ip);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
-      throw new ApiError(429, 'RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
+      throw new MicrosegError('RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, { retryAfterSeconds: seconds });
     }
     // Node keeps only the first of two Authorization headers; a proxy in front may keep the last.
     const authorizations = req.raw.rawHeaders.filter((_, i) => i % 2 === 0 && req.raw.rawHeaders[i]!.toLowerCase() === 'authorization').length;
@@ -238,11 +208,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const principal = m ? deps.tokens.authenticate(m[1]!) : undefined;
     if (!principal) {
       deps.authFailures.failed(req.ip);
-      throw new ApiError(401, 'UNAUTHENTICATED', authorizations > 1 ? 'send one Authorization header, not several' : 'a valid API token is required: send Authorization: Bearer <token>');
+      throw new MicrosegError('UNAUTHENTICATED', authorizations > 1 ? 'send one Authorization header, not several' : 'a valid API token is required: send Authorization: Bearer <token>');
     }
     req.principal = principal;
     const namespace = String(req.headers['x-namespace'] ?? principal.namespace);
-    if (!isNamespacePath(namespace)) throw new ApiError(400, 'BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
+    if (!isNamespacePath(namespace)) throw new MicrosegError('BAD_REQUEST', `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(namespace).slice(0, 80)}`);
     req.namespace = namespace;
   });
 
@@ -271,14 +241,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/apitokens/:id', async (req) => {
     requireAccess(req, 'admin');
     const record = deps.tokens.get((req.params as { id: string }).id);
-    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new ApiError(404, 'NOT_FOUND', 'no such token');
+    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new MicrosegError('NOT_FOUND', 'no such token');
     const { secretHash: _h, ...shown } = record;
     return shown;
   });
   app.delete('/apitokens/:id', async (req) => {
     requireAccess(req, 'admin');
     const record = deps.tokens.get((req.params as { id: string }).id);
-    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new ApiError(404, 'NOT_FOUND', 'no such token');
+    if (!record || !withinSubtree(record.namespace, req.principal!.namespace)) throw new MicrosegError('NOT_FOUND', 'no such token');
     await deps.tokens.revoke(record.ID);
     audit(req, 'deleted', { kind: 'apitoken', ID: record.ID, name: record.name, namespace: record.namespace });
     const { secretHash: _h, ...shown } = record;
@@ -352,7 +322,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     try {
       revision = await deps.store.create(sealObject(deps.secrets, object));
     } catch (err) {
-      if (err instanceof StoreConflict) throw new ApiError(409, 'CONFLICT', `a ${kind} named ${value.name} exists in ${req.namespace}; update it or choose another name`);
+      if (err instanceof StoreConflict) throw new MicrosegError('CONFLICT', `a ${kind} named ${value.name} exists in ${req.namespace}; update it or choose another name`);
       throw err;
     }
     audit(req, 'created', object);
@@ -373,7 +343,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     refuseProcessingUnitWrite(kind);
     const expected = ifMatch(req);
     const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
-    if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
+    if (expected !== undefined && expected !== existing.revision) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const input: Record<string, unknown> = merge ? { ...publicView(existing.object), ...body } : body;
     // The older protocols + ports form in a patch replaces the stored servicePorts.
@@ -394,7 +364,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     try {
       revision = await deps.store.replace(sealObject(deps.secrets, object, existing.object), expected ?? existing.revision);
     } catch (err) {
-      if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
+      if (err instanceof StoreConflict) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
       throw err;
     }
     audit(req, 'updated', object);
@@ -410,11 +380,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     requireAccess(req, kind === 'processingunit' ? 'admin' : 'write');
     const expected = ifMatch(req);
     const existing = find(deps, kind, req.namespace!, (req.params as { id: string }).id);
-    if (expected !== undefined && expected !== existing.revision) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);
+    if (expected !== undefined && expected !== existing.revision) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);
     try {
       await deps.store.remove(kind, existing.object.ID, existing.revision);
     } catch (err) {
-      if (err instanceof StoreConflict) throw new ApiError(412, 'PRECONDITION_FAILED', `the ${kind} changed while it was being deleted; read it again and retry`);
+      if (err instanceof StoreConflict) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being deleted; read it again and retry`);
       throw err;
     }
     audit(req, 'deleted', existing.object);

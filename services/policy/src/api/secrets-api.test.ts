@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import type { Bus } from '@microseg/bus';
+import { eventCatalogue, type EventKind } from '@microseg/contracts';
 import type { PolicyObject } from '@microseg/contracts';
 import { SecretBox, keyIdOfSealed } from '../secrets.ts';
 import { StoreConflict, type ObjectStore } from '../store.ts';
@@ -32,7 +33,7 @@ test('reseal: compare-and-set per object; a concurrent edit wins and is reported
     },
   } as unknown as ObjectStore;
   const events: Array<{ title: string; content: string; namespace: string }> = [];
-  const bus = { publishEvent: (_s: string, _schema: unknown, e: { title: string; content: string; namespace: string }) => events.push(e) } as unknown as Bus;
+  const bus = { emitEvent: (kind: EventKind, e: { content: string; namespace: string }) => events.push({ title: eventCatalogue[kind].title, content: e.content, namespace: e.namespace }) } as unknown as Bus;
   const secrets = new SecretBox([keyB, keyA]);
 
   const app = Fastify();

@@ -80,22 +80,5 @@ export function registerSecretRoutes(app: FastifyInstance, deps: SecretsApiDeps)
 }
 
 function audit(bus: Bus, req: FastifyRequest, object: { kind: string; ID: string; namespace: string }, content: string): void {
-  const id = randomUUID();
-  bus.publishEvent(
-    subjects.logEvent('policy'),
-    LogEventSchema,
-    {
-      id,
-      timeMs: BigInt(Date.now()),
-      level: 'Info',
-      category: 'crud',
-      title: 'Secrets re-sealed',
-      content,
-      targetIdentity: object.kind,
-      targetId: object.ID || (req.principal?.tokenID ?? ''),
-      namespace: object.namespace,
-      origin: 'policy',
-    },
-    id,
-  );
+  bus.emitEvent('secretsResealed', { content, targetIdentity: object.kind, targetId: object.ID || (req.principal?.tokenID ?? ''), namespace: object.namespace });
 }

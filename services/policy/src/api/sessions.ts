@@ -3,8 +3,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { BusRequestError } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
-import { SessionListRequestSchema, SessionListResponseSchema, SessionRevokeRequestSchema, SessionRevokeResponseSchema, type SessionInfo } from '@microseg/proto/authn';
+import { requests } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
+import type { SessionInfo } from '@microseg/proto/authn';
 import { allows, withinSubtree, type Principal } from './tokens.ts';
 
 const TIMEOUT_MS = 3_000;
@@ -23,80 +24,46 @@ function view(s: SessionInfo) {
   };
 }
 
-class SessionsError extends Error {
-  readonly statusCode: number;
-  readonly code: string;
-  constructor(statusCode: number, code: string, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-    this.code = code;
-  }
-}
 
 function access(req: FastifyRequest, write: boolean): { principal: Principal; namespace: string } {
   const principal = req.principal!;
   const namespace = req.namespace!;
-  if (!withinSubtree(namespace, principal.namespace)) throw new SessionsError(403, 'FORBIDDEN', `the token ${principal.name} is limited to ${principal.namespace} and cannot act on ${namespace}`);
+  if (!withinSubtree(namespace, principal.namespace)) throw new MicrosegError('FORBIDDEN', `the token ${principal.name} is limited to ${principal.namespace} and cannot act on ${namespace}`);
   // Reading who is signed in is personal data: editors and admins only; revoking too.
-  if (!allows(principal.role, 'write')) throw new SessionsError(403, 'FORBIDDEN', `the token ${principal.name} has the role ${principal.role}, which cannot ${write ? 'revoke' : 'list'} sessions`);
+  if (!allows(principal.role, 'write')) throw new MicrosegError('FORBIDDEN', `the token ${principal.name} has the role ${principal.role}, which cannot ${write ? 'revoke' : 'list'} sessions`);
   return { principal, namespace };
 }
 
+/** authn's answer; authn away or impaired (Redis) is 503, its refusals (an unknown session: 404) pass as they are. */
 async function ask<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof BusRequestError) throw new SessionsError(503, 'UNAVAILABLE', 'the authn service does not answer; retry');
+    if (err instanceof BusRequestError) throw new MicrosegError('UNAVAILABLE', 'the authn service does not answer; retry', { cause: err });
+    if (err instanceof MicrosegError && err.status >= 500) throw new MicrosegError('UNAVAILABLE', 'the authn service cannot answer right now; retry', { cause: err });
     throw err;
   }
 }
 
 export function registerSessionRoutes(app: FastifyInstance, bus: Bus): void {
-  const reply = (err: unknown) => {
-    if (err instanceof SessionsError) return { status: err.statusCode, body: { code: err.code, message: err.message } };
-    throw err;
-  };
-
   /** GET /sessions?user=alice@example.com&recursive=true */
-  app.get('/sessions', async (req, res) => {
-    try {
-      const { namespace } = access(req, false);
-      const q = req.query as { user?: string; recursive?: string };
-      const answer = await ask(() => bus.request(subjects.authnSessionList, SessionListRequestSchema, SessionListResponseSchema, { namespace, recursive: q.recursive === 'true', user: q.user ?? '' }, TIMEOUT_MS));
-      if (answer.error) return res.code(502).send({ code: answer.error.code, message: answer.error.message });
-      return answer.sessions.map(view);
-    } catch (err) {
-      const r = reply(err);
-      return res.code(r.status).send(r.body);
-    }
+  app.get('/sessions', async (req) => {
+    const { namespace } = access(req, false);
+    const q = req.query as { user?: string; recursive?: string };
+    const answer = await ask(() => bus.request(requests.authnSessionList, { namespace, recursive: q.recursive === 'true', user: q.user ?? '' }, TIMEOUT_MS));
+    return answer.sessions.map(view);
   });
 
   /** DELETE /sessions/<id>: one session; DELETE /sessions?user=…: every session of that user in the subtree. */
   const revoke = async (req: FastifyRequest, sessionId: string, user: string, recursive: boolean) => {
     const { principal, namespace } = access(req, true);
-    if (!sessionId && !user) throw new SessionsError(400, 'BAD_REQUEST', 'name a session (DELETE /sessions/<id>) or a user (DELETE /sessions?user=<email>)');
-    const answer = await ask(() =>
-      bus.request(subjects.authnSessionRevoke, SessionRevokeRequestSchema, SessionRevokeResponseSchema, { namespace, recursive, sessionId, user, revokedBy: principal.name }, TIMEOUT_MS),
-    );
-    if (answer.error) throw new SessionsError(answer.error.code === 'NOT_FOUND' ? 404 : 400, answer.error.code, answer.error.message);
+    if (!sessionId && !user) throw new MicrosegError('BAD_REQUEST', 'name a session (DELETE /sessions/<id>) or a user (DELETE /sessions?user=<email>)');
+    const answer = await ask(() => bus.request(requests.authnSessionRevoke, { namespace, recursive, sessionId, user, revokedBy: principal.name }, TIMEOUT_MS));
     return answer.revoked.map(view);
   };
-  app.delete('/sessions/:id', async (req, res) => {
-    try {
-      const revoked = await revoke(req, (req.params as { id: string }).id, '', true);
-      return revoked[0];
-    } catch (err) {
-      const r = reply(err);
-      return res.code(r.status).send(r.body);
-    }
-  });
-  app.delete('/sessions', async (req, res) => {
-    try {
-      const q = req.query as { user?: string; recursive?: string };
-      return await revoke(req, '', q.user ?? '', q.recursive === 'true');
-    } catch (err) {
-      const r = reply(err);
-      return res.code(r.status).send(r.body);
-    }
+  app.delete('/sessions/:id', async (req) => (await revoke(req, (req.params as { id: string }).id, '', true))[0]);
+  app.delete('/sessions', async (req) => {
+    const q = req.query as { user?: string; recursive?: string };
+    return revoke(req, '', q.user ?? '', q.recursive === 'true');
   });
 }
