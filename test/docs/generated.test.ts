@@ -78,7 +78,7 @@ describe('docs/configuration.md and the zod schemas', () => {
     const sources = repoTextFiles().filter((f) => /^(packages\/[^/]+\/src|services\/[^/]+\/src|scripts|deploy\/docker)\//.test(f) && /\.(ts|sh)$/.test(f) && !f.endsWith('.test.ts'));
     for (const file of sources) for (const m of readRepoFile(file).matchAll(/['"`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)['"`]|env\.([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)|\$\{([A-Z][A-Z0-9_]+):-/g)) readInSource.add((m[1] ?? m[2] ?? m[3])!);
     const named = [...new Set([...readRepoFile('docs/configuration.md').matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?:=[^`]*)?`/g)].map((m) => m[1]!))];
-    const known = (n: string) => schemaVariables.has(n) || readInSource.has(n) || n.startsWith('OTEL_') || (n.endsWith('_FILE') && known(n.slice(0, -5)));
+    const known = (n: string): boolean => schemaVariables.has(n) || readInSource.has(n) || n.startsWith('OTEL_') || (n.endsWith('_FILE') && known(n.slice(0, -5)));
     assert.ok(named.length > 50, `the page names variables (${named.length})`);
     assert.deepEqual(named.filter((n) => !known(n)), []);
   });
