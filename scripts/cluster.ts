@@ -1,5 +1,5 @@
 // `npm start`: the whole cluster on this machine with the demo IdP and app.
-import { startCluster, defaultPorts, type ClusterPorts } from '@microseg/testkit';
+import { startCluster, defaultPorts, type ClusterPorts } from '@microseg/local-cluster';
 import { configPath, readConfig, writeConfig } from '@microseg/cli/config';
 
 const env = process.env;

@@ -218,7 +218,7 @@ describe('paths: the path that is matched is the path that is forwarded', () => 
     { name: 'raw non-ASCII', target: '/public/\u2215..\u2215secret', status: 400 },
     { name: 'invalid escape', target: '/public/%zz', status: 400 },
     { name: 'dot segments above the root', target: '/../secret', status: 400 },
-    // Double encoding is forwarded as is: the application would have to decode twice to see `..` (README).
+    // Double encoding is forwarded as is: the application would have to decode twice to see `..` (test/attacks/README.md).
     { name: 'double encoding stays encoded', target: '/public/%252e%252e/secret', status: 200, forwarded: '/public/%252e%252e/secret' },
   ];
   for (const c of cases) {

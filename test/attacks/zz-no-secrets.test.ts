@@ -247,7 +247,7 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
     let body = answer.body;
     if (answer.authorization && answer.status === 200 && new URL(answer.url).pathname === '/_echo') {
       // The demo app's echo shows the request's own `Authorization: Bearer <access token>`: a bearer token is passed
-      // on to the application it was issued for (its `aud`), by design (README). That copy only is exempt.
+      // on to the application it was issued for (its `aud`), by design (SPEC §6.7). That copy only is exempt.
       const echo = JSON.parse(body) as { headers: Record<string, unknown> };
       assert.equal(echo.headers.authorization, answer.authorization);
       delete echo.headers.authorization;
@@ -259,7 +259,7 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
     if (location.href === endSession.href) {
       // OIDC RP-Initiated Logout 1.0 §2: the end_session request carries the ID token as id_token_hint, by
       // design (RECOMMENDED; Okta and others require it). Exempt here, and only here: that parameter of
-      // that one redirect. README, "Left open", proposes client_id + logout_hint where the provider allows it.
+      // that one redirect. test/attacks/README.md, "Left open", proposes client_id + logout_hint where the provider allows it.
       location.searchParams.delete('id_token_hint');
     }
     for (const found of findSecrets(location.href)) problems.push(`the gateway's redirect from ${new URL(answer.url).pathname} to ${location.origin}${location.pathname}: ${found}`);

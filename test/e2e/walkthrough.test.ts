@@ -1,4 +1,4 @@
-// The walkthrough our users follow (shared/reference/oidc-walkthrough.txt),
+// The walkthrough our users follow in the original product's documentation (docs/operations.md, "Try the walkthrough"),
 // replayed with msctl: YAML on standard input with the walkthrough's
 // variables, then a browser logs in through the new service. Without the
 // network policy the login fails with a message that names it.

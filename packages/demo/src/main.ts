@@ -53,7 +53,7 @@ async function runIdp(): Promise<Closable> {
   const postLogoutRedirectUri = process.env['DEMO_POST_LOGOUT_REDIRECT_URI'] || `${new URL(redirectUri).origin}/`;
   const backchannelLogoutUri =
     process.env['DEMO_BACKCHANNEL_LOGOUT_URI'] || `${new URL(redirectUri).origin}/aporeto/oidc/backchannel-logout`;
-  // The client the walkthrough registers by hand at a real IdP (README: "Try the walkthrough").
+  // The client the walkthrough registers by hand at a real IdP (docs/operations.md, "Try the walkthrough").
   const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
   const walkthroughBackchannelLogoutUri =
     process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] ||
