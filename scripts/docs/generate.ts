@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { renderTable, replaceBlocks, type Table } from './blocks.ts';
 import { configurationBlock } from './configuration.ts';
 import { errorsTable } from './errors.ts';
+import { eventsTable } from './events.ts';
 import { jetstreamTable, permissionsTable, subjectsTable } from './subjects.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -14,7 +15,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 /** The documents with generated blocks. */
 export const generatedDocs = ['docs/configuration.md', 'docs/architecture.md', 'docs/errors.md'];
 
-/** The table a block name stands for: `config:<group or service>`, `subjects`, `permissions`, `jetstream`, `errors`. */
+/** The table a block name stands for: `config:<group or service>`, `subjects`, `permissions`, `jetstream`, `errors`, `events`. */
 export function tableFor(name: string): Table | undefined {
   const [kind, arg] = name.split(':');
   if (kind === 'config' && arg) return configurationBlock(arg);
@@ -22,6 +23,7 @@ export function tableFor(name: string): Table | undefined {
   if (kind === 'permissions') return permissionsTable();
   if (kind === 'jetstream') return jetstreamTable();
   if (kind === 'errors') return errorsTable();
+  if (kind === 'events') return eventsTable();
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-// The JSON API under /api/v1 (README: "Flowlog"): flows, events, the Platform
+// The JSON API under /api/v1 (docs/api.md): flows, events, the Platform
 // graph and the live stream, each for a namespace (and optionally its
 // children) inside the caller's token subtree.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

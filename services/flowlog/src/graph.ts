@@ -283,7 +283,7 @@ class EdgeBuilder {
 }
 
 /**
- * CONSOLE.md: green when accepted, red when rejected — solid when a policy
+ * The Platform view's edges (docs/operations.md, "The console"): green when accepted, red when rejected — solid when a policy
  * decided, dashed when only the namespace default did — and orange when the
  * same request (URI) was both accepted and rejected within the window, which
  * means a policy changed. An edge whose requests differ in outcome (bob's

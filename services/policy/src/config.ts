@@ -11,7 +11,7 @@ export const policyConfigSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   /** The administrator's API token (mst_…); without it one is generated into the data directory. */
   POLICY_ADMIN_TOKEN: z.string().optional(),
-  /** Failed API authentications one client address may make in a row; past them 429 (README, "Admin API"). */
+  /** Failed API authentications one client address may make in a row; past them 429 (docs/api.md). */
   POLICY_AUTH_FAILURE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
   /** …and then per minute. */
   POLICY_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(10),
