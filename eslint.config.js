@@ -9,9 +9,10 @@ const services = ['gateway', 'authn', 'policy', 'flowlog'];
 /** Imports that reach into `services/<name>` (by workspace name or by path). */
 const serviceImports = (allowed = []) => [
   ...services.filter((s) => !allowed.includes(s)).map((s) => ({ group: [`@microseg/${s}`, `@microseg/${s}/*`], message: `a service is reached over the bus (packages/contracts), never imported: not ${s}` })),
+  // By path: `../../policy/src/decide.ts` from a sibling service, `../../../services/policy/src/app.ts` from a package.
   ...services
     .filter((s) => !allowed.includes(s))
-    .map((s) => ({ group: [`**/services/${s}`, `**/services/${s}/**`], message: `a service is reached over the bus (packages/contracts), never imported: not services/${s}` })),
+    .map((s) => ({ group: [`**/${s}/src/**`, `**/services/${s}`, `**/services/${s}/**`], message: `a service is reached over the bus (packages/contracts), never imported: not services/${s}` })),
 ];
 
 export default tseslint.config(
