@@ -2,11 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
-import { Bus, BusRequestError } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
+import { Bus } from '@microseg/bus';
+import { subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
-import { GatewaySyncRequestSchema, GatewaySyncResponseSchema, PolicyChangedSchema } from '@microseg/proto/policy';
+import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { GatewayConfig } from './config.ts';
 import { loadGatewayFile, routeAllowed, type GatewayFile } from './processing-units.ts';
 import { RoutingState } from './state.ts';
@@ -14,7 +14,10 @@ import { CertificateStore } from './tls.ts';
 import { Listeners } from './listeners.ts';
 import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
-import { createRequestHandler, type PipelineDeps } from './pipeline/handler.ts';
+import { createRequestHandler, type PipelineDeps } from './pipeline/index.ts';
+import { busAuthnClient } from './clients/authn.ts';
+import { busPolicyClient } from './clients/policy.ts';
+import { Unavailable } from './clients/unavailable.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
@@ -51,7 +54,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const sweeper = setInterval(() => sessions.sweep(), 30_000);
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
-  const deps: PipelineDeps = { state: () => state, bus, flows, forwarder, decisions, sessions, logger, busTimeoutMs: config.BUS_TIMEOUT_MS };
+  const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
+  const deps: PipelineDeps = { state: () => state, authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS), policy, flows, forwarder, decisions, sessions, logger };
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
     reservedPorts: [config.GATEWAY_ADMIN_PORT],
@@ -75,14 +79,12 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
 
   /** One sync; true when the services this gateway cannot serve changed (policy is told at the next sync). */
   async function syncOnce(): Promise<boolean> {
-    const reply = await bus.request(requests.policyGatewaySync, {
-        gatewayId: config.GATEWAY_ID,
-        exposedPorts: gatewayFile.exposedPorts,
-        processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
-        problems: problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })),
-      },
-      config.BUS_TIMEOUT_MS * 3,
-    );
+    const reply = await policy.sync({
+      gatewayId: config.GATEWAY_ID,
+      exposedPorts: gatewayFile.exposedPorts,
+      processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
+      problems: problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })),
+    });
     decisions.observeRevision(reply.revision);
     // Policy sends only what the file allows; a route that says otherwise is not served, and reported.
     const outsideFile: ServingProblem[] = [];
@@ -130,7 +132,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         await sync();
         return;
       } catch (err) {
-        logger.warn({ err: err instanceof BusRequestError ? err.message : String(err) }, 'policy sync failed; retrying');
+        logger.warn({ err: err instanceof Unavailable ? err.message : String(err) }, 'policy sync failed; retrying');
         await new Promise((r) => (retry = setTimeout(r, delay)));
       }
     }

@@ -74,7 +74,7 @@ export class Listeners {
         },
         this.#handlerFor(port),
       );
-      // The request handler makes the request's span itself (pipeline/handler.ts).
+      // The request handler makes the request's span itself (pipeline/index.ts).
       tracesItsOwnRequests(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

@@ -1,0 +1,29 @@
+// The gateway's configuration: its defaults, the bounds that fail closed, and every problem named at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '@microseg/config';
+import { gatewayConfigSchema } from './config.ts';
+
+const required = { GATEWAY_PROCESSING_UNITS: 'deploy/demo/gateway.yaml' };
+
+test('defaults: 1 s per question to authn or policy, 30 s of grace, 60 s of decision reuse, flows gathered per second', () => {
+  const config = parseConfig(gatewayConfigSchema, required);
+  assert.equal(config.BUS_TIMEOUT_MS, 1_000);
+  assert.equal(config.GATEWAY_DECISION_GRACE_MS, 30_000);
+  assert.equal(config.GATEWAY_DECISION_CACHE_MS, 60_000);
+  assert.equal(config.GATEWAY_FLOW_WINDOW_MS, 1_000);
+  assert.equal(config.GATEWAY_ADMIN_HOST, '127.0.0.1');
+  assert.ok(Object.isFrozen(config));
+});
+
+test('a grace period and a decision cache of 0 are allowed (fail closed at once, ask every time)', () => {
+  const config = parseConfig(gatewayConfigSchema, { ...required, GATEWAY_DECISION_GRACE_MS: '0', GATEWAY_DECISION_CACHE_MS: '0' });
+  assert.deepEqual([config.GATEWAY_DECISION_GRACE_MS, config.GATEWAY_DECISION_CACHE_MS], [0, 0]);
+});
+
+test('every problem is named at once: no processing units file, a negative grace, a grace past 10 minutes', () => {
+  assert.throws(
+    () => parseConfig(gatewayConfigSchema, { GATEWAY_DECISION_GRACE_MS: '-1', GATEWAY_DECISION_CACHE_MS: '600001' }),
+    (err: Error) => /GATEWAY_PROCESSING_UNITS/.test(err.message) && /GATEWAY_DECISION_GRACE_MS/.test(err.message) && /GATEWAY_DECISION_CACHE_MS/.test(err.message),
+  );
+});

@@ -1,0 +1,56 @@
+// What every stage of the pipeline works with: the services it may use (PipelineDeps), the one object that
+// travels with a request through the stages (RequestContext), and the shape of a stage.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
+import type { Logger } from '@microseg/telemetry';
+import type { AuthnClient } from '../clients/authn.ts';
+import type { PolicyClient } from '../clients/policy.ts';
+import type { DecisionCache } from '../decision-cache.ts';
+import type { DropReason, FlowRecorder } from '../flows.ts';
+import type { Forwarder } from '../forward.ts';
+import type { SessionCache } from '../session-cache.ts';
+import type { RoutingState } from '../state.ts';
+
+export interface PipelineDeps {
+  /** The routes of the last sync (swapped whole: read once per request). */
+  state: () => Pick<RoutingState, 'find'>;
+  authn: AuthnClient;
+  policy: PolicyClient;
+  flows: Pick<FlowRecorder, 'record'>;
+  forwarder: Pick<Forwarder, 'forward'>;
+  decisions: DecisionCache;
+  sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
+  logger: Logger;
+}
+
+export interface Session {
+  subject: string;
+  tags: string[];
+}
+
+/** One per request, made by the runner with every field present (one shape for every request). */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The listener's port. */
+  readonly port: number;
+  readonly requestId: string;
+  /** The TCP peer's address (SPEC §11: never a client-sent header). */
+  readonly clientIp: string;
+  /** Found by the route stage. */
+  route: ServiceRoute | undefined;
+  /** The Host header, as sent (one, checked by the framing stage). */
+  host: string | undefined;
+  /** Normalised by the target stage; until then what is safe to log. */
+  path: string;
+  query: string;
+  session: Session | undefined;
+  /** authn did not answer: only a public endpoint may still be served. */
+  sessionUnknown: boolean;
+  verdict: DecideResponse | undefined;
+  /** What the request's span and access log say: set with the flow record. */
+  outcome: { accepted: boolean; dropReason: DropReason; policyId: string } | undefined;
+}
+
+/** A stage answers the request (true) or passes it to the next one (false). */
+export type Stage = (deps: PipelineDeps, ctx: RequestContext) => Promise<boolean> | boolean;

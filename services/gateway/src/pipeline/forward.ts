@@ -1,0 +1,42 @@
+// SPEC §3.8, §8: the decided request goes to the service's processing unit (the Forwarder streams it both
+// ways), with what the application may trust set by the gateway alone (headers.ts). Upstream down: 502; too
+// slow: 504.
+import type { ServiceRoute } from '@microseg/proto/policy';
+import type { Stage } from './context.ts';
+import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
+import { recordFlow, refuse } from './outcome.ts';
+
+const NO_CLAIMS: ReadonlyMap<string, string[]> = new Map();
+
+const mappedNames = new WeakMap<object, string[]>();
+/** The service's mapped header names, made once per version of its mappings. */
+function mappedHeaderNamesOf(route: ServiceRoute): string[] {
+  let names = mappedNames.get(route.claimsToHttpHeaderMappings);
+  if (!names) {
+    names = route.claimsToHttpHeaderMappings.map((m) => m.targetHttpHeader);
+    mappedNames.set(route.claimsToHttpHeaderMappings, names);
+  }
+  return names;
+}
+
+export const forward: Stage = async (deps, ctx) => {
+  const route = ctx.route!;
+  const headers = upstreamRequestHeaders({
+    incoming: ctx.req.headers,
+    host: ctx.host!,
+    clientIp: ctx.clientIp,
+    requestId: ctx.requestId,
+    claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : NO_CLAIMS,
+    mappedHeaderNames: mappedHeaderNamesOf(route),
+  });
+  // Decided: the response may finish (and the access log be written) before the flow is recorded below.
+  ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };
+  const scheme = route.exposedServiceIsTls ? 'https' : 'http';
+  const address = route.upstreamAddress.includes(':') ? `[${route.upstreamAddress}]` : route.upstreamAddress;
+  const result = await deps.forwarder.forward(ctx.req, ctx.res, `${scheme}://${address}:${route.port}`, ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, headers);
+  if (!result.ok) {
+    return refuse(deps, ctx, { code: result.kind === 'timeout' ? 'GATEWAY_UPSTREAM_TIMEOUT' : 'GATEWAY_UPSTREAM_UNREACHABLE' }, result.kind === 'timeout' ? 'timeout' : 'dial');
+  }
+  recordFlow(deps, ctx, true, '', result.status, ctx.session?.subject);
+  return true;
+};

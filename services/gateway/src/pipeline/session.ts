@@ -1,0 +1,67 @@
+// SPEC §3.6, the user: from microseg's cookie (an opaque ticket; sent twice, ignored) or, where the service
+// accepts them, a bearer token — through the session cache, so that the steady state asks authn nothing.
+// authn unable to answer is not "no session": the request goes on as unknown, and only a public endpoint
+// may then be served (the decision stage answers 503 to the rest).
+import { cookies } from '@microseg/contracts';
+import type { AuthnClient } from '../clients/authn.ts';
+import { Unavailable } from '../clients/unavailable.ts';
+import { BEARER_ANSWERS, type CachedSession } from '../session-cache.ts';
+import { singleCookie } from './cookies.ts';
+import type { Stage } from './context.ts';
+import { refuse } from './outcome.ts';
+import type { ErrorReply } from './responses.ts';
+
+/** What a credential is cached under: the whole credential and the service (a cookie of one service is nothing for another). */
+export const credentialKey = (serviceId: string, credential: string): string => `${serviceId}\0${credential}`;
+
+/** How long the gateway keeps a bearer token's answer at most (revocations are broadcast as well). */
+const BEARER_ANSWER_MS = 10_000;
+
+const INVALID_BEARER: ErrorReply = {
+  code: 'GATEWAY_UNAUTHENTICATED',
+  message: 'The bearer token is invalid, expired, or not issued for this application.',
+  headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+};
+
+export const resolveSession: Stage = async (deps, ctx) => {
+  const route = ctx.route!;
+  if (route.authorizationType !== 'OIDC') return false;
+  const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
+  const bearer = !ticket && route.acceptBearerTokens ? bearerToken(ctx.req.headers.authorization) : '';
+  if (!ticket && !bearer) return false;
+  const authn = deps.authn;
+  try {
+    const session = ticket
+      ? await deps.sessions.get(credentialKey(route.id, ticket), () => lookupTicket(authn, route.id, ticket))
+      : await deps.sessions.get(credentialKey(route.id, `bearer ${bearer}`), () => verifyBearer(authn, route.id, bearer));
+    if (session) ctx.session = { subject: session.subject, tags: session.tags };
+    else if (bearer) return refuse(deps, ctx, INVALID_BEARER, 'token');
+  } catch (err) {
+    if (!(err instanceof Unavailable)) throw err;
+    ctx.sessionUnknown = true;
+  }
+  return false;
+};
+
+async function lookupTicket(authn: AuthnClient, serviceId: string, ticket: string): Promise<{ value: CachedSession | undefined; until: number }> {
+  const reply = await authn.lookupSession(serviceId, ticket);
+  if (!reply.found) return { value: undefined, until: 0 };
+  return { value: { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Number(reply.cacheUntilMs) };
+}
+
+async function verifyBearer(authn: AuthnClient, serviceId: string, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
+  const reply = await authn.verifyBearer(serviceId, token);
+  if (!reply.valid) return { value: undefined, until: 0 };
+  return { value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)) };
+}
+
+/** The token of `Authorization: Bearer <JWT>` (three dot-separated parts), else ''. */
+export function bearerToken(header: string | undefined): string {
+  const m = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? '');
+  return m && m[1]!.split('.').length === 3 ? m[1]! : '';
+}
+
+/** The user's name for logs, flows and pages: the email claim when there is one. */
+export function subjectOf(tags: readonly string[], subject: string): string {
+  return tags.find((t) => t.startsWith('email='))?.slice('email='.length) ?? subject;
+}
