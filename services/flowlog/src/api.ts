@@ -4,14 +4,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { BusRequestError } from '@microseg/bus';
-import { NAMESPACE_PATH, requests, subjects } from '@microseg/contracts';
+import { NAMESPACE_PATH, requests, withinSubtree } from '@microseg/contracts';
 import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import { z } from '@microseg/config';
 import { InventoryRequestSchema, InventoryResponseSchema, type InventoryResponse } from '@microseg/proto/policy';
 import { bearerOf, type TokenVerifier, type Viewer } from './auth.ts';
 import { buildGraph, emptyInventory, type Inventory } from './graph.ts';
 import type { LiveHub, LiveMessage } from './live.ts';
-import { inNamespace, withinSubtree } from './records.ts';
+import { inNamespace } from './records.ts';
 import type { Cursor, FlowlogStore } from './store.ts';
 
 declare module 'fastify' {
