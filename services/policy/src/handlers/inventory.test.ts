@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PolicyObject } from '@microseg/contracts';
-import { Snapshot } from './snapshot.ts';
+import { Snapshot } from '../snapshot.ts';
 import { inventoryOf } from './inventory.ts';
 
 const APP = '/acme/team-b/dev/private-app';

@@ -9,7 +9,7 @@ import { Bus, type BusLogger } from '@microseg/bus';
 import { requests, subjects } from '@microseg/contracts';
 import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
 import { startNats, type RunningServer } from '@microseg/testkit';
-import { TokenStore } from './api/tokens.ts';
+import { TokenStore } from '../api/tokens.ts';
 import { serveTokenVerify } from './token-verify.ts';
 
 const quiet: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
