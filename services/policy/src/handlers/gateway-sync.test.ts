@@ -21,7 +21,7 @@ const otherKey = new SecretBox([Buffer.alloc(32, 8)]);
 function setup(objects: PolicyObject[]) {
   const store = new MemoryObjectStore(objects);
   const bus = new FakeBus();
-  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus.asBus, () => undefined), now: () => NOW });
+  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), now: () => NOW });
   const sync = (units: Array<{ name: string; namespace: string; tags: string[]; address?: string }>, extra: { problems?: Array<{ serviceId: string; message: string }> } = {}) =>
     bus.call(requests.policyGatewaySync, {
       gatewayId: 'gw-1',

@@ -21,7 +21,7 @@ const store = new MemoryObjectStore([
   sealObject(lost, oidcService('lost', '/acme')),
 ]);
 const bus = new FakeBus();
-serveOidcClient(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus.asBus, () => undefined) });
+serveOidcClient(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined) });
 const ask = (serviceId: string) => bus.call(requests.policyOidcClient, { serviceId });
 const refusedWith = (code: string) => (err: unknown) => err instanceof MicrosegError && err.code === code;
 

@@ -114,5 +114,11 @@ export async function call(app: FastifyInstance, method: 'GET' | 'POST' | 'PUT' 
   if (options.as) headers.authorization = `Bearer ${options.as}`;
   if (options.ns !== undefined) headers['x-namespace'] = options.ns;
   const res = await app.inject({ method, url, headers, ...(options.body === undefined ? {} : { payload: options.body as object }) });
-  return { status: res.statusCode, body: res.body ? res.json() : undefined, headers: res.headers };
+  let body: any;
+  try {
+    body = res.body ? JSON.parse(res.body) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.statusCode, body, text: res.body, headers: res.headers };
 }

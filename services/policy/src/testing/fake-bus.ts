@@ -1,7 +1,8 @@
 // A stand-in for the Bus in unit tests: it keeps the handlers served (and answers `call` with them, as a
-// real request would reach them), and records the events, broadcasts and raw publications made.
+// real request would reach them), answers requests with what a test gave (`answer`; nobody: no-responders),
+// and records the events, broadcasts and raw publications made.
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import type { Bus, Handler } from '@microseg/bus';
+import { BusRequestError, type Bus, type Handler } from '@microseg/bus';
 import type { EventInput, EventKind, RequestContract } from '@microseg/contracts';
 
 export interface EmittedEvent {
@@ -10,9 +11,12 @@ export interface EmittedEvent {
   options: { msgId?: string; id?: string; timeMs?: number };
 }
 
-export class FakeBus implements Pick<Bus, 'serve' | 'emitEvent' | 'broadcast' | 'publishEvent'> {
+export class FakeBus implements Pick<Bus, 'serve' | 'request' | 'emitEvent' | 'broadcast' | 'publishEvent'> {
   readonly #handlers = new Map<string, { contract: RequestContract; handler: Handler<DescMessage, DescMessage> }>();
+  readonly #answers = new Map<string, (message: unknown) => unknown>();
   readonly events: EmittedEvent[] = [];
+  /** Requests made, in order. */
+  readonly requests: Array<{ subject: string; message: unknown }> = [];
   readonly broadcasts: Array<{ subject: string; message: unknown }> = [];
   readonly published: Array<{ subject: string; message: unknown; msgId: string }> = [];
 
@@ -33,6 +37,18 @@ export class FakeBus implements Pick<Bus, 'serve' | 'emitEvent' | 'broadcast' | 
     return (await served.handler(create(contract.request, message) as MessageShape<DescMessage>)) as MessageInitShape<C['reply']>;
   }
 
+  /** How requests on `contract` are answered from now on (throw to fail them). */
+  answer<C extends RequestContract>(contract: C, reply: (message: MessageInitShape<C['request']>) => MessageInitShape<C['reply']>): void {
+    this.#answers.set(contract.subject, reply as (message: unknown) => unknown);
+  }
+
+  async request<C extends RequestContract>(contract: C, message: MessageInitShape<C['request']>): Promise<MessageShape<C['reply']>> {
+    this.requests.push({ subject: contract.subject, message });
+    const reply = this.#answers.get(contract.subject);
+    if (!reply) throw new BusRequestError('no-responders', contract.subject);
+    return create(contract.reply, reply(message) as MessageInitShape<C['reply']>) as MessageShape<C['reply']>;
+  }
+
   emitEvent(kind: EventKind, input: EventInput, options: EmittedEvent['options'] = {}): string {
     this.events.push({ kind, input, options });
     return options.id ?? `event-${this.events.length}`;
@@ -44,10 +60,5 @@ export class FakeBus implements Pick<Bus, 'serve' | 'emitEvent' | 'broadcast' | 
 
   publishEvent<S extends DescMessage>(subject: string, _schema: S, message: MessageInitShape<S>, msgId: string): void {
     this.published.push({ subject, message, msgId });
-  }
-
-  /** This fake as the Bus type a module asks for (only the methods above exist). */
-  get asBus(): Bus {
-    return this as unknown as Bus;
   }
 }
