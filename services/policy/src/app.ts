@@ -13,13 +13,8 @@ import { TokenStore } from './api/tokens.ts';
 import { readBootstrapFiles, writeBootstrapObjects } from './bootstrap.ts';
 import { broadcastRoutingChanges, changeAnnouncer } from './changes.ts';
 import { secretsKeysOf, type PolicyConfig } from './config.ts';
-import { serveDecide } from './handlers/decide.ts';
-import { serveFlowCheck } from './handlers/flow-check.ts';
-import { serveGatewaySync } from './handlers/gateway-sync.ts';
-import { serveInventory } from './handlers/inventory.ts';
+import { servePolicy } from './handlers/index.ts';
 import { reportNetworkDenials } from './handlers/network-denials.ts';
-import { serveOidcClient } from './handlers/oidc-client.ts';
-import { serveTokenVerify } from './handlers/token-verify.ts';
 import { SecretHealthReporter } from './secret-health.ts';
 import { SecretBox } from './secrets.ts';
 import { serviceStatuses } from './service-status.ts';
@@ -54,12 +49,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   store.onChange((snapshot, routingChanged) => routingChanged && secretHealth.scan(snapshot.objects));
   const stopBroadcasting = broadcastRoutingChanges(store, bus);
 
-  serveDecide(bus, { store });
-  serveGatewaySync(bus, { store, secrets, secretHealth });
-  serveFlowCheck(bus, { store });
-  serveOidcClient(bus, { store, secrets, secretHealth });
-  serveTokenVerify(bus, tokens);
-  serveInventory(bus, store);
+  servePolicy(bus, { store, tokens, secrets, secretHealth });
   reportNetworkDenials(bus, logger);
 
   const http = createHttpApp(logger);
