@@ -31,19 +31,16 @@ export interface ApiDeps {
   authFailures: AuthFailureLimiter;
   /** Whether a service is served, and if not why (service-status.ts); shown on the object. */
   serviceStatus?: ServiceStatusOf;
-  /** How long authn has to answer the session routes. */
-  sessionsTimeoutMs?: number;
 }
 
-export const policyApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
-  const { store, tokens, secrets, bus, announce, authFailures, serviceStatus } = deps;
+export const policyApi: FastifyPluginAsync<ApiDeps> = async (api, { store, tokens, secrets, bus, announce, authFailures, serviceStatus }) => {
   const audit = changeAudit(bus);
   // In this order: the failure audit reads the JSON error body before the formats turn it into YAML.
   await api.register(failureAudit, { bus, authFailures });
   await api.register(bodyFormats);
   await api.register(authentication, { tokens, authFailures });
 
-  await api.register(sessionRoutes, { bus, timeoutMs: deps.sessionsTimeoutMs });
+  await api.register(sessionRoutes, { bus });
   await api.register(secretRoutes, { store, secrets, bus });
   await api.register(apiTokenRoutes, { tokens, audit });
   await api.register(importExportRoutes, { store, secrets, audit, announce });
