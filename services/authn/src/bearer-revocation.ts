@@ -6,13 +6,7 @@
 // covers has expired by the time it goes.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { redisKeys } from '@microseg/contracts';
-
-/** Whether `namespace` is `root` or, when recursive, below it. */
-export function withinSubtree(namespace: string, root: string, recursive: boolean): boolean {
-  if (namespace === root) return true;
-  return recursive && (root === '/' || namespace.startsWith(`${root}/`));
-}
+import { redisKeys, withinSelection } from '@microseg/contracts';
 
 const keyOf = (name: string) => redisKeys.bearerRevoked(createHash('sha256').update(name).digest('hex').slice(0, 40));
 
@@ -26,7 +20,7 @@ export function latestCovering(fields: Record<string, string>, namespace: string
     const recursive = field.startsWith('r');
     if (!recursive && !field.startsWith('n')) continue;
     const at = Number(value);
-    if (Number.isFinite(at) && withinSubtree(namespace, field.slice(1), recursive)) latest = Math.max(latest, at);
+    if (Number.isFinite(at) && withinSelection(namespace, field.slice(1), recursive)) latest = Math.max(latest, at);
   }
   return latest;
 }

@@ -12,9 +12,8 @@ import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
+import { requests } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
-import { FlowCheckRequestSchema, FlowCheckResponseSchema } from '@microseg/proto/policy';
 import { canonicalHost, checkAddress, endpointProblem, type IdpNetworkSettings, type ParsedNetwork, type ResolvedAddress } from './idp-network.ts';
 
 /** The most an IdP answer (discovery, token, JWKS) may weigh: one IdP must not exhaust the memory authn shares with every other service. */

@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
+import { requests } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
-import { OidcClientRequestSchema, OidcClientResponseSchema, type OidcClientResponse } from '@microseg/proto/policy';
+import type { OidcClientResponse } from '@microseg/proto/policy';
 import { addressRefused, guardedFetch, IdpAnswerTooLarge, IdpRedirectRefused, pinnedTransport, systemResolver, type IdpGuardDeps, type Resolver, type Transport } from './idp-guard.ts';
 import { endpointProblem, isLoopbackProvider, parseNetworks, type IdpNetworkSettings } from './idp-network.ts';
 

@@ -1,6 +1,7 @@
 // Integration: token refresh with real parts — a real redis-server private to this file, the demo IdP
 // (oidc-provider: 5-second tokens, rotating refresh tokens) in this process, and openid-client. Two
-// SessionStores on two Redis connections play two authn replicas sharing one Redis.
+// SessionStores on two Redis connections play two authn replicas sharing one Redis. Long on purpose: the
+// cases share the IdP and the redis-server started once for the file (each costs seconds to start).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';

@@ -5,7 +5,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import * as client from 'openid-client';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@microseg/bus';
-import { subjects } from '@microseg/contracts';
+import { subjects, withinSelection } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import type {
   BackchannelLogoutRequest,
@@ -26,7 +26,7 @@ import type { OidcClients } from './oidc-clients.ts';
 import { refreshDueAtMs, usableSession, type RefreshDeps } from './refresh.ts';
 import { sessionEndMs, type LoadedSession, type SessionMeta, type SessionStore } from './sessions.ts';
 import { verifyLogoutToken } from './logout-token.ts';
-import { withinSubtree, type BearerRevocations } from './bearer-revocation.ts';
+import type { BearerRevocations } from './bearer-revocation.ts';
 
 export interface SessionDeps {
   bus: Bus;
@@ -156,7 +156,7 @@ function info(meta: SessionMeta): MessageInitShape<typeof SessionInfoSchema> {
 }
 
 export async function listSessions(deps: SessionDeps, req: SessionListRequest): Promise<MessageInitShape<typeof SessionListResponseSchema>> {
-  const found = await deps.sessions.list((m) => withinSubtree(m.namespace, req.namespace, req.recursive) && matchesUser(m, req.user), LIST_LIMIT);
+  const found = await deps.sessions.list((m) => withinSelection(m.namespace, req.namespace, req.recursive) && matchesUser(m, req.user), LIST_LIMIT);
   return { sessions: found.map(info) };
 }
 
@@ -165,7 +165,7 @@ export async function revokeSessions(deps: SessionDeps, req: SessionRevokeReques
   const candidates = req.sessionId ? [await deps.sessions.meta(req.sessionId)] : await deps.sessions.byName(req.user);
   const revoked: SessionMeta[] = [];
   for (const meta of candidates) {
-    if (!meta || !withinSubtree(meta.namespace, req.namespace, req.recursive || Boolean(req.sessionId))) continue;
+    if (!meta || !withinSelection(meta.namespace, req.namespace, req.recursive || Boolean(req.sessionId))) continue;
     if (!req.sessionId && !matchesUser(meta, req.user)) continue;
     await deps.sessions.deleteById(meta.id);
     invalidate(deps, meta.id);

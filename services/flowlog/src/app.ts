@@ -1,5 +1,5 @@
-// Builds flowlog without listening: the durable consumer that stores flows and
-// events, the live hub, the JSON API and the console pages.
+// Builds flowlog without listening. Wiring only: Redis and NATS, the durable consumer that stores flows and
+// events, the live hub, the JSON API under /api/v1 (api.ts), the console pages, close.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { natsConnection, redisConnection } from '@microseg/config';
@@ -11,7 +11,8 @@ import { FlowlogStore } from './store.ts';
 import { EventConsumer } from './consumer.ts';
 import { askPolicy, TokenVerifier } from './auth.ts';
 import { LiveHub } from './live.ts';
-import { registerApi } from './api.ts';
+import { flowlogApi } from './api.ts';
+import { askInventory } from './inventory.ts';
 import { registerPages } from './web.ts';
 
 export interface FlowlogApp {
@@ -35,7 +36,14 @@ export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Pr
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
-  registerApi(http, { store, bus, live, verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS), busTimeoutMs: config.BUS_TIMEOUT_MS, recheckMs: Math.max(1_000, config.FLOWLOG_TOKEN_CACHE_MS) });
+  await http.register(flowlogApi, {
+    prefix: '/api/v1',
+    store,
+    live,
+    verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS),
+    inventory: askInventory(bus, config.BUS_TIMEOUT_MS),
+    recheckMs: Math.max(1_000, config.FLOWLOG_TOKEN_CACHE_MS),
+  });
   await registerPages(http);
 
   return {

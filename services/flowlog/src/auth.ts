@@ -4,8 +4,7 @@
 // answer for a few seconds only, so a revoked token stops working quickly.
 import { createHash } from 'node:crypto';
 import type { Bus } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
-import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
+import { requests } from '@microseg/contracts';
 
 export interface Viewer {
   name: string;

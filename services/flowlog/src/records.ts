@@ -1,6 +1,6 @@
 // What flowlog keeps and serves, made from the protobuf events. Pure.
 import type { FlowEvent, LogEvent } from '@microseg/proto/events';
-import { withinSubtree } from '@microseg/contracts';
+import { withinSelection } from '@microseg/contracts';
 
 export interface FlowRecord {
   namespace: string;
@@ -115,11 +115,7 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-export { withinSubtree };
-
-/** Whether a record of `value`'s namespace belongs to the selection. */
+/** Whether a record of `value`'s namespace belongs to the selection (every namespace when none is named). */
 export function inNamespace(value: string, namespace: string | undefined, recursive: boolean | undefined): boolean {
-  if (namespace === undefined) return true;
-  if (value === namespace) return true;
-  return Boolean(recursive) && withinSubtree(value, namespace);
+  return namespace === undefined || withinSelection(value, namespace, Boolean(recursive));
 }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { MicrosegError } from '@microseg/errors';
 
 const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
@@ -70,7 +71,7 @@ export async function registerPages(app: FastifyInstance): Promise<void> {
   }
   app.get('/assets/:name', async (req, reply) => {
     const asset = assets[(req.params as { name: string }).name];
-    if (!asset) return reply.code(404).headers(securityHeaders).send({ code: 'NOT_FOUND', message: 'no such asset' });
+    if (!asset) throw new MicrosegError('NOT_FOUND', 'no such asset', { headers: securityHeaders });
     if (req.headers['if-none-match'] === asset.etag) return reply.code(304).headers(securityHeaders).send();
     return reply.headers({ ...securityHeaders, 'content-type': asset.type, 'cache-control': 'no-cache', etag: asset.etag }).send(asset.body);
   });

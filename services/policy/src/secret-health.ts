@@ -3,10 +3,9 @@
 // sign-in answers POLICY_SECRET_UNREADABLE, its TLS service is left out of the
 // gateways' routes, and everything else is served. Each such object is reported
 // once (an Error event in its namespace, a log line) naming the key and the fix.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Bus } from '@microseg/bus';
-import { subjects, type PolicyObject } from '@microseg/contracts';
-import { LogEventSchema } from '@microseg/proto/events';
+import type { PolicyObject } from '@microseg/contracts';
 import { SecretUnreadable, keyIdOfSealed, writeOnlyFields, type SecretBox, type UnreadableReason, type WriteOnlyField } from './secrets.ts';
 
 export interface UnreadableSecret {
@@ -73,12 +72,12 @@ const consequence: Record<WriteOnlyField, string> = {
  */
 export class SecretHealthReporter {
   readonly #box: SecretBox;
-  readonly #bus: Bus;
+  readonly #bus: Pick<Bus, 'emitEvent'>;
   readonly #log: (fields: Record<string, unknown>, msg: string) => void;
   readonly #reported = new Set<string>();
   #unreadable: UnreadableSecret[] = [];
 
-  constructor(box: SecretBox, bus: Bus, log: (fields: Record<string, unknown>, msg: string) => void) {
+  constructor(box: SecretBox, bus: Pick<Bus, 'emitEvent'>, log: (fields: Record<string, unknown>, msg: string) => void) {
     this.#box = box;
     this.#bus = bus;
     this.#log = log;

@@ -9,6 +9,7 @@ import type {
   ProcessingUnitObject,
   ServiceObject,
 } from '@microseg/contracts';
+import { withinSubtree } from '@microseg/contracts';
 import { compileEndpoints, type UriMatcher } from './matching/uri-matcher.ts';
 import { matchesTagExpression } from './matching/tag-expression.ts';
 
@@ -23,7 +24,7 @@ export interface EndpointGrant {
 export function appliesIn(objectNamespace: string, propagate: boolean, namespace: string): boolean {
   if (objectNamespace === namespace) return true;
   if (!propagate) return false;
-  return objectNamespace === '/' || namespace.startsWith(`${objectNamespace}/`);
+  return withinSubtree(namespace, objectNamespace);
 }
 
 /** System tags every object carries, so selectors can name them. */

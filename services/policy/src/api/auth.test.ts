@@ -1,6 +1,7 @@
 // Integration: API access control (SPEC §9) on a real nats-server (JetStream),
 // private to this file. Requests go through app.http.inject(); no sockets.
-// Tests run in order and share the server; each uses its own tokens and objects.
+// Tests run in order and share the server; each uses its own tokens and objects. A little over 300 lines:
+// the unit cases of the auth plugin are in plugins/auth.test.ts; these need the real token store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,7 +1,9 @@
 // Integration: the object API (SPEC §2, §9) on a real nats-server (JetStream),
 // private to this file: CRUD, ETag/If-Match, validation, import/export, write-only
 // secrets sealed at rest and audit events. Requests go through app.http.inject().
-// Tests run in order and share the server; each uses its own namespace or names.
+// Tests run in order and share the server; each uses its own namespace or names. Long on purpose: one
+// nats-server for every case of the object API (a server per file costs seconds); the unit cases of each
+// plugin are beside it, in plugins/*.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,7 +1,8 @@
 // Unit: the API token format, namespace subtrees and what each role may do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allows, newToken, roles, withinSubtree, type Role } from './tokens.ts';
+import { withinSubtree } from '@microseg/contracts';
+import { allows, newToken, roles, type Role } from './tokens.ts';
 
 const TOKEN = /^mst_[a-f0-9]{16}_[A-Za-z0-9_-]{43}$/;
 

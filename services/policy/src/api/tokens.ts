@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { buckets, withinSubtree } from '@microseg/contracts';
+import { buckets } from '@microseg/contracts';
 import { parseTokenEntry } from '../stored-entries.ts';
 import type { SkippedEntry } from '../store.ts';
 
@@ -38,8 +38,6 @@ export function newToken(): { id: string; secret: string; token: string } {
   const secret = randomBytes(32).toString('base64url');
   return { id, secret, token: `mst_${id}_${secret}` };
 }
-
-export { withinSubtree };
 
 export function allows(role: Role, action: 'read' | 'write' | 'admin'): boolean {
   if (action === 'read') return true;

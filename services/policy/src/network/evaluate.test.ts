@@ -1,3 +1,6 @@
+// Unit (table-driven): network policy evaluation (SPEC §7). Long on purpose: one table per rule (subjects and
+// objects, modes, propagation, defaults, external networks and ports), sharing the builders and the
+// walkthrough's objects at the top; split, each part would repeat them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExternalNetworkObject, NamespaceObject, NetworkAccessPolicyObject } from '@microseg/contracts';

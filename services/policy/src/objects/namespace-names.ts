@@ -6,11 +6,9 @@
 // never those of /acme/team-b itself (its parent's call), of /, or of a
 // sibling. Only / itself may hold the object named / (the root defaults).
 
-import { withinSubtree } from '@microseg/contracts';
+import { NAMESPACE_SEGMENT, withinSubtree } from '@microseg/contracts';
 
 export type NamespaceName = { ok: true; path: string } | { ok: false; status: 403 | 422; message: string };
-
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 /** The absolute path a namespace object's `name` stands for when written in namespace `container`. */
 export function resolveNamespaceName(name: string, container: string): NamespaceName {
@@ -21,7 +19,7 @@ export function resolveNamespaceName(name: string, container: string): Namespace
   const segments = relative.split('/');
   for (const segment of segments) {
     if (segment === '.' || segment === '..') return { ok: false, status: 422, message: 'must not contain . or .. segments: name the namespace by its path' };
-    if (!SEGMENT.test(segment)) return { ok: false, status: 422, message: 'must be a namespace name (letters, digits, . _ -) or an absolute path such as /acme/team-b/dev' };
+    if (!NAMESPACE_SEGMENT.test(segment)) return { ok: false, status: 422, message: 'must be a namespace name (letters, digits, . _ -) or an absolute path such as /acme/team-b/dev' };
   }
   const path = name.startsWith('/') ? name : `${container === '/' ? '' : container}/${relative}`;
   if (path === container || !withinSubtree(path, container)) {

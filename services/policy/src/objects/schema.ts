@@ -2,16 +2,18 @@
 // attribute is reported at once; defaults follow SPEC §2.
 import { isIP } from 'node:net';
 import { z } from '@microseg/config';
-import { httpMethods, isAzureMultiTenantProvider, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
+import { httpMethods, isAzureMultiTenantProvider, isNamespacePath, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 import { normalisePattern } from '@microseg/paths';
 
 const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
 const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or + are reserved for the system');
 const tagExpression = z.array(z.array(tag));
+const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 const namespacePath = z
   .string()
-  .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be a namespace path such as /acme/team-b')
-  .refine((v) => !v.split('/').some((segment) => segment === '.' || segment === '..'), 'must not contain dot segments (. or ..)');
+  // The shape first, dot segments aside: they have their own message.
+  .refine((v) => isNamespacePath(v.split('/').map((segment) => (isDotSegment(segment) ? '_' : segment)).join('/')), 'must be a namespace path such as /acme/team-b')
+  .refine((v) => !v.split('/').some(isDotSegment), 'must not contain dot segments (. or ..)');
 const name = z.string().min(1, 'is required').max(256);
 const port = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),

@@ -3,11 +3,10 @@
 // policy replica keeps in memory, so a revoked token is refused as soon as the
 // store's watch has seen the deletion. The token is never logged.
 import type { Bus } from '@microseg/bus';
-import { queues, requests, subjects } from '@microseg/contracts';
-import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
-import type { TokenStore } from './api/tokens.ts';
+import { requests } from '@microseg/contracts';
+import type { TokenStore } from '../api/tokens.ts';
 
-export function serveTokenVerify(bus: Bus, tokens: Pick<TokenStore, 'authenticate'>): void {
+export function serveTokenVerify(bus: Pick<Bus, 'serve'>, tokens: Pick<TokenStore, 'authenticate'>): void {
   bus.serve(requests.policyTokenVerify, (req) => {
     const principal = tokens.authenticate(req.token);
     if (!principal) return { valid: false };

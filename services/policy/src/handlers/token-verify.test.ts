@@ -1,15 +1,15 @@
-// Integration: svc.policy.v1.token.verify answered from a real token store on a
-// real nats-server; a revoked token is refused at once.
+// svc.policy.v1.token.verify: the answer for each principal (unit, fakes), then answered from a real token
+// store on a real nats-server, where a revoked token is refused at once (integration).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus, type BusLogger } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
-import { TokenVerifyRequestSchema, TokenVerifyResponseSchema } from '@microseg/proto/policy';
+import { requests } from '@microseg/contracts';
 import { startNats, type RunningServer } from '@microseg/testkit';
-import { TokenStore } from './api/tokens.ts';
+import { TokenStore } from '../api/tokens.ts';
+import { FakeBus } from '../testing/fake-bus.ts';
 import { serveTokenVerify } from './token-verify.ts';
 
 const quiet: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -32,6 +32,13 @@ after(async () => {
   await client?.close(1_000);
   await server?.close(1_000);
   await nats?.stop();
+});
+
+test('unit: a token the store knows is answered with who it stands for; any other only with valid: false', async () => {
+  const bus = new FakeBus();
+  serveTokenVerify(bus, { authenticate: (token) => (token === 'good' ? { tokenID: 't1', name: 'ops', role: 'editor', namespace: '/acme' } : undefined) });
+  assert.deepEqual(await bus.call(requests.policyTokenVerify, { token: 'good' }), { valid: true, name: 'ops', role: 'editor', namespace: '/acme' });
+  assert.deepEqual(await bus.call(requests.policyTokenVerify, { token: 'bad' }), { valid: false });
 });
 
 const verify = (token: string) => client.request(requests.policyTokenVerify, { token }, 2_000);

@@ -6,10 +6,10 @@
 // the message id is derived from them, so JetStream keeps one copy even when
 // two replicas see the same denial in the same minute.
 import { createHash } from 'node:crypto';
-import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
-import { queues, subjects, eventCatalogue } from '@microseg/contracts';
-import { FlowEventSchema, LogEventSchema, type FlowEvent } from '@microseg/proto/events';
+import { queues, subjects, type EventInput } from '@microseg/contracts';
+import { FlowEventSchema, type FlowEvent } from '@microseg/proto/events';
 import type { Logger } from '@microseg/telemetry';
 
 type Endpoint = FlowEvent['source'];
@@ -30,8 +30,8 @@ function describe(endpoint: Endpoint, withPort: boolean): string {
   }
 }
 
-/** The event for a rejected network flow, or undefined for any other flow. Pure. */
-export function denialEvent(flow: FlowEvent, nowMs: number): { event: MessageInitShape<typeof LogEventSchema>; msgId: string } | undefined {
+/** The `networkAccessDenied` event for a rejected network flow, or undefined for any other flow. Pure. */
+export function denialEvent(flow: FlowEvent, nowMs: number): { input: EventInput; id: string; timeMs: number; msgId: string } | undefined {
   if (flow.action !== 'Reject' || flow.dropReason !== 'policy') return undefined;
   const who = describe(flow.source, false);
   const what = describe(flow.destination, true);
@@ -40,42 +40,48 @@ export function denialEvent(flow: FlowEvent, nowMs: number): { event: MessageIni
   const key = [flow.namespace, flow.source?.type, flow.source?.name, flow.source?.ip, flow.destination?.type, flow.destination?.name, flow.destination?.port, flow.policyId].join('\u0000');
   const minute = Math.floor(nowMs / 60_000);
   return {
+    id: `network-denied-${flow.id}`,
+    timeMs: flow.timeMs ? Number(flow.timeMs) : nowMs,
     msgId: `network-denied-${createHash('sha256').update(key).digest('hex').slice(0, 32)}-${minute}`,
-    event: {
-      id: `network-denied-${flow.id}`,
-      timeMs: flow.timeMs || BigInt(nowMs),
-      level: eventCatalogue.networkAccessDenied.level,
-      category: eventCatalogue.networkAccessDenied.category,
-      title: eventCatalogue.networkAccessDenied.title,
+    input: {
       content: `${who} may not reach ${what}${purpose}: rejected ${by}.`,
       targetIdentity: flow.policyId ? 'networkaccesspolicy' : 'namespace',
       targetId: flow.policyId || flow.namespace,
       namespace: flow.namespace,
-      origin: eventCatalogue.networkAccessDenied.origin,
       traceId: flow.traceId,
     },
   };
 }
 
-export function reportNetworkDenials(bus: Bus, logger: Logger): void {
-  // One replica's memory of what it already reported this minute spares the outbox the repeats.
+/**
+ * Records the denial event of each rejected flow. One replica's memory of what it already reported this
+ * minute spares the outbox the repeats (JetStream's de-duplication on the message id does the rest).
+ */
+export function denialReporter(bus: Pick<Bus, 'emitEvent'>, now: () => number = Date.now): (flow: FlowEvent) => void {
   let minute = 0;
   const reported = new Set<string>();
+  return (flow) => {
+    const nowMs = now();
+    const denial = denialEvent(flow, nowMs);
+    if (!denial) return;
+    if (Math.floor(nowMs / 60_000) !== minute) {
+      minute = Math.floor(nowMs / 60_000);
+      reported.clear();
+    }
+    if (reported.has(denial.msgId)) return;
+    reported.add(denial.msgId);
+    bus.emitEvent('networkAccessDenied', denial.input, { id: denial.id, timeMs: denial.timeMs, msgId: denial.msgId });
+  };
+}
+
+export function reportNetworkDenials(bus: Pick<Bus, 'nc' | 'emitEvent'>, logger: Logger): void {
+  const report = denialReporter(bus);
   bus.nc.subscribe(subjects.gatewayDecision, {
     queue: queues.policyDenials,
     callback: (err, msg) => {
       if (err) return;
       try {
-        const now = Date.now();
-        const denial = denialEvent(fromBinary(FlowEventSchema, msg.data), now);
-        if (!denial) return;
-        if (Math.floor(now / 60_000) !== minute) {
-          minute = Math.floor(now / 60_000);
-          reported.clear();
-        }
-        if (reported.has(denial.msgId)) return;
-        reported.add(denial.msgId);
-        bus.publishEvent(subjects.logEvent('policy'), LogEventSchema, denial.event, denial.msgId);
+        report(fromBinary(FlowEventSchema, msg.data));
       } catch (cause) {
         logger.warn({ err: String(cause) }, 'undecodable decision event ignored');
       }

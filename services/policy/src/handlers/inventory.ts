@@ -3,17 +3,14 @@
 // it has any traffic, with the policies and namespace defaults that apply to it.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
-import { queues, requests, subjects, type TagExpression } from '@microseg/contracts';
+import { isNamespacePath, requests, withinSelection, withinSubtree, type TagExpression } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
-import { InventoryRequestSchema, InventoryResponseSchema } from '@microseg/proto/policy';
-import { appliesIn, systemTags, type Snapshot } from './snapshot.ts';
-import { namespaceDefault, namespacePath } from './network/evaluate.ts';
-import { withinSubtree } from './api/tokens.ts';
-import type { ObjectStore } from './store.ts';
+import type { InventoryResponseSchema } from '@microseg/proto/policy';
+import { appliesIn, systemTags, type Snapshot } from '../snapshot.ts';
+import { namespaceDefault, namespacePath } from '../network/evaluate.ts';
+import type { ObjectStore } from '../store.ts';
 
 type Inventory = MessageInitShape<typeof InventoryResponseSchema>;
-
-const NAMESPACE = /^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/;
 
 const clauses = (expression: TagExpression) => expression.map((tags) => ({ tags: [...tags] }));
 
@@ -23,7 +20,7 @@ const clauses = (expression: TagExpression) => expression.map((tags) => ({ tags:
  * propagated from ancestors.
  */
 export function inventoryOf(snapshot: Snapshot, namespace: string, recursive: boolean): Inventory {
-  const inScope = (ns: string) => (recursive ? withinSubtree(ns, namespace) : ns === namespace);
+  const inScope = (ns: string) => withinSelection(ns, namespace, recursive);
   const inForce = (object: { namespace: string; propagate: boolean }) => inScope(object.namespace) || appliesIn(object.namespace, object.propagate, namespace);
   const byName = <T extends { namespace: string; name: string }>(a: T, b: T) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
 
@@ -88,9 +85,9 @@ export function inventoryOf(snapshot: Snapshot, namespace: string, recursive: bo
   };
 }
 
-export function serveInventory(bus: Bus, store: Pick<ObjectStore, 'snapshot'>): void {
+export function serveInventory(bus: Pick<Bus, 'serve'>, store: Pick<ObjectStore, 'snapshot'>): void {
   bus.serve(requests.policyInventory, (req) => {
-    if (!NAMESPACE.test(req.namespace)) throw new MicrosegError('BAD_REQUEST', 'the namespace must be a path such as /acme/team-b');
+    if (!isNamespacePath(req.namespace)) throw new MicrosegError('BAD_REQUEST', 'the namespace must be a path such as /acme/team-b');
     return inventoryOf(store.snapshot, req.namespace, req.recursive);
   });
 }

@@ -2,8 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
+import { eventCatalogue } from '@microseg/contracts';
 import { FlowEventSchema } from '@microseg/proto/events';
-import { denialEvent } from './network-denials.ts';
+import { FakeBus } from '../testing/fake-bus.ts';
+import { denialEvent, denialReporter } from './network-denials.ts';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 30, 15);
 const NS = '/acme/team-b/dev/private-app';
@@ -23,13 +25,16 @@ const outgoing = (fields: Record<string, unknown> = {}) =>
   });
 
 test('a rejection by the namespace default names the default and what was refused', () => {
-  const denial = denialEvent(outgoing(), NOW);
-  assert.ok(denial);
+  const bus = new FakeBus();
+  denialReporter(bus, () => NOW)(outgoing());
+  assert.equal(bus.events.length, 1);
+  const [{ kind, input: denial }] = bus.events as [(typeof bus.events)[0]];
+  const { level, category, title } = eventCatalogue[kind];
   assert.deepEqual(
-    { level: denial.event.level, category: denial.event.category, title: denial.event.title, namespace: denial.event.namespace, targetIdentity: denial.event.targetIdentity, targetId: denial.event.targetId },
+    { level, category, title, namespace: denial.namespace, targetIdentity: denial.targetIdentity, targetId: denial.targetId },
     { level: 'Warning', category: 'network', title: 'Network access denied', namespace: NS, targetIdentity: 'namespace', targetId: NS },
   );
-  assert.equal(denial.event.content, `processing unit nginx may not reach external network demo-idp (localhost:9400) (tcp/9400 discovery): rejected by the default of the namespace ${NS} (no policy allows it).`);
+  assert.equal(denial.content, `processing unit nginx may not reach external network demo-idp (localhost:9400) (tcp/9400 discovery): rejected by the default of the namespace ${NS} (no policy allows it).`);
 });
 
 test('a rejection by a policy names the policy and targets it', () => {
@@ -44,9 +49,9 @@ test('a rejection by a policy names the policy and targets it', () => {
     }),
     NOW,
   );
-  assert.equal(denial?.event.content, '203.0.113.9 may not reach processing unit nginx (port 3000) (GET /): rejected by network policy block-loopback.');
-  assert.equal(denial?.event.targetIdentity, 'networkaccesspolicy');
-  assert.equal(denial?.event.targetId, 'pol-1');
+  assert.equal(denial?.input.content, '203.0.113.9 may not reach processing unit nginx (port 3000) (GET /): rejected by network policy block-loopback.');
+  assert.equal(denial?.input.targetIdentity, 'networkaccesspolicy');
+  assert.equal(denial?.input.targetId, 'pol-1');
 });
 
 test('accepted flows and refusals that are not network policy (api, missingtoken, dial) write no event', () => {
@@ -62,5 +67,20 @@ test('the same denial repeated within a minute has one message id (JetStream kee
   assert.equal(first.msgId, again.msgId);
   assert.notEqual(first.msgId, nextMinute.msgId);
   assert.notEqual(first.msgId, otherPort.msgId);
-  assert.notEqual(first.event.id, again.event.id, 'each event keeps an id of its own');
+  assert.notEqual(first.id, again.id, 'each event keeps an id of its own');
+});
+
+test('one replica records a denial once a minute: repeats in the same minute are not emitted again', () => {
+  let now = NOW;
+  const bus = new FakeBus();
+  const report = denialReporter(bus, () => now);
+  report(outgoing({ id: 'a' }));
+  report(outgoing({ id: 'b' }));
+  report(outgoing({ id: 'c', action: 'Accept', dropReason: '' }));
+  assert.equal(bus.events.length, 1, 'the repeat and the accepted flow add nothing');
+  assert.deepEqual(bus.events[0]!.options, { id: 'network-denied-a', timeMs: NOW, msgId: denialEvent(outgoing(), NOW)!.msgId });
+  now += 60_000;
+  report(outgoing({ id: 'd' }));
+  assert.equal(bus.events.length, 2, 'the next minute reports it again');
+  assert.notEqual(bus.events[1]!.options.msgId, bus.events[0]!.options.msgId);
 });

@@ -1,4 +1,4 @@
-// Unit (fakes): POST /secrets/reseal writes each object with compare-and-set on the
+// Unit (fakes, through app.inject()): POST /secrets/reseal writes each object with compare-and-set on the
 // revision it read; an object changed meanwhile is left as the other writer made it and
 // reported, the others are re-sealed; audit events name the token and the key.
 import { test } from 'node:test';
@@ -7,9 +7,9 @@ import Fastify from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { eventCatalogue, type EventKind } from '@microseg/contracts';
 import type { PolicyObject } from '@microseg/contracts';
-import { SecretBox, keyIdOfSealed } from '../secrets.ts';
-import { StoreConflict, type ObjectStore } from '../store.ts';
-import { registerSecretRoutes } from './secrets-api.ts';
+import { SecretBox, keyIdOfSealed } from '../../secrets.ts';
+import { StoreConflict, type ObjectStore } from '../../store.ts';
+import { secretRoutes } from './secrets.ts';
 
 const keyA = Buffer.alloc(32, 1);
 const keyB = Buffer.alloc(32, 2);
@@ -41,7 +41,7 @@ test('reseal: compare-and-set per object; a concurrent edit wins and is reported
     req.principal = { tokenID: 't1', name: 'root-admin', role: 'admin', namespace: '/' };
     req.namespace = '/';
   });
-  registerSecretRoutes(app, { store, secrets, bus });
+  await app.register(secretRoutes, { store, secrets, bus });
   const res = await app.inject({ method: 'POST', url: '/secrets/reseal' });
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json();

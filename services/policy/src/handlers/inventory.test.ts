@@ -1,9 +1,11 @@
 // Unit: the inventory of a namespace subtree that the Platform view draws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PolicyObject } from '@microseg/contracts';
-import { Snapshot } from './snapshot.ts';
-import { inventoryOf } from './inventory.ts';
+import { requests, type PolicyObject } from '@microseg/contracts';
+import { MicrosegError } from '@microseg/errors';
+import { FakeBus } from '../testing/fake-bus.ts';
+import { Snapshot } from '../snapshot.ts';
+import { inventoryOf, serveInventory } from './inventory.ts';
 
 const APP = '/acme/team-b/dev/private-app';
 const base = { associatedTags: [], propagate: false };
@@ -75,4 +77,13 @@ test('a namespace outside the objects: nothing but its defaults (root defaults w
   const inventory = inventoryOf(snapshot, '/elsewhere', true);
   assert.deepEqual([inventory.processingUnits, inventory.services, inventory.externalNetworks, inventory.networkPolicies], [[], [], [], []]);
   assert.deepEqual(inventory.namespaces, [{ path: '/elsewhere', incomingDefault: 'Allow', outgoingDefault: 'Reject', incomingDecidedBy: '/', outgoingDecidedBy: '/' }]);
+});
+
+test('served from the snapshot of the moment; a namespace that is not a path is refused with BAD_REQUEST', async () => {
+  const bus = new FakeBus();
+  serveInventory(bus, { snapshot });
+  assert.equal((await bus.call(requests.policyInventory, { namespace: APP })).revision, 42n);
+  for (const namespace of ['', 'acme', '/acme/..', '/acme//b']) {
+    await assert.rejects(bus.call(requests.policyInventory, { namespace, recursive: true }), (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST', JSON.stringify(namespace));
+  }
 });
