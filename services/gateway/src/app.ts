@@ -1,5 +1,4 @@
 // Builds the gateway without listening on exposed ports until start().
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
@@ -21,7 +20,6 @@ import { Unavailable } from './clients/unavailable.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
-import { LogEventSchema } from '@microseg/proto/events';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
 
 export interface GatewayApp {
@@ -67,13 +65,13 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const problems = new ProblemLog({
     raised: (problem) => {
       logger.error({ service: problem.serviceName, namespace: problem.namespace, kind: problem.kind, port: problem.port }, problem.message);
-      const id = randomUUID();
-      bus.publishEvent(subjects.logEvent('gateway'), LogEventSchema, problemEvent(problem, 'raised', config.GATEWAY_ID, id), id);
+      const { kind, input } = problemEvent(problem, 'raised', config.GATEWAY_ID);
+      bus.emitEvent(kind, input);
     },
     resolved: (problem) => {
       if (!state.routes.some((r) => r.id === problem.serviceId)) return;
-      const id = randomUUID();
-      bus.publishEvent(subjects.logEvent('gateway'), LogEventSchema, problemEvent(problem, 'resolved', config.GATEWAY_ID, id), id);
+      const { kind, input } = problemEvent(problem, 'resolved', config.GATEWAY_ID);
+      bus.emitEvent(kind, input);
     },
   });
 

@@ -4,6 +4,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { ServiceRouteSchema } from '@microseg/proto/policy';
 import { RoutingState } from './state.ts';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
+import { eventCatalogue } from '@microseg/contracts';
 
 const route = (id: string, exposedPort: number, extra: MessageInitShape<typeof ServiceRouteSchema> = {}) => create(ServiceRouteSchema, { id, name: `svc-${id}`, namespace: `/ns-${id}`, hosts: [`${id}.example.test`], exposedPort, ...extra });
 
@@ -55,23 +56,14 @@ test('ProblemLog: each problem is raised once however many syncs find it, resolv
   assert.deepEqual(raised.length, 4);
 });
 
-test('problemEvent: an Error event in the service’s namespace, from the gateway; its end an Info event', () => {
+test('problemEvent: an Error event of the catalogue in the service’s namespace; its end an Info event', () => {
   const p: ServingProblem = { serviceId: 'svc-id', serviceName: 'app', namespace: '/acme/app', kind: 'port', port: 7090, message: "Service app is not served: exposedPort 7090 is the gateway's own admin port. Choose another exposedPort." };
-  const raised = problemEvent(p, 'raised', 'gw-1', 'id-1', 1_000);
-  assert.deepEqual(raised, {
-    id: 'id-1',
-    timeMs: 1_000n,
-    level: 'Error',
-    category: 'service',
-    title: 'Service not served: its port cannot be opened',
-    content: `${p.message} (gateway gw-1)`,
-    targetIdentity: 'service',
-    targetId: 'svc-id',
-    namespace: '/acme/app',
-    origin: 'gateway',
-  });
-  assert.equal(problemEvent({ ...p, kind: 'certificate' }, 'raised', 'gw-1', 'id-2').title, 'Service not served: its certificate cannot be used');
-  const resolved = problemEvent(p, 'resolved', 'gw-1', 'id-3');
-  assert.equal(resolved.level, 'Info');
-  assert.equal(resolved.content, 'Service app is served again by gateway gw-1.');
+  const raised = problemEvent(p, 'raised', 'gw-1');
+  assert.deepEqual(raised, { kind: 'serviceNotServedPortCannotOpen', input: { content: `${p.message} (gateway gw-1)`, targetIdentity: 'service', targetId: 'svc-id', namespace: '/acme/app' } });
+  assert.equal(eventCatalogue[raised.kind].level, 'Error');
+  assert.equal(eventCatalogue[raised.kind].origin, 'gateway', 'the gateway may publish it (its bus permissions)');
+  assert.equal(problemEvent({ ...p, kind: 'certificate' }, 'raised', 'gw-1').kind, 'serviceNotServedCertificateUnusable');
+  const resolved = problemEvent(p, 'resolved', 'gw-1');
+  assert.equal(eventCatalogue[resolved.kind].level, 'Info');
+  assert.equal(resolved.input.content, 'Service app is served again by gateway gw-1.');
 });

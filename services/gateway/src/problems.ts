@@ -2,9 +2,7 @@
 // cannot use. One such service never stops the others: each problem is said
 // once as an Error event, and the current list goes to the policy service with
 // every sync (it shows them as the service's status).
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { eventCatalogue } from '@microseg/contracts';
-import type { LogEventSchema } from '@microseg/proto/events';
+import type { EventInput, EventKind } from '@microseg/contracts';
 import type { CertificateProblem } from './tls.ts';
 import type { PortFailures } from './listeners.ts';
 import type { RoutingState } from './state.ts';
@@ -97,26 +95,16 @@ export class ProblemLog {
   }
 }
 
-/** The event that says a problem appeared (Error) or is gone while its service still exists (Info). */
-export function problemEvent(
-  problem: ServingProblem,
-  state: 'raised' | 'resolved',
-  gatewayId: string,
-  id: string,
-  now = Date.now(),
-): MessageInitShape<typeof LogEventSchema> {
+/** The event that says a problem appeared (Error) or is gone while its service still exists (Info): its kind and text. */
+export function problemEvent(problem: ServingProblem, state: 'raised' | 'resolved', gatewayId: string): { kind: EventKind; input: EventInput } {
   const raised = state === 'raised';
-  const spec = eventCatalogue[raised ? (problem.kind === 'port' ? 'serviceNotServedPortCannotOpen' : 'serviceNotServedCertificateUnusable') : 'serviceServedAgain'];
   return {
-    id,
-    timeMs: BigInt(now),
-    level: spec.level,
-    category: spec.category,
-    title: spec.title,
-    content: raised ? `${problem.message} (gateway ${gatewayId})` : `Service ${problem.serviceName} is served again by gateway ${gatewayId}.`,
-    targetIdentity: 'service',
-    targetId: problem.serviceId,
-    namespace: problem.namespace,
-    origin: spec.origin,
+    kind: raised ? (problem.kind === 'port' ? 'serviceNotServedPortCannotOpen' : 'serviceNotServedCertificateUnusable') : 'serviceServedAgain',
+    input: {
+      content: raised ? `${problem.message} (gateway ${gatewayId})` : `Service ${problem.serviceName} is served again by gateway ${gatewayId}.`,
+      targetIdentity: 'service',
+      targetId: problem.serviceId,
+      namespace: problem.namespace,
+    },
   };
 }
