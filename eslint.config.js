@@ -8,11 +8,19 @@ const services = ['gateway', 'authn', 'policy', 'flowlog'];
 
 /** Imports that reach into `services/<name>` (by workspace name or by path). */
 const serviceImports = (allowed = []) => [
-  ...services.filter((s) => !allowed.includes(s)).map((s) => ({ group: [`@microseg/${s}`, `@microseg/${s}/*`], message: `a service is reached over the bus (packages/contracts), never imported: not ${s}` })),
+  ...services
+    .filter((s) => !allowed.includes(s))
+    .map((s) => ({
+      group: [`@microseg/${s}`, `@microseg/${s}/*`],
+      message: `a service is reached over the bus (packages/contracts), never imported: not ${s}`,
+    })),
   // By path: `../../policy/src/decide.ts` from a sibling service, `../../../services/policy/src/app.ts` from a package.
   ...services
     .filter((s) => !allowed.includes(s))
-    .map((s) => ({ group: [`**/${s}/src/**`, `**/services/${s}`, `**/services/${s}/**`], message: `a service is reached over the bus (packages/contracts), never imported: not services/${s}` })),
+    .map((s) => ({
+      group: [`**/${s}/src/**`, `**/services/${s}`, `**/services/${s}/**`],
+      message: `a service is reached over the bus (packages/contracts), never imported: not services/${s}`,
+    })),
 ];
 
 export default tseslint.config(
@@ -26,11 +34,21 @@ export default tseslint.config(
     rules: {
       // Deliberate in this codebase: non-null assertions where a check a line above guarantees the value.
       '@typescript-eslint/no-non-null-assertion': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // Promises handed to event emitters and timers are the norm in servers; floating ones in code are not.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       // node:test's test() and describe() return promises the runner awaits.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
+      ],
       '@typescript-eslint/only-throw-error': 'error',
       // Tests and adapters read untyped JSON; the rules below fire on every such read.
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -39,7 +39,14 @@ test('keeps its rate: never early, hardly late, every request completes', async 
   });
   try {
     const records: ResponseRecord[] = [];
-    const result = await runConstantRate({ url: `${server.url}/`, rate: 500, durationMs: 2_000, warmupMs: 200, connections: 8, onResponse: (r) => records.push(r) });
+    const result = await runConstantRate({
+      url: `${server.url}/`,
+      rate: 500,
+      durationMs: 2_000,
+      warmupMs: 200,
+      connections: 8,
+      onResponse: (r) => records.push(r),
+    });
     assert.equal(result.scheduled, 1000);
     assert.equal(result.errors, 0, JSON.stringify(result.errorKinds));
     assert.equal(result.completed, 1000);
@@ -87,12 +94,18 @@ test('a 200 ms stall shows in p99 for the requests scheduled during it (coordina
     for (const r of duringStall) {
       const waited = r.doneMs - r.intendedMs;
       const expected = stallEndsAt - r.intendedMs;
-      assert.ok(waited >= expected - 5, `request ${r.index} scheduled ${Math.round(r.intendedMs - stallStartsAt)} ms into the stall waited only ${waited.toFixed(1)} ms`);
+      assert.ok(
+        waited >= expected - 5,
+        `request ${r.index} scheduled ${Math.round(r.intendedMs - stallStartsAt)} ms into the stall waited only ${waited.toFixed(1)} ms`,
+      );
     }
     assert.ok(result.latency.p99 >= 150, `p99 from the intended time: ${result.latency.p99} ms`);
     assert.ok(result.latency.max >= 190, `max ${result.latency.max} ms`);
     // The send-time view hides it: only the few requests held at the server look slow.
-    assert.ok(result.serviceTime.p99 < result.latency.p99 / 2, `p99 from the send time: ${result.serviceTime.p99} ms, from the intended time: ${result.latency.p99} ms`);
+    assert.ok(
+      result.serviceTime.p99 < result.latency.p99 / 2,
+      `p99 from the send time: ${result.serviceTime.p99} ms, from the intended time: ${result.latency.p99} ms`,
+    );
   } finally {
     await server.close();
   }

@@ -20,7 +20,21 @@ import { runConstantRate, type ConstantRateResult, type ResponseRecord } from '.
 import { ensureTools, MissingToolError, NGINX, WRK } from './lib/tools.ts';
 import { startNginx, type RunningNginx } from './lib/nginx.ts';
 import { startNodeProxy } from './lib/node-proxy-process.ts';
-import { ALICE, Cleanup, gatewayHeap, gatewayRuntime, runtimeBetween, SESSION_COOKIE, SessionFactory, startBenchCluster, touchEach, withTimeout, type BenchCluster, type HeapReading, type RuntimeSnapshot } from './lib/setup.ts';
+import {
+  ALICE,
+  Cleanup,
+  gatewayHeap,
+  gatewayRuntime,
+  runtimeBetween,
+  SESSION_COOKIE,
+  SessionFactory,
+  startBenchCluster,
+  touchEach,
+  withTimeout,
+  type BenchCluster,
+  type HeapReading,
+  type RuntimeSnapshot,
+} from './lib/setup.ts';
 import { measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
 import { commOf, CpuMeter, descendantsOf, loadAverage, rssMb, type CpuReading } from './lib/proc.ts';
 import type { WrkResult } from './lib/wrk.ts';
@@ -134,20 +148,35 @@ async function main(): Promise<number> {
   await new Promise((r) => setTimeout(r, 2_000));
   const busyBefore = idle.stop().foreign;
   if (busyBefore > 25 || loadAtStart[0] > 1.5)
-    log(`warning: the machine is busy before the benchmark starts (other processes use ${Math.round(busyBefore)} % of a core, load average ${loadAtStart[0].toFixed(2)}): figures will be lower and noisier than on an idle machine`);
+    log(
+      `warning: the machine is busy before the benchmark starts (other processes use ${Math.round(busyBefore)} % of a core, load average ${loadAtStart[0].toFixed(2)}): figures will be lower and noisier than on an idle machine`,
+    );
   try {
     const bc = await startBenchCluster(cleanup, log, () => !succeeded || opts.keep);
     const { cluster } = bc;
     const gwPort = cluster.ports.gateway;
     const gwHost = `localhost:${gwPort}`;
 
-    step('nginx (TLS with the gateway\'s certificate, 1 worker, upstream keep-alive, access_log off)');
-    const nginx: RunningNginx = await startNginx({ binary: tools.nginx!, dir: join(bc.dataDir, 'nginx'), port: await freePort(), upstreamPort: cluster.ports.app, certFile: bc.certFile, keyFile: bc.keyFile });
+    step("nginx (TLS with the gateway's certificate, 1 worker, upstream keep-alive, access_log off)");
+    const nginx: RunningNginx = await startNginx({
+      binary: tools.nginx!,
+      dir: join(bc.dataDir, 'nginx'),
+      port: await freePort(),
+      upstreamPort: cluster.ports.app,
+      certFile: bc.certFile,
+      keyFile: bc.keyFile,
+    });
     cleanup.add('nginx', () => nginx.stop());
     const ngxPort = Number(new URL(nginx.url).port);
     log(`nginx ${nginx.url} (master ${nginx.masterPid}, worker ${nginx.workerPid()}) → app http://127.0.0.1:${cluster.ports.app}`);
     step('the smallest Node proxy (bench/lib/node-proxy.ts: node:https in, undici out, nothing else)');
-    const nodeProxy = await startNodeProxy({ port: await freePort(), upstreamPort: cluster.ports.app, certFile: bc.certFile, keyFile: bc.keyFile, logFile: join(bc.dataDir, 'node-proxy.log') });
+    const nodeProxy = await startNodeProxy({
+      port: await freePort(),
+      upstreamPort: cluster.ports.app,
+      certFile: bc.certFile,
+      keyFile: bc.keyFile,
+      logFile: join(bc.dataDir, 'node-proxy.log'),
+    });
     cleanup.add('node proxy', () => nodeProxy.stop());
     const nodePort = Number(new URL(nodeProxy.url).port);
     log(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid}) → app http://127.0.0.1:${cluster.ports.app}`);
@@ -196,9 +225,16 @@ async function main(): Promise<number> {
     const check = async (s: Scenario, headers: Record<string, string> = s.headers) => {
       const client = new Client(s.origin, { connect: { rejectUnauthorized: false, servername: s.servername } });
       try {
-        const res = await client.request({ path: s.path, method: 'GET', headers: { ...(s.host ? { host: s.host } : {}), ...headers }, headersTimeout: 5_000, bodyTimeout: 5_000 });
+        const res = await client.request({
+          path: s.path,
+          method: 'GET',
+          headers: { ...(s.host ? { host: s.host } : {}), ...headers },
+          headersTimeout: 5_000,
+          bodyTimeout: 5_000,
+        });
         const body = await res.body.text();
-        if (res.statusCode !== 200 || !s.expect.test(body)) throw new Error(`${s.title}: expected 200 and ${s.expect}, got ${res.statusCode}: ${body.slice(0, 200)}`);
+        if (res.statusCode !== 200 || !s.expect.test(body))
+          throw new Error(`${s.title}: expected 200 and ${s.expect}, got ${res.statusCode}: ${body.slice(0, 200)}`);
       } finally {
         await client.close();
       }
@@ -206,7 +242,13 @@ async function main(): Promise<number> {
     const status = async (path: string, headers: Record<string, string> = {}) => {
       const client = new Client(bc.gatewayOrigin, { connect: { rejectUnauthorized: false, servername: 'localhost' } });
       try {
-        const res = await client.request({ path, method: 'GET', headers: { host: gwHost, accept: 'application/json', ...headers }, headersTimeout: 5_000, bodyTimeout: 5_000 });
+        const res = await client.request({
+          path,
+          method: 'GET',
+          headers: { host: gwHost, accept: 'application/json', ...headers },
+          headersTimeout: 5_000,
+          bodyTimeout: 5_000,
+        });
         await res.body.dump();
         return res.statusCode;
       } finally {
@@ -323,19 +365,24 @@ async function main(): Promise<number> {
           coldPools.measure = [...preLogins, ...(await factory.create(Math.max(0, need(DURATION) - preLogins.length)))];
           await writeFile(coldFiles.warmup, coldPools.warmup.join('\n'));
           await writeFile(coldFiles.measure, coldPools.measure.join('\n'));
-          log(`  ${coldPools.warmup.length + coldPools.measure.length} fresh sessions for the cold scenario (${preLogins.length} by login, the rest written to Redis) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+          log(
+            `  ${coldPools.warmup.length + coldPools.measure.length} fresh sessions for the cold scenario (${preLogins.length} by login, the rest written to Redis) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+          );
         }
         await check(s, s === cold ? cookieHeader(coldPools.warmup.at(-1)!) : s.headers);
         const base = { url: s.wrkUrl, connections: CONNECTIONS, headers: s.headers };
         const warm = s.wrkScript?.('warmup');
         await measureWrk({ ...base, durationSec: WARMUP, ...(warm ?? {}), headers: warm ? {} : s.headers }, {}, undefined, tools.wrk!);
         const script = s.wrkScript?.('measure');
-        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
+        const proxyPid =
+          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
         const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPid, tools.wrk!);
         results.get(s.key)!.max = m;
         if (s === cold) {
           const batches = Math.ceil(m.load.requests / BATCH);
-          s.notes.push(`${int(m.load.requests)} requests in ${int(batches)} batches of ${BATCH} over ${int(coldPools.measure.length)} fresh sessions${batches > coldPools.measure.length ? ' (the pool came round again: later batches were warm)' : ' (none reused)'}`);
+          s.notes.push(
+            `${int(m.load.requests)} requests in ${int(batches)} batches of ${BATCH} over ${int(coldPools.measure.length)} fresh sessions${batches > coldPools.measure.length ? ' (the pool came round again: later batches were warm)' : ' (none reused)'}`,
+          );
         }
         log(`  ${s.title.padEnd(58)} ${int(m.load.requestsPerSec).padStart(7)} req/s  errors ${m.load.errors}  proxy CPU ${pct(proxyCpu(s, m.cpu))}`);
       } finally {
@@ -346,12 +393,15 @@ async function main(): Promise<number> {
     const RATE = Math.max(1, Math.floor(publicMax / 2));
 
     // ── 2. latency at a constant rate ─────────────────────────────────────────
-    step(`latency at a constant rate of ${RATE} req/s (half the gateway's public maximum), ${CONNECTIONS} connections, ${RATE_WARMUP_MS / 1000} s warm-up, ${DURATION} s measured`);
+    step(
+      `latency at a constant rate of ${RATE} req/s (half the gateway's public maximum), ${CONNECTIONS} connections, ${RATE_WARMUP_MS / 1000} s warm-up, ${DURATION} s measured`,
+    );
     coldPools.rate = await factory.create(Math.ceil((RATE * (RATE_WARMUP_MS / 1000 + DURATION) * 1.1) / BATCH) + 10);
     for (const s of scenarios) {
       await s.setup?.();
       try {
-        const proxyPid = s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
+        const proxyPid =
+          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
         const runtimeBefore = s.proxy === 'gateway' ? await gatewayRuntime(cluster) : undefined;
         const m = await measureRate(
           {
@@ -361,7 +411,9 @@ async function main(): Promise<number> {
             warmupMs: RATE_WARMUP_MS,
             connections: CONNECTIONS,
             servername: s.servername,
-            headers: s.rateHeaders ? (i) => ({ ...(s.host ? { host: s.host } : {}), ...s.rateHeaders!(i) }) : { ...(s.host ? { host: s.host } : {}), ...s.headers },
+            headers: s.rateHeaders
+              ? (i) => ({ ...(s.host ? { host: s.host } : {}), ...s.rateHeaders!(i) })
+              : { ...(s.host ? { host: s.host } : {}), ...s.headers },
           },
           pids(),
           proxyPid,
@@ -369,7 +421,9 @@ async function main(): Promise<number> {
         results.get(s.key)!.rate = m;
         if (s.proxy === 'gateway') results.get(s.key)!.rateRuntime = runtimeBetween(runtimeBefore, await gatewayRuntime(cluster));
         const l = m.load.latency;
-        log(`  ${s.title.padEnd(58)} p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)} ms  errors ${m.load.errors}${m.load.schedulerLag.p99 > 5 ? `  (generator lag p99 ${ms(m.load.schedulerLag.p99)} ms)` : ''}`);
+        log(
+          `  ${s.title.padEnd(58)} p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)} ms  errors ${m.load.errors}${m.load.schedulerLag.p99 > 5 ? `  (generator lag p99 ${ms(m.load.schedulerLag.p99)} ms)` : ''}`,
+        );
       } finally {
         await s.teardown?.();
       }
@@ -385,7 +439,9 @@ async function main(): Promise<number> {
     // Alice's earlier sessions (logins of the scenarios above) go first, so that the measured revocation is
     // that of a user with one session in use; the bulk sessions belong to synthetic users and stay.
     const earlier = await revokeAlice(bc, 15_000);
-    log(`  (alice's ${earlier.revoked} earlier sessions revoked beforehand in ${ms(earlier.tookMs, 0)} ms${earlier.attempts > 1 ? `, ${earlier.attempts} attempts` : ''})`);
+    log(
+      `  (alice's ${earlier.revoked} earlier sessions revoked beforehand in ${ms(earlier.tookMs, 0)} ms${earlier.attempts > 1 ? `, ${earlier.attempts} attempts` : ''})`,
+    );
     let revokeAttempts = 0;
     const revocation = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 6_000, [
       {
@@ -398,7 +454,9 @@ async function main(): Promise<number> {
     ]);
     const revoked = effect(revocation.records, revocation.actions.revoke!, Infinity, 200, 401);
     revoked.attempts = revokeAttempts;
-    log(`  revocation: first 401 after ${ms(revoked.firstNewMs, 0)} ms, last 200 for a request sent ${ms(revoked.lastOldSentMs, 0)} ms after the call, ${revoked.oldAfterNew} successes after the first 401${revokeAttempts > 1 ? ` (the API call needed ${revokeAttempts} attempts)` : ''}`);
+    log(
+      `  revocation: first 401 after ${ms(revoked.firstNewMs, 0)} ms, last 200 for a request sent ${ms(revoked.lastOldSentMs, 0)} ms after the call, ${revoked.oldAfterNew} successes after the first 401${revokeAttempts > 1 ? ` (the API call needed ${revokeAttempts} attempts)` : ''}`,
+    );
     const denyEndpoints = originalEndpoints.map((e) => (e.URI === '/*' ? { ...e, public: false, allowedScopes: [['bench=nobody']] } : e));
     const policy = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 7_000, [
       { atMs: 2_000, name: 'deny', action: () => patchEndpoints(denyEndpoints) },
@@ -406,14 +464,22 @@ async function main(): Promise<number> {
     ]);
     const denied = effect(policy.records, policy.actions.deny!, policy.actions.restore!, 200, 403);
     const restored = effect(policy.records, policy.actions.restore!, Infinity, 403, 200);
-    log(`  policy change: first 403 after ${ms(denied.firstNewMs, 0)} ms (${denied.oldAfterNew} successes after it); restored: first 200 after ${ms(restored.firstNewMs, 0)} ms`);
+    log(
+      `  policy change: first 403 after ${ms(denied.firstNewMs, 0)} ms (${denied.oldAfterNew} successes after it); restored: first 200 after ${ms(restored.firstNewMs, 0)} ms`,
+    );
     await restoreSpec();
 
     // ── 5. memory with many live sessions ─────────────────────────────────────
     step(`memory: ${int(MEMORY_SESSIONS)} live sessions, each used once through the gateway`);
     const memory = await memoryTest(bc, factory, gwHost, MEMORY_SESSIONS, gatewayAtStart);
-    for (const [label, run] of [['after the scenarios', memory.afterLoad], ['restarted, control (one session)', memory.control], ['restarted, sessions', memory.fresh]] as const)
-      log(`  ${label}: gateway RSS ${mb(run.rssBefore)} before, peak ${mb(run.rssPeak)}, ${mb(run.rssAfter)} after; heap used/reserved/external ${heapText(run.heapBefore)} → ${heapText(run.heapAfter)}; statuses ${JSON.stringify(run.statuses)}; ${(run.touchMs / 1000).toFixed(1)} s`);
+    for (const [label, run] of [
+      ['after the scenarios', memory.afterLoad],
+      ['restarted, control (one session)', memory.control],
+      ['restarted, sessions', memory.fresh],
+    ] as const)
+      log(
+        `  ${label}: gateway RSS ${mb(run.rssBefore)} before, peak ${mb(run.rssPeak)}, ${mb(run.rssAfter)} after; heap used/reserved/external ${heapText(run.heapBefore)} → ${heapText(run.heapAfter)}; statuses ${JSON.stringify(run.statuses)}; ${(run.touchMs / 1000).toFixed(1)} s`,
+      );
 
     // ── 6. profile ────────────────────────────────────────────────────────────
     let profile: { summary: ProfileSummary; max: WrkResult; file: string } | undefined;
@@ -428,12 +494,29 @@ async function main(): Promise<number> {
 
     // ── report ────────────────────────────────────────────────────────────────
     const loadAtEnd = loadAverage();
-    const report = buildReport({ started, results, rate: RATE, logins, revoked, denied, restored, memory, profile, loadAtStart, loadAtEnd, busyBefore, nginxPort: ngxPort });
+    const report = buildReport({
+      started,
+      results,
+      rate: RATE,
+      logins,
+      revoked,
+      denied,
+      restored,
+      memory,
+      profile,
+      loadAtStart,
+      loadAtEnd,
+      busyBefore,
+      nginxPort: ngxPort,
+    });
     log(`\n${plain(report.main)}\n\n${plain(report.targets)}\n\n${plain(report.cpu)}\n\n${plain(report.rate)}\n`);
     if (!opts['no-write']) {
       const dir = join(benchDir, 'results');
       await mkdir(dir, { recursive: true });
-      const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+      const stamp = started
+        .toISOString()
+        .replace(/:/g, '-')
+        .replace(/\.\d+Z$/, 'Z');
       await writeFile(join(dir, `${stamp}.md`), report.markdown);
       await writeFile(join(dir, 'latest.md'), report.markdown);
       log(`written: bench/results/${stamp}.md and bench/results/latest.md`);
@@ -454,7 +537,8 @@ async function revokeAlice(bc: BenchCluster, boundMs: number): Promise<{ revoked
   for (let attempts = 1; ; attempts++) {
     const res = await bc.api('DELETE', `/sessions?user=${encodeURIComponent(ALICE.login)}`);
     if (res.status === 200) return { revoked: Array.isArray(res.body) ? res.body.length : 0, attempts, tookMs: performance.now() - t0 };
-    if (res.status !== 503 || performance.now() - t0 > boundMs) throw new Error(`DELETE /sessions?user=${ALICE.login} answered ${res.status} (attempt ${attempts}): ${JSON.stringify(res.body)}`);
+    if (res.status !== 503 || performance.now() - t0 > boundMs)
+      throw new Error(`DELETE /sessions?user=${ALICE.login} answered ${res.status} (attempt ${attempts}): ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -521,7 +605,14 @@ interface UnderLoad {
 }
 
 /** Constant-rate load on `/` with `cookie`; the actions run at their times (ms into the measured part). */
-async function underLoad(bc: BenchCluster, rate: number, host: string, cookie: string, durationMs: number, actions: Array<{ atMs: number; name: string; action: () => Promise<void> }>): Promise<UnderLoad> {
+async function underLoad(
+  bc: BenchCluster,
+  rate: number,
+  host: string,
+  cookie: string,
+  durationMs: number,
+  actions: Array<{ atMs: number; name: string; action: () => Promise<void> }>,
+): Promise<UnderLoad> {
   const records: ResponseRecord[] = [];
   const at: Record<string, number> = {};
   const timers: NodeJS.Timeout[] = [];
@@ -672,7 +763,8 @@ async function profileGateway(bc: BenchCluster, wrkPath: string): Promise<{ summ
   if (files.length === 0) throw new Error(`the gateway wrote no main-thread .cpuprofile into ${dir}`);
   const file = join(dir, files.sort().at(-1)!);
   const summary = topSelfFrames(file, repoRoot, 10, window);
-  if (summary.totalMs < DURATION * 500) throw new Error(`the profile ${file} has only ${summary.totalMs} ms of samples inside the measured run: clocks differ?`);
+  if (summary.totalMs < DURATION * 500)
+    throw new Error(`the profile ${file} has only ${summary.totalMs} ms of samples inside the measured run: clocks differ?`);
   return { summary, max, file };
 }
 
@@ -749,11 +841,25 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
     ms(r.logins.latency.p999, 0),
     '',
     `${pct(r.logins.cpu.byName.gateway)}`,
-    ms((r.logins.cpu.byName.gateway ?? NaN) / 100 / r.logins.perSecond * 1000, 1),
+    ms(((r.logins.cpu.byName.gateway ?? NaN) / 100 / r.logins.perSecond) * 1000, 1),
     '',
   ]);
   const main = table(
-    ['Scenario', 'App handler', 'Max req/s (wrk)', '× nginx', '× direct', 'Errors (max)', `p50 ms @${r.rate}/s`, 'p99 ms', 'p99.9 ms', 'Errors @rate', 'Proxy CPU max / @rate', 'Proxy CPU ms/req', 'Proxy RSS'],
+    [
+      'Scenario',
+      'App handler',
+      'Max req/s (wrk)',
+      '× nginx',
+      '× direct',
+      'Errors (max)',
+      `p50 ms @${r.rate}/s`,
+      'p99 ms',
+      'p99.9 ms',
+      'Errors @rate',
+      'Proxy CPU max / @rate',
+      'Proxy CPU ms/req',
+      'Proxy RSS',
+    ],
     rows,
   );
 
@@ -766,15 +872,51 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const revokePass = r.revoked.firstNewMs <= 1000 && r.revoked.oldAfterNew === 0;
   const policyPass = r.denied.firstNewMs <= 1000 && r.denied.oldAfterNew === 0;
   const targetRows = [
-    ['Protected (live session) ≥ 0.9 × gateway public throughput', `${int(live)} / ${int(pub)} = ${ratio(live && pub ? live / pub : undefined)}`, verdict(live !== undefined && pub !== undefined ? live / pub >= 0.9 : undefined)],
-    ['Gateway public ≥ 0.6 × nginx throughput', `${int(pub)} / ${int(nginxMax)} = ${ratio(pub && nginxMax ? pub / nginxMax : undefined)}`, verdict(pub !== undefined && nginxMax !== undefined ? pub / nginxMax >= 0.6 : undefined)],
-    ['(context) the smallest Node proxy × nginx: what Node allows here', `${int(nodeMax)} / ${int(nginxMax)} = ${ratio(nodeMax && nginxMax ? nodeMax / nginxMax : undefined)}`, ''],
-    ['(context) gateway public × the smallest Node proxy: the gateway\'s own cost', `${int(pub)} / ${int(nodeMax)} = ${ratio(pub && nodeMax ? pub / nodeMax : undefined)}`, ''],
-    [`p99 added over direct at ${r.rate} req/s ≤ 2 ms — protected, live session (vs direct \`/\`)`, `${ms(p99('gw-live'))} − ${ms(p99('direct-root'))} = ${ms(addedLive)} ms`, verdict(Number.isFinite(addedLive) ? addedLive <= 2 : undefined)],
-    [`p99 added over direct at ${r.rate} req/s ≤ 2 ms — public (vs direct \`/public/hello\`)`, `${ms(p99('gw-public'))} − ${ms(p99('direct'))} = ${ms(addedPublic)} ms`, verdict(Number.isFinite(addedPublic) ? addedPublic <= 2 : undefined)],
-    [`(context) p99 added over direct at ${r.rate} req/s by nginx / by the smallest Node proxy`, `${ms((p99('nginx') ?? NaN) - (p99('direct') ?? NaN))} ms / ${ms((p99('node-proxy') ?? NaN) - (p99('direct') ?? NaN))} ms`, ''],
-    [`${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — freshly started gateway`, `peak ${mb(r.memory.fresh.rssPeak)}`, verdict(r.memory.fresh.rssPeak <= 250 && (r.memory.fresh.statuses['200'] ?? 0) === r.memory.sessions)],
-    [`${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — after all the scenarios above`, `peak ${mb(r.memory.afterLoad.rssPeak)}`, verdict(r.memory.afterLoad.rssPeak <= 250 && (r.memory.afterLoad.statuses['200'] ?? 0) === r.memory.sessions)],
+    [
+      'Protected (live session) ≥ 0.9 × gateway public throughput',
+      `${int(live)} / ${int(pub)} = ${ratio(live && pub ? live / pub : undefined)}`,
+      verdict(live !== undefined && pub !== undefined ? live / pub >= 0.9 : undefined),
+    ],
+    [
+      'Gateway public ≥ 0.6 × nginx throughput',
+      `${int(pub)} / ${int(nginxMax)} = ${ratio(pub && nginxMax ? pub / nginxMax : undefined)}`,
+      verdict(pub !== undefined && nginxMax !== undefined ? pub / nginxMax >= 0.6 : undefined),
+    ],
+    [
+      '(context) the smallest Node proxy × nginx: what Node allows here',
+      `${int(nodeMax)} / ${int(nginxMax)} = ${ratio(nodeMax && nginxMax ? nodeMax / nginxMax : undefined)}`,
+      '',
+    ],
+    [
+      "(context) gateway public × the smallest Node proxy: the gateway's own cost",
+      `${int(pub)} / ${int(nodeMax)} = ${ratio(pub && nodeMax ? pub / nodeMax : undefined)}`,
+      '',
+    ],
+    [
+      `p99 added over direct at ${r.rate} req/s ≤ 2 ms — protected, live session (vs direct \`/\`)`,
+      `${ms(p99('gw-live'))} − ${ms(p99('direct-root'))} = ${ms(addedLive)} ms`,
+      verdict(Number.isFinite(addedLive) ? addedLive <= 2 : undefined),
+    ],
+    [
+      `p99 added over direct at ${r.rate} req/s ≤ 2 ms — public (vs direct \`/public/hello\`)`,
+      `${ms(p99('gw-public'))} − ${ms(p99('direct'))} = ${ms(addedPublic)} ms`,
+      verdict(Number.isFinite(addedPublic) ? addedPublic <= 2 : undefined),
+    ],
+    [
+      `(context) p99 added over direct at ${r.rate} req/s by nginx / by the smallest Node proxy`,
+      `${ms((p99('nginx') ?? NaN) - (p99('direct') ?? NaN))} ms / ${ms((p99('node-proxy') ?? NaN) - (p99('direct') ?? NaN))} ms`,
+      '',
+    ],
+    [
+      `${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — freshly started gateway`,
+      `peak ${mb(r.memory.fresh.rssPeak)}`,
+      verdict(r.memory.fresh.rssPeak <= 250 && (r.memory.fresh.statuses['200'] ?? 0) === r.memory.sessions),
+    ],
+    [
+      `${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — after all the scenarios above`,
+      `peak ${mb(r.memory.afterLoad.rssPeak)}`,
+      verdict(r.memory.afterLoad.rssPeak <= 250 && (r.memory.afterLoad.statuses['200'] ?? 0) === r.memory.sessions),
+    ],
     ['Revocation under load takes effect ≤ 1 s', `${ms(r.revoked.firstNewMs, 0)} ms`, verdict(revokePass)],
     ['Policy change under load takes effect ≤ 1 s', `${ms(r.denied.firstNewMs, 0)} ms`, verdict(policyPass)],
   ];
@@ -784,16 +926,53 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
   const cpuNames = ['gateway', 'authn', 'policy', 'flowlog', 'app', 'nats', 'redis', 'nginx', 'node'];
   const cpuRows = [...r.results.values()]
     .filter((x) => x.max)
-    .map(({ scenario: s, max }) => [s.title, ...cpuNames.map((n) => pct(max!.cpu.byName[n])), pct(max!.cpu.reapedChildren), pct(max!.cpu.machine), pct(max!.cpu.foreign)]);
+    .map(({ scenario: s, max }) => [
+      s.title,
+      ...cpuNames.map((n) => pct(max!.cpu.byName[n])),
+      pct(max!.cpu.reapedChildren),
+      pct(max!.cpu.machine),
+      pct(max!.cpu.foreign),
+    ]);
   const cpuTable = table(['At maximum (wrk)', ...cpuNames, 'wrk', 'machine', 'not ours'], cpuRows);
   const rateRows = [...r.results.values()]
     .filter((x) => x.rate)
     .map((x) => {
       const { scenario: s, rate } = x;
       const l = rate!.load;
-      return [s.title, int(l.scheduled), int(l.completed), ms(l.latency.p90), ms(l.latency.max), ms(l.serviceTime.p99), ms(l.schedulerLag.p99), pct(rate!.cpu.byName.gateway), gcText(x.rateRuntime), x.rateRuntime ? `${ms(x.rateRuntime.loopP99Ms, 1)} / ${ms(x.rateRuntime.loopMaxMs, 1)}` : '', pct(rate!.cpu.self), pct(rate!.cpu.foreign), Object.keys(l.errorKinds).length ? JSON.stringify(l.errorKinds) : ''];
+      return [
+        s.title,
+        int(l.scheduled),
+        int(l.completed),
+        ms(l.latency.p90),
+        ms(l.latency.max),
+        ms(l.serviceTime.p99),
+        ms(l.schedulerLag.p99),
+        pct(rate!.cpu.byName.gateway),
+        gcText(x.rateRuntime),
+        x.rateRuntime ? `${ms(x.rateRuntime.loopP99Ms, 1)} / ${ms(x.rateRuntime.loopMaxMs, 1)}` : '',
+        pct(rate!.cpu.self),
+        pct(rate!.cpu.foreign),
+        Object.keys(l.errorKinds).length ? JSON.stringify(l.errorKinds) : '',
+      ];
     });
-  const rateTable = table(['At the constant rate', 'scheduled', 'completed', 'p90 ms', 'max ms', 'p99 from send ms', 'generator lag p99 ms', 'gateway CPU', 'gateway GC', 'gateway event-loop delay p99 / max ms', 'generator CPU', 'not ours', 'errors'], rateRows);
+  const rateTable = table(
+    [
+      'At the constant rate',
+      'scheduled',
+      'completed',
+      'p90 ms',
+      'max ms',
+      'p99 from send ms',
+      'generator lag p99 ms',
+      'gateway CPU',
+      'gateway GC',
+      'gateway event-loop delay p99 / max ms',
+      'generator CPU',
+      'not ours',
+      'errors',
+    ],
+    rateRows,
+  );
   const disturbed = r.busyBefore > 25 || [...r.results.values()].some((x) => (x.max?.cpu.foreign ?? 0) > 25 || (x.rate?.cpu.foreign ?? 0) > 25);
 
   const notes = [...r.results.values()].flatMap(({ scenario: s }) => s.notes.map((n) => `- ${s.title}: ${n}`));
@@ -803,11 +982,15 @@ Machine: ${availableCores()} cores, ${process.version}, wrk 4.1 (\`-t1 -c${CONNE
 certificate, upstream keep-alive). Cluster started isolated with \`LOG_LEVEL=warn\` (no per-request access log).
 Every process — load generator, gateway, authn, policy, flowlog, NATS, Redis, demo app, IdP, nginx — shares the
 same ${availableCores()} cores. Load average at start ${r.loadAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${r.loadAtEnd.map((x) => x.toFixed(2)).join(' ')}; in the 2 s before the
-run other processes used ${pct(r.busyBefore)} of a core.${disturbed ? `
+run other processes used ${pct(r.busyBefore)} of a core.${
+    disturbed
+      ? `
 
 **Other work was running on the machine during this run** (the "not ours" CPU below: processes that are not part of the
 benchmark): every process of ours got less CPU than it asked for, so throughput is lower and latency much higher than on an
-idle machine. "Proxy CPU ms/req" (CPU time the proxy spent per request) is the steadier figure for comparing proxies.` : ''}
+idle machine. "Proxy CPU ms/req" (CPU time the proxy spent per request) is the steadier figure for comparing proxies.`
+      : ''
+  }
 
 Max req/s: wrk, ${WARMUP} s warm-up then ${DURATION} s. Latency: our coordinated-omission-safe generator at a constant
 ${r.rate} req/s (half the gateway's public maximum), ${CONNECTIONS} keep-alive connections, ${RATE_WARMUP_MS / 1000} s warm-up then
@@ -851,7 +1034,9 @@ ${rateTable}
 "p99 from send": the same requests timed from when they actually left (hides queueing; for comparison only). Generator lag:
 how late our generator sent requests that found a free connection (its own delay). Gateway GC and event-loop delay come
 from its /metrics over the run (warm-up included).
-${notes.length ? `\nNotes:\n${notes.join('\n')}\n` : ''}${r.profile ? `
+${notes.length ? `\nNotes:\n${notes.join('\n')}\n` : ''}${
+    r.profile
+      ? `
 ## Profile of the gateway (protected scenario, live session, \`--cpu-prof\`)
 
 ${int(r.profile.max.requestsPerSec)} req/s under the profiler (wrk, ${DURATION} s after a ${WARMUP} s warm-up); samples of the measured ${DURATION} s only:
@@ -861,12 +1046,23 @@ shared machine that includes time it was ready but not scheduled). Self time: th
 ${profileTable(r.profile.summary)}
 
 ${areasTable(r.profile.summary)}
-` : ''}`;
+`
+      : ''
+  }`;
   return { markdown: md, main, targets, cpu: cpuTable, rate: rateTable };
 }
 
 function memoryTable(m: MemoryResult): string {
-  const row = (label: string, run: MemoryRun) => [label, `${(run.touchMs / 1000).toFixed(1)} s`, JSON.stringify(run.statuses), mb(run.rssBefore), mb(run.rssPeak), mb(run.rssAfter), heapText(run.heapBefore), heapText(run.heapAfter)];
+  const row = (label: string, run: MemoryRun) => [
+    label,
+    `${(run.touchMs / 1000).toFixed(1)} s`,
+    JSON.stringify(run.statuses),
+    mb(run.rssBefore),
+    mb(run.rssPeak),
+    mb(run.rssAfter),
+    heapText(run.heapBefore),
+    heapText(run.heapAfter),
+  ];
   return table(
     ['Gateway', 'touching took', 'statuses', 'RSS before', 'RSS peak', 'RSS 1 s after', 'heap before', 'heap after'],
     [

@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     let rate = opts.rate === undefined ? NaN : Math.floor(Number(opts.rate));
     let publicMax: number | undefined;
     if (opts.rate === undefined) {
-      log('maximum of the gateway\'s public endpoint (wrk, 3 s warm-up, 10 s) …');
+      log("maximum of the gateway's public endpoint (wrk, 3 s warm-up, 10 s) …");
       const url = `https://localhost:${gwPort}/public/hello`;
       await runWrk({ url, durationSec: 3, connections: CONNECTIONS }, tools.wrk);
       publicMax = (await runWrk({ url, durationSec: 10, connections: CONNECTIONS }, tools.wrk)).requestsPerSec;
@@ -159,11 +159,31 @@ async function main(): Promise<number> {
     const summary = table(
       ['Soak', 'Measured', 'Result'],
       [
-        [`errors (of ${int(result.scheduled)} requests)`, `${result.errors}${result.errors ? ` ${JSON.stringify(result.errorKinds)}` : ''}`, verdict(result.errors === 0)],
-        [`gateway RSS slope, last ${windowMin} min (flat: within ±${FLAT_MB_PER_MIN} MB/min)`, `${slope.toFixed(2)} MB/min (${Number.isFinite(bytesPerRequest) ? bytesPerRequest.toFixed(1) : '—'} bytes per request)`, verdict(flat)],
-        ['gateway RSS first / last / lowest / peak', `${mb(samples[0]?.mb)} / ${mb(samples.at(-1)?.mb)} / ${mb(Math.min(...samples.map((s) => s.mb)))} / ${mb(Math.max(...samples.map((s) => s.mb)))}`, ''],
-        ['V8 heap in use: range; lowest reading of each minute', `${mb(Math.min(...heapSamples.map((h) => h.mb)))} – ${mb(Math.max(...heapSamples.map((h) => h.mb)))}; ${floors.map((f) => Math.round(f)).join(', ')} MB`, ''],
-        [`latency at ${rate} req/s, p50 / p99 / p99.9 / max`, `${ms(result.latency.p50)} / ${ms(result.latency.p99)} / ${ms(result.latency.p999)} / ${ms(result.latency.max)} ms`, ''],
+        [
+          `errors (of ${int(result.scheduled)} requests)`,
+          `${result.errors}${result.errors ? ` ${JSON.stringify(result.errorKinds)}` : ''}`,
+          verdict(result.errors === 0),
+        ],
+        [
+          `gateway RSS slope, last ${windowMin} min (flat: within ±${FLAT_MB_PER_MIN} MB/min)`,
+          `${slope.toFixed(2)} MB/min (${Number.isFinite(bytesPerRequest) ? bytesPerRequest.toFixed(1) : '—'} bytes per request)`,
+          verdict(flat),
+        ],
+        [
+          'gateway RSS first / last / lowest / peak',
+          `${mb(samples[0]?.mb)} / ${mb(samples.at(-1)?.mb)} / ${mb(Math.min(...samples.map((s) => s.mb)))} / ${mb(Math.max(...samples.map((s) => s.mb)))}`,
+          '',
+        ],
+        [
+          'V8 heap in use: range; lowest reading of each minute',
+          `${mb(Math.min(...heapSamples.map((h) => h.mb)))} – ${mb(Math.max(...heapSamples.map((h) => h.mb)))}; ${floors.map((f) => Math.round(f)).join(', ')} MB`,
+          '',
+        ],
+        [
+          `latency at ${rate} req/s, p50 / p99 / p99.9 / max`,
+          `${ms(result.latency.p50)} / ${ms(result.latency.p99)} / ${ms(result.latency.p999)} / ${ms(result.latency.max)} ms`,
+          '',
+        ],
         ['CPU (% of one core): gateway / authn / not ours', `${pct(cpu.byName.gateway)} / ${pct(cpu.byName.authn)} / ${pct(cpu.foreign)}`, ''],
       ],
     );
@@ -190,7 +210,10 @@ ${heapSamples.map((s) => `${(s.atMs / 60_000).toFixed(2)}: ${s.mb.toFixed(0)}`).
     if (!opts['no-write']) {
       const dir = join(benchDir, 'results');
       await mkdir(dir, { recursive: true });
-      const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+      const stamp = started
+        .toISOString()
+        .replace(/:/g, '-')
+        .replace(/\.\d+Z$/, 'Z');
       await writeFile(join(dir, `soak-${stamp}.md`), md);
       log(`written: bench/results/soak-${stamp}.md`);
     }

@@ -16,7 +16,10 @@ const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 test('generated TypeScript matches the .proto files', async () => {

@@ -18,13 +18,20 @@ const ports: ClusterPorts = {
 };
 
 try {
-  const cluster = await startCluster({ dataDir: env.MICROSEG_DATA_DIR ?? '.data', ports, natsUrl: env.NATS_URL, redisUrl: env.REDIS_URL, logLevel: env.LOG_LEVEL });
+  const cluster = await startCluster({
+    dataDir: env.MICROSEG_DATA_DIR ?? '.data',
+    ports,
+    natsUrl: env.NATS_URL,
+    redisUrl: env.REDIS_URL,
+    logLevel: env.LOG_LEVEL,
+  });
   // msctl finds this cluster without flags, as kubectl finds its kubeconfig; another cluster's settings are left alone.
   const msctlConfig = configPath(env);
   const existing = await readConfig(msctlConfig).catch(() => undefined);
   const msctlNote =
     !existing || existing.api === cluster.policyUrl
-      ? (await writeConfig(msctlConfig, { ...existing, api: cluster.policyUrl, flowlog: cluster.flowlogUrl, token: cluster.adminToken }), `written to ${msctlConfig}`)
+      ? (await writeConfig(msctlConfig, { ...existing, api: cluster.policyUrl, flowlog: cluster.flowlogUrl, token: cluster.adminToken }),
+        `written to ${msctlConfig}`)
       : `${msctlConfig} points at ${existing.api}; left unchanged (token: ${env.MICROSEG_DATA_DIR ?? '.data'}/policy/admin-token)`;
   console.log(`
 microseg is running.

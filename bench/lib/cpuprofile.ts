@@ -68,7 +68,8 @@ export function topSelfFrames(file: string, root: string, count = 10, window?: {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
-  const short = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` (${n.callFrame.url.split('/').at(-1)}:${n.callFrame.lineNumber + 1})` : ''}`;
+  const short = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` (${n.callFrame.url.split('/').at(-1)}:${n.callFrame.lineNumber + 1})` : ''}`;
   const callers = (id: number) => {
     const chain: string[] = [];
     for (let p = parentOf.get(id); p !== undefined && chain.length < 3; p = parentOf.get(p)) {

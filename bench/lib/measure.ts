@@ -48,7 +48,12 @@ export interface Measured<T> {
   rssMb: number | undefined;
 }
 
-export async function measureWrk(options: WrkOptions, pids: Record<string, number | undefined>, proxyPid: number | undefined, wrkPath: string): Promise<Measured<WrkResult>> {
+export async function measureWrk(
+  options: WrkOptions,
+  pids: Record<string, number | undefined>,
+  proxyPid: number | undefined,
+  wrkPath: string,
+): Promise<Measured<WrkResult>> {
   const meter = new CpuMeter(pids);
   const rss = new RssSampler(() => proxyPid).start();
   meter.start();
@@ -61,7 +66,11 @@ export async function measureWrk(options: WrkOptions, pids: Record<string, numbe
   }
 }
 
-export async function measureRate(options: ConstantRateOptions, pids: Record<string, number | undefined>, proxyPid: number | undefined): Promise<Measured<ConstantRateResult>> {
+export async function measureRate(
+  options: ConstantRateOptions,
+  pids: Record<string, number | undefined>,
+  proxyPid: number | undefined,
+): Promise<Measured<ConstantRateResult>> {
   const meter = new CpuMeter(pids);
   const rss = new RssSampler(() => proxyPid).start();
   // CPU is measured over the measured part only (after the warm-up).

@@ -18,10 +18,15 @@ export async function startNodeProxy(o: { port: number; upstreamPort: number; ce
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor('the node proxy to listen', async () => {
-    if (child.exitCode !== null) throw new Error(`the node proxy exited with ${child.exitCode} (log: ${o.logFile})`);
-    return isListening('127.0.0.1', o.port);
-  }, 10_000, 50);
+  await waitFor(
+    'the node proxy to listen',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the node proxy exited with ${child.exitCode} (log: ${o.logFile})`);
+      return isListening('127.0.0.1', o.port);
+    },
+    10_000,
+    50,
+  );
   return {
     url: `https://localhost:${o.port}`,
     pid: child.pid!,

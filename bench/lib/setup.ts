@@ -136,9 +136,11 @@ export class SessionFactory {
   /** Takes alice's real session (opened with its cookie) as the template; checks it belongs to the service. */
   async useTemplate(cookie: string, service: { ID: string; namespace: string }): Promise<SessionRecord> {
     const loaded = await this.#store.lookup(cookie);
-    if (!loaded) throw new Error('alice\'s session is not in Redis');
+    if (!loaded) throw new Error("alice's session is not in Redis");
     if (loaded.record.serviceId !== service.ID || loaded.record.namespace !== service.namespace)
-      throw new Error(`alice's session belongs to ${loaded.record.serviceId} in ${loaded.record.namespace}, not to private-app (${service.ID} in ${service.namespace})`);
+      throw new Error(
+        `alice's session belongs to ${loaded.record.serviceId} in ${loaded.record.namespace}, not to private-app (${service.ID} in ${service.namespace})`,
+      );
     this.#template = loaded.record;
     return loaded.record;
   }
@@ -169,7 +171,12 @@ export class SessionFactory {
 
 /** GET `path` through the gateway once per cookie (bounded concurrency); counts the statuses. */
 export async function touchEach(origin: string, hostHeader: string, path: string, cookies: string[], concurrency = 32): Promise<Record<string, number>> {
-  const pool = new Pool(origin, { connections: concurrency, connect: { rejectUnauthorized: false, servername: 'localhost' }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const pool = new Pool(origin, {
+    connections: concurrency,
+    connect: { rejectUnauthorized: false, servername: 'localhost' },
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const statuses: Record<string, number> = {};
   let next = 0;
   const worker = async () => {
@@ -207,7 +214,11 @@ export async function gatewayHeap(cluster: { ports: { gatewayAdmin: number } }):
     const res = await fetch(`http://127.0.0.1:${cluster.ports.gatewayAdmin}/metrics`, { signal: AbortSignal.timeout(3_000) });
     const text = await res.text();
     const metric = (name: string) => Number(new RegExp(`^microseg_process_${name} ([\\d.e+]+)`, 'm').exec(text)?.[1]) / 1048576;
-    const reading = { heapUsedMb: metric('nodejs_heap_size_used_bytes'), heapTotalMb: metric('nodejs_heap_size_total_bytes'), externalMb: metric('nodejs_external_memory_bytes') };
+    const reading = {
+      heapUsedMb: metric('nodejs_heap_size_used_bytes'),
+      heapTotalMb: metric('nodejs_heap_size_total_bytes'),
+      externalMb: metric('nodejs_external_memory_bytes'),
+    };
     return Number.isFinite(reading.heapUsedMb) ? reading : undefined;
   } catch {
     return undefined;

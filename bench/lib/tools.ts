@@ -30,15 +30,24 @@ export function ensureTools(tools: Tool[], log: (line: string) => void): Record<
   if (missing.length > 0) {
     const packages = missing.map((t) => t.apt).join(' ');
     const command = `apt-get update && apt-get install -y --no-install-recommends ${packages}`;
-    if (process.getuid?.() !== 0) throw new MissingToolError(`the benchmark needs ${missing.map((t) => t.name).join(' and ')}; install with:\n  sudo ${command}`);
+    if (process.getuid?.() !== 0)
+      throw new MissingToolError(`the benchmark needs ${missing.map((t) => t.name).join(' and ')}; install with:\n  sudo ${command}`);
     log(`installing ${packages} (${command}) …`);
     // policy-rc.d 101: Debian's maintainer scripts must not start a system nginx on port 80.
-    const result = spawnSync('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; ${command}; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc`], {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: 600_000,
-    });
-    if (result.status !== 0) throw new MissingToolError(`installing ${packages} failed (exit ${result.status ?? result.signal}); run it yourself:\n  ${command}`);
+    const result = spawnSync(
+      'sh',
+      [
+        '-c',
+        `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; ${command}; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc`,
+      ],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        timeout: 600_000,
+      },
+    );
+    if (result.status !== 0)
+      throw new MissingToolError(`installing ${packages} failed (exit ${result.status ?? result.signal}); run it yourself:\n  ${command}`);
   }
   const paths: Record<string, string> = {};
   for (const tool of tools) {

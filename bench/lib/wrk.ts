@@ -45,7 +45,9 @@ export function parseWrk(out: string): WrkResult {
     return m ? durationMs(m[1]!) : NaN;
   };
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socketErrors = sock ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) } : { connect: 0, read: 0, write: 0, timeout: 0 };
+  const socketErrors = sock
+    ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) }
+    : { connect: 0, read: 0, write: 0, timeout: 0 };
   const non2xx3xx = num(/Non-2xx or 3xx responses: (\d+)/);
   return {
     requests: Number(total[1]),
@@ -60,7 +62,17 @@ export function parseWrk(out: string): WrkResult {
 }
 
 export function runWrk(options: WrkOptions, wrkPath = '/usr/bin/wrk'): Promise<WrkResult> {
-  const args = ['-t', String(options.threads ?? 1), '-c', String(options.connections ?? 32), '-d', `${options.durationSec}s`, '--latency', '--timeout', `${options.timeoutSec ?? 5}s`];
+  const args = [
+    '-t',
+    String(options.threads ?? 1),
+    '-c',
+    String(options.connections ?? 32),
+    '-d',
+    `${options.durationSec}s`,
+    '--latency',
+    '--timeout',
+    `${options.timeoutSec ?? 5}s`,
+  ];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
   if (options.script) args.push('-s', options.script);
   args.push(options.url);

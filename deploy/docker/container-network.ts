@@ -65,7 +65,8 @@ function startForward({ port, host, targetPort }: Forward): void {
 function listenOn(host: string): void {
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
     if (typeof args[0] === 'number' && args[1] === '127.0.0.1') args[1] = host;
-    else if (args[0] !== null && typeof args[0] === 'object' && (args[0] as net.ListenOptions).host === '127.0.0.1') args[0] = { ...(args[0] as net.ListenOptions), host };
+    else if (args[0] !== null && typeof args[0] === 'object' && (args[0] as net.ListenOptions).host === '127.0.0.1')
+      args[0] = { ...(args[0] as net.ListenOptions), host };
     return listenUnpatched.apply(this, args);
   } as Listen;
 }

@@ -114,7 +114,8 @@ function hostsFlag(argv: readonly string[], flag: string): string {
 }
 
 export async function run(argv: readonly string[], env: Env): Promise<void> {
-  const log = (msg: string, fields: object = {}) => process.stdout.write(`${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'init-demo', msg, ...fields })}\n`);
+  const log = (msg: string, fields: object = {}) =>
+    process.stdout.write(`${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'init-demo', msg, ...fields })}\n`);
   const values: Env = { ...env };
   let i = 0;
   let did = false;

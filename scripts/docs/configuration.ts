@@ -63,7 +63,9 @@ function renderAccepted(json: JsonField): string {
 /** The variables a service declares itself (not a shared group's field, taken as it is). */
 export function ownShape(schema: z.ZodObject): Record<string, z.ZodType> {
   const shared = Object.values(sharedGroups).flatMap((g) => Object.entries(g));
-  return Object.fromEntries(Object.entries(schema.shape as Record<string, z.ZodType>).filter(([name, field]) => !shared.some(([n, f]) => n === name && f === field)));
+  return Object.fromEntries(
+    Object.entries(schema.shape as Record<string, z.ZodType>).filter(([name, field]) => !shared.some(([n, f]) => n === name && f === field)),
+  );
 }
 
 /** The services whose schema includes every field of a shared group. */
@@ -78,7 +80,10 @@ export function configurationTable(shape: Record<string, z.ZodType>): Table {
   return {
     header: ['variable', 'default', 'accepts', 'meaning'],
     notes: true,
-    rows: Object.entries(shape).map(([name, field]) => ({ key: name, cells: [code(name), renderDefault(name, field, json[name]!), renderAccepted(json[name]!)] })),
+    rows: Object.entries(shape).map(([name, field]) => ({
+      key: name,
+      cells: [code(name), renderDefault(name, field, json[name]!), renderAccepted(json[name]!)],
+    })),
   };
 }
 

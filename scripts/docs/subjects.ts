@@ -51,7 +51,12 @@ export function subjectsTable(): Table {
     notes: true,
     rows: contractSubjects().map((subject) => ({
       key: subject,
-      cells: [code(subject), kindOf(subject), listOrDash(who((id) => busPermissions[id].publish, subject)), listOrDash(who((id) => busPermissions[id].subscribe, subject))],
+      cells: [
+        code(subject),
+        kindOf(subject),
+        listOrDash(who((id) => busPermissions[id].publish, subject)),
+        listOrDash(who((id) => busPermissions[id].subscribe, subject)),
+      ],
     })),
   };
 }

@@ -38,7 +38,11 @@ let adminC: string;
 
 before(async () => {
   evilPort = await freePort();
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-admin-')), isolated: true, gatewayPorts: { application: [evilPort] } });
+  cluster = await startCluster({
+    dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-admin-')),
+    isolated: true,
+    gatewayPorts: { application: [evilPort] },
+  });
   ADMIN = cluster.adminToken;
   presented.add(ADMIN);
   nats = await natsConnect(natsConnectOptions(cluster.natsConnection('admin')));
@@ -202,13 +206,21 @@ describe('tokens in the wrong place or form', () => {
     const from = freshAddress();
     for (const scheme of ['Bearer ', 'bearer ', 'BEARER ', 'Bearer   ']) {
       assert.equal((await call('GET', '/services', { authorization: `${scheme}${ADMIN}`, namespace: '/', from })).status, 200, JSON.stringify(scheme));
-      assert.equal((await call('GET', '/services', { authorization: `${scheme}${withWrongSecret(ADMIN)}`, namespace: '/', from })).status, 401, JSON.stringify(scheme));
+      assert.equal(
+        (await call('GET', '/services', { authorization: `${scheme}${withWrongSecret(ADMIN)}`, namespace: '/', from })).status,
+        401,
+        JSON.stringify(scheme),
+      );
     }
   });
 
   test('two Authorization headers, one of them valid, in either order: 401', async () => {
     const from = freshAddress();
-    for (const pair of [[`Bearer ${ADMIN}`, 'Bearer garbage'], ['Bearer garbage', `Bearer ${ADMIN}`], [`Bearer ${ADMIN}`, `Bearer ${ADMIN}`]]) {
+    for (const pair of [
+      [`Bearer ${ADMIN}`, 'Bearer garbage'],
+      ['Bearer garbage', `Bearer ${ADMIN}`],
+      [`Bearer ${ADMIN}`, `Bearer ${ADMIN}`],
+    ]) {
       const res = await call('GET', '/services', { authorization: pair, namespace: '/', from });
       assert.equal(res.status, 401, pair.join(' + ').slice(0, 40));
       assert.match(res.body.message, /one Authorization header/);
@@ -260,7 +272,14 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
   });
 
   test('X-Namespace spelt around the subtree (dots, twice, encoded): 400 or 403, never another namespace', async () => {
-    for (const namespace of [`${TEAM_C}/..`, `${TEAM_C}/../team-b`, `${TEAM_C}/%2e%2e/team-b`, `${TEAM_C}/./../team-b`, [TEAM_C, TEAM_B], `${TEAM_C}/\u00a0/../team-b`]) {
+    for (const namespace of [
+      `${TEAM_C}/..`,
+      `${TEAM_C}/../team-b`,
+      `${TEAM_C}/%2e%2e/team-b`,
+      `${TEAM_C}/./../team-b`,
+      [TEAM_C, TEAM_B],
+      `${TEAM_C}/\u00a0/../team-b`,
+    ]) {
       const res = await call('GET', '/services', { token: editorC, namespace });
       assert.ok(res.status === 400 || res.status === 403, `${JSON.stringify(namespace)}: ${res.status}`);
       assert.deepEqual(Object.keys(res.body), ['code', 'message']);
@@ -283,7 +302,14 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
     const imported = await call('POST', '/import', {
       token: editorC,
       namespace: TEAM_C,
-      body: { data: { httpresourcespecs: [{ name: 'mine-ok', endpoints: [] }, { name: 'theirs', namespace: TEAM_B, endpoints: [] }] } },
+      body: {
+        data: {
+          httpresourcespecs: [
+            { name: 'mine-ok', endpoints: [] },
+            { name: 'theirs', namespace: TEAM_B, endpoints: [] },
+          ],
+        },
+      },
     });
     assert.equal(imported.status, 403, imported.text);
     assert.equal((await call('GET', '/httpresourcespecs/mine-ok', { token: ADMIN, namespace: TEAM_C })).status, 404, 'all or nothing');
@@ -295,14 +321,20 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
   test('roles: a viewer cannot write, an editor cannot manage tokens, a scoped admin cannot mint tokens above its subtree', async () => {
     assert.equal((await call('POST', '/httpresourcespecs', { token: viewerC, namespace: TEAM_C, body: { name: 'by-viewer', endpoints: [] } })).status, 403);
     assert.equal((await call('GET', '/apitokens', { token: editorC, namespace: TEAM_C })).status, 403);
-    assert.equal((await call('POST', '/apitokens', { token: editorC, namespace: TEAM_C, body: { name: 'escalate', role: 'admin', namespace: TEAM_C } })).status, 403);
+    assert.equal(
+      (await call('POST', '/apitokens', { token: editorC, namespace: TEAM_C, body: { name: 'escalate', role: 'admin', namespace: TEAM_C } })).status,
+      403,
+    );
     for (const namespace of ['/', '/acme', TEAM_B, '/acme/team-cx']) {
       const res = await call('POST', '/apitokens', { token: adminC, namespace: TEAM_C, body: { name: 'escalate', role: 'admin', namespace } });
       assert.equal(res.status, 403, `token for ${namespace}: ${res.text}`);
     }
     const listed = await call('GET', '/apitokens', { token: adminC, namespace: TEAM_C });
     assert.equal(listed.status, 200);
-    assert.ok(listed.body.every((t: { namespace: string }) => t.namespace === TEAM_C || t.namespace.startsWith(`${TEAM_C}/`)), 'only its subtree');
+    assert.ok(
+      listed.body.every((t: { namespace: string }) => t.namespace === TEAM_C || t.namespace.startsWith(`${TEAM_C}/`)),
+      'only its subtree',
+    );
     assert.ok(!listed.text.includes('secretHash'));
     const bootstrapId = ADMIN.slice(4, 20);
     assert.equal((await call('GET', `/apitokens/${bootstrapId}`, { token: adminC, namespace: TEAM_C })).status, 404);
@@ -337,12 +369,23 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
     const evil = new Recorder();
     await evil.start(evilPort);
     try {
-      const spec = await call('POST', '/httpresourcespecs', { token: editorC, namespace: WALKTHROUGH, body: { name: 'all-open', associatedTags: ['api=all-open'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] } });
+      const spec = await call('POST', '/httpresourcespecs', {
+        token: editorC,
+        namespace: WALKTHROUGH,
+        body: { name: 'all-open', associatedTags: ['api=all-open'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] },
+      });
       assert.equal(spec.status, 201, spec.text);
       const hijack = await call('POST', '/services', {
         token: editorC,
         namespace: WALKTHROUGH,
-        body: { name: 'hijack', hosts: ['localhost'], port: evil.port, exposedPort: cluster.ports.gateway, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=all-open']] },
+        body: {
+          name: 'hijack',
+          hosts: ['localhost'],
+          port: evil.port,
+          exposedPort: cluster.ports.gateway,
+          selectors: [['type=walkthrough-app']],
+          exposedAPIs: [['api=all-open']],
+        },
       });
       assert.equal(hijack.status, 201, hijack.text);
       // However long it takes the gateways to hear of it: alice's requests keep reaching the demo app, anonymous ones keep being refused.
@@ -357,7 +400,11 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
       }
       assert.equal(evil.requests.length, 0, 'the hijacking service received traffic');
       assert.ok(!evil.sawBytes(ticket));
-      await waitFor('the conflict event', async () => events.some((e) => e.title === 'Service not served: port and host taken' && e.namespace === WALKTHROUGH && e.level === 'Error'), 5_000);
+      await waitFor(
+        'the conflict event',
+        async () => events.some((e) => e.title === 'Service not served: port and host taken' && e.namespace === WALKTHROUGH && e.level === 'Error'),
+        5_000,
+      );
       const event = events.find((e) => e.title === 'Service not served: port and host taken')!;
       assert.ok(!event.content.includes(TEAM_B) && !event.content.includes('private-app'), 'the other namespace is not named');
     } finally {
@@ -367,9 +414,20 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
   });
 
   test("ports are the operator's: a service cannot forward to another port of the host (the policy API, a health port) nor be exposed on the gateway's admin port or any port its file does not list", async () => {
-    const spec = await call('POST', '/httpresourcespecs', { token: editorC, namespace: WALKTHROUGH, body: { name: 'open-ports', associatedTags: ['api=open-ports'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] } });
+    const spec = await call('POST', '/httpresourcespecs', {
+      token: editorC,
+      namespace: WALKTHROUGH,
+      body: { name: 'open-ports', associatedTags: ['api=open-ports'], endpoints: [{ URI: '/*', methods: ['GET', 'POST'], public: true }] },
+    });
     assert.equal(spec.status, 201, spec.text);
-    const body = (name: string, port: number, exposedPort: number) => ({ name, hosts: [`${name}.localhost`], port, exposedPort, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=open-ports']] });
+    const body = (name: string, port: number, exposedPort: number) => ({
+      name,
+      hosts: [`${name}.localhost`],
+      port,
+      exposedPort,
+      selectors: [['type=walkthrough-app']],
+      exposedAPIs: [['api=open-ports']],
+    });
     const cases: Array<[string, number, number, 'port' | 'exposedPort']> = [
       ['to-policy-api', cluster.ports.policy, cluster.ports.walkthrough, 'port'],
       ['to-authn-health', cluster.ports.authn, cluster.ports.walkthrough, 'port'],
@@ -377,22 +435,44 @@ describe('cross-namespace reads and writes (a /acme/team-c editor)', () => {
       ['on-unlisted-port', cluster.ports.app, 1, 'exposedPort'],
     ];
     for (const [name, port, exposedPort, attribute] of cases) {
-      for (const [method, path] of [['POST', '/services'], ['POST', '/import']] as const) {
-        const res = await call(method, path, { token: editorC, namespace: WALKTHROUGH, body: path === '/import' ? { data: { services: [body(name, port, exposedPort)] } } : body(name, port, exposedPort) });
+      for (const [method, path] of [
+        ['POST', '/services'],
+        ['POST', '/import'],
+      ] as const) {
+        const res = await call(method, path, {
+          token: editorC,
+          namespace: WALKTHROUGH,
+          body: path === '/import' ? { data: { services: [body(name, port, exposedPort)] } } : body(name, port, exposedPort),
+        });
         assert.equal(res.status, 422, `${method} ${path} ${name}: ${res.text}`);
-        assert.deepEqual(res.body.errors.map((e: { attribute: string }) => e.attribute.replace(/^data\.services\[0\]\./, '')), [attribute]);
+        assert.deepEqual(
+          res.body.errors.map((e: { attribute: string }) => e.attribute.replace(/^data\.services\[0\]\./, '')),
+          [attribute],
+        );
         assert.match(res.body.message, /allowed: /, 'the allowed ports are named');
       }
     }
     // An allowed service cannot be moved there by an update either.
-    const fine = await call('POST', '/services', { token: editorC, namespace: WALKTHROUGH, body: body('fine-ports', cluster.ports.app, cluster.ports.walkthrough) });
+    const fine = await call('POST', '/services', {
+      token: editorC,
+      namespace: WALKTHROUGH,
+      body: body('fine-ports', cluster.ports.app, cluster.ports.walkthrough),
+    });
     assert.equal(fine.status, 201, fine.text);
     const moved = await call('PATCH', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH, body: { port: cluster.ports.policy } });
     assert.equal(moved.status, 422, moved.text);
     const listed = await call('GET', '/services', { token: editorC, namespace: WALKTHROUGH });
     const refusedNames = cases.map(([name]) => name);
-    assert.deepEqual(listed.body.map((s: { name: string }) => s.name).filter((n: string) => refusedNames.includes(n)), [], 'none of the refused services was stored');
-    assert.equal((await call('GET', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH })).body.port, cluster.ports.app, 'the update was not stored');
+    assert.deepEqual(
+      listed.body.map((s: { name: string }) => s.name).filter((n: string) => refusedNames.includes(n)),
+      [],
+      'none of the refused services was stored',
+    );
+    assert.equal(
+      (await call('GET', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH })).body.port,
+      cluster.ports.app,
+      'the update was not stored',
+    );
     await call('DELETE', '/services/fine-ports', { token: editorC, namespace: WALKTHROUGH });
   });
 });
@@ -411,7 +491,11 @@ describe('mass assignment', () => {
     assert.equal(stored.namespace, TEAM_C);
     assert.ok(Date.parse(stored.createTime) > Date.now() - 60_000, stored.createTime);
     for (const method of ['PUT', 'PATCH']) {
-      const updated = await call(method, `/httpresourcespecs/${stored.ID}`, { token: editorC, namespace: TEAM_C, body: { name: 'assigned', endpoints: [], description: method, ...forged } });
+      const updated = await call(method, `/httpresourcespecs/${stored.ID}`, {
+        token: editorC,
+        namespace: TEAM_C,
+        body: { name: 'assigned', endpoints: [], description: method, ...forged },
+      });
       assert.equal(updated.status, 200, updated.text);
       assert.equal(updated.body.ID, stored.ID);
       assert.equal(updated.body.kind, 'httpresourcespec');
@@ -428,7 +512,15 @@ describe('mass assignment', () => {
     const res = await call('POST', '/apitokens', {
       token: adminC,
       namespace: TEAM_C,
-      body: { name: 'chosen', role: 'viewer', namespace: TEAM_C, ID: '0123456789abcdef', secretHash: '5'.repeat(64), token: `mst_0123456789abcdef_${known}`, createTime: '1970-01-01T00:00:00.000Z' },
+      body: {
+        name: 'chosen',
+        role: 'viewer',
+        namespace: TEAM_C,
+        ID: '0123456789abcdef',
+        secretHash: '5'.repeat(64),
+        token: `mst_0123456789abcdef_${known}`,
+        createTime: '1970-01-01T00:00:00.000Z',
+      },
     });
     assert.equal(res.status, 201, res.text);
     presented.add(res.body.token);
@@ -460,7 +552,16 @@ describe('sealed secrets sent back (a /acme/team-c editor holding a backup of th
 
   test('a sealed value (enc:…) from any object, with the provider kept or changed, is refused with 422 naming the field; nothing changes', async () => {
     const oidc = { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'target' };
-    assert.equal((await call('POST', '/services', { token: editorC, namespace: TEAM_C, body: serviceBody('sealed-target', { ...oidc, OIDCClientSecret: 'team-c-secret' }) })).status, 201);
+    assert.equal(
+      (
+        await call('POST', '/services', {
+          token: editorC,
+          namespace: TEAM_C,
+          body: serviceBody('sealed-target', { ...oidc, OIDCClientSecret: 'team-c-secret' }),
+        })
+      ).status,
+      201,
+    );
     const own = await fromBackup(TEAM_C, 'sealed-target');
     const theirs = await fromBackup(TEAM_B, 'private-app');
     assert.match(own.OIDCClientSecret!, /^enc:v2:/);
@@ -472,7 +573,12 @@ describe('sealed secrets sent back (a /acme/team-c editor holding a backup of th
       ['PUT', '/services/sealed-target', serviceBody('sealed-target', { ...oidc, OIDCClientSecret: own.OIDCClientSecret }), 'OIDCClientSecret'],
       // Another namespace's sealed secret in a service of ours.
       ['POST', '/services', serviceBody('stolen', { ...oidc, ...attacker, OIDCClientSecret: theirs.OIDCClientSecret }), 'OIDCClientSecret'],
-      ['POST', '/import', { data: { services: [serviceBody('stolen', { ...oidc, ...attacker, OIDCClientSecret: theirs.OIDCClientSecret })] } }, 'data.services[0].OIDCClientSecret'],
+      [
+        'POST',
+        '/import',
+        { data: { services: [serviceBody('stolen', { ...oidc, ...attacker, OIDCClientSecret: theirs.OIDCClientSecret })] } },
+        'data.services[0].OIDCClientSecret',
+      ],
       ['POST', '/services', serviceBody('stolen-tls', { TLSCertificate: 'CERT', TLSCertificateKey: own.OIDCClientSecret }), 'TLSCertificateKey'],
       // Other spellings of the prefix are input that looks sealed too.
       ['PATCH', '/services/sealed-target', { ...attacker, OIDCClientSecret: `  ${own.OIDCClientSecret}` }, 'OIDCClientSecret'],
@@ -483,7 +589,12 @@ describe('sealed secrets sent back (a /acme/team-c editor holding a backup of th
       const what = `${method} ${path} ${attribute}`;
       assert.equal(res.status, 422, `${what}: ${res.text}`);
       assert.equal(res.body.code, 'POLICY_VALIDATION_FAILED', what);
-      assert.ok(res.body.errors.some((e: { attribute: string; message: string }) => e.attribute === attribute && /looks sealed.*send the secret itself/.test(e.message)), `${what}: ${res.text}`);
+      assert.ok(
+        res.body.errors.some(
+          (e: { attribute: string; message: string }) => e.attribute === attribute && /looks sealed.*send the secret itself/.test(e.message),
+        ),
+        `${what}: ${res.text}`,
+      );
       assert.ok(!res.text.includes(own.OIDCClientSecret!) && !res.text.includes(theirs.OIDCClientSecret!), `${what}: the answer repeats the sealed value`);
     }
     assert.deepEqual(await fromBackup(TEAM_C, 'sealed-target'), own, 'the service is unchanged: same provider, same secret');
@@ -493,8 +604,12 @@ describe('sealed secrets sent back (a /acme/team-c editor holding a backup of th
     const moved = await call('PATCH', '/services/sealed-target', { token: editorC, namespace: TEAM_C, body: attacker });
     assert.equal(moved.status, 422, moved.text);
     assert.ok(moved.body.errors.some((e: { attribute: string }) => e.attribute === 'OIDCClientSecret'));
-    await waitFor('the refusals to be audited', async () => events.filter((e) => e.title === 'API change refused' && /looks sealed/.test(e.content)).length >= attempts.length);
-    for (const e of events) assert.ok(!e.content.includes(own.OIDCClientSecret!) && !e.content.includes(theirs.OIDCClientSecret!), 'an event repeats a sealed value');
+    await waitFor(
+      'the refusals to be audited',
+      async () => events.filter((e) => e.title === 'API change refused' && /looks sealed/.test(e.content)).length >= attempts.length,
+    );
+    for (const e of events)
+      assert.ok(!e.content.includes(own.OIDCClientSecret!) && !e.content.includes(theirs.OIDCClientSecret!), 'an event repeats a sealed value');
   });
 });
 
@@ -510,7 +625,8 @@ describe('oversized, duplicate-key and hostile bodies', () => {
       const res = await call('POST', '/httpresourcespecs', { token: editorC, namespace: TEAM_C, ...options });
       assert.equal(res.status, 413, `${what}: ${res.text.slice(0, 200)}`);
     }
-    for (const name of ['big-json', 'big-chunked', 'big-yaml']) assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
+    for (const name of ['big-json', 'big-chunked', 'big-yaml'])
+      assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
   });
 
   test('a key given twice in one JSON object is refused with 400 (JSON.parse would keep the last): nothing stored', async () => {
@@ -524,31 +640,53 @@ describe('oversized, duplicate-key and hostile bodies', () => {
       assert.equal(res.status, 400, `${raw}: ${res.text}`);
       assert.match(res.body.message, /appears twice/);
     }
-    for (const name of ['dup-a', 'dup-b', 'dup-c', 'dup-d', 'dup-e']) assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
+    for (const name of ['dup-a', 'dup-b', 'dup-c', 'dup-d', 'dup-e'])
+      assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
     // The role of a token decided by the last of two keys: refused too.
-    const token = await call('POST', '/apitokens', { token: adminC, namespace: TEAM_C, raw: `{"name":"two-roles","role":"viewer","role":"admin","namespace":"${TEAM_C}"}` });
+    const token = await call('POST', '/apitokens', {
+      token: adminC,
+      namespace: TEAM_C,
+      raw: `{"name":"two-roles","role":"viewer","role":"admin","namespace":"${TEAM_C}"}`,
+    });
     assert.equal(token.status, 400);
   });
 
   test('duplicate YAML keys, YAML alias bombs, __proto__ and constructor.prototype: 400, nothing stored', async () => {
     const yaml = (text: string) => call('POST', '/httpresourcespecs', { token: editorC, namespace: TEAM_C, raw: text, contentType: 'application/yaml' });
     assert.equal((await yaml('name: ydup-a\nname: ydup-b\nendpoints: []\n')).status, 400);
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`), 'name: bomb', 'endpoints: []'].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+      'name: bomb',
+      'endpoints: []',
+    ].join('\n');
     const started = performance.now();
     const bombed = await yaml(bomb);
     assert.equal(bombed.status, 400, bombed.text.slice(0, 200));
     assert.ok(performance.now() - started < 2_000, 'answered at once');
-    for (const raw of ['{"name":"proto","endpoints":[],"__proto__":{"public":true}}', '{"name":"ctor","endpoints":[],"constructor":{"prototype":{"public":true}}}']) {
+    for (const raw of [
+      '{"name":"proto","endpoints":[],"__proto__":{"public":true}}',
+      '{"name":"ctor","endpoints":[],"constructor":{"prototype":{"public":true}}}',
+    ]) {
       const res = await call('POST', '/httpresourcespecs', { token: editorC, namespace: TEAM_C, raw });
       assert.equal(res.status, 400, raw);
     }
-    for (const name of ['ydup-a', 'ydup-b', 'bomb', 'proto', 'ctor']) assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
+    for (const name of ['ydup-a', 'ydup-b', 'bomb', 'proto', 'ctor'])
+      assert.equal((await call('GET', `/httpresourcespecs/${name}`, { token: ADMIN, namespace: TEAM_C })).status, 404, name);
     assert.equal(({} as Record<string, unknown>).public, undefined, 'no prototype polluted (in this process, at least)');
   });
 
   test('deeply nested JSON (under 1 MB) is refused cleanly and the API stays up', async () => {
     const depth = 200_000;
-    const res = await call('POST', '/httpresourcespecs', { token: editorC, namespace: TEAM_C, raw: `{"name":"deep","endpoints":${'['.repeat(depth)}${']'.repeat(depth)}}` });
+    const res = await call('POST', '/httpresourcespecs', {
+      token: editorC,
+      namespace: TEAM_C,
+      raw: `{"name":"deep","endpoints":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+    });
     assert.ok(res.status === 400 || res.status === 422, `${res.status} ${res.text.slice(0, 200)}`);
     assert.equal((await call('GET', '/services', { token: ADMIN, namespace: '/' })).status, 200);
   });
@@ -590,29 +728,56 @@ describe('audit of every refusal', () => {
     // A 422 of our own, for the record.
     const invalid = await call('POST', '/services', { token: editorC, namespace: TEAM_C, body: { name: 'invalid', exposedPort: 70000 } });
     assert.equal(invalid.status, 422);
-    await waitFor('the refusals to be published', async () => [400, 401, 403, 413, 429].every((s) => events.some((e) => e.content.includes(`: ${s} `))) && events.some((e) => /POST \/services by token team-c-editor .*422 POLICY_VALIDATION_FAILED: .*exposedPort/.test(e.content)), 5_000);
+    await waitFor(
+      'the refusals to be published',
+      async () =>
+        [400, 401, 403, 413, 429].every((s) => events.some((e) => e.content.includes(`: ${s} `))) &&
+        events.some((e) => /POST \/services by token team-c-editor .*422 POLICY_VALIDATION_FAILED: .*exposedPort/.test(e.content)),
+      5_000,
+    );
     const refusals = events.filter((e) => e.level === 'Warning' && (e.category === 'auth' || e.category === 'crud'));
     const of = (status: number) => refusals.filter((e) => e.content.includes(`: ${status} `));
     assert.ok(of(401).length >= 30, `${of(401).length} events for 401`);
     assert.ok(of(401).every((e) => e.category === 'auth' && e.title === 'API authentication failed' && e.namespace === '/'));
     assert.match(of(401)[0]!.content, /^GET \/services by a client without a valid token from 127\.0\.0\.\d+: 401 UNAUTHENTICATED\.$/);
-    assert.ok(of(403).some((e) => e.category === 'auth' && /by token team-c-editor .*403 FORBIDDEN: the token team-c-editor is limited to \/acme\/team-c/.test(e.content)));
-    assert.ok(of(422).some((e) => e.category === 'crud' && /POST \/services by token team-c-editor .*422 POLICY_VALIDATION_FAILED: .*exposedPort/.test(e.content)), of(422).map((e) => e.content).join('\n'));
+    assert.ok(
+      of(403).some(
+        (e) => e.category === 'auth' && /by token team-c-editor .*403 FORBIDDEN: the token team-c-editor is limited to \/acme\/team-c/.test(e.content),
+      ),
+    );
+    assert.ok(
+      of(422).some((e) => e.category === 'crud' && /POST \/services by token team-c-editor .*422 POLICY_VALIDATION_FAILED: .*exposedPort/.test(e.content)),
+      of(422)
+        .map((e) => e.content)
+        .join('\n'),
+    );
     assert.ok(of(400).some((e) => e.category === 'crud' && e.content.includes('400 BAD_REQUEST')));
     assert.ok(of(413).some((e) => e.category === 'crud'));
     // Eleven 429 answers, one report (then at most one a minute per address).
-    assert.equal(of(429).length, 1, of(429).map((e) => e.content).join('\n'));
+    assert.equal(
+      of(429).length,
+      1,
+      of(429)
+        .map((e) => e.content)
+        .join('\n'),
+    );
     assert.match(of(429)[0]!.content, /429 RATE_LIMITED \(1 request refused since the last report\)/);
     for (const e of events) assertNoCredential(`${e.title}\n${e.content}\n${e.targetId}`, `event ${e.title}`);
     for (const e of events) assert.ok(!/[?&](token|access_token|authorization)=/.test(e.content), `a query string in ${e.content}`);
   });
 
   test('flowlog stores and shows them to an administrator', async () => {
-    await waitFor('flowlog to store the refusals', async () => {
-      const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=/&recursive=true&category=auth&level=Warning&limit=1000`, { headers: { authorization: `Bearer ${ADMIN}` } });
-      const body = (await res.json()) as { events: Array<{ title: string }> };
-      return body.events.some((e) => e.title === 'API authentication failed') && body.events.some((e) => e.title === 'API client rate limited');
-    }, 10_000);
+    await waitFor(
+      'flowlog to store the refusals',
+      async () => {
+        const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=/&recursive=true&category=auth&level=Warning&limit=1000`, {
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
+        const body = (await res.json()) as { events: Array<{ title: string }> };
+        return body.events.some((e) => e.title === 'API authentication failed') && body.events.some((e) => e.title === 'API client rate limited');
+      },
+      10_000,
+    );
   });
 
   test("the policy service's log never holds a presented credential (query strings included)", async () => {

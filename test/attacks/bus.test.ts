@@ -84,7 +84,10 @@ describe('NATS', () => {
     const minted = 'mst_0123456789abcdef_' + 'A'.repeat(43);
     await assert.rejects(async () => {
       const kv = await new Kvm(nc).open(buckets.apiTokens);
-      await kv.put('0123456789abcdef', JSON.stringify({ ID: '0123456789abcdef', name: 'evil', role: 'admin', namespace: '/', secretHash: 'x', createTime: '' }));
+      await kv.put(
+        '0123456789abcdef',
+        JSON.stringify({ ID: '0123456789abcdef', name: 'evil', role: 'admin', namespace: '/', secretHash: 'x', createTime: '' }),
+      );
     });
     const res = await fetch(`${cluster.policyUrl}/services`, { headers: { authorization: `Bearer ${minted}`, 'x-namespace': '/' } });
     assert.equal(res.status, 401);
@@ -109,8 +112,15 @@ describe('NATS', () => {
 });
 
 describe('Redis', () => {
-  test('no client without a password; flowlog\'s user cannot read sessions or login states', async () => {
-    const anonymous = new Redis({ ...cluster.redisOptions('admin'), username: undefined, password: undefined, enableReadyCheck: false, maxRetriesPerRequest: 0, lazyConnect: true });
+  test("no client without a password; flowlog's user cannot read sessions or login states", async () => {
+    const anonymous = new Redis({
+      ...cluster.redisOptions('admin'),
+      username: undefined,
+      password: undefined,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+    });
     anonymous.on('error', () => undefined);
     await anonymous.connect();
     await assert.rejects(anonymous.get(redisKeys.sessionIndex), /NOAUTH/);

@@ -51,10 +51,19 @@ before(async () => {
   })();
   await nats.flush();
   // A public API for the services the cases add.
-  const spec = await api(cluster, 'POST', '/httpresourcespecs', { name: 'everything-public', associatedTags: ['api=public'], endpoints: [{ URI: '/*', methods: ['GET'], public: true }] });
+  const spec = await api(cluster, 'POST', '/httpresourcespecs', {
+    name: 'everything-public',
+    associatedTags: ['api=public'],
+    endpoints: [{ URI: '/*', methods: ['GET'], public: true }],
+  });
   assert.equal(spec.status, 201, JSON.stringify(spec.body));
   await addService('other-port', otherPort, ['localhost', 'tenant.test']);
-  await waitFor('the recorded service and the other port to be served', async () => (await status(port, '/public/ready')) === 200 && (await status(otherPort, '/ready')) === 200, 10_000, 50);
+  await waitFor(
+    'the recorded service and the other port to be served',
+    async () => (await status(port, '/public/ready')) === 200 && (await status(otherPort, '/ready')) === 200,
+    10_000,
+    50,
+  );
 });
 
 after(async () => {
@@ -64,14 +73,33 @@ after(async () => {
 });
 
 /** A service of the walkthrough's processing unit (the recorder), every GET public. */
-async function addService(name: string, exposedPort: number, hosts = ['localhost'], extra: Record<string, unknown> = {}): Promise<{ status: number; body: any }> {
-  const res = await api(cluster, 'POST', '/services', { name, hosts, port: recorder.port, exposedPort, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=public']], authorizationType: 'None', ...extra });
+async function addService(
+  name: string,
+  exposedPort: number,
+  hosts = ['localhost'],
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; body: any }> {
+  const res = await api(cluster, 'POST', '/services', {
+    name,
+    hosts,
+    port: recorder.port,
+    exposedPort,
+    selectors: [['type=walkthrough-app']],
+    exposedAPIs: [['api=public']],
+    authorizationType: 'None',
+    ...extra,
+  });
   if (!extra.TLSCertificate) assert.equal(res.status, 201, JSON.stringify(res.body));
   return res;
 }
 
-const get = (on: number, target: string, host = `localhost:${on}`) => rawRequest(on, http1(`GET ${target} HTTP/1.1`, [`Host: ${host}`, 'Accept: application/json']), { servername: host.split(':')[0] });
-const status = (on: number, target: string) => get(on, target).then((r) => r.status, () => 0);
+const get = (on: number, target: string, host = `localhost:${on}`) =>
+  rawRequest(on, http1(`GET ${target} HTTP/1.1`, [`Host: ${host}`, 'Accept: application/json']), { servername: host.split(':')[0] });
+const status = (on: number, target: string) =>
+  get(on, target).then(
+    (r) => r.status,
+    () => 0,
+  );
 const setCookieLines = (res: RawResponse) => res.headers.filter(([n]) => n === 'set-cookie').map(([, v]) => v);
 
 /** The certificate the gateway presents on `on` for `servername`; undefined when the handshake is refused. */
@@ -129,7 +157,9 @@ describe('strangers cost nothing lasting', () => {
     assert.equal((await certificateFor(otherPort, 'tenant.test'))?.subject.CN, 'tenant.test');
     const before = await filesUnder(join(dataDir, 'gateway'));
     assert.ok(before.includes(join('certs', 'tenant.test.crt')), before.join(', '));
-    const names = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `${randomBytes(20).toString('hex')}.EXAMPLE` : `${randomBytes(6).toString('hex')}.example.test`));
+    const names = Array.from({ length: 300 }, (_, i) =>
+      i % 3 === 0 ? `${randomBytes(20).toString('hex')}.EXAMPLE` : `${randomBytes(6).toString('hex')}.example.test`,
+    );
     for (const name of names) {
       const certificate = await certificateFor(port, name);
       assert.equal(certificate?.subject.CN, 'localhost', `${name}: the default certificate`);
@@ -147,7 +177,14 @@ describe('one service that cannot be served never stops the others', () => {
   test("a service on the gateway's admin port is refused; one on a port another program holds is not served: the rest is, a later service too, one Error event", async () => {
     // The admin port can never be one the gateway's file allows: the API refuses the service (the gateway's own
     // guard behind it is tested in services/gateway/src/app.integration.test.ts).
-    const onAdmin = await api(cluster, 'POST', '/services', { name: 'on-admin-port', hosts: ['localhost'], port: recorder.port, exposedPort: cluster.ports.gatewayAdmin, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=public']] });
+    const onAdmin = await api(cluster, 'POST', '/services', {
+      name: 'on-admin-port',
+      hosts: ['localhost'],
+      port: recorder.port,
+      exposedPort: cluster.ports.gatewayAdmin,
+      selectors: [['type=walkthrough-app']],
+      exposedAPIs: [['api=public']],
+    });
     assert.equal(onAdmin.status, 422, JSON.stringify(onAdmin.body));
     assert.match(JSON.stringify(onAdmin.body), /exposedPort/);
     // Another program on the gateway's host (it listens on 127.0.0.1) holds this port, which the file allows.
@@ -169,7 +206,12 @@ describe('one service that cannot be served never stops the others', () => {
     assert.equal(heldEvent.origin, 'gateway');
     assert.match(heldEvent.content, new RegExp(`Service on-held-port is not served: exposedPort ${heldPort} is in use by another program`));
     // …and the service says so to its editors.
-    await waitFor('the status on the object', async () => (await api(cluster, 'GET', '/services/on-held-port')).body.servingStatus === 'NotServed', 10_000, 100);
+    await waitFor(
+      'the status on the object',
+      async () => (await api(cluster, 'GET', '/services/on-held-port')).body.servingStatus === 'NotServed',
+      10_000,
+      100,
+    );
     assert.match((await api(cluster, 'GET', '/services/on-held-port')).body.servingProblems.join('\n'), new RegExp(`exposedPort ${heldPort} is in use`));
 
     // The heartbeat and later changes try the ports again: still one event per problem.
@@ -190,7 +232,10 @@ describe('one service that cannot be served never stops the others', () => {
     }
     assert.equal(bad.status, 201, JSON.stringify(bad.body));
     await waitFor('its Error event', async () => events.some((e) => e.targetId === bad.body.ID && e.level === 'Error'), 10_000, 100);
-    assert.match(events.find((e) => e.targetId === bad.body.ID)!.content, /TLSCertificateKey is not the private key of TLSCertificate.*mismatched\.test are refused/);
+    assert.match(
+      events.find((e) => e.targetId === bad.body.ID)!.content,
+      /TLSCertificateKey is not the private key of TLSCertificate.*mismatched\.test are refused/,
+    );
     assert.equal(await certificateFor(otherPort, 'mismatched.test'), undefined, 'the handshake is refused');
     assert.equal((await certificateFor(otherPort, 'tenant.test'))?.subject.CN, 'tenant.test');
     assert.equal(await status(otherPort, '/still-served'), 200);

@@ -243,7 +243,12 @@ export const FAILURE_URL = 'https://denied.example/after?from=microseg&empty=#fr
  */
 export async function exposeRecorder(cluster: Cluster, recorder: Recorder): Promise<void> {
   const created = [
-    await api(cluster, 'POST', '/externalnetworks', { name: 'idp', entries: ['localhost', '127.0.0.1'], servicePorts: [`tcp/${cluster.ports.idp}`], associatedTags: ['ext:name=idp'] }),
+    await api(cluster, 'POST', '/externalnetworks', {
+      name: 'idp',
+      entries: ['localhost', '127.0.0.1'],
+      servicePorts: [`tcp/${cluster.ports.idp}`],
+      associatedTags: ['ext:name=idp'],
+    }),
     await api(cluster, 'POST', '/networkaccesspolicies', {
       name: 'allow-app-to-idp',
       action: 'Allow',

@@ -120,7 +120,10 @@ interface Login {
  */
 async function loginFrom(target: string | Buffer, options: { user?: string; startCookies?: string[]; callbackCookies?: string[] } = {}): Promise<Login> {
   const { user = 'alice@example.com', startCookies = [], callbackCookies = [] } = options;
-  const bytes = typeof target === 'string' ? request('GET', target, startCookies.length ? [`Cookie: ${startCookies.join('; ')}`] : [], '', { accept: 'text/html' }) : target;
+  const bytes =
+    typeof target === 'string'
+      ? request('GET', target, startCookies.length ? [`Cookie: ${startCookies.join('; ')}`] : [], '', { accept: 'text/html' })
+      : target;
   const start = await send(bytes);
   const authorizationUrl = start.header('location');
   if (start.status !== 302 || !authorizationUrl?.startsWith(cluster.idpUrl)) return { start };
@@ -135,13 +138,19 @@ async function loginFrom(target: string | Buffer, options: { user?: string; star
     assert.ok(form.action, `no login form at the IdP: ${reached.body?.slice(0, 200)}`);
     reached = await idp.navigate(
       new URL(form.action, reached.response!.url),
-      { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form.fields, login: user, password: passwords[user]! }) },
+      {
+        method: 'POST',
+        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form.fields, login: user, password: passwords[user]! }),
+      },
       callbackPrefix,
     );
   }
   assert.ok(reached.stoppedAt, 'the IdP sent the browser back to the callback');
   const callbackTarget = `${reached.stoppedAt.pathname}${reached.stoppedAt.search}`;
-  const callback = await send(request('GET', callbackTarget, [`Cookie: ${[`${BINDING}=${binding.value}`, ...callbackCookies].join('; ')}`], '', { accept: 'text/html' }));
+  const callback = await send(
+    request('GET', callbackTarget, [`Cookie: ${[`${BINDING}=${binding.value}`, ...callbackCookies].join('; ')}`], '', { accept: 'text/html' }),
+  );
   const ticket = setCookies(callback).find((c) => c.name === SESSION)?.value;
   return { start, callback, location: callback.header('location'), ticket };
 }
@@ -341,7 +350,14 @@ describe('paths: with `/*` public and `/admin/*` restricted, no spelling of /adm
 describe('headers: identity, overrides, hop-by-hop, forwarding', () => {
   test('X-User-Email in every spelling: only the value microseg sets arrives', async () => {
     const m = marker();
-    const spoofed = ['X-User-Email: mallory1@evil.example', 'x-user-email: mallory2@evil.example', 'X_User_Email: mallory3@evil.example', 'X-USER-EMAIL: mallory4@evil.example', 'x_user_email: mallory5@evil.example', 'X-User-Email: mallory6@evil.example'];
+    const spoofed = [
+      'X-User-Email: mallory1@evil.example',
+      'x-user-email: mallory2@evil.example',
+      'X_User_Email: mallory3@evil.example',
+      'X-USER-EMAIL: mallory4@evil.example',
+      'x_user_email: mallory5@evil.example',
+      'X-User-Email: mallory6@evil.example',
+    ];
     statusIs(await send(request('GET', `/h?m=${m}`, [aliceCookie(), ...spoofed])), 200, 'alice with spoofed headers');
     const got = arrivedOnce(m);
     assert.deepEqual(headerValues(got, 'x-user-email'), ['alice@example.com']);
@@ -383,13 +399,20 @@ describe('headers: identity, overrides, hop-by-hop, forwarding', () => {
     statusIs(await send(request('GET', `/public/h?m=${m}`, overrides)), 200, 'public with overrides');
     const got = arrivedOnce(m);
     assert.equal(got.method, 'GET');
-    for (const name of ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']) assert.deepEqual(headerValues(got, name), [], name);
+    for (const name of ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'])
+      assert.deepEqual(headerValues(got, name), [], name);
     assert.ok(!got.rawHeaders.join('\n').includes('/secret'));
     assert.ok(!got.rawHeaders.join('\n').includes('DELETE'));
   });
 
-  test('Connection naming microseg\'s own headers does not make the gateway drop what it sets', async () => {
-    for (const listed of ['X-User-Email', 'x_user_email', 'Cookie, close', 'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id, Host', 'Authorization, X-User-Email, keep-alive']) {
+  test("Connection naming microseg's own headers does not make the gateway drop what it sets", async () => {
+    for (const listed of [
+      'X-User-Email',
+      'x_user_email',
+      'Cookie, close',
+      'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id, Host',
+      'Authorization, X-User-Email, keep-alive',
+    ]) {
       const m = marker();
       statusIs(await send(request('GET', `/h?m=${m}`, [aliceCookie(), `Connection: ${listed}`])), 200, `Connection: ${listed}`);
       const got = arrivedOnce(m);
@@ -397,7 +420,7 @@ describe('headers: identity, overrides, hop-by-hop, forwarding', () => {
       assert.deepEqual(headerValues(got, 'x-forwarded-for'), ['127.0.0.1'], listed);
       assert.equal(headerValues(got, 'x-request-id').length, 1, listed);
       assert.deepEqual(headerValues(got, 'host'), [host], listed);
-      assert.ok(!(headerValues(got, 'cookie').join(';')).includes(SESSION), listed);
+      assert.ok(!headerValues(got, 'cookie').join(';').includes(SESSION), listed);
     }
   });
 
@@ -427,7 +450,7 @@ describe('headers: identity, overrides, hop-by-hop, forwarding', () => {
     assert.ok(!got.rawHeaders.join('\n').includes('6.6.6.'), 'a client address arrived');
     // The client's trace context is neither passed on nor continued: the gateway starts a new trace.
     const traceparents = headerValues(got, 'traceparent');
-    assert.equal(traceparents.length, 1, 'the application gets the gateway\'s traceparent, once');
+    assert.equal(traceparents.length, 1, "the application gets the gateway's traceparent, once");
     assert.ok(!traceparents[0]!.includes('0af7651916cd43dd8448eb211c80319c'), "the client's trace id was continued");
   });
 
@@ -486,7 +509,13 @@ describe('methods', () => {
   });
 
   test('unknown methods and method case (`get`, `FOO`, `GET ` with a tab) are 400', async () => {
-    for (const line of ['FOO /public/x?m=M HTTP/1.1', 'get /public/x?m=M HTTP/1.1', 'Get /public/x?m=M HTTP/1.1', 'GET\t/public/x?m=M HTTP/1.1', 'G\u0000ET /public/x?m=M HTTP/1.1']) {
+    for (const line of [
+      'FOO /public/x?m=M HTTP/1.1',
+      'get /public/x?m=M HTTP/1.1',
+      'Get /public/x?m=M HTTP/1.1',
+      'GET\t/public/x?m=M HTTP/1.1',
+      'G\u0000ET /public/x?m=M HTTP/1.1',
+    ]) {
       const m = marker();
       statusIs(await send(http1(line.replace('m=M', `m=${m}`), [`Host: ${host}`])), 400, JSON.stringify(line));
       nothingArrived(m);
@@ -494,7 +523,10 @@ describe('methods', () => {
   });
 
   test('HEAD is covered by a GET rule (public and alice), forwarded as HEAD', async () => {
-    for (const [target, who] of [['/public/x', []], ['/h', [aliceCookie()]]] as const) {
+    for (const [target, who] of [
+      ['/public/x', []],
+      ['/h', [aliceCookie()]],
+    ] as const) {
       const m = marker();
       statusIs(await send(request('HEAD', `${target}?m=${m}`, [...who]), { head: true }), 200, `HEAD ${target}`);
       assert.equal(arrivedOnce(m).method, 'HEAD');
@@ -511,7 +543,11 @@ describe('methods', () => {
     statusIs(await send(request('POST', `/upload?m=${anonymous}`, ['Content-Length: 5'], 'hello')), 401, 'anonymous POST /upload');
     nothingArrived(anonymous);
     const m = marker();
-    statusIs(await send(request('POST', `/upload?m=${m}`, [aliceCookie(), 'Content-Length: 5', 'Content-Type: text/plain'], 'hello')), 200, 'alice POST /upload');
+    statusIs(
+      await send(request('POST', `/upload?m=${m}`, [aliceCookie(), 'Content-Length: 5', 'Content-Type: text/plain'], 'hello')),
+      200,
+      'alice POST /upload',
+    );
     const got = arrivedOnce(m);
     assert.equal(got.method, 'POST');
     assert.equal(got.body, 'hello');
@@ -533,7 +569,10 @@ describe('cookies and sessions', () => {
     const login = await loginFrom('/flags');
     const binding = setCookies(login.start).find((c) => c.name === BINDING)!;
     const session = setCookies(login.callback!).find((c) => c.name === SESSION)!;
-    for (const [what, c] of [['login cookie', binding], ['session cookie', session]] as const) {
+    for (const [what, c] of [
+      ['login cookie', binding],
+      ['session cookie', session],
+    ] as const) {
       assert.ok(c.attributes.has('secure'), `${what} Secure`);
       assert.ok(c.attributes.has('httponly'), `${what} HttpOnly`);
       assert.equal(c.attributes.get('samesite'), 'Lax', `${what} SameSite`);
@@ -547,7 +586,11 @@ describe('cookies and sessions', () => {
   });
 
   test('a forged ticket (right format, random id and secret): 401 or a login, nothing forwarded', async () => {
-    for (const forged of [forgedTicket(), `${alice.split('.')[0]}.${randomBytes(32).toString('base64url')}`, alice.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))]) {
+    for (const forged of [
+      forgedTicket(),
+      `${alice.split('.')[0]}.${randomBytes(32).toString('base64url')}`,
+      alice.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')),
+    ]) {
       const m = marker();
       statusIs(await send(request('GET', `/h?m=${m}`, [`Cookie: ${SESSION}=${forged}`])), 401, 'API client with a forged ticket');
       const navigation = await send(request('GET', `/h?m=${m}`, [`Cookie: ${SESSION}=${forged}`], '', { accept: 'text/html' }));
@@ -561,7 +604,11 @@ describe('cookies and sessions', () => {
   });
 
   test("alice's ticket sent twice, or beside another value, counts as no ticket", async () => {
-    for (const cookie of [`${SESSION}=${alice}; ${SESSION}=${alice}`, `${SESSION}=${alice}; ${SESSION}=${forgedTicket()}`, `${SESSION}=${forgedTicket()}; ${SESSION}=${alice}`]) {
+    for (const cookie of [
+      `${SESSION}=${alice}; ${SESSION}=${alice}`,
+      `${SESSION}=${alice}; ${SESSION}=${forgedTicket()}`,
+      `${SESSION}=${forgedTicket()}; ${SESSION}=${alice}`,
+    ]) {
       const m = marker();
       statusIs(await send(request('GET', `/h?m=${m}`, [`Cookie: ${cookie}`])), 401, cookie.slice(0, 40));
       nothingArrived(m);
@@ -602,7 +649,11 @@ describe('cookies and sessions', () => {
     const before = marker();
     statusIs(await send(request('GET', `/h?m=${before}`, [`Cookie: ${SESSION}=${ticket}`])), 200, 'before logout');
     arrivedOnce(before);
-    const logout = await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Sec-Fetch-Site: same-origin', 'Content-Length: 0'], '', { accept: 'text/html' }));
+    const logout = await send(
+      request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, 'Sec-Fetch-Site: same-origin', 'Content-Length: 0'], '', {
+        accept: 'text/html',
+      }),
+    );
     statusIs(logout, 302, 'logout');
     const cleared = setCookies(logout);
     for (const name of [SESSION, BINDING]) {
@@ -617,7 +668,11 @@ describe('cookies and sessions', () => {
     }
     // A second logout with the same ticket changes nothing and still clears the cookie (a browser without Fetch
     // Metadata: its Origin is this service's).
-    statusIs(await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, `Origin: ${origin}`, 'Content-Length: 0'])), 302, 'second logout');
+    statusIs(
+      await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, `Origin: ${origin}`, 'Content-Length: 0'])),
+      302,
+      'second logout',
+    );
   });
 
   /** A session of its own for a logout attack (alice's shared one must survive a failing case). */
@@ -639,7 +694,10 @@ describe('cookies and sessions', () => {
     const { ticket, stillSignedIn } = await victim('logout-csrf');
     const attempts: Array<{ name: string; headers: string[] }> = [
       { name: 'a form on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: navigate', 'Origin: https://evil.example'] },
-      { name: "another tenant's page on another port of this host (same-site)", headers: ['Sec-Fetch-Site: same-site', 'Sec-Fetch-Mode: navigate', `Origin: https://localhost:${port + 1}`] },
+      {
+        name: "another tenant's page on another port of this host (same-site)",
+        headers: ['Sec-Fetch-Site: same-site', 'Sec-Fetch-Mode: navigate', `Origin: https://localhost:${port + 1}`],
+      },
       { name: 'a fetch() from another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors', 'Origin: https://evil.example'] },
       { name: 'a browser without Fetch Metadata, foreign Origin', headers: ['Origin: https://evil.example'] },
       { name: 'a browser without Fetch Metadata, Origin of another port', headers: [`Origin: https://localhost:${port + 1}`] },
@@ -649,7 +707,15 @@ describe('cookies and sessions', () => {
     ];
     for (const { name, headers } of attempts) {
       for (const accept of ['text/html', 'application/json']) {
-        const res = await send(request('POST', '/aporeto/oidc/logout', [`Cookie: ${SESSION}=${ticket}`, ...headers, 'Content-Type: application/x-www-form-urlencoded', 'Content-Length: 0'], '', { accept }));
+        const res = await send(
+          request(
+            'POST',
+            '/aporeto/oidc/logout',
+            [`Cookie: ${SESSION}=${ticket}`, ...headers, 'Content-Type: application/x-www-form-urlencoded', 'Content-Length: 0'],
+            '',
+            { accept },
+          ),
+        );
         statusIs(res, 403, name);
         assert.match(res.body, /GATEWAY_CROSS_ORIGIN_REQUEST/, `${name}: its own error code`);
         assert.equal(res.header('location'), undefined, `${name}: not sent on`);
@@ -663,9 +729,21 @@ describe('cookies and sessions', () => {
     const { ticket, stillSignedIn } = await victim('logout-get');
     const attempts: Array<{ name: string; headers: string[]; accept: string }> = [
       { name: 'a link on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document'], accept: 'text/html' },
-      { name: '<img src> on another site', headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'], accept: 'image/avif,image/webp,*/*' },
-      { name: '<img src> in content on this very origin', headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'], accept: 'image/avif,image/webp,*/*' },
-      { name: 'a link on this origin', headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document', `Referer: ${origin}/`], accept: 'text/html' },
+      {
+        name: '<img src> on another site',
+        headers: ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'],
+        accept: 'image/avif,image/webp,*/*',
+      },
+      {
+        name: '<img src> in content on this very origin',
+        headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: image'],
+        accept: 'image/avif,image/webp,*/*',
+      },
+      {
+        name: 'a link on this origin',
+        headers: ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: navigate', 'Sec-Fetch-Dest: document', `Referer: ${origin}/`],
+        accept: 'text/html',
+      },
       { name: 'without Fetch Metadata, with this Origin', headers: [`Origin: ${origin}`], accept: 'text/html' },
     ];
     for (const { name, headers, accept } of attempts) {
@@ -683,13 +761,23 @@ describe('cookies and sessions', () => {
   test("microseg's cookies never reach the application; the application's own cookies do", async () => {
     const m = marker();
     statusIs(
-      await send(request('GET', `/h?m=${m}`, [`Cookie: app=1; ${SESSION}=${alice}; ${BINDING}=${'b'.repeat(43)}; other=2`, `Cookie: ${SESSION}=${alice}`, `Cookie: ${BINDING}=x; last=3`])),
+      await send(
+        request('GET', `/h?m=${m}`, [
+          `Cookie: app=1; ${SESSION}=${alice}; ${BINDING}=${'b'.repeat(43)}; other=2`,
+          `Cookie: ${SESSION}=${alice}`,
+          `Cookie: ${BINDING}=x; last=3`,
+        ]),
+      ),
       401,
       'alice twice across headers is no session',
     );
     nothingArrived(m);
     const ok = marker();
-    statusIs(await send(request('GET', `/h?m=${ok}`, [`Cookie: app=1; ${SESSION}=${alice}; ${BINDING}=${'b'.repeat(43)}`, `Cookie: other=2;${SESSION}x=y`])), 200, 'alice with app cookies');
+    statusIs(
+      await send(request('GET', `/h?m=${ok}`, [`Cookie: app=1; ${SESSION}=${alice}; ${BINDING}=${'b'.repeat(43)}`, `Cookie: other=2;${SESSION}x=y`])),
+      200,
+      'alice with app cookies',
+    );
     const got = arrivedOnce(ok);
     // Only the exact names go: a cookie whose name merely starts like microseg's is the application's.
     assert.deepEqual(headerValues(got, 'cookie'), [`app=1; other=2; ${SESSION}x=y`]);
@@ -785,7 +873,11 @@ describe('redirects: the return path kept across a login stays on this origin', 
   });
 
   test('the callback never redirects off-origin, whatever its query says', async () => {
-    for (const query of ['code=x&state=y&return_to=https://evil.example', 'state=x&redirect_uri=https://evil.example', 'error=access_denied&state=zzzzzzzzzzzzzzzzzzzz&return_to=//evil.example']) {
+    for (const query of [
+      'code=x&state=y&return_to=https://evil.example',
+      'state=x&redirect_uri=https://evil.example',
+      'error=access_denied&state=zzzzzzzzzzzzzzzzzzzz&return_to=//evil.example',
+    ]) {
       const res = await send(request('GET', `/aporeto/oidc/callback?${query}`, [], '', { accept: 'text/html' }));
       statusIs(res, [400, 401], query);
       assert.equal(res.header('location'), undefined);
@@ -868,7 +960,19 @@ describe('proxy hygiene (raw sockets)', () => {
   });
 
   test('Host with userinfo, a path, another name or garbage: 404 or 400, nothing forwarded', async () => {
-    for (const value of [`user@${host}`, `evil.example@${host}`, `${host}@evil.example`, `${host}/../x`, 'evil.example', `localhost.:${port}`, '', `localhost:${port}:1`, `[::1]:${port}`, `localhost%00:${port}`, `local\\host:${port}`]) {
+    for (const value of [
+      `user@${host}`,
+      `evil.example@${host}`,
+      `${host}@evil.example`,
+      `${host}/../x`,
+      'evil.example',
+      `localhost.:${port}`,
+      '',
+      `localhost:${port}:1`,
+      `[::1]:${port}`,
+      `localhost%00:${port}`,
+      `local\\host:${port}`,
+    ]) {
       const m = marker();
       statusIs(await send(http1(`GET /public/x?m=${m} HTTP/1.1`, [`Host: ${value}`])), [400, 404], `Host: ${value}`);
       nothingArrived(m, `Host: ${value}`);
@@ -878,14 +982,30 @@ describe('proxy hygiene (raw sockets)', () => {
   test('oversize headers (> 16 KB, one large or many small): 431, nothing forwarded', async () => {
     const m = marker();
     statusIs(await send(request('GET', `/public/x?m=${m}`, [`X-Big: ${'a'.repeat(17 * 1024)}`])), 431, 'one large header');
-    statusIs(await send(request('GET', `/public/x?m=${m}`, Array.from({ length: 2_000 }, (_, i) => `X-H${i}: 123456`))), 431, 'many headers');
+    statusIs(
+      await send(
+        request(
+          'GET',
+          `/public/x?m=${m}`,
+          Array.from({ length: 2_000 }, (_, i) => `X-H${i}: 123456`),
+        ),
+      ),
+      431,
+      'many headers',
+    );
     statusIs(await send(request('GET', `/public/${'a'.repeat(17 * 1024)}?m=${m}`)), 431, 'a long target');
     nothingArrived(m);
   });
 
   test('WebSocket upgrade without a session: 401, nothing reaches the application', async () => {
     const m = marker();
-    const ws = ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', `Origin: https://evil.example`];
+    const ws = [
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+      `Origin: https://evil.example`,
+    ];
     const res = await send(request('GET', `/ws?m=${m}`, ws));
     statusIs(res, 401, 'websocket without a session');
     nothingArrived(m);
@@ -913,7 +1033,11 @@ describe('proxy hygiene (raw sockets)', () => {
       assert.deepEqual(headerValues(got, 'http2-settings'), [], connection);
     }
     const m = marker();
-    statusIs(await send(request('GET', `/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'Connection: Upgrade, HTTP2-Settings'])), 401, 'h2c without a session');
+    statusIs(
+      await send(request('GET', `/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'Connection: Upgrade, HTTP2-Settings'])),
+      401,
+      'h2c without a session',
+    );
     nothingArrived(m);
     statusIs(await send('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), 400, 'HTTP/2 preface');
   });
@@ -952,7 +1076,10 @@ describe('positive controls and the whole run', () => {
     assert.equal(recorder.withTarget('smuggled-').length, 0, 'a smuggled request reached the application');
     for (const r of recorder.requests) {
       assert.equal(r.via, 'request', `${r.method} ${r.url} arrived as ${r.via}`);
-      assert.ok(headerValues(r, 'x-user-email').every((v) => v === 'alice@example.com'), `${r.url}: ${headerValues(r, 'x-user-email')}`);
+      assert.ok(
+        headerValues(r, 'x-user-email').every((v) => v === 'alice@example.com'),
+        `${r.url}: ${headerValues(r, 'x-user-email')}`,
+      );
       assert.ok(headerValues(r, 'x-user-email').length <= 1, r.url);
       assert.ok(r.url.startsWith('/'), r.url);
     }

@@ -21,7 +21,11 @@ let cluster: Cluster;
 let redis: Redis;
 
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-login-flood-')), isolated: true, env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: String(LIMIT) } });
+  cluster = await startCluster({
+    dataDir: await mkdtemp(join(tmpdir(), 'microseg-attacks-login-flood-')),
+    isolated: true,
+    env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: String(LIMIT) },
+  });
   redis = new Redis(cluster.redisOptions());
 });
 
@@ -44,7 +48,9 @@ const loginStates = async () => (await redis.keys(redisKeys.loginState('*'))).le
 type LoggedEvent = { title: string; content: string; level: string };
 
 async function allEvents(from: number): Promise<LoggedEvent[]> {
-  const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=${encodeURIComponent(NAMESPACE)}&category=authn&from=${from}`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+  const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=${encodeURIComponent(NAMESPACE)}&category=authn&from=${from}`, {
+    headers: { authorization: `Bearer ${cluster.adminToken}` },
+  });
   assert.equal(res.status, 200);
   return ((await res.json()) as { events: LoggedEvent[] }).events;
 }
@@ -81,7 +87,12 @@ test(`one address navigating in a loop: ${LIMIT} logins start, then 429 pages wi
   // marker is stored, any second limit event would be too.
   await attacker('/flood/last');
   await bystander('/aporeto/oidc/callback?state=not-a-state-of-this-login&code=x');
-  await waitFor('the marker event', async () => (await allEvents(startedAt)).some((e) => e.title === 'Login failed' && /unknown, expired or already used state/.test(e.content)), 5_000, 50);
+  await waitFor(
+    'the marker event',
+    async () => (await allEvents(startedAt)).some((e) => e.title === 'Login failed' && /unknown, expired or already used state/.test(e.content)),
+    5_000,
+    50,
+  );
   const events = await limitEvents(startedAt);
   assert.equal(events.length, 1, JSON.stringify(events));
   assert.equal(events[0]!.level, 'Warning');

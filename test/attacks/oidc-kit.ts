@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@microseg/contracts';
-import { freePort, insecureFetch, startCluster, startHostileIdp, TestBrowser, waitFor, type Cluster, type HostileClient, type HostileIdp } from '@microseg/testkit';
+import {
+  freePort,
+  insecureFetch,
+  startCluster,
+  startHostileIdp,
+  TestBrowser,
+  waitFor,
+  type Cluster,
+  type HostileClient,
+  type HostileIdp,
+} from '@microseg/testkit';
 
 export const NAMESPACE = '/acme/team-c/walkthrough';
 export const SERVICE = 'hostile-idp-app';
@@ -110,7 +120,11 @@ export async function startFixture(): Promise<Fixture> {
 export async function api(fixture: Fixture, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${fixture.cluster.policyUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${fixture.cluster.adminToken}`, 'x-namespace': NAMESPACE, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${fixture.cluster.adminToken}`,
+      'x-namespace': NAMESPACE,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -120,7 +134,12 @@ export async function api(fixture: Fixture, method: string, path: string, body?:
 
 async function createObjects(fixture: Fixture): Promise<void> {
   const { idp, upstream, cluster, client } = fixture;
-  await api(fixture, 'POST', '/externalnetworks', { name: 'hostile-idp', entries: ['localhost'], servicePorts: [`tcp/${idp.port}`], associatedTags: ['ext:name=hostile-idp'] });
+  await api(fixture, 'POST', '/externalnetworks', {
+    name: 'hostile-idp',
+    entries: ['localhost'],
+    servicePorts: [`tcp/${idp.port}`],
+    associatedTags: ['ext:name=hostile-idp'],
+  });
   await api(fixture, 'POST', '/networkaccesspolicies', {
     name: 'allow-app-to-hostile-idp',
     action: 'Allow',
@@ -289,13 +308,20 @@ export async function assertRefused(fixture: Fixture, run: () => Promise<Attempt
   const result = await run();
   const at = expected.at ?? 'callback';
   const answer = at === 'start' ? result.start : result.callback;
-  assert.ok(answer, `the login stopped before the ${at}: start ${result.start.status} ${result.start.location ?? ''}; IdP ${result.idp?.status ?? '-'} ${result.idp?.body.slice(0, 200) ?? ''}`);
+  assert.ok(
+    answer,
+    `the login stopped before the ${at}: start ${result.start.status} ${result.start.location ?? ''}; IdP ${result.idp?.status ?? '-'} ${result.idp?.body.slice(0, 200) ?? ''}`,
+  );
   assert.equal(answer.status, expected.status, `${at} answered ${answer.status}: ${answer.body.slice(0, 600)}`);
   assert.match(answer.body, new RegExp(`Error code <code>${expected.code}</code>`), answer.body.slice(0, 600));
   assert.ok(!sessionCookieSet(result.callback) && !sessionCookieSet(result.start), 'no session cookie was set');
   assert.equal(result.final, undefined, 'the browser was not sent on to the application');
   assert.equal(await countSessions(fixture), sessionsBefore, 'no session was created');
-  assert.equal(fixture.upstream.requests.length, upstreamBefore, `the upstream received nothing: ${JSON.stringify(fixture.upstream.requests.slice(upstreamBefore).map((r) => r.path))}`);
+  assert.equal(
+    fixture.upstream.requests.length,
+    upstreamBefore,
+    `the upstream received nothing: ${JSON.stringify(fixture.upstream.requests.slice(upstreamBefore).map((r) => r.path))}`,
+  );
   assert.doesNotMatch(answer.body, /"upstream":"reached"/);
   if (expected.reason) {
     const reason = expected.reason;
@@ -319,7 +345,10 @@ export async function assertRefused(fixture: Fixture, run: () => Promise<Attempt
 export async function assertLoggedIn(fixture: Fixture, run: () => Promise<Attempt>): Promise<Attempt> {
   const sessionsBefore = await countSessions(fixture);
   const result = await run();
-  assert.ok(result.callback, `the login did not reach the callback: start ${result.start.status} ${result.start.body.slice(0, 300)} IdP ${result.idp?.status} ${result.idp?.body.slice(0, 300)}`);
+  assert.ok(
+    result.callback,
+    `the login did not reach the callback: start ${result.start.status} ${result.start.body.slice(0, 300)} IdP ${result.idp?.status} ${result.idp?.body.slice(0, 300)}`,
+  );
   assert.equal(result.callback.status, 302, result.callback.body.slice(0, 600));
   assert.ok(sessionCookieSet(result.callback), 'the session cookie was set');
   assert.equal(result.callback.location, result.path, 'back to the page first asked for');

@@ -46,7 +46,8 @@ const idpFailed = (reason: RegExp, at: 'callback' | 'start' = 'callback'): Refus
 /** A code the IdP issues directly for these authorization parameters (what an attacker obtains for itself). */
 async function codeFor(issuer: string, params: Record<string, string>): Promise<string> {
   const url = new URL(`${issuer}/auth`);
-  for (const [name, value] of Object.entries({ response_type: 'code', scope: 'openid email', state: 'attacker-state', ...params })) url.searchParams.set(name, value);
+  for (const [name, value] of Object.entries({ response_type: 'code', scope: 'openid email', state: 'attacker-state', ...params }))
+    url.searchParams.set(name, value);
   const res = await fetch(url, { redirect: 'manual' });
   const code = new URL(res.headers.get('location') ?? 'http://x.invalid').searchParams.get('code');
   assert.ok(code, `the IdP issued no code: ${res.status}`);
@@ -100,18 +101,22 @@ describe('the authorization code flow', () => {
     await fresh('flow-replay', {});
     const first = await assertLoggedIn(f, () => attempt(f));
     const from = f.idp.requests.length;
-    await assertRefused(
-      f,
-      async () => ({ ...first, final: undefined, startedAt: Date.now(), callback: await answer(first.browser, first.callbackUrl!) }),
-      { status: 400, code: 'AUTHN_STATE_INVALID', reason: /unknown, expired or already used state/ },
-    );
+    await assertRefused(f, async () => ({ ...first, final: undefined, startedAt: Date.now(), callback: await answer(first.browser, first.callbackUrl!) }), {
+      status: 400,
+      code: 'AUTHN_STATE_INVALID',
+      reason: /unknown, expired or already used state/,
+    });
     assert.equal(f.idp.requestsTo('token', from).length, 0, 'the code was not redeemed again');
   });
 
   test('login CSRF: a callback completed in another browser is refused and the code is never redeemed', async () => {
     await fresh('flow-other-browser', {});
     const from = f.idp.requests.length;
-    await assertRefused(f, () => attempt(f, { callbackBrowser: new TestBrowser(insecureFetch) }), { status: 400, code: 'AUTHN_STATE_BINDING', reason: /started in another browser/ });
+    await assertRefused(f, () => attempt(f, { callbackBrowser: new TestBrowser(insecureFetch) }), {
+      status: 400,
+      code: 'AUTHN_STATE_BINDING',
+      reason: /started in another browser/,
+    });
     assert.equal(f.idp.requestsTo('token', from).length, 0);
   });
 
@@ -183,14 +188,19 @@ describe('the authorization code flow', () => {
 
   test('code injection: a code issued to another client is refused by the token endpoint, and the login with it', async () => {
     const issuer = await fresh('flow-code-other-client', {});
-    const stolen = await codeFor(issuer, { client_id: f.otherClient.clientId, redirect_uri: f.redirectUri, nonce: 'attacker-nonce', ...challengeOf(pkcePair()) });
+    const stolen = await codeFor(issuer, {
+      client_id: f.otherClient.clientId,
+      redirect_uri: f.redirectUri,
+      nonce: 'attacker-nonce',
+      ...challengeOf(pkcePair()),
+    });
     const from = f.idp.requests.length;
     await assertRefused(f, () => attempt(f, { tamper: withCode(stolen) }), invalidToken(/invalid_grant/));
     const [token] = f.idp.requestsTo('token', from);
-    assert.equal(new URLSearchParams(token?.body).get('code'), stolen, 'the injected code was tried with microseg\'s own client authentication');
+    assert.equal(new URLSearchParams(token?.body).get('code'), stolen, "the injected code was tried with microseg's own client authentication");
   });
 
-  test('code injection: a code bound to the attacker\'s PKCE challenge is refused (the victim\'s verifier does not match)', async () => {
+  test("code injection: a code bound to the attacker's PKCE challenge is refused (the victim's verifier does not match)", async () => {
     const issuer = await fresh('flow-code-attacker-pkce', {});
     const stolen = await codeFor(issuer, { client_id: f.client.clientId, redirect_uri: f.redirectUri, nonce: 'attacker-nonce', ...challengeOf(pkcePair()) });
     await assertRefused(f, () => attempt(f, { tamper: withCode(stolen) }), invalidToken(/invalid_grant/));
@@ -246,7 +256,11 @@ describe('the token endpoint misbehaves', () => {
   });
 
   test('it drips its answer a few bytes at a time', async () => {
-    await fresh('token-drip', { answers: { token: { status: 200, body: JSON.stringify({ access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z' }), chunkBytes: 4, chunkIntervalMs: 400 } } });
+    await fresh('token-drip', {
+      answers: {
+        token: { status: 200, body: JSON.stringify({ access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z' }), chunkBytes: 4, chunkIntervalMs: 400 },
+      },
+    });
     const started = Date.now();
     await assertRefused(f, () => attempt(f), idpFailed(/did not answer in time/));
     assert.ok(Date.now() - started < IDP_TIMEOUT_MS + 2_500, `the login took ${Date.now() - started} ms`);
@@ -276,7 +290,12 @@ describe('the token endpoint misbehaves', () => {
 
 /** An external network and policy that let the service's processing unit reach `port` on this machine. */
 async function allowLocalPort(name: string, port: number): Promise<() => Promise<void>> {
-  const network = (await api(f, 'POST', '/externalnetworks', { name, entries: ['localhost', '127.0.0.1', '::1'], servicePorts: [`tcp/${port}`], associatedTags: [`ext:name=${name}`] })) as { ID: string };
+  const network = (await api(f, 'POST', '/externalnetworks', {
+    name,
+    entries: ['localhost', '127.0.0.1', '::1'],
+    servicePorts: [`tcp/${port}`],
+    associatedTags: [`ext:name=${name}`],
+  })) as { ID: string };
   const policy = (await api(f, 'POST', '/networkaccesspolicies', {
     name: `allow-app-to-${name}`,
     action: 'Allow',
@@ -293,7 +312,7 @@ async function allowLocalPort(name: string, port: number): Promise<() => Promise
 /** Refused when discovery is checked: no login starts, 403 AUTHN_IDP_ADDRESS_REFUSED and an event naming why. */
 const endpointRefused = (reason: RegExp): Refusal => ({ at: 'start', status: 403, code: 'AUTHN_IDP_ADDRESS_REFUSED', reason });
 
-describe('the provider\'s endpoints are not an SSRF tool', () => {
+describe("the provider's endpoints are not an SSRF tool", () => {
   for (const endpoint of ['token_endpoint', 'jwks_uri'] as const) {
     test(`discovery puts the ${endpoint} on another port of this machine, even one network policy allows: no login starts and that port receives nothing`, async () => {
       const collector = await startRecordingUpstream();
@@ -301,7 +320,11 @@ describe('the provider\'s endpoints are not an SSRF tool', () => {
       try {
         const from = f.idp.requests.length;
         await fresh(`ssrf-port-${endpoint}`, { discovery: { [endpoint]: `http://localhost:${collector.port}/${endpoint}` } });
-        await assertRefused(f, () => attempt(f), endpointRefused(new RegExp(`${endpoint} authn does not call: http://localhost:${collector.port}/${endpoint} is not on the provider's own origin`)));
+        await assertRefused(
+          f,
+          () => attempt(f),
+          endpointRefused(new RegExp(`${endpoint} authn does not call: http://localhost:${collector.port}/${endpoint} is not on the provider's own origin`)),
+        );
         assert.equal(collector.requests.length, 0, 'the other port received nothing');
         assert.equal(f.idp.requestsTo('auth', from).length, 0, 'no authorization request was made');
       } finally {
@@ -318,17 +341,26 @@ describe('the provider\'s endpoints are not an SSRF tool', () => {
 
   test('discovery puts the JWKS at the cloud metadata address (https, like a real host would): refused before any request', async () => {
     await fresh('ssrf-metadata-jwks', { discovery: { jwks_uri: 'https://169.254.169.254/latest/meta-data/' } });
-    await assertRefused(f, () => attempt(f), endpointRefused(/jwks_uri authn does not call: https:\/\/169\.254\.169\.254\/latest\/meta-data\/ is not on the provider's own origin/));
+    await assertRefused(
+      f,
+      () => attempt(f),
+      endpointRefused(/jwks_uri authn does not call: https:\/\/169\.254\.169\.254\/latest\/meta-data\/ is not on the provider's own origin/),
+    );
   });
 
   test('the provider URL itself names the metadata address: refused before any request', async () => {
     const from = f.idp.requests.length;
     await api(f, 'PATCH', `/services/${SERVICE}`, { OIDCProviderURL: 'https://169.254.169.254/latest', OIDCClientSecret: f.client.clientSecret });
     try {
-      await waitFor('the new provider URL to reach authn', async () => {
-        const res = await new TestBrowser(insecureFetch).request(`${f.appUrl}/`, { headers: { accept: 'text/html' } });
-        return /AUTHN_IDP_ADDRESS_REFUSED/.test(await res.text());
-      }, 10_000, 100);
+      await waitFor(
+        'the new provider URL to reach authn',
+        async () => {
+          const res = await new TestBrowser(insecureFetch).request(`${f.appUrl}/`, { headers: { accept: 'text/html' } });
+          return /AUTHN_IDP_ADDRESS_REFUSED/.test(await res.text());
+        },
+        10_000,
+        100,
+      );
       await assertRefused(f, () => attempt(f), endpointRefused(/authn does not connect to 169\.254\.169\.254: 169\.254\.169\.254 is a link-local address/));
       assert.equal(f.idp.requests.length, from, 'nothing reached the hostile IdP either');
     } finally {
@@ -386,30 +418,95 @@ describe('the discovery document', () => {
 /** ID token cases: [name, tenant, scenario, expected reason]; each is refused at the callback with 401. */
 const forgedTokens: Array<[string, string, HostileScenario | (() => HostileScenario), RegExp]> = [
   ['alg none when the provider announces RS256 only', 'idt-none', { idToken: { signWith: 'none' } }, /alg/],
-  ['alg none even when the provider announces it', 'idt-none-announced', { discovery: { id_token_signing_alg_values_supported: ['none', 'RS256'] }, idToken: { signWith: 'none' } }, /algorithm microseg does not accept/],
-  ['HS256 keyed with the client secret (announced)', 'idt-hs256-secret', { discovery: { id_token_signing_alg_values_supported: ['RS256', 'HS256'] }, idToken: { signWith: 'client-secret' } }, /algorithm microseg does not accept/],
+  [
+    'alg none even when the provider announces it',
+    'idt-none-announced',
+    { discovery: { id_token_signing_alg_values_supported: ['none', 'RS256'] }, idToken: { signWith: 'none' } },
+    /algorithm microseg does not accept/,
+  ],
+  [
+    'HS256 keyed with the client secret (announced)',
+    'idt-hs256-secret',
+    { discovery: { id_token_signing_alg_values_supported: ['RS256', 'HS256'] }, idToken: { signWith: 'client-secret' } },
+    /algorithm microseg does not accept/,
+  ],
   ['HS256 keyed with the client secret (not announced)', 'idt-hs256-secret-unannounced', { idToken: { signWith: 'client-secret' } }, /alg/],
-  ['HS256 keyed with the provider\'s RSA public key (alg confusion)', 'idt-hs256-public-key', { discovery: { id_token_signing_alg_values_supported: ['RS256', 'HS256'] }, idToken: { signWith: 'public-key-as-secret' } }, /algorithm microseg does not accept/],
+  [
+    "HS256 keyed with the provider's RSA public key (alg confusion)",
+    'idt-hs256-public-key',
+    { discovery: { id_token_signing_alg_values_supported: ['RS256', 'HS256'] }, idToken: { signWith: 'public-key-as-secret' } },
+    /algorithm microseg does not accept/,
+  ],
   ['RS256 with a corrupted signature', 'idt-bad-sig', { idToken: { signWith: 'corrupt' } }, /invalid signature/],
-  ['signed by the attacker\'s key under the provider\'s kid', 'idt-attacker-key-idp-kid', () => ({ idToken: { signWith: 'attacker', header: { kid: f.idp.currentKid } } }), /invalid signature/],
+  [
+    "signed by the attacker's key under the provider's kid",
+    'idt-attacker-key-idp-kid',
+    () => ({ idToken: { signWith: 'attacker', header: { kid: f.idp.currentKid } } }),
+    /invalid signature/,
+  ],
   ['an unknown kid', 'idt-unknown-kid', { idToken: { header: { kid: 'no-such-key' } } }, /names no key/],
   ['no kid while the JWKS has several keys', 'idt-kid-absent-multiple', { jwks: 'all', idToken: { header: { kid: null } } }, /several keys/],
-  ['an embedded jwk header with the attacker\'s key', 'idt-embedded-jwk', () => ({ idToken: { signWith: 'attacker', header: { jwk: f.idp.attacker.publicJwk } } }), /names no key/],
-  ['an embedded jwk header with the attacker\'s key under the provider\'s kid', 'idt-embedded-jwk-idp-kid', () => ({ idToken: { signWith: 'attacker', header: { jwk: f.idp.attacker.publicJwk, kid: f.idp.currentKid } } }), /invalid signature/],
-  ['a jku header pointing at the attacker\'s JWKS', 'idt-jku', () => ({ idToken: { signWith: 'attacker', header: { jku: f.idp.attacker.jwksUrl } } }), /names no key/],
-  ['an x5u header pointing at the attacker', 'idt-x5u', () => ({ idToken: { signWith: 'attacker', header: { x5u: `${f.idp.attacker.jwksUrl}.pem` } } }), /names no key/],
-  ['a crit header naming an unknown extension', 'idt-crit', { idToken: { header: { crit: ['urn:example:ignore-me'], 'urn:example:ignore-me': true } } }, /crit/],
-  ['alg twice in the header (the first says none, JSON.parse keeps the last)', 'idt-dup-header', { idToken: { headerText: (h) => `{"alg":"none",${JSON.stringify(h).slice(1)}` } }, /header has the member "alg" twice/],
+  [
+    "an embedded jwk header with the attacker's key",
+    'idt-embedded-jwk',
+    () => ({ idToken: { signWith: 'attacker', header: { jwk: f.idp.attacker.publicJwk } } }),
+    /names no key/,
+  ],
+  [
+    "an embedded jwk header with the attacker's key under the provider's kid",
+    'idt-embedded-jwk-idp-kid',
+    () => ({ idToken: { signWith: 'attacker', header: { jwk: f.idp.attacker.publicJwk, kid: f.idp.currentKid } } }),
+    /invalid signature/,
+  ],
+  [
+    "a jku header pointing at the attacker's JWKS",
+    'idt-jku',
+    () => ({ idToken: { signWith: 'attacker', header: { jku: f.idp.attacker.jwksUrl } } }),
+    /names no key/,
+  ],
+  [
+    'an x5u header pointing at the attacker',
+    'idt-x5u',
+    () => ({ idToken: { signWith: 'attacker', header: { x5u: `${f.idp.attacker.jwksUrl}.pem` } } }),
+    /names no key/,
+  ],
+  [
+    'a crit header naming an unknown extension',
+    'idt-crit',
+    { idToken: { header: { crit: ['urn:example:ignore-me'], 'urn:example:ignore-me': true } } },
+    /crit/,
+  ],
+  [
+    'alg twice in the header (the first says none, JSON.parse keeps the last)',
+    'idt-dup-header',
+    { idToken: { headerText: (h) => `{"alg":"none",${JSON.stringify(h).slice(1)}` } },
+    /header has the member "alg" twice/,
+  ],
   ['another issuer', 'idt-iss', { idToken: { claims: { iss: 'https://honest-idp.example.com' } } }, /iss/],
   ['another audience', 'idt-aud', { idToken: { claims: { aud: 'another-app' } } }, /aud/],
-  ['an audience array with an extra untrusted audience and no azp', 'idt-aud-extra-no-azp', () => ({ idToken: { claims: { aud: [f.client.clientId, 'another-app'] } } }), /additional untrusted audiences|aud/],
-  ['an audience array whose azp is another client', 'idt-azp-other', () => ({ idToken: { claims: { aud: [f.client.clientId, 'another-app'], azp: 'another-app' } } }), /azp/],
+  [
+    'an audience array with an extra untrusted audience and no azp',
+    'idt-aud-extra-no-azp',
+    () => ({ idToken: { claims: { aud: [f.client.clientId, 'another-app'] } } }),
+    /additional untrusted audiences|aud/,
+  ],
+  [
+    'an audience array whose azp is another client',
+    'idt-azp-other',
+    () => ({ idToken: { claims: { aud: [f.client.clientId, 'another-app'], azp: 'another-app' } } }),
+    /azp/,
+  ],
   ['another nonce', 'idt-nonce', { idToken: { claims: { nonce: 'attacker-nonce' } } }, /nonce/],
   ['no nonce', 'idt-no-nonce', { idToken: { claims: { nonce: null } } }, /nonce/],
   ['expired', 'idt-exp', { idToken: { claims: { exp: Math.floor(Date.now() / 1000) - 600, iat: Math.floor(Date.now() / 1000) - 1200 } } }, /exp/],
   ['no exp', 'idt-no-exp', { idToken: { claims: { exp: null } } }, /exp/],
   ['no iat', 'idt-no-iat', { idToken: { claims: { iat: null } } }, /iat/],
-  ['iat a day in the future', 'idt-iat-future', () => ({ idToken: { claims: { iat: Math.floor(Date.now() / 1000) + 86_400, exp: Math.floor(Date.now() / 1000) + 90_000 } } }), /issued in the future/],
+  [
+    'iat a day in the future',
+    'idt-iat-future',
+    () => ({ idToken: { claims: { iat: Math.floor(Date.now() / 1000) + 86_400, exp: Math.floor(Date.now() / 1000) + 90_000 } } }),
+    /issued in the future/,
+  ],
   ['nbf in the future', 'idt-nbf', () => ({ idToken: { claims: { nbf: Math.floor(Date.now() / 1000) + 3_600 } } }), /nbf/],
   ['no sub', 'idt-no-sub', { idToken: { claims: { sub: null } } }, /sub/],
   ['a sub that is not a string', 'idt-sub-number', { idToken: { claims: { sub: 12345 } } }, /sub/],
@@ -427,7 +524,7 @@ describe('forged or invalid ID tokens are refused', () => {
       await fresh(tenant, typeof scenario === 'function' ? scenario() : scenario);
       const from = f.idp.requests.length;
       await assertRefused(f, () => attempt(f), invalidToken(reason));
-      assert.equal(f.idp.requestsTo('attacker_jwks', from).length, 0, 'the attacker\'s key set was never fetched');
+      assert.equal(f.idp.requestsTo('attacker_jwks', from).length, 0, "the attacker's key set was never fetched");
       assert.ok(f.idp.requestsTo('jwks', from).length <= 2, `the JWKS was fetched ${f.idp.requestsTo('jwks', from).length} times`);
     });
   }
@@ -454,7 +551,7 @@ describe('the JWKS', () => {
     await assertRefused(f, () => attempt(f), invalidToken(/names no key/));
   });
 
-  test('publishes only the attacker\'s key, and the token is signed with the provider\'s', async () => {
+  test("publishes only the attacker's key, and the token is signed with the provider's", async () => {
     await fresh('jwks-attacker', { jwks: 'attacker', idToken: { header: { kid: 'x' } } });
     await assertRefused(f, () => attempt(f), invalidToken(/names no key/));
   });
@@ -513,7 +610,10 @@ function labelValues(text: string, metric: string, label: string): Set<string> {
 }
 
 const sumOf = (text: string, metric: string) =>
-  text.split('\n').filter((l) => l.startsWith(`${metric}{`)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  text
+    .split('\n')
+    .filter((l) => l.startsWith(`${metric}{`))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 
 test('metric labels take no value from the IdP: many random `error` answers (authorization and refresh) create no new series', async () => {
   const randoms: string[] = [];
@@ -548,7 +648,11 @@ test('metric labels take no value from the IdP: many random `error` answers (aut
   for (const value of randoms) assert.ok(!text.includes(value), `${value} appears in /metrics`);
   const refreshResults = labelValues(text, 'microseg_authn_refreshes_total', 'result');
   assert.ok(refreshResults.has('other_idp_error'), `the refusals were counted: ${[...refreshResults].join(', ')}`);
-  for (const value of refreshResults) assert.match(value, /^(success|error|other_idp_error|invalid_request|invalid_client|invalid_grant|unauthorized_client|unsupported_grant_type|invalid_scope|invalid_target|temporarily_unavailable|server_error)$/);
+  for (const value of refreshResults)
+    assert.match(
+      value,
+      /^(success|error|other_idp_error|invalid_request|invalid_client|invalid_grant|unauthorized_client|unsupported_grant_type|invalid_scope|invalid_target|temporarily_unavailable|server_error)$/,
+    );
   for (const value of labelValues(text, 'microseg_authn_logins_total', 'result')) assert.match(value, /^(success|[A-Z_]+)$/);
 });
 

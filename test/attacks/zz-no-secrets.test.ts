@@ -44,7 +44,13 @@ const recordingFetch = (async (input: string | URL, init?: RequestInit) => {
   const url = String(input);
   if (url.startsWith(cluster.gatewayUrl)) {
     const body = res.status >= 300 && res.status < 400 ? '' : await res.clone().text();
-    gatewayAnswers.push({ url, status: res.status, location: res.headers.get('location') ?? undefined, body, authorization: new Headers(init?.headers).get('authorization') ?? undefined });
+    gatewayAnswers.push({
+      url,
+      status: res.status,
+      location: res.headers.get('location') ?? undefined,
+      body,
+      authorization: new Headers(init?.headers).get('authorization') ?? undefined,
+    });
   }
   return res;
 }) as typeof fetch;
@@ -58,7 +64,10 @@ before(async () => {
   });
   keep('client secret', cluster.clientSecret);
   keep('bootstrap admin token', cluster.adminToken);
-  const patched = await api('PATCH', '/services/private-app', cluster.adminToken, { OIDCScopes: ['email', 'profile', 'offline_access'], acceptBearerTokens: true });
+  const patched = await api('PATCH', '/services/private-app', cluster.adminToken, {
+    OIDCScopes: ['email', 'profile', 'offline_access'],
+    acceptBearerTokens: true,
+  });
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
 });
 
@@ -85,7 +94,11 @@ async function login(email: string, password: string, path = '/_echo'): Promise<
   const form = formFieldsOf(start.body!);
   const posted = await browser.navigate(
     new URL(form.action!, start.response!.url),
-    { method: 'POST', headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form.fields, login: email, password }) },
+    {
+      method: 'POST',
+      headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, login: email, password }),
+    },
     `${cluster.gatewayUrl}/aporeto/oidc/callback`,
   );
   const callbackUrl = posted.stoppedAt!;
@@ -118,14 +131,21 @@ async function tokensFromIdp(): Promise<{ id_token: string; access_token: string
   const form = formFieldsOf(page.body!);
   const done = await browser.navigate(
     new URL(form.action!, page.response!.url),
-    { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form.fields, login: 'alice@example.com', password: 'alice' }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, login: 'alice@example.com', password: 'alice' }),
+    },
     redirectUri,
   );
   const code = done.stoppedAt!.searchParams.get('code')!;
   keep('authorization code (API client)', code);
   const res = await fetch(`${cluster.idpUrl}/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`private-app:${cluster.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`private-app:${cluster.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
   });
   assert.equal(res.status, 200, await res.clone().text());
@@ -161,7 +181,10 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   );
 
   // 2. Failed logins: the same callback replayed, a forged code, bob (refused by the rules).
-  const replayed = await recordingFetch(alice.callbackUrl, { headers: { accept: 'text/html', cookie: `${BINDING}=${alice.browser.cookie(BINDING) ?? ''}` }, redirect: 'manual' });
+  const replayed = await recordingFetch(alice.callbackUrl, {
+    headers: { accept: 'text/html', cookie: `${BINDING}=${alice.browser.cookie(BINDING) ?? ''}` },
+    redirect: 'manual',
+  });
   assert.ok(replayed.status === 400 || replayed.status === 401, `replay: ${replayed.status}`);
   const forgedCode = randomBytes(24).toString('base64url');
   keep('forged authorization code', forgedCode);
@@ -177,11 +200,17 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   keep('ID token', tokens.id_token);
   keep('access token', tokens.access_token);
   keep('refresh token', tokens.refresh_token);
-  const bearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } });
+  const bearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, {
+    headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' },
+  });
   assert.equal(bearer.status, 200);
-  const idTokenAsBearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.id_token}`, accept: 'application/json' } });
+  const idTokenAsBearer = await recordingFetch(`${cluster.gatewayUrl}/_echo`, {
+    headers: { authorization: `Bearer ${tokens.id_token}`, accept: 'application/json' },
+  });
   assert.equal(idTokenAsBearer.status, 401, 'an ID token is not an access token');
-  const tampered = await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { authorization: `Bearer ${tokens.access_token.slice(0, -4)}AAAA`, accept: 'application/json' } });
+  const tampered = await recordingFetch(`${cluster.gatewayUrl}/_echo`, {
+    headers: { authorization: `Bearer ${tokens.access_token.slice(0, -4)}AAAA`, accept: 'application/json' },
+  });
   assert.equal(tampered.status, 401);
   keep('tampered access token', `${tokens.access_token.slice(0, -4)}AAAA`);
   await recordingFetch(`${cluster.gatewayUrl}/_echo?token=${ticket}&code=${forgedCode}`, { headers: { accept: 'application/json' } });
@@ -200,7 +229,11 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   assert.equal((await api('DELETE', `/apitokens/${made.body.ID}`, cluster.adminToken)).status, 200);
 
   // 5. alice logs out (POST, as the page's form does): the gateway sends her on to the IdP's end_session endpoint.
-  const logout = await recordingFetch(`${cluster.gatewayUrl}/aporeto/oidc/logout`, { method: 'POST', headers: { cookie: `${SESSION}=${ticket}`, accept: 'text/html', 'sec-fetch-site': 'same-origin' }, redirect: 'manual' });
+  const logout = await recordingFetch(`${cluster.gatewayUrl}/aporeto/oidc/logout`, {
+    method: 'POST',
+    headers: { cookie: `${SESSION}=${ticket}`, accept: 'text/html', 'sec-fetch-site': 'same-origin' },
+    redirect: 'manual',
+  });
   assert.equal(logout.status, 302);
   const endSession = new URL(logout.headers.get('location')!);
   assert.ok(endSession.href.startsWith(cluster.idpUrl), endSession.href);
@@ -208,10 +241,16 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   assert.equal((await recordingFetch(`${cluster.gatewayUrl}/_echo`, { headers: { cookie: `${SESSION}=${ticket}`, accept: 'application/json' } })).status, 401);
 
   // Everything the services wrote has been flushed to flowlog and to the log files.
-  await waitFor('flowlog to store the last API event', async () => {
-    const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=/&recursive=true&q=secrets-test&limit=1000`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
-    return JSON.stringify(await res.json()).includes('was deleted');
-  }, 10_000);
+  await waitFor(
+    'flowlog to store the last API event',
+    async () => {
+      const res = await fetch(`${cluster.flowlogUrl}/api/v1/events?namespace=/&recursive=true&q=secrets-test&limit=1000`, {
+        headers: { authorization: `Bearer ${cluster.adminToken}` },
+      });
+      return JSON.stringify(await res.json()).includes('was deleted');
+    },
+    10_000,
+  );
   // The gateway sends its flows once a second.
   await new Promise((r) => setTimeout(r, 2_000));
   assert.ok(secrets.size >= 14, `${secrets.size} secrets collected: ${[...secrets.keys()].join(', ')}`);
@@ -231,7 +270,10 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
     let cursor = '';
     let count = 0;
     do {
-      const res = await fetch(`${cluster.flowlogUrl}/api/v1/${kind}?namespace=/&recursive=true&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+      const res = await fetch(
+        `${cluster.flowlogUrl}/api/v1/${kind}?namespace=/&recursive=true&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { headers: { authorization: `Bearer ${cluster.adminToken}` } },
+      );
       assert.equal(res.status, 200);
       const page = (await res.json()) as Record<string, unknown[]> & { nextCursor?: string };
       count += page[kind]!.length;
@@ -262,7 +304,8 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
       // that one redirect. test/attacks/README.md, "Left open", proposes client_id + logout_hint where the provider allows it.
       location.searchParams.delete('id_token_hint');
     }
-    for (const found of findSecrets(location.href)) problems.push(`the gateway's redirect from ${new URL(answer.url).pathname} to ${location.origin}${location.pathname}: ${found}`);
+    for (const found of findSecrets(location.href))
+      problems.push(`the gateway's redirect from ${new URL(answer.url).pathname} to ${location.origin}${location.pathname}: ${found}`);
   }
 
   assert.deepEqual(problems, []);

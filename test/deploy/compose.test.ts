@@ -50,7 +50,8 @@ const byCommand = new Map(
     .filter(([, s]) => s.image === microsegImage)
     .map(([name, s]) => [s.command?.[0] ?? '', name] as const),
 );
-const envOf = (name: string): Record<string, string> => Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, String(v)]));
+const envOf = (name: string): Record<string, string> =>
+  Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, String(v)]));
 /** `"8443:8443"` → {host: 8443, container: 8443}. */
 const published = (s: ComposeService) =>
   (s.ports ?? []).map((p) => {
@@ -72,7 +73,10 @@ describe('deploy/compose', () => {
     assert.deepEqual(compose.services['nats']!.command, ['--config', '/etc/nats/nats-server.conf']);
     assert.ok(compose.services['nats']!.volumes!.includes('./nats-server.conf:/etc/nats/nats-server.conf:ro'));
     assert.match(natsConfig, /jetstream \{\s*store_dir: \/data\s*\}/);
-    assert.ok(compose.services['nats']!.volumes!.some((v) => v.endsWith(':/data')), 'JetStream stores on a volume');
+    assert.ok(
+      compose.services['nats']!.volumes!.some((v) => v.endsWith(':/data')),
+      'JetStream stores on a volume',
+    );
   });
 
   test('NATS and Redis run on TLS with one identity per service, anonymous clients refused; each container mounts its own credentials only', () => {
@@ -110,7 +114,11 @@ describe('deploy/compose', () => {
       if (!publishing.has(name)) assert.deepEqual(s.ports ?? [], [], `${name} publishes no port, so it scales`);
     }
     for (const name of ['authn', 'policy', 'app']) assert.deepEqual(compose.services[name]!.ports ?? [], [], `${name} scales`);
-    assert.deepEqual(published(compose.services['jaeger']!).map((p) => p.container), [16686], 'the Jaeger UI');
+    assert.deepEqual(
+      published(compose.services['jaeger']!).map((p) => p.container),
+      [16686],
+      'the Jaeger UI',
+    );
   });
 
   test('start order follows health: every service_healthy dependency has a health check', () => {
@@ -125,9 +133,11 @@ describe('deploy/compose', () => {
       }
     }
     const waitsFor = (name: string) => Object.keys((compose.services[name]!.depends_on ?? {}) as object);
-    for (const service of services) if (service !== 'policy') assert.ok(waitsFor(service).includes('policy') || waitsFor(service).includes('authn'), `${service} starts after policy`);
+    for (const service of services)
+      if (service !== 'policy') assert.ok(waitsFor(service).includes('policy') || waitsFor(service).includes('authn'), `${service} starts after policy`);
     assert.deepEqual(waitsFor('gateway').sort(), ['app', 'authn', 'flowlog', 'policy']);
-    for (const service of services) assert.deepEqual(compose.services[byCommand.get(service)!]!.healthcheck?.test, ['CMD', '/usr/local/bin/node', '/app/deploy/docker/healthcheck.ts']);
+    for (const service of services)
+      assert.deepEqual(compose.services[byCommand.get(service)!]!.healthcheck?.test, ['CMD', '/usr/local/bin/node', '/app/deploy/docker/healthcheck.ts']);
   });
 
   test("every service's environment is exactly what its schema reads, and it parses", () => {
@@ -141,14 +151,24 @@ describe('deploy/compose', () => {
   });
 
   test('ports agree: health ports, Prometheus targets, the published gateway port and the demo objects', () => {
-    const prometheus = readYaml<{ scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> }>('deploy/compose/prometheus.yml');
+    const prometheus = readYaml<{ scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> }>(
+      'deploy/compose/prometheus.yml',
+    );
     for (const service of services) {
       const composeName = byCommand.get(service)!;
       const env = envOf(composeName);
       const port = configured(service, env, healthPortVariable[service]);
-      assert.equal(configured(service, env, healthPortVariable[service].replace(/_PORT$/, '_HOST')), '0.0.0.0', `${service} listens beyond loopback, so Prometheus reaches /metrics`);
+      assert.equal(
+        configured(service, env, healthPortVariable[service].replace(/_PORT$/, '_HOST')),
+        '0.0.0.0',
+        `${service} listens beyond loopback, so Prometheus reaches /metrics`,
+      );
       const job = prometheus.scrape_configs.find((j) => j.job_name === service);
-      assert.deepEqual(job?.dns_sd_configs?.map((d) => [d.names, d.port]), [[[composeName], port]], `Prometheus scrapes every ${service} replica on ${String(port)}`);
+      assert.deepEqual(
+        job?.dns_sd_configs?.map((d) => [d.names, d.port]),
+        [[[composeName], port]],
+        `Prometheus scrapes every ${service} replica on ${String(port)}`,
+      );
     }
     const demo = demoService();
     const gateway = compose.services[byCommand.get('gateway')!]!;
@@ -162,7 +182,11 @@ describe('deploy/compose', () => {
     assert.equal(idpEnv['DEMO_IDP_PORT'], issuer.port);
     assert.deepEqual(published(compose.services['idp']!), [{ host: Number(issuer.port), container: Number(issuer.port) }]);
     assert.equal(envOf(byCommand.get('authn')!)['MICROSEG_LOOPBACK_FORWARD'], `${issuer.port}=${byCommand.get('idp')}:${issuer.port}`);
-    assert.equal(idpEnv['MICROSEG_LOOPBACK_FORWARD'], `${demo.exposedPort}=${byCommand.get('gateway')}:${demo.exposedPort}`, 'back-channel logout reaches the gateway');
+    assert.equal(
+      idpEnv['MICROSEG_LOOPBACK_FORWARD'],
+      `${demo.exposedPort}=${byCommand.get('gateway')}:${demo.exposedPort}`,
+      'back-channel logout reaches the gateway',
+    );
     // The demo app: the processing units' address, on the demo service's port.
     assert.equal(envOf(byCommand.get('app')!)['DEMO_APP_PORT'], String(demo.port));
   });
@@ -203,14 +227,19 @@ describe('deploy/compose', () => {
           const mount = (s.volumes ?? []).find((v) => v.endsWith(':/run/secrets/microseg:ro'));
           assert.ok(mount, `${name} mounts its credentials read-only`);
           const volume = mount.split(':')[0]!;
-          assert.ok(init.volumes!.some((v) => v.startsWith(`${volume}:${out}/`)), `init writes ${name}'s volume`);
+          assert.ok(
+            init.volumes!.some((v) => v.startsWith(`${volume}:${out}/`)),
+            `init writes ${name}'s volume`,
+          );
         }
-        if (/SECRET|TOKEN|KEY/.test(variable) && !variable.endsWith('_FILE')) assert.match(String(value), /^\$\{[A-Z_]+:-\}$/, `${name}: ${variable} comes from .env, never from this file`);
+        if (/SECRET|TOKEN|KEY/.test(variable) && !variable.endsWith('_FILE'))
+          assert.match(String(value), /^\$\{[A-Z_]+:-\}$/, `${name}: ${variable} comes from .env, never from this file`);
       }
     }
     assert.match(readText('deploy/.gitignore'), /^compose\/\.env$/m);
     const example = readText('deploy/compose/.env.example');
-    for (const variable of Object.keys(init.environment ?? {})) assert.match(example, new RegExp(`^${variable}=$`, 'm'), `.env.example documents ${variable}, empty`);
+    for (const variable of Object.keys(init.environment ?? {}))
+      assert.match(example, new RegExp(`^${variable}=$`, 'm'), `.env.example documents ${variable}, empty`);
   });
 
   test('tracing: services → OpenTelemetry Collector (OTLP/HTTP) → Jaeger (OTLP/gRPC)', () => {
@@ -226,7 +255,10 @@ describe('deploy/compose', () => {
     for (const service of services) assert.equal(new URL(envOf(byCommand.get(service)!)['OTEL_EXPORTER_OTLP_ENDPOINT']!).port, httpPort);
     const { traces } = config.service.pipelines;
     assert.deepEqual(traces.receivers, ['otlp']);
-    assert.deepEqual(traces.exporters.map((e) => config.exporters[e]!.endpoint), ['jaeger:4317']);
+    assert.deepEqual(
+      traces.exporters.map((e) => config.exporters[e]!.endpoint),
+      ['jaeger:4317'],
+    );
     assert.match(compose.services['jaeger']!.image!, /^jaegertracing\/jaeger:2\./);
   });
 

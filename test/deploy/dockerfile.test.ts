@@ -73,13 +73,18 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(install, /--workspace|-w /, 'every workspace is installed (npm ci at the root)');
     assert.match(install, /rm -rf[^&;]*node_modules\/node\b/, 'the `node` package is removed');
     assert.match(install, /node_modules\/\.bin\/node/, 'and its node_modules/.bin/node link');
-    assert.ok(runs.some((r) => r.includes('test ! -e node_modules/.bin/node')), 'the image checks that no node but its own is left');
+    assert.ok(
+      runs.some((r) => r.includes('test ! -e node_modules/.bin/node')),
+      'the image checks that no node but its own is left',
+    );
     const pkg = JSON.parse(readText('package.json')) as { dependencies?: Record<string, string> };
     assert.ok(pkg.dependencies?.['node'], 'the root depends on the node package (what the prune is for)');
   });
 
   test('every service loads in the image; the final stage runs as a non-root user with the image node', () => {
-    const checks = all(runtime, 'RUN').map((r) => r.args).join('\n');
+    const checks = all(runtime, 'RUN')
+      .map((r) => r.args)
+      .join('\n');
     const loop = /for service in ([a-z ]+); do/.exec(checks);
     assert.ok(loop, 'the image checks the services');
     assert.deepEqual(loop[1]!.trim().split(/\s+/).sort(), serviceDirs(), 'each service of the repository');
@@ -90,7 +95,10 @@ describe('Dockerfile', () => {
     assert.match(user!, /^\d+$/, 'a numeric user (Kubernetes can verify runAsNonRoot)');
     assert.notEqual(Number(user), 0, 'not root');
     const last = runtime.instructions.findLastIndex((i) => i.keyword === 'USER');
-    assert.ok(runtime.instructions.slice(last).every((i) => i.keyword !== 'RUN'), 'nothing runs as root after USER');
+    assert.ok(
+      runtime.instructions.slice(last).every((i) => i.keyword !== 'RUN'),
+      'nothing runs as root after USER',
+    );
     const entrypoint = JSON.parse(all(runtime, 'ENTRYPOINT')[0]!.args) as string[];
     assert.deepEqual(entrypoint, ['/bin/sh', '/app/deploy/docker/entrypoint.sh']);
     assert.ok(existsSync(repoPath('deploy/docker/entrypoint.sh')));
@@ -98,7 +106,12 @@ describe('Dockerfile', () => {
     assert.match(health, /CMD \["\/usr\/local\/bin\/node", "\/app\/deploy\/docker\/healthcheck\.ts"\]/);
     const workdir = all(runtime, 'WORKDIR').at(-1)!.args;
     assert.equal(workdir, '/app');
-    assert.match(all(runtime, 'ENV').map((e) => e.args).join(' '), /MICROSEG_DATA_DIR=\/data/);
+    assert.match(
+      all(runtime, 'ENV')
+        .map((e) => e.args)
+        .join(' '),
+      /MICROSEG_DATA_DIR=\/data/,
+    );
     assert.match(checks, /chown -R 1000:1000 \/data \/secrets \/credentials/);
   });
 
@@ -114,13 +127,16 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps dependencies, data, git and test output out of the context', () => {
-    const ignored = readText('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = readText('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const entry of ['**/node_modules', '.data', '.git', 'test-results']) assert.ok(ignored.includes(entry), entry);
     // The image needs these: never ignore them.
     for (const needed of ['deploy/demo', 'deploy/docker', 'services', 'packages', 'proto']) assert.ok(!ignored.includes(needed), needed);
   });
 
-  test("every import the image runs comes from production dependencies (what npm ci --omit=dev installs)", () => {
+  test('every import the image runs comes from production dependencies (what npm ci --omit=dev installs)', () => {
     const lock = JSON.parse(readText('package-lock.json')) as { packages: Record<string, { dev?: boolean; devOptional?: boolean; link?: boolean }> };
     const entries = [
       ...serviceDirs().map((s) => `services/${s}/src/main.ts`),

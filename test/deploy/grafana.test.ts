@@ -89,11 +89,20 @@ describe('deploy/grafana/microseg.json', () => {
       // Labels aggregated by: those of the series, le for buckets, or the instance Prometheus adds.
       const labels = new Set(series.flatMap((s) => registered.get(metricOf(s).name)?.labels ?? []));
       for (const m of expr.matchAll(/\bby \(([^)]*)\)/g)) {
-        for (const label of m[1]!.split(',').map((l) => l.trim()).filter(Boolean)) assert.ok(labels.has(label) || label === 'le' || label === 'instance' || label === 'job', `${panel}: aggregates by ${label}, a label of its series`);
+        for (const label of m[1]!
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean))
+          assert.ok(labels.has(label) || label === 'le' || label === 'instance' || label === 'job', `${panel}: aggregates by ${label}, a label of its series`);
       }
-      for (const m of expr.matchAll(/label_values\(([a-z_]+),\s*([a-z_]+)\)/g)) assert.ok(registered.get(m[1]!)?.labels.includes(m[2]!), `variable: ${m[1]} has ${m[2]}`);
+      for (const m of expr.matchAll(/label_values\(([a-z_]+),\s*([a-z_]+)\)/g))
+        assert.ok(registered.get(m[1]!)?.labels.includes(m[2]!), `variable: ${m[1]} has ${m[2]}`);
     }
-    assert.deepEqual([...registered.keys()].filter((name) => !shown.has(name)), [], 'every microseg metric has a panel');
+    assert.deepEqual(
+      [...registered.keys()].filter((name) => !shown.has(name)),
+      [],
+      'every microseg metric has a panel',
+    );
   });
 
   test('the decision values the panels filter on are those the gateway records', () => {

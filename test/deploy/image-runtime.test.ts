@@ -22,7 +22,8 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const entrypoint = repoPath('deploy/docker/entrypoint.sh');
 const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', MICROSEG_NODE: process.execPath, MICROSEG_DATA_DIR: join(scratch, 'data') };
-const runEntrypoint = (args: string[], env: Record<string, string>) => spawnSync('sh', [entrypoint, ...args], { env: { ...baseEnv, ...env }, encoding: 'utf8', timeout: 60_000 });
+const runEntrypoint = (args: string[], env: Record<string, string>) =>
+  spawnSync('sh', [entrypoint, ...args], { env: { ...baseEnv, ...env }, encoding: 'utf8', timeout: 60_000 });
 
 interface ComposeFile {
   services: Record<string, { command?: string[]; environment?: Record<string, string> }>;
@@ -30,7 +31,7 @@ interface ComposeFile {
 const compose = readYaml<ComposeFile>('deploy/compose/compose.yaml');
 
 describe('the image at run time', () => {
-  test("init-demo generates the secrets once (0600), keeps them, lets the environment win and refuses a bad key", async () => {
+  test('init-demo generates the secrets once (0600), keeps them, lets the environment win and refuses a bad key', async () => {
     const dir = join(scratch, 'secrets');
     const first = await ensureSecrets(dir, {});
     for (const spec of demoSecrets) {
@@ -86,7 +87,7 @@ describe('the image at run time', () => {
     assert.equal(readFileSync(join(root, 'credentials', 'authn', 'nats.nk'), 'utf8'), before);
   });
 
-  test("the entry point starts each service with its compose environment (secrets from files) and the configuration parses", async () => {
+  test('the entry point starts each service with its compose environment (secrets from files) and the configuration parses', async () => {
     const root = join(scratch, 'compose-run');
     const local = (path: string) => path.replace(/^\/(secrets|credentials)(\/|$)/, `${root}/$1$2`).replace(/^\/app\//, `${repoPath()}/`);
     await initDemo(compose.services['init']!.command!.slice(1).map(local), {});
@@ -96,7 +97,9 @@ describe('the image at run time', () => {
       const env = Object.fromEntries(
         Object.entries(service.environment ?? {}).map(([k, v]) => [
           k,
-          String(v).replace(/^\/run\/secrets\/microseg\//, `${root}/credentials/${command}/`).replace(/^\/etc\/microseg\/gateway\.yaml$/, repoPath('deploy/compose/gateway.yaml')),
+          String(v)
+            .replace(/^\/run\/secrets\/microseg\//, `${root}/credentials/${command}/`)
+            .replace(/^\/etc\/microseg\/gateway\.yaml$/, repoPath('deploy/compose/gateway.yaml')),
         ]),
       );
       // The relay would listen on this machine's loopback ports: not needed to check the configuration.
@@ -181,9 +184,16 @@ describe('the image at run time', () => {
       assert.ok(block, `no case of the entrypoint runs ${service}`);
       const exec = /exec "\$node" (.*) "services\/\$command\/src\/main\.ts"/.exec(block)?.[1];
       assert.ok(exec, `the case of ${service} execs a service`);
-      assert.deepEqual(exec.split(/\s+/).filter((a) => a !== '$network'), serviceNodeArgs(service), service);
+      assert.deepEqual(
+        exec.split(/\s+/).filter((a) => a !== '$network'),
+        serviceNodeArgs(service),
+        service,
+      );
     }
-    assert.equal(programOf(['/usr/local/bin/node', '--max-semi-space-size=4', '--import', '@microseg/telemetry/start', 'services/gateway/src/main.ts']), 'gateway');
+    assert.equal(
+      programOf(['/usr/local/bin/node', '--max-semi-space-size=4', '--import', '@microseg/telemetry/start', 'services/gateway/src/main.ts']),
+      'gateway',
+    );
   });
 
   test('the health check finds the service a container runs and asks its configured readiness port', async () => {

@@ -40,13 +40,23 @@ interface Container {
   image: string;
   args?: string[];
   ports?: Array<{ name?: string; containerPort: number }>;
-  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }>;
+  env?: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+  }>;
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[]; add?: string[] } };
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+  };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
@@ -66,7 +76,13 @@ interface Workload extends K8sObject {
   };
 }
 interface ServiceObject extends K8sObject {
-  spec: { type?: string; clusterIP?: string; selector: Record<string, string>; ports: Array<{ name?: string; port: number; targetPort?: number | string }>; publishNotReadyAddresses?: boolean };
+  spec: {
+    type?: string;
+    clusterIP?: string;
+    selector: Record<string, string>;
+    ports: Array<{ name?: string; port: number; targetPort?: number | string }>;
+    publishNotReadyAddresses?: boolean;
+  };
 }
 interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -76,7 +92,10 @@ interface NetworkPolicy extends K8sObject {
   spec: {
     podSelector: LabelSelector;
     policyTypes?: string[];
-    ingress?: Array<{ from?: Array<{ podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: object }>; ports?: Array<{ port?: number | string; protocol?: string }> }>;
+    ingress?: Array<{
+      from?: Array<{ podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: object }>;
+      ports?: Array<{ port?: number | string; protocol?: string }>;
+    }>;
   };
 }
 
@@ -90,7 +109,9 @@ const workloads = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'De
 const container = (w: Workload) => w.spec.template.spec.containers[0]!;
 const configMapData = (objects: K8sObject[], name: string) => one<K8sObject & { data: Record<string, string> }>(objects, 'ConfigMap', name).data;
 const secretData = (objects: K8sObject[], name: string) =>
-  Object.fromEntries(Object.entries(one<K8sObject & { data: Record<string, string> }>(objects, 'Secret', name).data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  Object.fromEntries(
+    Object.entries(one<K8sObject & { data: Record<string, string> }>(objects, 'Secret', name).data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+  );
 
 /** The environment a container gets, resolved from its ConfigMaps and Secrets. */
 function environmentOf(objects: K8sObject[], c: Container): Record<string, string> {
@@ -137,8 +158,13 @@ describe('deploy/k8s', () => {
     for (const overlay of overlays) {
       assert.ok(builds[overlay].objects.length > 20, `${overlay} builds (${builds[overlay].via})`);
       const names = builds[overlay].objects.map((o) => `${o.kind}/${o.metadata.name}`);
-      assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], `${overlay}: no object twice`);
-      for (const o of builds[overlay].objects) if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'microseg', `${o.kind}/${o.metadata.name} is in the namespace microseg`);
+      assert.deepEqual(
+        names.filter((n, i) => names.indexOf(n) !== i),
+        [],
+        `${overlay}: no object twice`,
+      );
+      for (const o of builds[overlay].objects)
+        if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'microseg', `${o.kind}/${o.metadata.name} is in the namespace microseg`);
     }
   });
 
@@ -162,7 +188,9 @@ describe('deploy/k8s', () => {
     for (const overlay of overlays) {
       for (const o of builds[overlay].objects) {
         const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-        const model = group ? groups[groupKey(group!)]?.[version!]?.[o.kind] : (groups['v1'] as unknown as Record<string, new (data: unknown) => { validate(): void }>)[o.kind];
+        const model = group
+          ? groups[groupKey(group!)]?.[version!]?.[o.kind]
+          : (groups['v1'] as unknown as Record<string, new (data: unknown) => { validate(): void }>)[o.kind];
         assert.ok(model, `${overlay}: a model for ${o.apiVersion} ${o.kind}`);
         assert.doesNotThrow(() => new model(o).validate(), `${overlay}: ${o.kind}/${o.metadata.name} is valid`);
       }
@@ -176,7 +204,11 @@ describe('deploy/k8s', () => {
         const deployment = one<Workload>(objects, 'Deployment', service);
         assert.equal(deployment.spec.replicas, undefined, `${overlay}: ${service} leaves the replica count to its autoscaler`);
         assert.deepEqual(container(deployment).args, [service], `${overlay}: ${service} runs the image's ${service} command`);
-        const hpa = one<K8sObject & { apiVersion: string; spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number } }>(objects, 'HorizontalPodAutoscaler', service);
+        const hpa = one<K8sObject & { apiVersion: string; spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number } }>(
+          objects,
+          'HorizontalPodAutoscaler',
+          service,
+        );
         assert.equal(hpa.apiVersion, 'autoscaling/v2');
         assert.deepEqual({ kind: hpa.spec.scaleTargetRef.kind, name: hpa.spec.scaleTargetRef.name }, { kind: 'Deployment', name: service });
         assert.ok(hpa.spec.minReplicas >= 1 && hpa.spec.maxReplicas > hpa.spec.minReplicas, `${overlay}: ${service} autoscaler range`);
@@ -184,7 +216,11 @@ describe('deploy/k8s', () => {
         assert.ok(selects(pdb.spec.selector, deployment.spec.template.metadata.labels), `${overlay}: ${service}'s disruption budget selects its pods`);
       }
       assert.ok(one<Workload & { spec: { minReplicas: number } }>(objects, 'HorizontalPodAutoscaler', 'gateway'));
-      for (const w of workloads(objects)) assert.ok(selects({ matchLabels: w.spec.selector.matchLabels }, w.spec.template.metadata.labels), `${overlay}: ${w.metadata.name}'s selector matches its pods`);
+      for (const w of workloads(objects))
+        assert.ok(
+          selects({ matchLabels: w.spec.selector.matchLabels }, w.spec.template.metadata.labels),
+          `${overlay}: ${w.metadata.name}'s selector matches its pods`,
+        );
     }
     const prodGateway = one<K8sObject & { spec: { minReplicas: number } }>(builds.prod.objects, 'HorizontalPodAutoscaler', 'gateway');
     assert.ok(prodGateway.spec.minReplicas >= 3, 'production runs at least three gateways');
@@ -203,7 +239,8 @@ describe('deploy/k8s', () => {
         const claims = new Set((w.spec.volumeClaimTemplates ?? []).map((c) => c.metadata.name));
         for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
           const at = `${where} container ${c.name}`;
-          for (const kind of ['requests', 'limits'] as const) for (const r of ['cpu', 'memory']) assert.ok(c.resources?.[kind]?.[r], `${at}: resources.${kind}.${r}`);
+          for (const kind of ['requests', 'limits'] as const)
+            for (const r of ['cpu', 'memory']) assert.ok(c.resources?.[kind]?.[r], `${at}: resources.${kind}.${r}`);
           assert.equal(c.securityContext?.runAsNonRoot, true, `${at}: runAsNonRoot`);
           assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${at}: no privilege escalation`);
           assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${at}: read-only root filesystem`);
@@ -233,7 +270,10 @@ describe('deploy/k8s', () => {
         assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', `${overlay}: ${service} liveness on /healthz`);
         assert.equal(portNumber(c, c.readinessProbe!.httpGet!.port), healthPort, `${overlay}: ${service} probes its configured health port`);
         assert.equal(portNumber(c, c.livenessProbe!.httpGet!.port), healthPort);
-        assert.ok(c.ports?.some((p) => p.containerPort === healthPort), `${overlay}: ${service} declares its health port`);
+        assert.ok(
+          c.ports?.some((p) => p.containerPort === healthPort),
+          `${overlay}: ${service} declares its health port`,
+        );
         const host = configured(service, env, healthPortVariable[service].replace(/_PORT$/, '_HOST'));
         assert.equal(host, '0.0.0.0', `${overlay}: ${service} listens beyond loopback, or the kubelet cannot probe it`);
         const annotations = w.spec.template.metadata.annotations ?? {};
@@ -262,9 +302,13 @@ describe('deploy/k8s', () => {
     assert.match(gitignore, /^k8s\/overlays\/\*\/secrets\.env$/m);
     for (const overlay of overlays) {
       const k = readYaml<{ secretGenerator: Array<{ name: string; envs?: string[]; files?: string[] }> }>('deploy/k8s/overlays', overlay, 'kustomization.yaml');
-      assert.deepEqual(k.secretGenerator.filter((g) => g.envs).map((g) => [g.name, g.envs]), [['microseg-secrets', ['secrets.env']]]);
+      assert.deepEqual(
+        k.secretGenerator.filter((g) => g.envs).map((g) => [g.name, g.envs]),
+        [['microseg-secrets', ['secrets.env']]],
+      );
       // The credentials' Secrets come from the generator's files, gitignored too.
-      for (const g of k.secretGenerator.filter((x) => x.files)) for (const f of g.files!) assert.match(f, /^credentials\//, `${overlay}: ${g.name} reads the generated credentials`);
+      for (const g of k.secretGenerator.filter((x) => x.files))
+        for (const f of g.files!) assert.match(f, /^credentials\//, `${overlay}: ${g.name} reads the generated credentials`);
       assert.match(gitignore, /^k8s\/overlays\/\*\/credentials\/$/m);
       assert.match(gitignore, /^k8s\/overlays\/\*\/credentials-store\/$/m);
       const example = Object.fromEntries(
@@ -274,11 +318,17 @@ describe('deploy/k8s', () => {
           .map((l) => l.split('=') as [string, string]),
       );
       assert.equal(example['POLICY_ADMIN_TOKEN'], 'REPLACE_ME');
-      assert.throws(() => parseConfig(serviceSchemas.policy, { POLICY_SECRETS_KEY: example['POLICY_SECRETS_KEY'] }), /POLICY_SECRETS_KEY/, `${overlay}: the example's secrets key is refused`);
+      assert.throws(
+        () => parseConfig(serviceSchemas.policy, { POLICY_SECRETS_KEY: example['POLICY_SECRETS_KEY'] }),
+        /POLICY_SECRETS_KEY/,
+        `${overlay}: the example's secrets key is refused`,
+      );
       // Every key the manifests read from the Secret is in the example.
       for (const o of workloads(builds[overlay].objects)) {
         for (const c of [...o.spec.template.spec.containers, ...(o.spec.template.spec.initContainers ?? [])]) {
-          for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) assert.ok(e.valueFrom.secretKeyRef.key in example, `${overlay}: ${e.valueFrom.secretKeyRef.key} is in secrets.env.example`);
+          for (const e of c.env ?? [])
+            if (e.valueFrom?.secretKeyRef)
+              assert.ok(e.valueFrom.secretKeyRef.key in example, `${overlay}: ${e.valueFrom.secretKeyRef.key} is in secrets.env.example`);
         }
       }
     }
@@ -316,10 +366,16 @@ describe('deploy/k8s', () => {
       const common = configMapData(objects, 'microseg-common');
       const nats = new URL(common['NATS_URL']!);
       const natsService = one<ServiceObject>(objects, 'Service', nats.hostname);
-      assert.ok(natsService.spec.ports.some((p) => p.port === Number(nats.port)), `${overlay}: NATS_URL's port is the nats Service's`);
+      assert.ok(
+        natsService.spec.ports.some((p) => p.port === Number(nats.port)),
+        `${overlay}: NATS_URL's port is the nats Service's`,
+      );
       if (overlay === 'dev') {
         const redis = new URL(secretData(objects, 'microseg-secrets')['REDIS_URL']!);
-        assert.ok(one<ServiceObject>(objects, 'Service', redis.hostname).spec.ports.some((p) => p.port === Number(redis.port)), 'dev: REDIS_URL names the redis Service');
+        assert.ok(
+          one<ServiceObject>(objects, 'Service', redis.hostname).spec.ports.some((p) => p.port === Number(redis.port)),
+          'dev: REDIS_URL names the redis Service',
+        );
       }
     }
   });
@@ -335,12 +391,18 @@ describe('deploy/k8s', () => {
       const conf = configMapData(objects, 'nats-config')['nats.conf']!;
       assert.match(conf, /jetstream\s*\{[^}]*store_dir:\s*\/data/);
       const routes = [...conf.matchAll(/nats:\/\/([a-z0-9-]+)\.([a-z0-9-]+):(\d+)/g)].map((m) => ({ pod: m[1], service: m[2], port: Number(m[3]) }));
-      assert.deepEqual(routes.map((r) => r.pod), ['nats-0', 'nats-1', 'nats-2']);
+      assert.deepEqual(
+        routes.map((r) => r.pod),
+        ['nats-0', 'nats-1', 'nats-2'],
+      );
       const cluster = container(sts).ports!.find((p) => p.name === 'cluster')!.containerPort;
       for (const r of routes) assert.deepEqual([r.service, r.port], [headless.metadata.name, cluster]);
       assert.match(conf, /server_name:\s*\$SERVER_NAME/);
       assert.ok(container(sts).env?.some((e) => e.name === 'SERVER_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.name'));
-      assert.ok(sts.spec.volumeClaimTemplates?.some((c) => container(sts).volumeMounts?.some((m) => m.name === c.metadata.name && m.mountPath === '/data')), 'JetStream stores on a persistent volume');
+      assert.ok(
+        sts.spec.volumeClaimTemplates?.some((c) => container(sts).volumeMounts?.some((m) => m.name === c.metadata.name && m.mountPath === '/data')),
+        'JetStream stores on a persistent volume',
+      );
       assert.match(container(sts).image, /^nats:2\.10/);
     }
     // Redis: a StatefulSet in dev, a managed service (REDIS_URL in the Secret) in prod.
@@ -366,9 +428,14 @@ describe('deploy/k8s', () => {
         const own = secretData(objects, `${service}-credentials`);
         const seed = own['nats.nk']!.trim();
         assert.match(seed, /^SU[A-Z2-7]{56}$/);
-        for (const other of services.filter((o) => o !== service)) assert.notEqual(secretData(objects, `${other}-credentials`)['nats.nk']!.trim(), seed, `${service} and ${other} are distinct identities`);
+        for (const other of services.filter((o) => o !== service))
+          assert.notEqual(secretData(objects, `${other}-credentials`)['nats.nk']!.trim(), seed, `${service} and ${other} are distinct identities`);
         assert.ok(!natsSecret['authorization.conf']!.includes(seed), 'the server holds public keys only');
-        assert.equal(env['REDIS_PASSWORD_FILE'] !== undefined, 'redis.password' in own, `${overlay}: ${service} has a Redis password exactly when it uses Redis`);
+        assert.equal(
+          env['REDIS_PASSWORD_FILE'] !== undefined,
+          'redis.password' in own,
+          `${overlay}: ${service} has a Redis password exactly when it uses Redis`,
+        );
       }
     }
     const redis = container(one<Workload>(builds.dev.objects, 'StatefulSet', 'redis')).args!.join(' ');
@@ -401,7 +468,11 @@ describe('deploy/k8s', () => {
               assert.equal(peer.ipBlock, undefined, `${overlay}: ${p.metadata.name} admits no address block`);
               if (peer.namespaceSelector) {
                 assert.equal(peer.podSelector, undefined);
-                assert.deepEqual(peer.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, `${overlay}: ${p.metadata.name}: the only other namespace admitted is monitoring`);
+                assert.deepEqual(
+                  peer.namespaceSelector,
+                  { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+                  `${overlay}: ${p.metadata.name}: the only other namespace admitted is monitoring`,
+                );
                 out.push({ from: 'monitoring', ports });
               } else for (const other of pods.filter((o) => selects(peer.podSelector!, o.labels))) out.push({ from: other.name, ports });
             }
@@ -409,11 +480,18 @@ describe('deploy/k8s', () => {
         }
         return out;
       };
-      const healthPorts = Object.fromEntries(services.map((s) => [s, configured(s, environmentOf(objects, container(one<Workload>(objects, 'Deployment', s))), healthPortVariable[s]) as number]));
+      const healthPorts = Object.fromEntries(
+        services.map((s) => [s, configured(s, environmentOf(objects, container(one<Workload>(objects, 'Deployment', s))), healthPortVariable[s]) as number]),
+      );
       for (const pod of pods) {
         const rules = admitted(pod);
         const world = rules.filter((r) => r.from === 'world');
-        if (pod.name === 'gateway') assert.deepEqual(world.flatMap((r) => r.ports), [demoService().exposedPort], `${overlay}: the world reaches the gateway on its exposed port only`);
+        if (pod.name === 'gateway')
+          assert.deepEqual(
+            world.flatMap((r) => r.ports),
+            [demoService().exposedPort],
+            `${overlay}: the world reaches the gateway on its exposed port only`,
+          );
         else assert.deepEqual(world, [], `${overlay}: nothing outside the namespace reaches ${pod.name}`);
         for (const r of rules.filter((x) => x.from === 'monitoring')) {
           assert.ok((services as string[]).includes(pod.name), `${overlay}: monitoring reaches only the services`);
@@ -425,13 +503,21 @@ describe('deploy/k8s', () => {
         }
       }
       const nats = pods.find((p) => p.name === 'nats')!;
-      const natsClients = admitted(nats).filter((r) => r.ports.includes(4222)).map((r) => r.from);
+      const natsClients = admitted(nats)
+        .filter((r) => r.ports.includes(4222))
+        .map((r) => r.from);
       assert.deepEqual([...new Set(natsClients)].sort(), [...services].sort(), `${overlay}: NATS admits the four services`);
       if (overlay === 'dev') {
         const redis = pods.find((p) => p.name === 'redis')!;
         assert.deepEqual([...new Set(admitted(redis).map((r) => r.from))].sort(), ['authn', 'flowlog']);
-        assert.deepEqual(admitted(pods.find((p) => p.name === 'demo-app')!).map((r) => r.from), ['gateway']);
-        assert.deepEqual(admitted(pods.find((p) => p.name === 'demo-idp')!).map((r) => r.from), ['authn']);
+        assert.deepEqual(
+          admitted(pods.find((p) => p.name === 'demo-app')!).map((r) => r.from),
+          ['gateway'],
+        );
+        assert.deepEqual(
+          admitted(pods.find((p) => p.name === 'demo-idp')!).map((r) => r.from),
+          ['authn'],
+        );
       }
     }
   });
@@ -444,7 +530,10 @@ describe('deploy/k8s', () => {
     assert.deepEqual(unitsWithoutAddress(units), unitsWithoutAddress(readYaml<ProcessingUnitsFile>('deploy/demo/gateway.yaml')));
     for (const unit of units.processingunits) one<ServiceObject>(objects, 'Service', unit.address);
     const app = one<ServiceObject>(objects, 'Service', units.processingunits[0]!.address);
-    assert.ok(app.spec.ports.some((p) => p.port === demoService().port), "the demo app's Service serves the demo service's port");
+    assert.ok(
+      app.spec.ports.some((p) => p.port === demoService().port),
+      "the demo app's Service serves the demo service's port",
+    );
 
     const policy = one<Workload>(objects, 'Deployment', 'policy');
     const init = policy.spec.template.spec.initContainers?.find((c) => c.args?.[0] === 'init-demo');
@@ -454,7 +543,10 @@ describe('deploy/k8s', () => {
     const bootstrap = environmentOf(objects, container(policy))['POLICY_BOOTSTRAP_FILES'];
     assert.equal(bootstrap, out, 'POLICY_BOOTSTRAP_FILES names what the init container writes');
     const shared = init.volumeMounts!.find((m) => out!.startsWith(`${m.mountPath}/`))!;
-    assert.ok(container(policy).volumeMounts!.some((m) => m.name === shared.name && m.mountPath === shared.mountPath), 'the init container writes to a volume the policy container reads');
+    assert.ok(
+      container(policy).volumeMounts!.some((m) => m.name === shared.name && m.mountPath === shared.mountPath),
+      'the init container writes to a volume the policy container reads',
+    );
     const source = init.volumeMounts!.find((m) => template!.startsWith(`${m.mountPath}/`))!;
     assert.equal(policy.spec.template.spec.volumes!.find((v) => v.name === source.name)?.configMap?.name, 'demo-objects');
     const env = environmentOf(objects, init);
@@ -469,13 +561,20 @@ describe('deploy/k8s', () => {
     const [local, target] = forward.split('=');
     assert.equal(Number(local), Number(issuer.port), "authn relays the issuer's port");
     const [host, port] = target!.split(':');
-    assert.ok(one<ServiceObject>(objects, 'Service', host!).spec.ports.some((p) => p.port === Number(port)), 'to the demo-idp Service');
+    assert.ok(
+      one<ServiceObject>(objects, 'Service', host!).spec.ports.some((p) => p.port === Number(port)),
+      'to the demo-idp Service',
+    );
     assert.equal(portNumber(container(idp), 'http'), Number(environmentOf(objects, container(idp))['DEMO_IDP_PORT']));
   });
 
   test('the images: one microseg image for every service and the demo, pinned per overlay', () => {
     for (const overlay of overlays) {
-      const images = new Set(workloads(builds[overlay].objects).filter((w) => w.metadata.labels?.['app.kubernetes.io/component'] !== 'bus' && w.metadata.labels?.['app.kubernetes.io/component'] !== 'cache').map((w) => container(w).image));
+      const images = new Set(
+        workloads(builds[overlay].objects)
+          .filter((w) => w.metadata.labels?.['app.kubernetes.io/component'] !== 'bus' && w.metadata.labels?.['app.kubernetes.io/component'] !== 'cache')
+          .map((w) => container(w).image),
+      );
       assert.equal(images.size, 1, `${overlay}: ${[...images].join(', ')}`);
       assert.match([...images][0]!, /:[\w.-]+$/, `${overlay}: the image has a tag`);
     }

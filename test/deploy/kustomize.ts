@@ -66,7 +66,9 @@ export function stagedK8s(): { dir: string; cleanup(): void } {
       });
     writeFileSync(join(dir, 'overlays', overlay, 'secrets.env'), lines.join('\n'));
     // The credentials, as deploy/README.md has the operator make them (gitignored in the repository).
-    const made = spawnSync(process.execPath, [repoPath('packages/credentials/src/main.ts'), '--kubernetes', join(dir, 'overlays', overlay)], { encoding: 'utf8' });
+    const made = spawnSync(process.execPath, [repoPath('packages/credentials/src/main.ts'), '--kubernetes', join(dir, 'overlays', overlay)], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(`credentials for ${overlay}: ${made.stderr}`);
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -89,7 +91,8 @@ export function kubectlBuild(dir: string): K8sObject[] {
   const objects = parseYamlDocuments(text, dir) as K8sObject[];
   // kustomize wraps long base64 values over lines (the API server ignores the line breaks).
   for (const o of objects) {
-    if (o.kind === 'Secret' && isObject(o['data'])) o['data'] = Object.fromEntries(Object.entries(o['data']).map(([k, v]) => [k, String(v).replace(/\s+/g, '')]));
+    if (o.kind === 'Secret' && isObject(o['data']))
+      o['data'] = Object.fromEntries(Object.entries(o['data']).map(([k, v]) => [k, String(v).replace(/\s+/g, '')]));
   }
   return objects;
 }
@@ -148,7 +151,10 @@ function strategicMerge(target: Json, patch: Json): Json {
 
 function jsonPatch(target: JsonObject, ops: Array<{ op: string; path: string; value?: Json }>): void {
   for (const { op, path, value } of ops) {
-    const keys = path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const keys = path
+      .split('/')
+      .slice(1)
+      .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = keys.pop()!;
     let node: Json = target;
     for (const k of keys) node = (node as JsonObject)[k];
@@ -231,8 +237,15 @@ export function buildOverlay(overlay: 'dev' | 'prod'): { objects: K8sObject[]; v
 export function normalized(value: Json): Json {
   if (Array.isArray(value)) {
     const items = value.map(normalized);
-    return items.every((i) => isObject(i) && typeof i['name'] === 'string') ? [...items].sort((a, b) => String((a as JsonObject)['name']).localeCompare(String((b as JsonObject)['name']))) : items;
+    return items.every((i) => isObject(i) && typeof i['name'] === 'string')
+      ? [...items].sort((a, b) => String((a as JsonObject)['name']).localeCompare(String((b as JsonObject)['name'])))
+      : items;
   }
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, normalized(v)]));
+  if (isObject(value))
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, normalized(v)]),
+    );
   return value;
 }

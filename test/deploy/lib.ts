@@ -22,10 +22,12 @@ export function readYaml<T = unknown>(...parts: string[]): T {
 }
 
 export function parseYamlDocuments(text: string, source: string): unknown[] {
-  return parseAllDocuments(text, { merge: true }).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS();
-  }).filter((doc) => doc !== null && doc !== undefined);
+  return parseAllDocuments(text, { merge: true })
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      return doc.toJS();
+    })
+    .filter((doc) => doc !== null && doc !== undefined);
 }
 
 export type ServiceName = 'gateway' | 'authn' | 'policy' | 'flowlog';
@@ -37,7 +39,11 @@ export const serviceSchemas: Record<ServiceName, z.ZodObject> = {
 };
 
 /** Every directory under services/ is a service the deploy files must run. */
-export const serviceDirs = (): string[] => readdirSync(repoPath('services'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+export const serviceDirs = (): string[] =>
+  readdirSync(repoPath('services'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
 
 /** The variables a service's schema cannot do without (no default, not optional). */
 export function requiredVariables(schema: z.ZodObject): string[] {

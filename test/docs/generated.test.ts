@@ -34,9 +34,18 @@ describe('docs/configuration.md and the zod schemas', () => {
   const blocks = blocksIn('docs/configuration.md');
 
   test('every service under services/ has its table', () => {
-    const services = readdirSync(join(repoRoot, 'services'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const services = readdirSync(join(repoRoot, 'services'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     assert.deepEqual(difference(services, Object.keys(serviceSchemas)), [], 'the generator knows every service');
-    assert.deepEqual(difference(services.map((s) => `config:${s}`), blocks.keys()), [], 'each has a generated table');
+    assert.deepEqual(
+      difference(
+        services.map((s) => `config:${s}`),
+        blocks.keys(),
+      ),
+      [],
+      'each has a generated table',
+    );
     for (const group of Object.keys(sharedGroups)) assert.ok(blocks.has(`config:${group}`), `the shared group ${group} has its table`);
   });
 
@@ -66,7 +75,8 @@ describe('docs/configuration.md and the zod schemas', () => {
       const documented = rowsOf(body);
       for (const row of table.rows) {
         const cells = documented.get(row.key);
-        if (cells && cells.slice(0, row.cells.length).join(' | ') !== row.cells.join(' | ')) problems.push(`${name}: ${row.key} says "${cells.slice(1, row.cells.length).join(' | ')}", the schema "${row.cells.slice(1).join(' | ')}"`);
+        if (cells && cells.slice(0, row.cells.length).join(' | ') !== row.cells.join(' | '))
+          problems.push(`${name}: ${row.key} says "${cells.slice(1, row.cells.length).join(' | ')}", the schema "${row.cells.slice(1).join(' | ')}"`);
       }
     }
     assert.deepEqual(problems, []);
@@ -75,12 +85,20 @@ describe('docs/configuration.md and the zod schemas', () => {
   test('every other variable the page names is read by some part of microseg', () => {
     const schemaVariables = new Set(Object.values(serviceSchemas).flatMap((s) => Object.keys(s.shape)));
     const readInSource = new Set<string>();
-    const sources = repoTextFiles().filter((f) => /^(packages\/[^/]+\/src|services\/[^/]+\/src|scripts|deploy\/docker)\//.test(f) && /\.(ts|sh)$/.test(f) && !f.endsWith('.test.ts'));
-    for (const file of sources) for (const m of readRepoFile(file).matchAll(/['"`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)['"`]|env\.([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)|\$\{([A-Z][A-Z0-9_]+):-/g)) readInSource.add((m[1] ?? m[2] ?? m[3])!);
+    const sources = repoTextFiles().filter(
+      (f) => /^(packages\/[^/]+\/src|services\/[^/]+\/src|scripts|deploy\/docker)\//.test(f) && /\.(ts|sh)$/.test(f) && !f.endsWith('.test.ts'),
+    );
+    for (const file of sources)
+      for (const m of readRepoFile(file).matchAll(/['"`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)['"`]|env\.([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)|\$\{([A-Z][A-Z0-9_]+):-/g))
+        readInSource.add((m[1] ?? m[2] ?? m[3])!);
     const named = [...new Set([...readRepoFile('docs/configuration.md').matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?:=[^`]*)?`/g)].map((m) => m[1]!))];
-    const known = (n: string): boolean => schemaVariables.has(n) || readInSource.has(n) || n.startsWith('OTEL_') || (n.endsWith('_FILE') && known(n.slice(0, -5)));
+    const known = (n: string): boolean =>
+      schemaVariables.has(n) || readInSource.has(n) || n.startsWith('OTEL_') || (n.endsWith('_FILE') && known(n.slice(0, -5)));
     assert.ok(named.length > 50, `the page names variables (${named.length})`);
-    assert.deepEqual(named.filter((n) => !known(n)), []);
+    assert.deepEqual(
+      named.filter((n) => !known(n)),
+      [],
+    );
   });
 });
 
@@ -89,7 +107,9 @@ describe('docs/architecture.md and packages/contracts', () => {
   const backticked = new Set([...doc.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!));
 
   test('every subject of `subjects` and every subject of the access table appears in the doc', () => {
-    const missing = [...new Set([...contractSubjects(), ...permissionSubjects(), ...serviceIdentities.flatMap((id) => busPermissions[id].publish)])].filter((s) => !backticked.has(s));
+    const missing = [...new Set([...contractSubjects(), ...permissionSubjects(), ...serviceIdentities.flatMap((id) => busPermissions[id].publish)])].filter(
+      (s) => !backticked.has(s),
+    );
     assert.deepEqual(missing, []);
   });
 
@@ -115,7 +135,7 @@ describe('docs/errors.md and the error registry', () => {
     assert.deepEqual(difference(registered, rows.keys()), [], 'registered codes without a row');
     assert.deepEqual(difference(rows.keys(), registered), [], 'rows that are no registered code');
     const wrongStatus = registered.filter((c) => rows.get(c)?.[1] !== String(errorCodes[c as keyof typeof errorCodes].status));
-    assert.deepEqual(wrongStatus, [], 'rows whose status is not the registry\'s');
+    assert.deepEqual(wrongStatus, [], "rows whose status is not the registry's");
   });
 });
 
@@ -125,14 +145,26 @@ describe('the generated docs as a whole', () => {
       const text = readRepoFile(doc);
       assert.ok(blocksOf(text).length > 0, `${doc} has generated blocks`);
       assert.equal(regenerate(text, doc), text, `${doc} is out of date: run npm run docs:generate`);
-      const unwritten = blocksOf(text).flatMap((b) => [...rowsOf(b.body)].filter(([, cells]) => cells.at(-1) === TODO || cells.at(-1) === '').map(([key]) => `${b.name}: ${key}`));
+      const unwritten = blocksOf(text).flatMap((b) =>
+        [...rowsOf(b.body)].filter(([, cells]) => cells.at(-1) === TODO || cells.at(-1) === '').map(([key]) => `${b.name}: ${key}`),
+      );
       assert.deepEqual(unwritten, [], `${doc}: write these cells`);
     }
   });
 
   test('regenerating keeps what people wrote, drops rows the code lost and marks new ones', () => {
     const previous = '| key | value | notes |\n| --- | --- | --- |\n| `kept` | old | written by hand |\n| `gone` | x | lost with its row |\n';
-    const fresh = renderTable({ header: ['key', 'value', 'notes'], notes: true, rows: [{ key: 'kept', cells: ['`kept`', 'new'] }, { key: 'added', cells: ['`added`', 'v'] }] }, previous);
+    const fresh = renderTable(
+      {
+        header: ['key', 'value', 'notes'],
+        notes: true,
+        rows: [
+          { key: 'kept', cells: ['`kept`', 'new'] },
+          { key: 'added', cells: ['`added`', 'v'] },
+        ],
+      },
+      previous,
+    );
     assert.equal(fresh, `| key | value | notes |\n| --- | --- | --- |\n| \`kept\` | new | written by hand |\n| \`added\` | v | ${TODO} |\n`);
   });
 

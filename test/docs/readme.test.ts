@@ -15,11 +15,19 @@ test('the README is at most 150 lines', () => {
 
 test('it gives the two commands, in one block', () => {
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  assert.ok(blocks.some((b) => /^npm ci && npm start$/m.test(b) && /^npm test$/m.test(b)), 'npm ci && npm start, then npm test');
+  assert.ok(
+    blocks.some((b) => /^npm ci && npm start$/m.test(b) && /^npm test$/m.test(b)),
+    'npm ci && npm start, then npm test',
+  );
 });
 
 test('it links every page of docs/, and bench/ and test/ READMEs', () => {
-  const pages = readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+  const pages = readdirSync(join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`);
   const linked = new Set([...readme.matchAll(/\]\(([^)#\s]+)/g)].map((m) => m[1]!));
-  assert.deepEqual([...pages, 'bench/README.md', 'test/README.md', 'deploy/README.md'].filter((p) => !linked.has(p)), []);
+  assert.deepEqual(
+    [...pages, 'bench/README.md', 'test/README.md', 'deploy/README.md'].filter((p) => !linked.has(p)),
+    [],
+  );
 });

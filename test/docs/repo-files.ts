@@ -15,7 +15,8 @@ const skippedDirs = new Set(['node_modules', '.git', '.data', 'test-results', 'd
 function walk(dir: string, out: string[]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) {
-      if (!skippedDirs.has(entry.name) && !['bench/tmp', 'bench/.scratch'].includes(relative(repoRoot, join(dir, entry.name)))) walk(join(dir, entry.name), out);
+      if (!skippedDirs.has(entry.name) && !['bench/tmp', 'bench/.scratch'].includes(relative(repoRoot, join(dir, entry.name))))
+        walk(join(dir, entry.name), out);
     } else if (entry.isFile()) out.push(relative(repoRoot, join(dir, entry.name)));
   }
 }
@@ -27,7 +28,13 @@ export function repoTextFiles(): string[] {
   if (cached) return cached;
   let files: string[];
   try {
-    files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\0').filter(Boolean);
+    files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    })
+      .split('\0')
+      .filter(Boolean);
   } catch {
     files = [];
     walk(repoRoot, files);
@@ -47,9 +54,7 @@ function isSmallFile(path: string): boolean {
 
 /** Markdown without fenced code blocks and inline code, line numbers kept. */
 export function proseOf(markdown: string): string {
-  return markdown
-    .replace(/^(```|~~~)[\s\S]*?^\1/gm, (block) => block.replace(/[^\n]/g, ' '))
-    .replace(/`[^`\n]*`/g, (span) => ' '.repeat(span.length));
+  return markdown.replace(/^(```|~~~)[\s\S]*?^\1/gm, (block) => block.replace(/[^\n]/g, ' ')).replace(/`[^`\n]*`/g, (span) => ' '.repeat(span.length));
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */

@@ -16,12 +16,18 @@ const doc = readFileSync(join(root, 'docs/security-model.md'), 'utf8');
 test('every file the security model cites exists', () => {
   const cited = [...doc.matchAll(/`((?:packages|services|test|deploy|docs)\/[^`\s]+\.(?:ts|md|yaml|conf))`/g)].map((m) => m[1]!);
   assert.ok(cited.length > 30, `cites its tests (found ${cited.length})`);
-  assert.deepEqual(cited.filter((file) => !existsSync(join(root, file))), []);
+  assert.deepEqual(
+    cited.filter((file) => !existsSync(join(root, file))),
+    [],
+  );
 });
 
 test('every setting it names is read by a service', () => {
   const known = new Set([gatewayConfigSchema, authnConfigSchema, policyConfigSchema, flowlogConfigSchema].flatMap((s) => Object.keys(s.shape)));
   const named = [...new Set([...doc.matchAll(/`((?:GATEWAY|AUTHN|POLICY|FLOWLOG|NATS|REDIS)_[A-Z_]+)`/g)].map((m) => m[1]!))];
   assert.ok(named.length >= 5);
-  assert.deepEqual(named.filter((n) => !known.has(n)), []);
+  assert.deepEqual(
+    named.filter((n) => !known.has(n)),
+    [],
+  );
 });

@@ -60,7 +60,10 @@ test("docs/spec.md's own § references name its sections", () => {
   const sections = sectionsOf(spec);
   const own = [...proseOf(spec).matchAll(/§\s?(\d+(?:\.\d+)*)/g)].map((m) => m[1]!);
   assert.ok(own.length > 20);
-  assert.deepEqual(own.filter((s) => !sections.has(s)).map((s) => `§${s}`), []);
+  assert.deepEqual(
+    own.filter((s) => !sections.has(s)).map((s) => `§${s}`),
+    [],
+  );
 });
 
 // Outside the repository: the brief we were given (a sibling directory), or any relative path that climbs
@@ -72,9 +75,11 @@ test('no file points at ../shared or another place outside the repository', () =
   const found: string[] = [];
   for (const file of repoTextFiles()) {
     if (isFixture(file)) continue;
-    readRepoFile(file).split('\n').forEach((line, i) => {
-      if (outsidePointers.test(line)) found.push(`${file}:${i + 1}: ${line.trim().slice(0, 120)}`);
-    });
+    readRepoFile(file)
+      .split('\n')
+      .forEach((line, i) => {
+        if (outsidePointers.test(line)) found.push(`${file}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      });
   }
   assert.deepEqual(found, []);
 });
@@ -98,7 +103,8 @@ test('every relative link in the Markdown files stays inside the repository and 
         problems.push(`${file}: ${target} does not exist`);
         continue;
       }
-      if (anchor && resolved.endsWith('.md') && !anchorsOf(readRepoFile(resolved)).has(anchor)) problems.push(`${file}: ${target} names no heading of ${resolved}`);
+      if (anchor && resolved.endsWith('.md') && !anchorsOf(readRepoFile(resolved)).has(anchor))
+        problems.push(`${file}: ${target} names no heading of ${resolved}`);
     }
   }
   assert.deepEqual(problems, []);

@@ -15,7 +15,11 @@ let alice: LoggedIn;
 const GRACE_MS = 2_000;
 
 before(async () => {
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-failover-')), isolated: true, env: { GATEWAY_DECISION_GRACE_MS: String(GRACE_MS), AUTHN_LOOKUP_CACHE_MS: String(GRACE_MS) } });
+  cluster = await startCluster({
+    dataDir: await mkdtemp(join(tmpdir(), 'microseg-failover-')),
+    isolated: true,
+    env: { GATEWAY_DECISION_GRACE_MS: String(GRACE_MS), AUTHN_LOOKUP_CACHE_MS: String(GRACE_MS) },
+  });
   alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
   assert.equal(alice.response.status, 200);
 });

@@ -29,7 +29,11 @@ after(async () => {
 const html = { accept: 'text/html' };
 const json = { accept: 'application/json' };
 
-async function timed(url: string, headers: Record<string, string>, cookie?: string): Promise<{ status: number; ms: number; location: string | null; body: string }> {
+async function timed(
+  url: string,
+  headers: Record<string, string>,
+  cookie?: string,
+): Promise<{ status: number; ms: number; location: string | null; body: string }> {
   const started = performance.now();
   const res = await insecureFetch(url, { headers: { ...headers, ...(cookie ? { cookie: `__Host-microseg=${cookie}` } : {}) }, redirect: 'manual' });
   const body = await res.text();
@@ -65,7 +69,10 @@ test('Redis down: protected requests get a fast 503 and never a login redirect; 
   const cookie = alice.browser.cookie('__Host-microseg')!;
   await cluster.stopServer('redis');
   try {
-    for (const [headers, who] of [[json, 'API client'], [html, 'browser']] as const) {
+    for (const [headers, who] of [
+      [json, 'API client'],
+      [html, 'browser'],
+    ] as const) {
       const res = await timed(`${cluster.gatewayUrl}/_echo`, headers, cookie);
       assert.equal(res.status, 503, `${who}: ${res.body.slice(0, 200)}`);
       assert.ok(res.ms < 3_000, `${who} answered in ${res.ms} ms`);
@@ -78,15 +85,29 @@ test('Redis down: protected requests get a fast 503 and never a login redirect; 
     await cluster.startServer('redis');
   }
   // Redis here keeps nothing on disk, so sessions are gone; signing in works again at once.
-  await waitFor('sign-in to work again', async () => (await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice').then((a) => a.response.status, () => 0)) === 200, 20_000, 500);
+  await waitFor(
+    'sign-in to work again',
+    async () =>
+      (await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice').then(
+        (a) => a.response.status,
+        () => 0,
+      )) === 200,
+    20_000,
+    500,
+  );
 });
 
 test('NATS down and restarted: fast 503 once the grace ends, public pages from known decisions meanwhile, recovery, and no decision event lost', async () => {
   let alice: Awaited<ReturnType<typeof loginWithHttp>> | undefined;
-  await waitFor('a login (the cluster recovered from the previous fault)', async () => {
-    alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice').catch(() => undefined);
-    return alice?.response.status === 200;
-  }, 20_000, 500);
+  await waitFor(
+    'a login (the cluster recovered from the previous fault)',
+    async () => {
+      alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice').catch(() => undefined);
+      return alice?.response.status === 200;
+    },
+    20_000,
+    500,
+  );
   const cookie = alice!.browser.cookie('__Host-microseg')!;
   const marker = `/public/hello?fault=${Date.now()}`;
   assert.equal((await timed(`${cluster.gatewayUrl}${marker}`, html)).status, 200);
@@ -97,11 +118,16 @@ test('NATS down and restarted: fast 503 once the grace ends, public pages from k
     // Known decisions stand for the grace period; every request is a decision event kept for later.
     const early = await timed(`${cluster.gatewayUrl}${marker}`, html);
     if (early.status === 200) servedDuringOutage++;
-    await waitFor('the grace period to end', async () => {
-      const r = await timed(`${cluster.gatewayUrl}${marker}`, html);
-      if (r.status === 200) servedDuringOutage++;
-      return r.status === 503;
-    }, 10_000, 100);
+    await waitFor(
+      'the grace period to end',
+      async () => {
+        const r = await timed(`${cluster.gatewayUrl}${marker}`, html);
+        if (r.status === 200) servedDuringOutage++;
+        return r.status === 503;
+      },
+      10_000,
+      100,
+    );
     const protectedRes = await timed(`${cluster.gatewayUrl}/_echo`, json, cookie);
     assert.equal(protectedRes.status, 503);
     assert.ok(protectedRes.ms < 3_000, `answered in ${protectedRes.ms} ms`);
@@ -112,13 +138,18 @@ test('NATS down and restarted: fast 503 once the grace ends, public pages from k
 
   // Every request answered 200 during the outage is counted once NATS is back (the 503s are counted too,
   // as rejected flows; here we follow the accepted ones of the marker path).
-  await waitFor('the outage\'s decisions to reach flowlog', async () => {
-    const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=${NS}&limit=1000`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
-    if (!res.ok) return false;
-    const flows = ((await res.json()) as { flows: Array<{ URI: string; action: string; count: number }> }).flows;
-    const accepted = flows.filter((f) => f.URI === 'GET /public/hello' && f.action === 'Accept').reduce((n, f) => n + f.count, 0);
-    return accepted >= servedDuringOutage;
-  }, 30_000, 250);
+  await waitFor(
+    "the outage's decisions to reach flowlog",
+    async () => {
+      const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=${NS}&limit=1000`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+      if (!res.ok) return false;
+      const flows = ((await res.json()) as { flows: Array<{ URI: string; action: string; count: number }> }).flows;
+      const accepted = flows.filter((f) => f.URI === 'GET /public/hello' && f.action === 'Accept').reduce((n, f) => n + f.count, 0);
+      return accepted >= servedDuringOutage;
+    },
+    30_000,
+    250,
+  );
 });
 
 test('policy down at start: the gateway does not open its ports until it has routes, then serves without a restart', async () => {
@@ -126,11 +157,19 @@ test('policy down at start: the gateway does not open its ports until it has rou
   await cluster.stopService('gateway');
   const starting = cluster.startService('gateway').catch((err: Error) => err);
   // Not ready while policy is away: nothing is served without decisions.
-  await waitFor('the gateway process to answer its health port', async () => {
-    const res = await fetch(`http://127.0.0.1:${cluster.ports.gatewayAdmin}/readyz`).catch(() => undefined);
-    return res?.status === 503;
-  }, 20_000, 200);
-  const refused = await insecureFetch(`${cluster.gatewayUrl}/public/hello`).then((r) => r.status, () => 'refused');
+  await waitFor(
+    'the gateway process to answer its health port',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${cluster.ports.gatewayAdmin}/readyz`).catch(() => undefined);
+      return res?.status === 503;
+    },
+    20_000,
+    200,
+  );
+  const refused = await insecureFetch(`${cluster.gatewayUrl}/public/hello`).then(
+    (r) => r.status,
+    () => 'refused',
+  );
   assert.equal(refused, 'refused', 'the exposed port is closed without routes');
   await cluster.startService('policy');
   assert.equal(await starting, undefined, 'the gateway became ready once policy answered');

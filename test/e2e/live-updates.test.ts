@@ -56,7 +56,12 @@ test('a service created through the API is served within one second; endpoint ch
 
   // Not exposed yet: no endpoint matches → 403.
   assert.equal((await get('/_echo')).status, 403);
-  const changed = await api('PATCH', '/httpresourcespecs/open-api', { endpoints: [{ URI: '/public/*', methods: ['GET'], public: true }, { URI: '/_echo', methods: ['GET'], public: true }] });
+  const changed = await api('PATCH', '/httpresourcespecs/open-api', {
+    endpoints: [
+      { URI: '/public/*', methods: ['GET'], public: true },
+      { URI: '/_echo', methods: ['GET'], public: true },
+    ],
+  });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
   assert.equal((await get('/_echo')).status, 200, 'the changed endpoint applies to the next request');
 

@@ -60,7 +60,7 @@ describe('login through the gateway', () => {
     const page = await context.newPage();
     await signIn(page, 'alice@example.com', 'alice');
     assert.equal(new URL(page.url()).pathname, '/');
-    assert.match(await page.textContent('body') ?? '', /Welcome, alice@example\.com/);
+    assert.match((await page.textContent('body')) ?? '', /Welcome, alice@example\.com/);
     await page.screenshot({ path: join(screenshots, 'alice-app.png') });
 
     const echo = await page.goto(`${cluster.gatewayUrl}/_echo`);
@@ -143,10 +143,14 @@ describe('login through the gateway', () => {
     type Flow = { action: string; user: string; dropReason: string; URI: string; policyName: string; count: number };
     let flows: Flow[] = [];
     await waitFor('alice accepted and bob rejected flows', async () => {
-      const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=/acme/team-b/dev/private-app&limit=500`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+      const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=/acme/team-b/dev/private-app&limit=500`, {
+        headers: { authorization: `Bearer ${cluster.adminToken}` },
+      });
       flows = ((await res.json()) as { flows: Flow[] }).flows;
-      return flows.some((f) => f.action === 'Accept' && f.user === 'alice@example.com' && f.URI === 'GET /_echo') &&
-        flows.some((f) => f.action === 'Reject' && f.user === 'bob@example.com' && f.dropReason === 'api' && f.URI === 'GET /');
+      return (
+        flows.some((f) => f.action === 'Accept' && f.user === 'alice@example.com' && f.URI === 'GET /_echo') &&
+        flows.some((f) => f.action === 'Reject' && f.user === 'bob@example.com' && f.dropReason === 'api' && f.URI === 'GET /')
+      );
     });
     const denied = flows.find((f) => f.action === 'Reject' && f.user === 'bob@example.com')!;
     assert.equal(denied.policyName, 'private-app-api');

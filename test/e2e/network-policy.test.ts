@@ -44,7 +44,10 @@ test('without allow-app-to-idp the login fails with a page that names the missin
   assert.equal(refused.response?.status, 403);
   assert.match(refused.body ?? '', /may not reach the identity provider/);
   // The name and the address authn checked (and would have connected to): no second resolution.
-  assert.match(refused.body ?? '', /no policy allows processing units with type=private-app app=nginx to reach localhost \[(127\.0\.0\.1|::1)\]:\d+ \(external network demo-idp\)/);
+  assert.match(
+    refused.body ?? '',
+    /no policy allows processing units with type=private-app app=nginx to reach localhost \[(127\.0\.0\.1|::1)\]:\d+ \(external network demo-idp\)/,
+  );
   assert.match(refused.body ?? '', /allow-app-to-idp/);
   await waitFor('a rejected PU → IdP flow', async () => (await idpFlows()).some((f) => f.action === 'Reject' && f.dropReason === 'policy'));
 
@@ -59,7 +62,12 @@ test('without allow-app-to-idp the login fails with a page that names the missin
 });
 
 test('an incoming Reject policy on an external network answers 403 with its own code; removing it restores access', async () => {
-  const network = await api('POST', '/externalnetworks', { name: 'loopback-clients', entries: ['127.0.0.0/8', '::1'], servicePorts: ['any'], associatedTags: ['ext:name=loopback'] });
+  const network = await api('POST', '/externalnetworks', {
+    name: 'loopback-clients',
+    entries: ['127.0.0.0/8', '::1'],
+    servicePorts: ['any'],
+    associatedTags: ['ext:name=loopback'],
+  });
   assert.equal(network.status, 201, JSON.stringify(network.body));
   const policy = await api('POST', '/networkaccesspolicies', {
     name: 'block-loopback',

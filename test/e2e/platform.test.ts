@@ -93,7 +93,10 @@ async function drawnEdges(page: Page): Promise<DrawnEdge[]> {
 const GREEN = 'rgb(22,163,74)';
 const RED = 'rgb(220,38,38)';
 const flowRow = (page: Page, source: RegExp, destination: RegExp) =>
-  page.locator('#flows tbody tr').filter({ has: page.locator('td:nth-child(2)', { hasText: source }) }).filter({ has: page.locator('td:nth-child(3)', { hasText: destination }) });
+  page
+    .locator('#flows tbody tr')
+    .filter({ has: page.locator('td:nth-child(2)', { hasText: source }) })
+    .filter({ has: page.locator('td:nth-child(3)', { hasText: destination }) });
 
 async function consumerDrained(): Promise<boolean> {
   const info = await (await bus.jetstreamManager()).consumers.info(streams.events.name, streams.events.flowlogConsumer);
@@ -198,25 +201,40 @@ describe('the console', () => {
     await rows.filter({ hasText: 'Login succeeded' }).first().waitFor({ timeout: 10_000 });
     const times = await page.locator('#events tbody td.time').allTextContents();
     assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
-    assert.ok(await rows.filter({ hasText: 'alice@example.com logged in to private-app' }).count() >= 1);
-    assert.ok(await rows.filter({ hasText: 'Processing unit registered' }).count() >= 1);
+    assert.ok((await rows.filter({ hasText: 'alice@example.com logged in to private-app' }).count()) >= 1);
+    assert.ok((await rows.filter({ hasText: 'Processing unit registered' }).count()) >= 1);
 
     await page.getByLabel('Search').fill('bob@example.com');
     await waitFor('only bob', async () => (await rows.allTextContents()).every((t) => t.includes('bob@example.com')) && (await rows.count()) >= 1, 5_000);
     await page.getByLabel('Search').fill('');
     await page.getByLabel('Category').selectOption('processingunit');
-    await waitFor('only processing units', async () => (await page.locator('#events tbody td:nth-child(3)').allTextContents()).every((c) => c === 'processingunit'), 5_000);
+    await waitFor(
+      'only processing units',
+      async () => (await page.locator('#events tbody td:nth-child(3)').allTextContents()).every((c) => c === 'processingunit'),
+      5_000,
+    );
     await page.getByLabel('Category').selectOption('');
 
     // Live tail: an object created through the API shows at the top, without a reload.
     await page.locator('#live-dot.on').waitFor();
-    const live = await policyApi('POST', '/externalnetworks', { name: 'loopback-clients', entries: ['127.0.0.0/8', '::1'], servicePorts: ['any'], associatedTags: ['ext:name=loopback'] });
+    const live = await policyApi('POST', '/externalnetworks', {
+      name: 'loopback-clients',
+      entries: ['127.0.0.0/8', '::1'],
+      servicePorts: ['any'],
+      associatedTags: ['ext:name=loopback'],
+    });
     assert.equal(live.status, 201, JSON.stringify(live.body));
     await rows.first().filter({ hasText: 'externalnetwork created' }).waitFor({ timeout: 10_000 });
     assert.match((await rows.first().textContent()) ?? '', /by token bootstrap-admin/);
 
     // Refuse incoming traffic from loopback: the denial names the policy.
-    const block = await policyApi('POST', '/networkaccesspolicies', { name: 'block-loopback', action: 'Reject', applyPolicyMode: 'IncomingTraffic', subject: [['ext:name=loopback']], object: [['$identity=processingunit', 'type=private-app']] });
+    const block = await policyApi('POST', '/networkaccesspolicies', {
+      name: 'block-loopback',
+      action: 'Reject',
+      applyPolicyMode: 'IncomingTraffic',
+      subject: [['ext:name=loopback']],
+      object: [['$identity=processingunit', 'type=private-app']],
+    });
     assert.equal(block.status, 201, JSON.stringify(block.body));
     await waitFor('the Reject policy to apply', async () => (await insecureFetch(`${cluster.gatewayUrl}/public/hello`)).status === 403, 5_000);
     await page.getByLabel('Level').selectOption({ label: 'Warning and above' });
@@ -249,7 +267,11 @@ describe('the console', () => {
     const shortLived = await policyApi('POST', '/apitokens', { name: 'short-lived', role: 'viewer', namespace: NS }, NS);
     assert.equal((await flowlogApi(cluster.flowlogUrl, '/api/v1/whoami', shortLived.body.token)).status, 200);
     assert.equal((await policyApi('DELETE', `/apitokens/${shortLived.body.ID}`)).status, 200);
-    await waitFor('the revoked token to be refused', async () => (await flowlogApi(cluster.flowlogUrl, '/api/v1/whoami', shortLived.body.token)).status === 401, 10_000);
+    await waitFor(
+      'the revoked token to be refused',
+      async () => (await flowlogApi(cluster.flowlogUrl, '/api/v1/whoami', shortLived.body.token)).status === 401,
+      10_000,
+    );
   });
 });
 
@@ -294,7 +316,10 @@ function firstLiveFlow(base: string, marker: string): { ready: Promise<void>; fl
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 15_000);
     try {
-      const res = await fetch(`${base}/api/v1/stream?namespace=${NS}`, { headers: { authorization: `Bearer ${cluster.adminToken}` }, signal: controller.signal });
+      const res = await fetch(`${base}/api/v1/stream?namespace=${NS}`, {
+        headers: { authorization: `Bearer ${cluster.adminToken}` },
+        signal: controller.signal,
+      });
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of res.body!) {

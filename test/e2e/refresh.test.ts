@@ -31,7 +31,9 @@ before(async () => {
       res.end();
     });
   });
-  const logoutPort = await new Promise<number>((resolve) => logoutReceiver.listen(0, '127.0.0.1', () => resolve((logoutReceiver.address() as { port: number }).port)));
+  const logoutPort = await new Promise<number>((resolve) =>
+    logoutReceiver.listen(0, '127.0.0.1', () => resolve((logoutReceiver.address() as { port: number }).port)),
+  );
   cluster = await startCluster({
     dataDir: await mkdtemp(join(tmpdir(), 'microseg-refresh-')),
     isolated: true,
@@ -71,7 +73,10 @@ test(`a session stays valid through ${TRAFFIC_MS / 1000} s of traffic from ${CLI
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (Date.now() < deadline) {
-        const res = await insecureFetch(`${cluster.gatewayUrl}/_echo`, { headers: { cookie: `__Host-microseg=${cookie}`, accept: 'application/json' }, redirect: 'manual' });
+        const res = await insecureFetch(`${cluster.gatewayUrl}/_echo`, {
+          headers: { cookie: `__Host-microseg=${cookie}`, accept: 'application/json' },
+          redirect: 'manual',
+        });
         await res.arrayBuffer();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         requests++;
@@ -93,7 +98,11 @@ test(`a session stays valid through ${TRAFFIC_MS / 1000} s of traffic from ${CLI
   // token by the other replica would have failed with invalid_grant (and ended the session).
   const byReplicas = replicas.reduce((sum, r) => sum + r.refreshes!, 0);
   assert.equal(byReplicas, refreshes, 'every refresh the replicas made reached the IdP once');
-  assert.equal(replicas.reduce((sum, r) => sum + r.refreshFailures!, 0), 0, 'and none was refused');
+  assert.equal(
+    replicas.reduce((sum, r) => sum + r.refreshFailures!, 0),
+    0,
+    'and none was refused',
+  );
   for (const [i, r] of replicas.entries()) assert.ok(r.lookups! > 0, `replica ${i + 1} served lookups`);
 });
 
@@ -117,7 +126,11 @@ async function tokensFor(clientId: string, clientSecret: string, redirectUri: st
   const form = formFieldsOf(page.body!);
   const done = await browser.navigate(
     new URL(form.action!, page.response!.url),
-    { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form.fields, login: 'alice@example.com', password: 'alice' }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, login: 'alice@example.com', password: 'alice' }),
+    },
     redirectUri,
   );
   const code = done.stoppedAt!.searchParams.get('code')!;
@@ -153,18 +166,31 @@ test('an API client with a JWT access token of the service IdP gets in; an ID to
   assert.match(asIdToken.headers.get('www-authenticate') ?? '', /invalid_token/);
 
   const claims = decodeJwt(accessToken);
-  assert.equal((await withBearer(hs256(decodeProtectedHeader(accessToken), claims, cluster.clientSecret))).status, 401, 'HS256 keyed with the client secret is refused');
+  assert.equal(
+    (await withBearer(hs256(decodeProtectedHeader(accessToken), claims, cluster.clientSecret))).status,
+    401,
+    'HS256 keyed with the client secret is refused',
+  );
 
   // A real logout token of the IdP, for this client: alice signs out everywhere and the IdP sends one.
   const from = logoutTokens.length;
-  const ended = await fetch(`${cluster.idpUrl}/_demo/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'alice@example.com' }) });
+  const ended = await fetch(`${cluster.idpUrl}/_demo/backchannel-logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'alice@example.com' }),
+  });
   assert.ok(ended.ok, `the IdP answered ${ended.status}`);
   await waitFor('a logout token', async () => logoutTokens.length > from, 5_000, 20);
   const logoutToken = logoutTokens[from]!;
   assert.equal(decodeJwt(logoutToken).aud, 'private-app');
   assert.equal((await withBearer(logoutToken)).status, 401, 'a logout token is not an access token');
 
-  const { access_token: otherClient } = await tokensFor('walkthrough-app', 'walkthrough-secret', `https://localhost:${cluster.ports.walkthrough}/aporeto/oidc/callback`, `https://localhost:${cluster.ports.walkthrough}`);
+  const { access_token: otherClient } = await tokensFor(
+    'walkthrough-app',
+    'walkthrough-secret',
+    `https://localhost:${cluster.ports.walkthrough}/aporeto/oidc/callback`,
+    `https://localhost:${cluster.ports.walkthrough}`,
+  );
   const wrongAudience = await withBearer(otherClient);
   assert.equal(wrongAudience.status, 401, 'a token issued to another client (aud) is refused');
   assert.match(wrongAudience.headers.get('www-authenticate') ?? '', /invalid_token/);
@@ -184,7 +210,10 @@ test('revoking a user ends her bearer tokens at the gateway within a second; a t
   assert.equal((await withBearer(before)).status, 200, 'accepted (and now cached by the gateway)');
 
   const revokedAt = Date.now();
-  const revoked = await fetch(`${cluster.policyUrl}/sessions?user=alice@example.com&recursive=true`, { method: 'DELETE', headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': '/' } });
+  const revoked = await fetch(`${cluster.policyUrl}/sessions?user=alice@example.com&recursive=true`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': '/' },
+  });
   assert.equal(revoked.status, 200, await revoked.text());
   await waitFor('the revoked token to be refused', async () => (await withBearer(before)).status === 401, 1_000, 20);
   const tookMs = Date.now() - revokedAt;

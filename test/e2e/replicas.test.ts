@@ -17,7 +17,11 @@ const replicas = new Map<ServiceName, Replica>();
 
 before(async () => {
   // Every request asks authn and policy (no session or decision reuse), so that their replicas have work to share.
-  cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-replicas-')), isolated: true, env: { AUTHN_LOOKUP_CACHE_MS: '0', GATEWAY_DECISION_CACHE_MS: '0' } });
+  cluster = await startCluster({
+    dataDir: await mkdtemp(join(tmpdir(), 'microseg-replicas-')),
+    isolated: true,
+    env: { AUTHN_LOOKUP_CACHE_MS: '0', GATEWAY_DECISION_CACHE_MS: '0' },
+  });
   for (const name of ['authn', 'policy', 'flowlog'] as ServiceName[]) replicas.set(name, await cluster.startReplica(name, 2));
   alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
   assert.equal(alice.response.status, 200);
@@ -38,7 +42,8 @@ async function workDone(service: ServiceName, port: number): Promise<number> {
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
-const primaryPort = (service: ServiceName) => ({ authn: cluster.ports.authn, policy: cluster.ports.policy, flowlog: cluster.ports.flowlog, gateway: cluster.ports.gatewayAdmin })[service];
+const primaryPort = (service: ServiceName) =>
+  ({ authn: cluster.ports.authn, policy: cluster.ports.policy, flowlog: cluster.ports.flowlog, gateway: cluster.ports.gatewayAdmin })[service];
 
 test('one replica of authn, policy and flowlog stopped in turn under steady traffic: nothing fails, work is shared, every flow counted once', async () => {
   const outcomes: number[] = [];
@@ -60,10 +65,14 @@ test('one replica of authn, policy and flowlog stopped in turn under steady traf
     for (const service of ['authn', 'policy', 'flowlog'] as ServiceName[]) {
       const ports = [primaryPort(service), replicas.get(service)!.port];
       const before = await Promise.all(ports.map((p) => workDone(service, p)));
-      await waitFor(`both ${service} replicas to take work`, async () => {
-        const now = await Promise.all(ports.map((p) => workDone(service, p)));
-        return now.every((n, i) => n - before[i]! >= 5);
-      }, 20_000);
+      await waitFor(
+        `both ${service} replicas to take work`,
+        async () => {
+          const now = await Promise.all(ports.map((p) => workDone(service, p)));
+          return now.every((n, i) => n - before[i]! >= 5);
+        },
+        20_000,
+      );
       const now = await Promise.all(ports.map((p) => workDone(service, p)));
       shared[service] = [now[0]! - before[0]!, now[1]! - before[1]!];
 
@@ -85,11 +94,15 @@ test('one replica of authn, policy and flowlog stopped in turn under steady traf
   // Every accepted request is one accepted flow, counted once, though consumers stopped and restarted.
   const expected = outcomes.length;
   let counted = 0;
-  await waitFor('every flow to be counted', async () => {
-    const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=${NS}&limit=1000`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
-    const body = (await res.json()) as { flows: Array<{ URI: string; action: string; user: string; count: number }> };
-    counted = body.flows.filter((f) => f.URI === 'GET /_echo' && f.action === 'Accept' && f.user === 'alice@example.com').reduce((n, f) => n + f.count, 0);
-    return counted >= expected;
-  }, 20_000);
+  await waitFor(
+    'every flow to be counted',
+    async () => {
+      const res = await fetch(`${cluster.flowlogUrl}/api/v1/flows?namespace=${NS}&limit=1000`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+      const body = (await res.json()) as { flows: Array<{ URI: string; action: string; user: string; count: number }> };
+      counted = body.flows.filter((f) => f.URI === 'GET /_echo' && f.action === 'Accept' && f.user === 'alice@example.com').reduce((n, f) => n + f.count, 0);
+      return counted >= expected;
+    },
+    20_000,
+  );
   assert.equal(counted, expected, 'no flow counted twice');
 });

@@ -43,7 +43,8 @@ after(async () => {
 });
 
 /** The key id the policy service derives (8 bytes of a domain-separated SHA-256), computed independently. */
-const keyIdOf = (base64: string) => createHash('sha256').update('microseg secrets key id\0').update(Buffer.from(base64, 'base64')).digest().subarray(0, 8).toString('hex');
+const keyIdOf = (base64: string) =>
+  createHash('sha256').update('microseg secrets key id\0').update(Buffer.from(base64, 'base64')).digest().subarray(0, 8).toString('hex');
 
 async function api(method: string, path: string, body?: unknown, base = cluster.policyUrl, namespace = NS): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${path}`, {
@@ -74,16 +75,44 @@ const keyFile = () => join(dataDir, 'policy', 'secrets.key');
 
 test('setup: an OIDC service created through the API (the walkthrough), sealed with the key in the data directory', async () => {
   const created = [
-    await api('POST', '/externalnetworks', { name: 'idp', entries: ['localhost', '127.0.0.1'], servicePorts: [`tcp/${cluster.ports.idp}`], associatedTags: ['ext:name=idp'] }),
-    await api('POST', '/networkaccesspolicies', { name: 'allow-app-to-idp', action: 'Allow', applyPolicyMode: 'OutgoingTraffic', subject: [['$identity=processingunit', 'type=walkthrough-app']], object: [['ext:name=idp']] }),
-    await api('POST', '/httpresourcespecs', { name: 'app', associatedTags: ['api=walkthrough'], endpoints: [{ URI: '/*', methods: ['GET'], scopes: [['email=alice@example.com']] }] }),
+    await api('POST', '/externalnetworks', {
+      name: 'idp',
+      entries: ['localhost', '127.0.0.1'],
+      servicePorts: [`tcp/${cluster.ports.idp}`],
+      associatedTags: ['ext:name=idp'],
+    }),
+    await api('POST', '/networkaccesspolicies', {
+      name: 'allow-app-to-idp',
+      action: 'Allow',
+      applyPolicyMode: 'OutgoingTraffic',
+      subject: [['$identity=processingunit', 'type=walkthrough-app']],
+      object: [['ext:name=idp']],
+    }),
+    await api('POST', '/httpresourcespecs', {
+      name: 'app',
+      associatedTags: ['api=walkthrough'],
+      endpoints: [{ URI: '/*', methods: ['GET'], scopes: [['email=alice@example.com']] }],
+    }),
     await api('POST', '/services', {
-      name: 'walkthrough-app', hosts: ['localhost'], port: cluster.ports.app, exposedPort: cluster.ports.walkthrough, selectors: [['type=walkthrough-app']], exposedAPIs: [['api=walkthrough']],
-      authorizationType: 'OIDC', OIDCProviderURL: cluster.idpUrl, OIDCClientID: 'walkthrough-app', OIDCClientSecret: 'walkthrough-secret', OIDCCallbackURL: walkthroughUrl(), OIDCScopes: ['email'],
+      name: 'walkthrough-app',
+      hosts: ['localhost'],
+      port: cluster.ports.app,
+      exposedPort: cluster.ports.walkthrough,
+      selectors: [['type=walkthrough-app']],
+      exposedAPIs: [['api=walkthrough']],
+      authorizationType: 'OIDC',
+      OIDCProviderURL: cluster.idpUrl,
+      OIDCClientID: 'walkthrough-app',
+      OIDCClientSecret: 'walkthrough-secret',
+      OIDCCallbackURL: walkthroughUrl(),
+      OIDCScopes: ['email'],
     }),
   ];
   for (const res of created) assert.equal(res.status, 201, JSON.stringify(res.body));
-  await waitFor('the gateway to serve the service', async () => (await insecureFetch(`${walkthroughUrl()}/`, { headers: { accept: 'application/json' } })).status === 401);
+  await waitFor(
+    'the gateway to serve the service',
+    async () => (await insecureFetch(`${walkthroughUrl()}/`, { headers: { accept: 'application/json' } })).status === 401,
+  );
   oldKey = (await readFile(keyFile(), 'utf8')).trim();
 });
 
@@ -99,7 +128,10 @@ test('the key file deleted: policy starts, the demo sign-in works, the API-made 
   assert.equal(demo.response.status, 200, 'the bootstrap file overwrote the demo secret it carries in clear');
 
   const status = await api('GET', '/secrets', undefined, cluster.policyUrl, '/');
-  assert.deepEqual(status.body.unreadable.map((u: any) => [u.namespace, u.name, u.field, u.keyId]), [[NS, 'walkthrough-app', 'OIDCClientSecret', keyIdOf(oldKey)]]);
+  assert.deepEqual(
+    status.body.unreadable.map((u: any) => [u.namespace, u.name, u.field, u.keyId]),
+    [[NS, 'walkthrough-app', 'OIDCClientSecret', keyIdOf(oldKey)]],
+  );
   const listed = await msctl(['secrets', 'status']);
   assert.equal(listed.code, 1, listed.stderr);
   assert.match(listed.stdout, new RegExp(`service\\s+${NS}\\s+walkthrough-app\\s+OIDCClientSecret\\s+${keyIdOf(oldKey)}\\s+missing-key`));
@@ -108,7 +140,10 @@ test('the key file deleted: policy starts, the demo sign-in works, the API-made 
   const page = await insecureFetch(`${walkthroughUrl()}/`, { headers: { accept: 'text/html' } });
   const html = await page.text();
   assert.equal(page.status, 503);
-  assert.ok(html.includes(errorCodes.POLICY_SECRET_UNREADABLE.message.replaceAll("'", '&#39;')) || html.includes(errorCodes.POLICY_SECRET_UNREADABLE.message), html.slice(0, 500));
+  assert.ok(
+    html.includes(errorCodes.POLICY_SECRET_UNREADABLE.message.replaceAll("'", '&#39;')) || html.includes(errorCodes.POLICY_SECRET_UNREADABLE.message),
+    html.slice(0, 500),
+  );
   assert.ok(!html.includes(keyIdOf(oldKey)), 'the public page does not name the key');
 
   await waitFor('the Error event for the service', async () => events.some((e) => e.title === 'Secret cannot be decrypted' && e.namespace === NS));
@@ -124,10 +159,16 @@ test('the old key given after the new one: it opens; msctl secrets reseal; then 
   try {
     const status = await api('GET', '/secrets', undefined, replica.url, '/');
     assert.deepEqual(status.body.unreadable, []);
-    assert.deepEqual(status.body.stale.map((s: any) => [s.name, s.keyId]), [['walkthrough-app', keyIdOf(oldKey)]]);
+    assert.deepEqual(
+      status.body.stale.map((s: any) => [s.name, s.keyId]),
+      [['walkthrough-app', keyIdOf(oldKey)]],
+    );
     const resealed = await msctl(['secrets', 'reseal'], replica.url);
     assert.equal(resealed.code, 0, resealed.stderr);
-    assert.match(resealed.stdout, new RegExp(`resealed service walkthrough-app \\(${NS}\\): OIDCClientSecret\\n1 object\\(s\\) sealed again with key ${keyIdOf(newKey)}`));
+    assert.match(
+      resealed.stdout,
+      new RegExp(`resealed service walkthrough-app \\(${NS}\\): OIDCClientSecret\\n1 object\\(s\\) sealed again with key ${keyIdOf(newKey)}`),
+    );
   } finally {
     await replica.stop();
   }

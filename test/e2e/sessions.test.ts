@@ -91,7 +91,9 @@ test('logout in the browser ends the session: the old cookie works nowhere, and 
  * Another tenant's application, served by the gateway on another port of the same host (`localhost`): cookies
  * ignore ports, and the two origins are same-site, so its pages are the ones best placed to attack a session.
  */
-async function exposeTenantApplication(pages: Record<string, { headers?: Record<string, string | string[]>; body: string }>): Promise<{ origin: string; close: () => Promise<void> }> {
+async function exposeTenantApplication(
+  pages: Record<string, { headers?: Record<string, string | string[]>; body: string }>,
+): Promise<{ origin: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const page = pages[req.url ?? ''];
     res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', ...page?.headers });
@@ -102,18 +104,26 @@ async function exposeTenantApplication(pages: Record<string, { headers?: Record<
   const close = () => new Promise<void>((r) => server.close(() => r()));
   const tenantNs = '/acme/team-c/walkthrough';
   const call = async (path: string, body: unknown) => {
-    const res = await fetch(`${cluster.policyUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': tenantNs, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${cluster.policyUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': tenantNs, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     assert.equal(res.status, 201, await res.text());
   };
   try {
-    await call('/httpresourcespecs', { name: 'tenant-pages', associatedTags: ['api=tenant-pages'], endpoints: [{ URI: '/*', methods: ['GET'], public: true }] });
+    await call('/httpresourcespecs', {
+      name: 'tenant-pages',
+      associatedTags: ['api=tenant-pages'],
+      endpoints: [{ URI: '/*', methods: ['GET'], public: true }],
+    });
     await call('/services', {
-    name: 'tenant-app',
-    hosts: ['localhost'],
-    port: (server.address() as AddressInfo).port,
-    exposedPort: cluster.ports.walkthrough,
-    selectors: [['type=walkthrough-app']],
-    exposedAPIs: [['api=tenant-pages']],
+      name: 'tenant-app',
+      hosts: ['localhost'],
+      port: (server.address() as AddressInfo).port,
+      exposedPort: cluster.ports.walkthrough,
+      selectors: [['type=walkthrough-app']],
+      exposedAPIs: [['api=tenant-pages']],
       authorizationType: 'None',
     });
   } catch (err) {
@@ -121,7 +131,16 @@ async function exposeTenantApplication(pages: Record<string, { headers?: Record<
     throw err;
   }
   const origin = `https://localhost:${cluster.ports.walkthrough}`;
-  await waitFor('the tenant application to be served', async () => (await request(`${origin}/`, { dispatcher: insecure }).then(async (r) => (await r.body.dump(), r.statusCode), () => 0)) === 404, 10_000, 100);
+  await waitFor(
+    'the tenant application to be served',
+    async () =>
+      (await request(`${origin}/`, { dispatcher: insecure }).then(
+        async (r) => (await r.body.dump(), r.statusCode),
+        () => 0,
+      )) === 404,
+    10_000,
+    100,
+  );
   return { origin, close };
 }
 
@@ -129,7 +148,12 @@ test("another tenant's application on another port of the host can neither plant
   const logoutUrl = `${cluster.gatewayUrl}/aporeto/oidc/logout`;
   const tenant = await exposeTenantApplication({
     '/plant': {
-      headers: { 'set-cookie': ['__Host-microseg=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax', '__Host-microseg-login=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax'] },
+      headers: {
+        'set-cookie': [
+          '__Host-microseg=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax',
+          '__Host-microseg-login=planted-by-the-tenant; Path=/; Secure; HttpOnly; SameSite=Lax',
+        ],
+      },
       body: '<!doctype html><title>plant</title><p>planted',
     },
     // The image (a GET of the logout URL) first; when it has loaded or failed, the form POSTs the logout.
@@ -198,7 +222,11 @@ test('a back-channel logout from the demo IdP ends the session within a second',
   const cookie = await aliceCookie();
   for (const origin of gateways()) assert.equal(await echoStatus(origin, cookie), 200);
   const started = performance.now();
-  const res = await fetch(`${cluster.idpUrl}/_demo/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'alice@example.com' }) });
+  const res = await fetch(`${cluster.idpUrl}/_demo/backchannel-logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'alice@example.com' }),
+  });
   assert.ok(res.ok, `the IdP answered ${res.status}`);
   for (const origin of gateways()) {
     await waitFor(`the session to end via ${origin}`, async () => (await echoStatus(origin, cookie)) === 401, 2_000, 20);

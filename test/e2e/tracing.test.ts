@@ -60,7 +60,12 @@ before(async () => {
     dataDir: await mkdtemp(join(tmpdir(), 'microseg-tracing-')),
     isolated: true,
     // No session caching in the gateway here, so that authn takes part in the traced request.
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100', AUTHN_LOOKUP_CACHE_MS: '0' },
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      AUTHN_LOOKUP_CACHE_MS: '0',
+    },
   });
 });
 
@@ -80,10 +85,14 @@ test('one request, one trace: gateway → authn → policy → upstream, and flo
   const requestId = res.headers.get('x-request-id');
 
   const inTrace = () => spans.filter((s) => s.traceId === traceId);
-  await waitFor('gateway, authn and policy spans', async () => {
-    const services = new Set(inTrace().map((s) => s.service));
-    return services.has('microseg-gateway') && services.has('microseg-authn') && services.has('microseg-policy');
-  }, 15_000);
+  await waitFor(
+    'gateway, authn and policy spans',
+    async () => {
+      const services = new Set(inTrace().map((s) => s.service));
+      return services.has('microseg-gateway') && services.has('microseg-authn') && services.has('microseg-policy');
+    },
+    15_000,
+  );
 
   const trace = inTrace();
   const byId = new Map(trace.map((s) => [s.spanId, s]));
@@ -106,7 +115,11 @@ test('one request, one trace: gateway → authn → policy → upstream, and flo
   assert.ok(upstream, 'the upstream call is a span of the trace');
 
   // Stored later in its own trace, the flowlog span links to the request's.
-  await waitFor('the flowlog consumer span linked to the request', async () => spans.some((s) => s.service === 'microseg-flowlog' && s.traceId !== traceId && s.links.some((l) => l.traceId === traceId)), 15_000);
+  await waitFor(
+    'the flowlog consumer span linked to the request',
+    async () => spans.some((s) => s.service === 'microseg-flowlog' && s.traceId !== traceId && s.links.some((l) => l.traceId === traceId)),
+    15_000,
+  );
 
   // Nothing secret in any span.
   const cookie = alice.browser.cookie('__Host-microseg')!;

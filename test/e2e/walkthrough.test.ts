@@ -150,7 +150,12 @@ test('the walkthrough with msctl: without the network policy the login names it;
   const created = Date.now();
   await ok(service);
   // The gateway serves the new service on its exposedPort without a restart.
-  await waitFor('the gateway to serve the new service', async () => (await insecureFetch(`https://localhost:${cluster.ports.walkthrough}/`, { headers: { accept: 'application/json' } })).status === 401, 5_000, 20);
+  await waitFor(
+    'the gateway to serve the new service',
+    async () => (await insecureFetch(`https://localhost:${cluster.ports.walkthrough}/`, { headers: { accept: 'application/json' } })).status === 401,
+    5_000,
+    20,
+  );
   const servedAfterMs = Date.now() - created;
 
   const refused = await signInThroughWalkthroughService();

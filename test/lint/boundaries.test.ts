@@ -23,7 +23,11 @@ const cases: Array<[file: string, code: string, refused: boolean]> = [
   ['packages/bus/src/x.ts', "import { buildPolicyApp } from '../../../services/policy/src/app.ts';\nvoid buildPolicyApp;\n", true],
   ['packages/contracts/src/x.ts', "import '@microseg/authn';\n", true],
   // Allowed: a service's own modules, the shared packages.
-  ['services/gateway/src/x.ts', "import { SessionCache } from './session-cache.ts';\nimport { requests } from '@microseg/contracts';\nvoid SessionCache;\nvoid requests;\n", false],
+  [
+    'services/gateway/src/x.ts',
+    "import { SessionCache } from './session-cache.ts';\nimport { requests } from '@microseg/contracts';\nvoid SessionCache;\nvoid requests;\n",
+    false,
+  ],
   ['services/policy/src/x.ts', "import { decide } from './decide.ts';\nvoid decide;\n", false],
 ];
 

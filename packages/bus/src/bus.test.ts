@@ -26,7 +26,12 @@ async function newBus(name: string): Promise<Bus> {
 }
 
 /** A request contract on a test subject, with the decide messages. */
-const decideOn = (subject: string): RequestContract<typeof DecideRequestSchema, typeof DecideResponseSchema> => ({ subject, queue: 'test-queue', request: DecideRequestSchema, reply: DecideResponseSchema });
+const decideOn = (subject: string): RequestContract<typeof DecideRequestSchema, typeof DecideResponseSchema> => ({
+  subject,
+  queue: 'test-queue',
+  request: DecideRequestSchema,
+  reply: DecideResponseSchema,
+});
 
 /** Serve and make sure the server knows the subscription before anyone asks. */
 async function serveDecide(bus: Bus, subject: string, handler: Handler<typeof DecideRequestSchema, typeof DecideResponseSchema>): Promise<void> {
@@ -54,7 +59,9 @@ test('request/reply round trip with protobuf schemas', async () => {
     return { decision: Decision.ALLOW, reason: 'scope', policyName: `for ${req.tags.join('+')}` };
   });
 
-  const reply = await client.request(decideOn('svc.test.v1.roundtrip'), { serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] },
+  const reply = await client.request(
+    decideOn('svc.test.v1.roundtrip'),
+    { serviceId: 'svc-1', method: 'GET', path: '/a', authenticated: true, tags: ['email=alice@example.com', 'groups=admins'] },
     2_000,
   );
 
@@ -65,8 +72,18 @@ test('request/reply round trip with protobuf schemas', async () => {
 });
 
 const handlerFailures: Array<{ name: string; thrown: unknown; code: string; message: string }> = [
-  { name: 'a MicrosegError keeps its code and public message', thrown: new MicrosegError('POLICY_SERVICE_UNKNOWN'), code: 'POLICY_SERVICE_UNKNOWN', message: 'The service is unknown.' },
-  { name: 'any other error becomes INTERNAL without its detail', thrown: new Error('database password is hunter2'), code: 'INTERNAL', message: 'Internal error.' },
+  {
+    name: 'a MicrosegError keeps its code and public message',
+    thrown: new MicrosegError('POLICY_SERVICE_UNKNOWN'),
+    code: 'POLICY_SERVICE_UNKNOWN',
+    message: 'The service is unknown.',
+  },
+  {
+    name: 'any other error becomes INTERNAL without its detail',
+    thrown: new Error('database password is hunter2'),
+    code: 'INTERNAL',
+    message: 'Internal error.',
+  },
 ];
 
 for (const { name, thrown, code, message } of handlerFailures) {
@@ -117,10 +134,7 @@ test('a handler slower than the bound fails with kind timeout', async () => {
   });
 
   try {
-    await assert.rejects(
-      bus.request(decideOn('svc.test.v1.slow'), {}, 300),
-      (err: unknown) => err instanceof BusRequestError && err.kind === 'timeout',
-    );
+    await assert.rejects(bus.request(decideOn('svc.test.v1.slow'), {}, 300), (err: unknown) => err instanceof BusRequestError && err.kind === 'timeout');
     assert.ok(started, 'the handler was reached, so the failure is the bound and not a missing responder');
   } finally {
     release();
@@ -142,9 +156,7 @@ test('two buses in one queue group share the requests', async () => {
   });
 
   const total = 60;
-  const replies = await Promise.all(
-    Array.from({ length: total }, () => client.request(decideOn('svc.test.v1.shared'), {}, 5_000)),
-  );
+  const replies = await Promise.all(Array.from({ length: total }, () => client.request(decideOn('svc.test.v1.shared'), {}, 5_000)));
 
   assert.equal(served.first + served.second, total, 'each request is handled exactly once');
   assert.ok(served.first > 0 && served.second > 0, `both replicas served some: ${JSON.stringify(served)}`);
@@ -202,14 +214,22 @@ test('a server that closes while requests are on their way answers them: its rep
   const subject = 'svc.test.v1.closing';
   for (const bus of [leaving, staying]) await serveDecide(bus, subject, () => ({ decision: Decision.ALLOW, reason: 'scope' }));
   // A steady stream of requests, and the close in the middle of it: none may wait for its timeout.
-  const ask = () => client.request(decideOn(subject), { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: [], clientIp: '' }, 2_000).then(() => 'ok', (err: BusRequestError) => err.kind);
+  const ask = () =>
+    client.request(decideOn(subject), { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: [], clientIp: '' }, 2_000).then(
+      () => 'ok',
+      (err: BusRequestError) => err.kind,
+    );
   const outcomes: Array<Promise<string>> = [];
   for (let i = 0; i < 200; i++) outcomes.push(ask());
   const closing = leaving.close(2_000);
   for (let i = 0; i < 200; i++) outcomes.push(ask());
   await closing;
   const results = await Promise.all(outcomes);
-  assert.deepEqual(results.filter((r) => r !== 'ok'), [], 'every request was answered');
+  assert.deepEqual(
+    results.filter((r) => r !== 'ok'),
+    [],
+    'every request was answered',
+  );
 });
 
 // Last: it restarts the server that every test of this file shares.

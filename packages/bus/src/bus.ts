@@ -41,9 +41,7 @@ export interface BusOptions {
 
 export type BusIdentity = ServiceIdentity | 'admin';
 
-export type Handler<Req extends DescMessage, Res extends DescMessage> = (
-  request: MessageShape<Req>,
-) => Promise<MessageInitShape<Res>> | MessageInitShape<Res>;
+export type Handler<Req extends DescMessage, Res extends DescMessage> = (request: MessageShape<Req>) => Promise<MessageInitShape<Res>> | MessageInitShape<Res>;
 
 /**
  * The NATS connection of one service process: protobuf request/reply with
@@ -68,8 +66,17 @@ export class Bus {
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
-    const connection = options.connection ?? { servers: (options.url ?? '').split(',').map((s) => s.trim()).filter(Boolean) };
-    if (!connection.nkeySeed) options.logger.warn({ servers: connection.servers }, 'connecting to NATS without credentials (NATS_NKEY_SEED): a server that enforces permissions will refuse this client');
+    const connection = options.connection ?? {
+      servers: (options.url ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
+    if (!connection.nkeySeed)
+      options.logger.warn(
+        { servers: connection.servers },
+        'connecting to NATS without credentials (NATS_NKEY_SEED): a server that enforces permissions will refuse this client',
+      );
     const nc = await connect({
       ...natsConnectOptions(connection, options.identity),
       name: options.name,
@@ -95,36 +102,40 @@ export class Bus {
    */
   async request<C extends RequestContract>(contract: C, message: MessageInitShape<C['request']>, timeoutMs: number): Promise<MessageShape<C['reply']>> {
     const { subject, request: reqSchema, reply: resSchema } = contract;
-    return tracer.startActiveSpan(`${subject} request`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
-      const started = performance.now();
-      try {
-        const data = toBinary(reqSchema, create(reqSchema, message));
-        let reply;
+    return tracer.startActiveSpan(
+      `${subject} request`,
+      { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
+      async (span) => {
+        const started = performance.now();
         try {
-          reply = await this.nc.request(subject, data, { timeout: timeoutMs, headers: injectTraceContext() });
-          metrics.busRequestDuration().observe({ subject, outcome: 'ok' }, (performance.now() - started) / 1000);
+          const data = toBinary(reqSchema, create(reqSchema, message));
+          let reply;
+          try {
+            reply = await this.nc.request(subject, data, { timeout: timeoutMs, headers: injectTraceContext() });
+            metrics.busRequestDuration().observe({ subject, outcome: 'ok' }, (performance.now() - started) / 1000);
+          } catch (err) {
+            const classified = classifyRequestError(subject, err);
+            metrics.busRequestDuration().observe({ subject, outcome: classified.kind }, (performance.now() - started) / 1000);
+            throw classified;
+          }
+          let decoded: MessageShape<C['reply']>;
+          try {
+            decoded = fromBinary(resSchema, reply.data) as MessageShape<C['reply']>;
+          } catch (err) {
+            throw new BusRequestError('bad-reply', subject, { cause: err });
+          }
+          const remote = (decoded as { error?: { code: string; message: string } }).error;
+          if (remote) throw fromWire(remote);
+          return decoded;
         } catch (err) {
-          const classified = classifyRequestError(subject, err);
-          metrics.busRequestDuration().observe({ subject, outcome: classified.kind }, (performance.now() - started) / 1000);
-          throw classified;
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          throw err;
+        } finally {
+          span.end();
         }
-        let decoded: MessageShape<C['reply']>;
-        try {
-          decoded = fromBinary(resSchema, reply.data) as MessageShape<C['reply']>;
-        } catch (err) {
-          throw new BusRequestError('bad-reply', subject, { cause: err });
-        }
-        const remote = (decoded as { error?: { code: string; message: string } }).error;
-        if (remote) throw fromWire(remote);
-        return decoded;
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
+      },
+    );
   }
 
   /** Serve a request subject in its queue group; a thrown error becomes the reply's `{error: {code, message}}`. */
@@ -139,29 +150,33 @@ export class Bus {
         }
         const parent = extractTraceContext(msg.headers);
         const work = context.with(parent, () =>
-          tracer.startActiveSpan(`${subject} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, async (span) => {
-            let response: MessageInitShape<C['reply']>;
-            try {
-              const request = fromBinary(reqSchema, msg.data) as MessageShape<C['request']>;
-              response = await handler(request);
-            } catch (cause) {
-              const error = toMicrosegError(cause);
-              if (!(cause instanceof MicrosegError)) {
-                // Not one of ours: a bug or an outage, with its stack.
-                this.#logger.error({ err: cause, subject }, 'handler failed');
-                span.recordException(cause as Error);
-                span.setStatus({ code: SpanStatusCode.ERROR });
-              } else if (error.status >= 500) {
-                // A registered, expected condition (a secret that cannot be opened, an IdP away): once per answer, no stack.
-                this.#logger.warn({ code: error.code, subject }, 'answered with an error');
-                span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+          tracer.startActiveSpan(
+            `${subject} process`,
+            { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
+            async (span) => {
+              let response: MessageInitShape<C['reply']>;
+              try {
+                const request = fromBinary(reqSchema, msg.data) as MessageShape<C['request']>;
+                response = await handler(request);
+              } catch (cause) {
+                const error = toMicrosegError(cause);
+                if (!(cause instanceof MicrosegError)) {
+                  // Not one of ours: a bug or an outage, with its stack.
+                  this.#logger.error({ err: cause, subject }, 'handler failed');
+                  span.recordException(cause as Error);
+                  span.setStatus({ code: SpanStatusCode.ERROR });
+                } else if (error.status >= 500) {
+                  // A registered, expected condition (a secret that cannot be opened, an IdP away): once per answer, no stack.
+                  this.#logger.warn({ code: error.code, subject }, 'answered with an error');
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+                }
+                response = { error: error.toWire() } as unknown as MessageInitShape<C['reply']>;
+              } finally {
+                span.end();
               }
-              response = { error: error.toWire() } as unknown as MessageInitShape<C['reply']>;
-            } finally {
-              span.end();
-            }
-            msg.respond(toBinary(resSchema, create(resSchema, response)));
-          }),
+              msg.respond(toBinary(resSchema, create(resSchema, response)));
+            },
+          ),
         );
         this.#track(work);
       },
@@ -281,7 +296,8 @@ export class Bus {
 function classifyRequestError(subject: string, err: unknown): BusRequestError {
   if (err instanceof BusRequestError) return err;
   const cause = err instanceof RequestError && err.cause ? err.cause : err;
-  if (cause instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) return new BusRequestError('no-responders', subject, { cause: err });
+  if (cause instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders()))
+    return new BusRequestError('no-responders', subject, { cause: err });
   if (cause instanceof TimeoutError || err instanceof TimeoutError) return new BusRequestError('timeout', subject, { cause: err });
   return new BusRequestError('disconnected', subject, { cause: err });
 }

@@ -81,9 +81,7 @@ export class Outbox {
         // Publish a window in parallel; acknowledgements are awaited together. After a
         // failure, probe one entry at a time, so later entries are not stored before it.
         const batch = this.#queue.slice(0, this.#backoffMs > 0 ? 1 : 64);
-        const results = await Promise.allSettled(
-          batch.map((e) => this.#js.publish(e.subject, e.data, { msgID: e.msgId, headers: e.headers })),
-        );
+        const results = await Promise.allSettled(batch.map((e) => this.#js.publish(e.subject, e.data, { msgID: e.msgId, headers: e.headers })));
         const firstFailure = results.findIndex((r) => r.status === 'rejected');
         const done = firstFailure === -1 ? batch.length : firstFailure;
         // Everything after the first failure is retried too (in order); duplicates are removed by msgID.

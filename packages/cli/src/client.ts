@@ -38,7 +38,12 @@ export function policyTarget(settings: Settings): Target {
 }
 
 export function flowlogTarget(settings: Settings): Target {
-  return { name: 'flowlog service', url: settings.flowlog, origin: settings.origins.flowlog, howToSet: '--flowlog URL, MSCTL_FLOWLOG or msctl config set --flowlog URL' };
+  return {
+    name: 'flowlog service',
+    url: settings.flowlog,
+    origin: settings.origins.flowlog,
+    howToSet: '--flowlog URL, MSCTL_FLOWLOG or msctl config set --flowlog URL',
+  };
 }
 
 export interface RequestOptions extends RequestContext {

@@ -92,7 +92,10 @@ export function resolveSettings(flags: Flags, env: Env, file: ConfigFile | undef
     return undefined;
   };
   const api = pick(flags.api, '--api', 'MSCTL_API', file?.api) ?? { value: defaultApi, origin: { from: 'default', label: 'the default' } as Origin };
-  const flowlog = pick(flags.flowlog, '--flowlog', 'MSCTL_FLOWLOG', file?.flowlog) ?? { value: defaultFlowlog, origin: { from: 'default', label: 'the default' } as Origin };
+  const flowlog = pick(flags.flowlog, '--flowlog', 'MSCTL_FLOWLOG', file?.flowlog) ?? {
+    value: defaultFlowlog,
+    origin: { from: 'default', label: 'the default' } as Origin,
+  };
   const token = pick(flags.token, '--token', 'MSCTL_TOKEN', file?.token);
   const namespace = pick(flags.namespace, '--namespace', 'MSCTL_NAMESPACE', file?.namespace) ?? {
     value: defaultNamespace,

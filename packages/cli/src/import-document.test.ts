@@ -26,13 +26,27 @@ test('files with different namespaces: each object carries its own', () => {
 });
 
 test('objects that say their kind are grouped by it', () => {
-  const built = buildImport([{ name: 'objects.yaml', documents: [[{ kind: 'service', name: 'app' }, { kind: 'netpol', name: 'p' }], { kind: 'extnet', name: 'idp' }] }]);
+  const built = buildImport([
+    {
+      name: 'objects.yaml',
+      documents: [
+        [
+          { kind: 'service', name: 'app' },
+          { kind: 'netpol', name: 'p' },
+        ],
+        { kind: 'extnet', name: 'idp' },
+      ],
+    },
+  ]);
   assert.deepEqual(built.document.data, { services: [{ name: 'app' }], networkaccesspolicies: [{ name: 'p' }], externalnetworks: [{ name: 'idp' }] });
 });
 
 test('every problem of a file is named; the first bad file stops the import', () => {
   const cases: [Parameters<typeof buildImport>[0], RegExp][] = [
-    [[{ name: 'x.yaml', documents: [{ data: { servces: [] }, colour: 'red' }] }], /x\.yaml: colour: unknown top-level key[\s\S]*x\.yaml: data\.servces: unknown kind/],
+    [
+      [{ name: 'x.yaml', documents: [{ data: { servces: [] }, colour: 'red' }] }],
+      /x\.yaml: colour: unknown top-level key[\s\S]*x\.yaml: data\.servces: unknown kind/,
+    ],
     [[{ name: 'x.yaml', documents: [{ data: { services: { name: 'a' } } }] }], /x\.yaml: data\.services: must be a list of objects/],
     [[{ name: 'x.yaml', documents: [{ name: 'app' }] }], /x\.yaml: item 1 \(app\) does not say its kind/],
     [[{ name: 'x.yaml', documents: [{ data: {} }] }], /nothing to import: no objects in x\.yaml/],
@@ -52,7 +66,11 @@ test('every problem of a file is named; the first bad file stops the import', ()
     ],
   ];
   for (const [files, message] of cases) {
-    assert.throws(() => buildImport(files), (err: unknown) => err instanceof InputError && message.test(err.message), String(message));
+    assert.throws(
+      () => buildImport(files),
+      (err: unknown) => err instanceof InputError && message.test(err.message),
+      String(message),
+    );
   }
 });
 

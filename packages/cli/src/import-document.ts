@@ -58,7 +58,10 @@ export function buildImport(files: readonly ParsedFile[], options: { label?: str
   const seen = new Map<string, string>();
   for (const entry of entries) {
     // Documents disagree on their namespace: each object carries its own.
-    const object = shared === undefined && entry.namespace !== undefined && entry.object.namespace === undefined ? { ...entry.object, namespace: entry.namespace } : entry.object;
+    const object =
+      shared === undefined && entry.namespace !== undefined && entry.object.namespace === undefined
+        ? { ...entry.object, namespace: entry.namespace }
+        : entry.object;
     checkDuplicate(seen, entry, object);
     (document.data[entry.plural] ??= []).push(object);
     (sources[entry.plural] ??= []).push(entry.source);

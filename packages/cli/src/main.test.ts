@@ -6,7 +6,16 @@ test('msctl --help lists the commands, the settings, the kinds and an example', 
   const { code, stdout, stderr } = await runCli(['--help']);
   assert.equal(code, 0);
   assert.equal(stderr, '');
-  for (const text of ['api create KIND -f FILE|-', 'api list KIND', 'api import -f DIR|FILE|-', 'config set', 'MSCTL_API', 'MSCTL_TOKEN', 'MSCTL_NAMESPACE', 'extnet']) {
+  for (const text of [
+    'api create KIND -f FILE|-',
+    'api list KIND',
+    'api import -f DIR|FILE|-',
+    'config set',
+    'MSCTL_API',
+    'MSCTL_TOKEN',
+    'MSCTL_NAMESPACE',
+    'extnet',
+  ]) {
     assert.ok(stdout.includes(text), `top help mentions ${text}`);
   }
   assert.match(stdout, /cat <<EOF \| msctl api create externalnetwork -n \/acme\/team-b\/dev\/private-app -f -/);
@@ -20,7 +29,19 @@ test('msctl with no command prints the help on stderr and exits 2', async () => 
 });
 
 test('every command and group has --help, with an example', async () => {
-  for (const argv of [['api'], ['config'], ['api', 'create'], ['api', 'get'], ['api', 'list'], ['api', 'update'], ['api', 'delete'], ['api', 'import'], ['api', 'export'], ['config', 'show'], ['config', 'set']]) {
+  for (const argv of [
+    ['api'],
+    ['config'],
+    ['api', 'create'],
+    ['api', 'get'],
+    ['api', 'list'],
+    ['api', 'update'],
+    ['api', 'delete'],
+    ['api', 'import'],
+    ['api', 'export'],
+    ['config', 'show'],
+    ['config', 'set'],
+  ]) {
     for (const flag of ['--help', '-h']) {
       const { code, stdout } = await runCli([...argv, flag]);
       assert.equal(code, 0, `${argv.join(' ')} ${flag}`);

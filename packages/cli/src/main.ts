@@ -80,7 +80,9 @@ async function runCommand(command: Command, argv: readonly string[], io: IO): Pr
   const missing = command.arguments.slice(args.length).find((a) => !a.startsWith('['));
   if (missing !== undefined) throw new UsageError(`msctl ${command.path.join(' ')} needs ${missing}`, [`usage: see msctl ${command.path.join(' ')} --help`]);
   if (args.length > command.arguments.length) {
-    throw new UsageError(`unexpected argument "${args[command.arguments.length]}" for msctl ${command.path.join(' ')}`, [`see msctl ${command.path.join(' ')} --help`]);
+    throw new UsageError(`unexpected argument "${args[command.arguments.length]}" for msctl ${command.path.join(' ')}`, [
+      `see msctl ${command.path.join(' ')} --help`,
+    ]);
   }
   await command.run({ io, args, values });
   return exitCodes.ok;
@@ -96,7 +98,10 @@ function parseStrict(command: Command, argv: readonly string[]) {
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
         throw new UsageError(`unknown option ${option} for msctl ${command.path.join(' ')}`, [see]);
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-        throw new UsageError(`option ${option.replace(/ <value>$/, '')} ${/argument missing/.test((err as Error).message) ? 'needs a value' : 'takes no value'}`, [see]);
+        throw new UsageError(
+          `option ${option.replace(/ <value>$/, '')} ${/argument missing/.test((err as Error).message) ? 'needs a value' : 'takes no value'}`,
+          [see],
+        );
       default:
         throw new UsageError((err as Error).message, [see]);
     }

@@ -28,7 +28,15 @@ test('-c chooses columns by field name, in any case', () => {
 });
 
 test('httpresourcespec tables summarise endpoints', () => {
-  const spec = { ID: '1', name: 'api', namespace: '/', endpoints: [{ URI: '/public/*', methods: ['GET'], public: true }, { URI: '/*', methods: ['GET', 'POST'] }] };
+  const spec = {
+    ID: '1',
+    name: 'api',
+    namespace: '/',
+    endpoints: [
+      { URI: '/public/*', methods: ['GET'], public: true },
+      { URI: '/*', methods: ['GET', 'POST'] },
+    ],
+  };
   assert.match(formatTable([spec], columnsFor(resolveKind('hrs'), undefined)), /GET \/public\/\* \(public\),GET\|POST \/\*/);
 });
 

@@ -26,7 +26,9 @@ function action(err: ApiError): string {
 }
 
 function serverSaid(err: ApiError): string[] {
-  return err.message ? [`the ${err.context.service ?? 'policy service'} said: ${err.message}${err.code && err.code !== String(err.status) ? ` (${err.code})` : ''}`] : [];
+  return err.message
+    ? [`the ${err.context.service ?? 'policy service'} said: ${err.message}${err.code && err.code !== String(err.status) ? ` (${err.code})` : ''}`]
+    : [];
 }
 
 function apiErrorLines(err: ApiError): string[] {
@@ -45,8 +47,17 @@ function apiErrorLines(err: ApiError): string[] {
     case 404:
       if (!objectVerbs.has(err.context.verb)) {
         // Not an object but the route is missing: a wrong URL, or a service that does not know the kind.
-        if (err.context.service === 'flowlog service') return [`error: flowlog has no route ${err.method} ${new URL(err.url).pathname} (404)`, ...serverSaid(err), 'hint: check that --flowlog (or MSCTL_FLOWLOG) points at flowlog'];
-        return [`error: the policy service has no route ${err.method} ${new URL(err.url).pathname} (404)`, ...serverSaid(err), 'hint: check that --api (or MSCTL_API) points at the policy service, and that it serves this kind'];
+        if (err.context.service === 'flowlog service')
+          return [
+            `error: flowlog has no route ${err.method} ${new URL(err.url).pathname} (404)`,
+            ...serverSaid(err),
+            'hint: check that --flowlog (or MSCTL_FLOWLOG) points at flowlog',
+          ];
+        return [
+          `error: the policy service has no route ${err.method} ${new URL(err.url).pathname} (404)`,
+          ...serverSaid(err),
+          'hint: check that --api (or MSCTL_API) points at the policy service, and that it serves this kind',
+        ];
       }
       return [
         `error: ${subject} was not found in namespace ${ns}`,
@@ -69,7 +80,11 @@ function apiErrorLines(err: ApiError): string[] {
     default:
       if (err.status >= 500) {
         const service = err.context.service ?? 'policy service';
-        return [`error: the ${service} failed to ${action(err)} (${err.status})`, ...serverSaid(err), `hint: retry; if it keeps failing, look at the ${service} logs`];
+        return [
+          `error: the ${service} failed to ${action(err)} (${err.status})`,
+          ...serverSaid(err),
+          `hint: retry; if it keeps failing, look at the ${service} logs`,
+        ];
       }
       return [`error: ${action(err)} failed with HTTP ${err.status}`, ...serverSaid(err)];
   }

@@ -88,18 +88,26 @@ export function loadConfigOrExit<S extends z.ZodType>(service: string, schema: S
 // Reusable field types, with messages that say how to fix the value.
 export const fields = {
   port: (fallback: number) =>
-    z.coerce.number({ message: 'must be a TCP port number' }).int().min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)').default(fallback),
+    z.coerce
+      .number({ message: 'must be a TCP port number' })
+      .int()
+      .min(1, 'must be a TCP port (1-65535)')
+      .max(65535, 'must be a TCP port (1-65535)')
+      .default(fallback),
   url: (fallback: string, protocols: string[]) =>
     z
       .string()
       .default(fallback)
-      .refine((v) => {
-        try {
-          return protocols.includes(new URL(v).protocol);
-        } catch {
-          return false;
-        }
-      }, `must be a URL with scheme ${protocols.join(' or ')}`),
+      .refine(
+        (v) => {
+          try {
+            return protocols.includes(new URL(v).protocol);
+          } catch {
+            return false;
+          }
+        },
+        `must be a URL with scheme ${protocols.join(' or ')}`,
+      ),
   milliseconds: (fallback: number) => z.coerce.number({ message: 'must be a number of milliseconds' }).int().positive('must be > 0').default(fallback),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   boolean: (fallback: boolean) =>
@@ -113,7 +121,12 @@ export const fields = {
 
 /** A PEM block given inline (or through NAME_FILE). */
 function pem(what: string) {
-  return z.string().refine((v) => /-----BEGIN [A-Z ]+-----[\s\S]+-----END [A-Z ]+-----/.test(v), `must be ${what} in PEM form (-----BEGIN …); give the file with the _FILE form of this variable`);
+  return z
+    .string()
+    .refine(
+      (v) => /-----BEGIN [A-Z ]+-----[\s\S]+-----END [A-Z ]+-----/.test(v),
+      `must be ${what} in PEM form (-----BEGIN …); give the file with the _FILE form of this variable`,
+    );
 }
 
 /** Settings every service shares. */
@@ -152,7 +165,9 @@ export interface NatsConnection {
 }
 
 export function natsConnection(settings: NatsSettings): NatsConnection {
-  const servers = settings.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = settings.NATS_URL.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const wantsTls = Boolean(settings.NATS_TLS_CA || settings.NATS_TLS_CERT) || servers.some((s) => s.startsWith('tls://'));
   return {
     servers,
@@ -224,7 +239,17 @@ export function redisConnection(settings: RedisSettings): RedisConnection {
   };
   const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   if (settings.REDIS_SENTINELS.length > 0) {
-    return defined({ sentinels: settings.REDIS_SENTINELS, name: settings.REDIS_SENTINEL_NAME, ...auth, ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA }), enableTLSForSentinelMode: true } : {}) });
+    return defined({
+      sentinels: settings.REDIS_SENTINELS,
+      name: settings.REDIS_SENTINEL_NAME,
+      ...auth,
+      ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA }), enableTLSForSentinelMode: true } : {}),
+    });
   }
-  return defined({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379), ...auth, ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA, servername: isIP(url.hostname.replace(/^\[|\]$/g, '')) ? undefined : url.hostname }) } : {}) });
+  return defined({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 6379),
+    ...auth,
+    ...(tls ? { tls: defined({ ca: settings.REDIS_TLS_CA, servername: isIP(url.hostname.replace(/^\[|\]$/g, '')) ? undefined : url.hostname }) } : {}),
+  });
 }

@@ -100,7 +100,14 @@ export const busPermissions: Readonly<Record<ServiceIdentity, BusPermissions>> =
   },
   // Reads the event stream through its durable consumer; answers nothing on the bus.
   flowlog: {
-    publish: [subjects.policyTokenVerify, subjects.policyInventory, subjects.logEvent('flowlog'), '$JS.API.INFO', ...streamOwner(eventStream).slice(0, 3), ...durableReader(eventStream, streams.events.flowlogConsumer)],
+    publish: [
+      subjects.policyTokenVerify,
+      subjects.policyInventory,
+      subjects.logEvent('flowlog'),
+      '$JS.API.INFO',
+      ...streamOwner(eventStream).slice(0, 3),
+      ...durableReader(eventStream, streams.events.flowlogConsumer),
+    ],
     subscribe: [`${inboxPrefix('flowlog')}.>`, subjects.allEvents],
     allowResponses: false,
   },

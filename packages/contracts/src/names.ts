@@ -126,4 +126,3 @@ export const headers = Object.freeze({
   /** Prefix of microseg's own headers. */
   ownPrefix: 'x-microseg-',
 });
-

@@ -56,7 +56,8 @@ test('withinSelection: the namespace listed, and its subtree only when recursive
     ['/a', '/', true, true],
     ['/', '/', false, true],
   ];
-  for (const [namespace, root, recursive, shown] of cases) assert.equal(withinSelection(namespace, root, recursive), shown, `${namespace} in ${root}${recursive ? ' recursive' : ''}`);
+  for (const [namespace, root, recursive, shown] of cases)
+    assert.equal(withinSelection(namespace, root, recursive), shown, `${namespace} in ${root}${recursive ? ' recursive' : ''}`);
 });
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -89,5 +90,8 @@ test('no service or package keeps its own namespace-path regex or subtree check'
 });
 
 test('no service builds a log event itself: every one is a kind of the catalogue, recorded with Bus.emitEvent', async () => {
-  assert.deepEqual(await offenders(/publishEvent\([^)]*LogEventSchema|MessageInitShape<typeof LogEventSchema>|eventCatalogue\.\w+\.(level|category|title|origin)/), []);
+  assert.deepEqual(
+    await offenders(/publishEvent\([^)]*LogEventSchema|MessageInitShape<typeof LogEventSchema>|eventCatalogue\.\w+\.(level|category|title|origin)/),
+    [],
+  );
 });

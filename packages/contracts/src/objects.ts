@@ -122,13 +122,7 @@ export interface NetworkAccessPolicyObject extends BaseObject {
   disabled: boolean;
 }
 
-export type PolicyObject =
-  | NamespaceObject
-  | ProcessingUnitObject
-  | ServiceObject
-  | HTTPResourceSpecObject
-  | ExternalNetworkObject
-  | NetworkAccessPolicyObject;
+export type PolicyObject = NamespaceObject | ProcessingUnitObject | ServiceObject | HTTPResourceSpecObject | ExternalNetworkObject | NetworkAccessPolicyObject;
 export type ObjectKind = PolicyObject['kind'];
 export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec', 'externalnetwork', 'networkaccesspolicy'];
 

@@ -32,8 +32,18 @@ export async function bundles(c: CredentialSet): Promise<Record<BundleName, Bund
     [f.ca]: ca,
   });
   return {
-    'nats-server': { [f.natsAuthorization]: await text(c.nats.authorizationFile), [f.serverCertificate]: await text(c.tls.nats.certFile), [f.serverKey]: await text(c.tls.nats.keyFile), [f.ca]: ca },
-    'redis-server': { [f.redisAcl]: await text(c.redis.aclFile), [f.serverCertificate]: await text(c.tls.redis.certFile), [f.serverKey]: await text(c.tls.redis.keyFile), [f.ca]: ca },
+    'nats-server': {
+      [f.natsAuthorization]: await text(c.nats.authorizationFile),
+      [f.serverCertificate]: await text(c.tls.nats.certFile),
+      [f.serverKey]: await text(c.tls.nats.keyFile),
+      [f.ca]: ca,
+    },
+    'redis-server': {
+      [f.redisAcl]: await text(c.redis.aclFile),
+      [f.serverCertificate]: await text(c.tls.redis.certFile),
+      [f.serverKey]: await text(c.tls.redis.keyFile),
+      [f.ca]: ca,
+    },
     gateway: service('gateway', false),
     authn: service('authn', true),
     policy: service('policy', false),

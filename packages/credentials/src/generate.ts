@@ -123,8 +123,13 @@ async function ensureServerCertificate(dir: string, name: string, hosts: readonl
   const wanted = [...hosts].sort().join(',');
   if (current && (await readIfExists(keyFile))) {
     const cert = new X509Certificate(current);
-    const names = (cert.subjectAltName ?? '').split(', ').map((n) => n.replace(/^(DNS|IP Address):/, '')).sort().join(',');
-    if (names === wanted && Date.parse(cert.validTo) > Date.now() + 30 * 24 * 3600_000 && cert.checkIssued(new X509Certificate(ca.ca))) return { certFile, keyFile };
+    const names = (cert.subjectAltName ?? '')
+      .split(', ')
+      .map((n) => n.replace(/^(DNS|IP Address):/, ''))
+      .sort()
+      .join(',');
+    if (names === wanted && Date.parse(cert.validTo) > Date.now() + 30 * 24 * 3600_000 && cert.checkIssued(new X509Certificate(ca.ca)))
+      return { certFile, keyFile };
   }
   const pems = await generate([{ name: 'commonName', value: hosts[0] ?? 'localhost' }], {
     keyType: 'ec',
@@ -165,7 +170,11 @@ export async function ensureCredentials(dir: string, options: CredentialOptions 
   const passwordFiles = {} as Record<RedisIdentity, string>;
   for (const identity of redisIdentities) {
     const file = join(dir, 'redis', `${identity}.password`);
-    passwords[identity] = await keepOrCreate(file, () => randomBytes(24).toString('base64url'), (v) => /^[A-Za-z0-9_-]{16,}$/.test(v));
+    passwords[identity] = await keepOrCreate(
+      file,
+      () => randomBytes(24).toString('base64url'),
+      (v) => /^[A-Za-z0-9_-]{16,}$/.test(v),
+    );
     passwordFiles[identity] = file;
   }
   const aclFile = join(dir, 'redis', 'users.acl');

@@ -38,9 +38,16 @@ export async function run(argv: readonly string[]): Promise<string[]> {
     values['redis-hosts'] = [...names('redis'), 'localhost'].join(',');
     values.only ??= 'nats-server,redis-server,gateway,authn,policy,flowlog';
   }
-  if (!values.store || !values.out) throw new Error('usage: --store DIR --out DIR [--nats-hosts a,b] [--redis-hosts a,b] [--mode 0600] [--only bundle,bundle], or --kubernetes OVERLAY_DIR [--namespace microseg]');
+  if (!values.store || !values.out)
+    throw new Error(
+      'usage: --store DIR --out DIR [--nats-hosts a,b] [--redis-hosts a,b] [--mode 0600] [--only bundle,bundle], or --kubernetes OVERLAY_DIR [--namespace microseg]',
+    );
   if (!/^0[0-7]{3}$/.test(values.mode)) throw new Error(`--mode must be an octal file mode such as 0600, not ${values.mode}`);
-  const hosts = (list: string) => list.split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = (list: string) =>
+    list
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
   const credentials = await ensureCredentials(values.store, { natsHosts: hosts(values['nats-hosts']), redisHosts: hosts(values['redis-hosts']) });
   const all = await bundles(credentials);
   const only = values.only ? hosts(values.only) : [...bundleNames];

@@ -28,7 +28,10 @@ after(async () => {
 });
 
 async function as(identity: BusIdentity): Promise<NatsConnection> {
-  const nc = await connect({ ...natsConnectOptions({ servers: [server.url], nkeySeed: credentials.nats.seeds[identity], tls: { ca: credentials.tls.ca } }, identity), name: `test-${identity}` });
+  const nc = await connect({
+    ...natsConnectOptions({ servers: [server.url], nkeySeed: credentials.nats.seeds[identity], tls: { ca: credentials.tls.ca } }, identity),
+    name: `test-${identity}`,
+  });
   open.push(nc);
   return nc;
 }
@@ -67,10 +70,13 @@ async function publishArrives(identity: BusIdentity, subject: string): Promise<b
   const nc = await as(identity);
   nc.publish(subject, new TextEncoder().encode('x'));
   await nc.flush();
-  const got = await Promise.race([(async () => {
-    for await (const _ of sub) return true;
-    return false;
-  })(), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+  const got = await Promise.race([
+    (async () => {
+      for await (const _ of sub) return true;
+      return false;
+    })(),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+  ]);
   sub.unsubscribe();
   return got;
 }
@@ -83,11 +89,20 @@ describe('the bus refuses strangers', () => {
   test('a client with an nkey the server does not know cannot connect', async () => {
     const { createUser } = await import('@nats-io/nkeys');
     const stranger = new TextDecoder().decode(createUser().getSeed());
-    await assert.rejects(connect({ ...natsConnectOptions({ servers: [server.url], nkeySeed: stranger, tls: { ca: credentials.tls.ca } }), reconnect: false }), /authorization|auth/i);
+    await assert.rejects(
+      connect({ ...natsConnectOptions({ servers: [server.url], nkeySeed: stranger, tls: { ca: credentials.tls.ca } }), reconnect: false }),
+      /authorization|auth/i,
+    );
   });
 
   test('a client that does not speak TLS is refused', async () => {
-    await assert.rejects(connect({ ...natsConnectOptions({ servers: [server.url.replace('tls://', 'nats://')], nkeySeed: credentials.nats.seeds.gateway }), tls: null, reconnect: false }));
+    await assert.rejects(
+      connect({
+        ...natsConnectOptions({ servers: [server.url.replace('tls://', 'nats://')], nkeySeed: credentials.nats.seeds.gateway }),
+        tls: null,
+        reconnect: false,
+      }),
+    );
   });
 });
 

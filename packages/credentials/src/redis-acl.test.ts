@@ -28,7 +28,17 @@ after(async () => {
 const quiet: Partial<RedisOptions> = { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, enableOfflineQueue: false };
 
 async function as(identity: RedisIdentity, password = credentials.redis.passwords[identity]): Promise<Redis> {
-  const client = new Redis({ ...quiet, ...redisConnection({ REDIS_URL: server.url, REDIS_USERNAME: identity, REDIS_PASSWORD: password, REDIS_TLS_CA: credentials.tls.ca, REDIS_SENTINELS: [], REDIS_SENTINEL_NAME: '' }) });
+  const client = new Redis({
+    ...quiet,
+    ...redisConnection({
+      REDIS_URL: server.url,
+      REDIS_USERNAME: identity,
+      REDIS_PASSWORD: password,
+      REDIS_TLS_CA: credentials.tls.ca,
+      REDIS_SENTINELS: [],
+      REDIS_SENTINEL_NAME: '',
+    }),
+  });
   client.on('error', () => undefined);
   clients.push(client);
   await client.connect();
@@ -48,7 +58,10 @@ test('no client without a password, with a wrong one, or without TLS', async () 
   const plain = new Redis({ ...quiet, host: '127.0.0.1', port, username: 'authn', password: credentials.redis.passwords.authn, connectTimeout: 1_000 });
   plain.on('error', () => undefined);
   clients.push(plain);
-  await assert.rejects(plain.connect().then(() => plain.get('x')), 'plain text to the TLS port fails');
+  await assert.rejects(
+    plain.connect().then(() => plain.get('x')),
+    'plain text to the TLS port fails',
+  );
 });
 
 test("authn's user reaches its keys only, and no server command", async () => {

@@ -77,16 +77,12 @@ describe('demo app', () => {
   it('echoes a chunked streamed body and repeated headers', async () => {
     const url = new URL(`${app.url}/_echo/stream`);
     const echo = await new Promise<EchoResponse>((resolve, reject) => {
-      const request = httpRequest(
-        url,
-        { method: 'POST', headers: { 'x-repeated': ['one', 'two'] } },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as EchoResponse));
-          response.on('error', reject);
-        },
-      );
+      const request = httpRequest(url, { method: 'POST', headers: { 'x-repeated': ['one', 'two'] } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as EchoResponse));
+        response.on('error', reject);
+      });
       request.on('error', reject);
       request.write('first,');
       setTimeout(() => request.end('second'), 20);

@@ -43,5 +43,4 @@ ${bodyHtml}
 }
 
 /** Pages carry only inline styles; no scripts, images, fonts or frames from anywhere. */
-export const PAGE_CONTENT_SECURITY_POLICY =
-  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+export const PAGE_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";

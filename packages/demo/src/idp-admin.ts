@@ -89,12 +89,7 @@ async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
  * working), then sends a logout token to each client with a back-channel logout URI that the user
  * signed in to in one of those sessions (one token per session and client, carrying that `sid`).
  */
-export async function logOutEverywhere(
-  provider: Provider,
-  store: MemoryStore,
-  stats: DemoIdpStats,
-  accountId: string,
-): Promise<BackchannelLogoutResult> {
+export async function logOutEverywhere(provider: Provider, store: MemoryStore, stats: DemoIdpStats, accountId: string): Promise<BackchannelLogoutResult> {
   const notifications: Array<{ clientId: string; sid: string | undefined }> = [];
   const grantIds = new Set<string>();
   let sessionsEnded = 0;

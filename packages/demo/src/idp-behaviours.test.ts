@@ -257,9 +257,6 @@ describe('demo IdP behaving like the standard', () => {
     } finally {
       await idp.close();
     }
-    await assert.rejects(
-      startDemoIdp({ port: 0, clients: [], behaveLike: 'ping' as DemoIdpBehaviour }),
-      /behaveLike must be one of/,
-    );
+    await assert.rejects(startDemoIdp({ port: 0, clients: [], behaveLike: 'ping' as DemoIdpBehaviour }), /behaveLike must be one of/);
   });
 });

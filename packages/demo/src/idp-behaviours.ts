@@ -80,11 +80,7 @@ export function claimsConfigFor(behaviour: DemoIdpBehaviour): NonNullable<Config
 }
 
 /** The claims the IdP can release for a user, for the client asking (oidc-provider filters them by scope). */
-export function accountClaimsFor(
-  behaviour: DemoIdpBehaviour,
-  user: DemoUser,
-  clientId: string | undefined,
-): { sub: string; [claim: string]: unknown } {
+export function accountClaimsFor(behaviour: DemoIdpBehaviour, user: DemoUser, clientId: string | undefined): { sub: string; [claim: string]: unknown } {
   const claims: { sub: string; [claim: string]: unknown } = {
     sub: user.sub,
     email: user.email,

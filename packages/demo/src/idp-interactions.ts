@@ -38,21 +38,14 @@ async function clientNameFor(provider: Provider, clientId: unknown): Promise<str
  * Consent is granted automatically: every scope, claim and resource scope the request asks for is
  * added to the (new or existing) Grant, then the interaction resumes.
  */
-async function grantEverythingRequested(
-  provider: Provider,
-  request: IncomingMessage,
-  response: ServerResponse,
-  interaction: Interaction,
-): Promise<void> {
+async function grantEverythingRequested(provider: Provider, request: IncomingMessage, response: ServerResponse, interaction: Interaction): Promise<void> {
   const accountId = interaction.session?.accountId;
   const clientId = interaction.params['client_id'];
   if (!accountId || typeof clientId !== 'string') {
     sendHtml(response, 400, renderErrorPage({ error: 'invalid_request', error_description: 'no signed-in user for consent' }));
     return;
   }
-  const grant = interaction.grantId
-    ? await provider.Grant.find(interaction.grantId)
-    : new provider.Grant({ accountId, clientId });
+  const grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : new provider.Grant({ accountId, clientId });
   if (!grant) {
     sendHtml(response, 400, renderErrorPage({ error: 'invalid_request', error_description: 'grant not found' }));
     return;
@@ -72,12 +65,7 @@ async function grantEverythingRequested(
   await provider.interactionFinished(request, response, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
-async function showInteraction(
-  provider: Provider,
-  users: readonly DemoUser[],
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
+async function showInteraction(provider: Provider, users: readonly DemoUser[], request: IncomingMessage, response: ServerResponse): Promise<void> {
   const interaction = await provider.interactionDetails(request, response);
   switch (interaction.prompt.name) {
     case 'login':
@@ -100,12 +88,7 @@ async function showInteraction(
   }
 }
 
-async function submitLogin(
-  provider: Provider,
-  users: readonly DemoUser[],
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
+async function submitLogin(provider: Provider, users: readonly DemoUser[], request: IncomingMessage, response: ServerResponse): Promise<void> {
   const interaction = await provider.interactionDetails(request, response);
   if (interaction.prompt.name !== 'login') {
     sendHtml(response, 400, renderErrorPage({ error: 'invalid_request', error_description: 'this interaction does not expect a sign-in' }));
@@ -128,12 +111,7 @@ async function submitLogin(
     );
     return;
   }
-  await provider.interactionFinished(
-    request,
-    response,
-    { login: { accountId: user.sub, amr: ['pwd'] } },
-    { mergeWithLastSubmission: false },
-  );
+  await provider.interactionFinished(request, response, { login: { accountId: user.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
 }
 
 async function abortInteraction(provider: Provider, request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -96,13 +96,7 @@ function refresh(discovery: Discovery, client: TestClient, refreshToken: string)
  * Authorization code flow with PKCE, `offline_access` and `prompt=consent` (so a refresh token is
  * issued). Signs in on the IdP's login page unless the browser already has an IdP session.
  */
-async function signIn(
-  browser: TestBrowser,
-  discovery: Discovery,
-  client: TestClient,
-  login = 'alice@example.com',
-  password = 'alice',
-): Promise<TokenResponse> {
+async function signIn(browser: TestBrowser, discovery: Discovery, client: TestClient, login = 'alice@example.com', password = 'alice'): Promise<TokenResponse> {
   const codeVerifier = randomBytes(32).toString('base64url');
   const url = new URL(discovery.authorization_endpoint);
   url.search = new URLSearchParams({
@@ -163,7 +157,15 @@ class LogoutReceiver {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keyType: 'ec',
       curve: 'P-256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     });
     this.#server = createHttpsServer({ cert: pems.cert, key: pems.private }, (request, response) => {
       const chunks: Buffer[] = [];
@@ -339,7 +341,10 @@ describe('demo IdP session lifecycle', () => {
     await receiver.waitForCount(from + 2);
 
     const tokens = logoutTokensAt(receiver, from).sort((x, y) => x.path.localeCompare(y.path));
-    assert.deepEqual(tokens.map((t) => t.path), ['/a/backchannel-logout', '/b/backchannel-logout']);
+    assert.deepEqual(
+      tokens.map((t) => t.path),
+      ['/a/backchannel-logout', '/b/backchannel-logout'],
+    );
     assertLogoutToken(tokens[0]!.claims, idp.issuer, appA.clientId, sidA);
     assertLogoutToken(tokens[1]!.claims, idp.issuer, appB.clientId, sidB);
     assert.equal(tokens[0]!.claims.sub, 'carol');
@@ -351,7 +356,11 @@ describe('demo IdP session lifecycle', () => {
     assert.equal(after.backchannelLogoutFailures - before.backchannelLogoutFailures, 0);
 
     // Carol's refresh tokens are revoked everywhere; bob is untouched.
-    for (const [client, issued] of [[appA, tokensA], [appB, tokensB], [plain, tokensPlain]] as const) {
+    for (const [client, issued] of [
+      [appA, tokensA],
+      [appB, tokensB],
+      [plain, tokensPlain],
+    ] as const) {
       const denied = await refresh(discovery, client, issued.refresh_token ?? '');
       assert.equal(denied.status, 400, client.clientId);
       assert.equal(((await denied.json()) as { error: string }).error, 'invalid_grant');
@@ -474,10 +483,7 @@ describe('demo IdP defaults', () => {
   });
 
   it('rejects a token lifetime that is not a positive whole number', async () => {
-    await assert.rejects(
-      startDemoIdp({ port: 0, clients: [], ttl: { idTokenSeconds: 0 } }),
-      /ttl\.idTokenSeconds must be a positive whole number/,
-    );
+    await assert.rejects(startDemoIdp({ port: 0, clients: [], ttl: { idTokenSeconds: 0 } }), /ttl\.idTokenSeconds must be a positive whole number/);
   });
 });
 

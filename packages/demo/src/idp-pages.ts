@@ -11,9 +11,7 @@ export type LoginPageOptions = {
 
 export function renderLoginPage(options: LoginPageOptions): string {
   const uid = encodeURIComponent(options.interactionUid);
-  const error = options.errorMessage
-    ? `<p class="error" role="alert">${escapeHtml(options.errorMessage)}</p>\n`
-    : '';
+  const error = options.errorMessage ? `<p class="error" role="alert">${escapeHtml(options.errorMessage)}</p>\n` : '';
   return renderPage(
     'Sign in — microseg demo IdP',
     `<h1>Sign in</h1>

@@ -194,8 +194,14 @@ describe('demo IdP', () => {
     assert.deepEqual(claims.groups, ['admins', 'engineering']);
 
     const jwks = (await (await fetch(discovery.jwks_uri)).json()) as { keys: Array<{ kid: string; d?: string }> };
-    assert.ok(jwks.keys.some((key) => key.kid === header.kid), 'the signing key is published');
-    assert.ok(jwks.keys.every((key) => key.d === undefined), 'no private key material is published');
+    assert.ok(
+      jwks.keys.some((key) => key.kid === header.kid),
+      'the signing key is published',
+    );
+    assert.ok(
+      jwks.keys.every((key) => key.d === undefined),
+      'no private key material is published',
+    );
 
     // The refresh token works with client_secret_post too.
     const refreshed = await fetch(discovery.token_endpoint, {

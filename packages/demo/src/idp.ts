@@ -2,15 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener } from 'node:h
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CONTENT_SECURITY_POLICY } from './html.ts';
 import { createDemoAdminHandler, isDemoAdminPath, trackStats } from './idp-admin.ts';
-import {
-  accountClaimsFor,
-  claimsConfigFor,
-  extraParamsFor,
-  isDemoIdpBehaviour,
-  issuerPathFor,
-  routesFor,
-  type DemoIdpBehaviour,
-} from './idp-behaviours.ts';
+import { accountClaimsFor, claimsConfigFor, extraParamsFor, isDemoIdpBehaviour, issuerPathFor, routesFor, type DemoIdpBehaviour } from './idp-behaviours.ts';
 import { createInteractionHandler, isInteractionPath } from './idp-interactions.ts';
 import { renderErrorPage, renderLogoutConfirmationPage, renderSignedOutPage } from './idp-pages.ts';
 import { demoIdpFetch } from './loopback-fetch.ts';
@@ -91,10 +83,9 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 function clientMetadataFor(client: DemoIdpClient): ClientMetadata {
-  const backchannelLogout: Pick<ClientMetadata, 'backchannel_logout_uri' | 'backchannel_logout_session_required'> =
-    client.backchannelLogoutUri
-      ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
-      : {};
+  const backchannelLogout: Pick<ClientMetadata, 'backchannel_logout_uri' | 'backchannel_logout_session_required'> = client.backchannelLogoutUri
+    ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+    : {};
   return {
     ...backchannelLogout,
     client_id: client.clientId,
@@ -179,7 +170,8 @@ function providerConfiguration(
         useGrantedResource: () => true,
         getResourceServerInfo(_ctx, resource, client) {
           const origins = (client.redirectUris ?? []).map((uri) => new URL(uri).origin);
-          if (!origins.includes(new URL(resource).origin)) throw new errors.InvalidTarget('the resource must be the origin of one of the client\'s redirect URIs');
+          if (!origins.includes(new URL(resource).origin))
+            throw new errors.InvalidTarget("the resource must be the origin of one of the client's redirect URIs");
           return { scope: 'openid email profile offline_access', audience: client.clientId, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
         },
       },

@@ -59,9 +59,7 @@ function fetchLoopback(url: URL, init: RequestInit): Promise<Response> {
       }, reject);
     };
     const outgoing =
-      url.protocol === 'https:'
-        ? httpsRequest(url, { ...options, rejectUnauthorized: false }, onResponse)
-        : httpRequest(url, options, onResponse);
+      url.protocol === 'https:' ? httpsRequest(url, { ...options, rejectUnauthorized: false }, onResponse) : httpRequest(url, options, onResponse);
     outgoing.on('error', reject);
     outgoing.end(body);
   });

@@ -51,13 +51,11 @@ async function runIdp(): Promise<Closable> {
   const clientSecret = requiredEnv('DEMO_CLIENT_SECRET');
   const redirectUri = process.env['DEMO_REDIRECT_URI'] || 'https://localhost:8443/aporeto/oidc/callback';
   const postLogoutRedirectUri = process.env['DEMO_POST_LOGOUT_REDIRECT_URI'] || `${new URL(redirectUri).origin}/`;
-  const backchannelLogoutUri =
-    process.env['DEMO_BACKCHANNEL_LOGOUT_URI'] || `${new URL(redirectUri).origin}/aporeto/oidc/backchannel-logout`;
+  const backchannelLogoutUri = process.env['DEMO_BACKCHANNEL_LOGOUT_URI'] || `${new URL(redirectUri).origin}/aporeto/oidc/backchannel-logout`;
   // The client the walkthrough registers by hand at a real IdP (docs/operations.md, "Try the walkthrough").
   const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
   const walkthroughBackchannelLogoutUri =
-    process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] ||
-    `${new URL(walkthroughRedirectUri).origin}/aporeto/oidc/backchannel-logout`;
+    process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] || `${new URL(walkthroughRedirectUri).origin}/aporeto/oidc/backchannel-logout`;
   const walkthrough = {
     clientId: 'walkthrough-app',
     clientSecret: 'walkthrough-secret',
@@ -75,10 +73,7 @@ async function runIdp(): Promise<Closable> {
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
-    clients: [
-      { clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri },
-      walkthrough,
-    ],
+    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri }, walkthrough],
     ttl,
     rotateRefreshTokens,
     behaveLike,

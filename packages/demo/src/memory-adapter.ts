@@ -2,14 +2,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 type StoredEntry = { payload: AdapterPayload; expiresAt: number };
 
-const GRANT_BOUND_MODELS = new Set([
-  'AccessToken',
-  'AuthorizationCode',
-  'RefreshToken',
-  'DeviceCode',
-  'BackchannelAuthenticationRequest',
-  'PreAuthorizedCode',
-]);
+const GRANT_BOUND_MODELS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
 const SWEEP_EVERY_UPSERTS = 200;
 

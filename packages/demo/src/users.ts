@@ -49,11 +49,7 @@ export function findUserBySub(users: readonly DemoUser[], sub: string): DemoUser
 }
 
 /** The user whose e-mail (case-insensitive) and password match, if any. */
-export function authenticateUser(
-  users: readonly DemoUser[],
-  login: string,
-  password: string,
-): DemoUser | undefined {
+export function authenticateUser(users: readonly DemoUser[], login: string, password: string): DemoUser | undefined {
   const wanted = login.trim().toLowerCase();
   const user = users.find((candidate) => candidate.email.toLowerCase() === wanted);
   if (!user) return undefined;

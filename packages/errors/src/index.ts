@@ -36,7 +36,8 @@ export const errorCodes = Object.freeze({
   POLICY_VALIDATION_FAILED: { status: 422, message: 'The object is invalid.' },
   POLICY_SECRET_UNREADABLE: {
     status: 503,
-    message: "Sign-in to this application is unavailable: the enforcer cannot decrypt the application's client secret. An error event tells the administrator how to fix it.",
+    message:
+      "Sign-in to this application is unavailable: the enforcer cannot decrypt the application's client secret. An error event tells the administrator how to fix it.",
   },
   // Flows and events (flowlog)
   FLOWLOG_UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },

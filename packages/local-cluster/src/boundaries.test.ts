@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { repoRoot } from './cluster.ts';
 
 const here = join(repoRoot, 'packages/local-cluster');
-const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+const importsOf = (file: string) =>
+  [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
 const sources = readdirSync(join(here, 'src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
 const testOnly = ['@microseg/testkit', 'testcontainers', 'playwright-core'];
 
@@ -20,7 +21,10 @@ test('the local cluster imports nothing from the test kit or test-only packages'
   );
   assert.deepEqual(offending, []);
   const manifest = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-  assert.deepEqual(Object.keys(manifest.dependencies ?? {}).filter((d) => testOnly.includes(d)), []);
+  assert.deepEqual(
+    Object.keys(manifest.dependencies ?? {}).filter((d) => testOnly.includes(d)),
+    [],
+  );
 });
 
 test('npm start runs the local cluster directly, not through the test kit', () => {
@@ -29,7 +33,10 @@ test('npm start runs the local cluster directly, not through the test kit', () =
   assert.ok(entry, `npm start runs a TypeScript file (${manifest.scripts.start})`);
   const imports = importsOf(join(repoRoot, entry));
   assert.ok(imports.includes('@microseg/local-cluster'), `${entry} imports @microseg/local-cluster`);
-  assert.deepEqual(imports.filter((spec) => spec.includes('testkit')), []);
+  assert.deepEqual(
+    imports.filter((spec) => spec.includes('testkit')),
+    [],
+  );
 });
 
 test('the test kit re-exports the local cluster rather than keeping a copy', () => {

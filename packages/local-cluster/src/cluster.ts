@@ -37,7 +37,18 @@ export interface ClusterPorts {
   redis: number;
 }
 
-export const defaultPorts: ClusterPorts = { gateway: 8443, walkthrough: 9443, idp: 9400, app: 3000, policy: 7070, authn: 7071, flowlog: 7080, gatewayAdmin: 7090, nats: 4223, redis: 6380 };
+export const defaultPorts: ClusterPorts = {
+  gateway: 8443,
+  walkthrough: 9443,
+  idp: 9400,
+  app: 3000,
+  policy: 7070,
+  authn: 7071,
+  flowlog: 7080,
+  gatewayAdmin: 7090,
+  nats: 4223,
+  redis: 6380,
+};
 
 export interface Replica {
   /** `authn#2` */
@@ -134,7 +145,10 @@ async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecr
 
 /** The demo gateway file (deploy/demo/gateway.yaml) with this cluster's ports allowed, and any extra ones. */
 async function renderGatewayFile(ports: ClusterPorts, extra: ClusterOptions['gatewayPorts'], outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/gateway.yaml'), 'utf8')) as { exposedPorts: number[]; processingunits: Array<{ applicationPorts: number[] }> };
+  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/gateway.yaml'), 'utf8')) as {
+    exposedPorts: number[];
+    processingunits: Array<{ applicationPorts: number[] }>;
+  };
   doc.exposedPorts = [ports.gateway, ports.walkthrough, ...(extra?.exposed ?? [])];
   for (const unit of doc.processingunits) unit.applicationPorts = [ports.app, ...(extra?.application ?? [])];
   await writeFile(outFile, stringify(doc));
@@ -194,10 +208,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const redis = await startRedis({ url: options.redisUrl, dataDir, isolated, defaultPort: ports.redis, secure: credentials });
     servers.push(redis);
     // Servers we started trust our CA; given ones bring their own (NATS_TLS_CA_FILE, REDIS_TLS_CA_FILE in our environment).
-    const natsCa: Record<string, string> = nats.origin === 'process' ? { NATS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['NATS_TLS_CA', 'NATS_TLS_CA_FILE']);
-    const redisCa: Record<string, string> = redis.origin === 'process' ? { REDIS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['REDIS_TLS_CA', 'REDIS_TLS_CA_FILE']);
+    const natsCa: Record<string, string> =
+      nats.origin === 'process' ? { NATS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['NATS_TLS_CA', 'NATS_TLS_CA_FILE']);
+    const redisCa: Record<string, string> =
+      redis.origin === 'process' ? { REDIS_TLS_CA_FILE: credentials.tls.caFile } : pick(process.env, ['REDIS_TLS_CA', 'REDIS_TLS_CA_FILE']);
     const busIdentity = (identity: BusIdentity) => ({ NATS_URL: nats.url, NATS_NKEY_SEED_FILE: credentials.nats.seedFiles[identity], ...natsCa });
-    const redisUser = (identity: RedisIdentity) => ({ REDIS_URL: redis.url, REDIS_USERNAME: identity, REDIS_PASSWORD_FILE: credentials.redis.passwordFiles[identity], ...redisCa });
+    const redisUser = (identity: RedisIdentity) => ({
+      REDIS_URL: redis.url,
+      REDIS_USERNAME: identity,
+      REDIS_PASSWORD_FILE: credentials.redis.passwordFiles[identity],
+      ...redisCa,
+    });
 
     const idpUrl = `http://localhost:${ports.idp}`;
     const gatewayUrl = `https://localhost:${ports.gateway}`;
@@ -221,7 +242,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...options.idpEnv,
       },
       app: { DEMO_APP_PORT: String(ports.app) },
-      policy: { ...busIdentity('policy'), ...common, POLICY_PORT: String(ports.policy), POLICY_BOOTSTRAP_FILES: objectsFile, OTEL_SERVICE_NAME: 'microseg-policy' },
+      policy: {
+        ...busIdentity('policy'),
+        ...common,
+        POLICY_PORT: String(ports.policy),
+        POLICY_BOOTSTRAP_FILES: objectsFile,
+        OTEL_SERVICE_NAME: 'microseg-policy',
+      },
       authn: { ...busIdentity('authn'), ...redisUser('authn'), ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
       flowlog: { ...busIdentity('flowlog'), ...redisUser('flowlog'), ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
       gateway: {
@@ -243,7 +270,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       gateway: () => httpOk(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
     };
     const entry = (name: string) =>
-      name === 'idp' || name === 'app' ? [join(repoRoot, 'packages/demo/src/main.ts'), name] : [...serviceNodeArgs(name as ServiceName), join(repoRoot, `services/${name}/src/main.ts`)];
+      name === 'idp' || name === 'app'
+        ? [join(repoRoot, 'packages/demo/src/main.ts'), name]
+        : [...serviceNodeArgs(name as ServiceName), join(repoRoot, `services/${name}/src/main.ts`)];
 
     /** `key` names the process (`authn`, or `authn#2` for a replica); `name` is the service it runs. */
     const startChild = async (key: string, name = key, env: Record<string, string> = envs[name]!, ready: () => Promise<boolean> = readiness[name]!) => {
@@ -258,10 +287,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       let exited = false;
       child.once('exit', () => (exited = true));
       children.set(key, child);
-      await waitFor(`${key} to be ready (log: ${join(logDir, `${key}.log`)})`, async () => {
-        if (exited) throw new Error(`${key} exited with code ${child.exitCode}; see ${join(logDir, `${key}.log`)}`);
-        return ready();
-      }, 30_000).catch((err: Error) => {
+      await waitFor(
+        `${key} to be ready (log: ${join(logDir, `${key}.log`)})`,
+        async () => {
+          if (exited) throw new Error(`${key} exited with code ${child.exitCode}; see ${join(logDir, `${key}.log`)}`);
+          return ready();
+        },
+        30_000,
+      ).catch((err: Error) => {
         if (exited) throw new Error(`${key} exited with code ${child.exitCode}; see ${join(logDir, `${key}.log`)}`);
         throw err;
       });
@@ -300,9 +333,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       redisUrl: redis.url,
       credentials,
       natsConnection: (identity = 'admin') =>
-        natsConnection({ NATS_URL: nats.url, NATS_NKEY_SEED: credentials.nats.seeds[identity], NATS_TLS_CA: nats.origin === 'process' ? credentials.tls.ca : undefined }),
+        natsConnection({
+          NATS_URL: nats.url,
+          NATS_NKEY_SEED: credentials.nats.seeds[identity],
+          NATS_TLS_CA: nats.origin === 'process' ? credentials.tls.ca : undefined,
+        }),
       redisOptions: (identity = 'admin') =>
-        redisConnection({ REDIS_URL: redis.url, REDIS_USERNAME: identity, REDIS_PASSWORD: credentials.redis.passwords[identity], REDIS_TLS_CA: redis.origin === 'process' ? credentials.tls.ca : undefined, REDIS_SENTINELS: [], REDIS_SENTINEL_NAME: '' }),
+        redisConnection({
+          REDIS_URL: redis.url,
+          REDIS_USERNAME: identity,
+          REDIS_PASSWORD: credentials.redis.passwords[identity],
+          REDIS_TLS_CA: redis.origin === 'process' ? credentials.tls.ca : undefined,
+          REDIS_SENTINELS: [],
+          REDIS_SENTINEL_NAME: '',
+        }),
       gatewayUrl,
       idpUrl,
       appUrl: `http://127.0.0.1:${ports.app}`,

@@ -59,7 +59,6 @@ function processServer(spawnIt: () => ChildProcess, url: string, port: number): 
   };
 }
 
-
 export interface ServerOptions {
   /** Use this URL as it is. */
   url?: string;
@@ -87,7 +86,11 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
   const port = options.isolated ? await freePort() : options.defaultPort;
   const store = join(options.dataDir, 'nats');
   await mkdir(store, { recursive: true });
-  const server = processServer(() => spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' }), `nats://127.0.0.1:${port}`, port);
+  const server = processServer(
+    () => spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' }),
+    `nats://127.0.0.1:${port}`,
+    port,
+  );
   await waitFor(`nats-server on port ${port}`, () => isListening('127.0.0.1', port));
   return server;
 }
@@ -106,7 +109,11 @@ export async function startRedis(options: ServerOptions): Promise<RunningServer>
   const port = options.isolated ? await freePort() : options.defaultPort;
   const dir = join(options.dataDir, 'redis');
   await mkdir(dir, { recursive: true });
-  const server = processServer(() => spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }), `redis://127.0.0.1:${port}`, port);
+  const server = processServer(
+    () => spawn(binary, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }),
+    `redis://127.0.0.1:${port}`,
+    port,
+  );
   await waitFor(`redis-server on port ${port}`, () => isListening('127.0.0.1', port));
   return server;
 }
@@ -126,10 +133,20 @@ async function startSecureNats(options: ServerOptions, credentials: CredentialSe
   const configFile = join(dir, 'nats-server.conf');
   await writeFile(
     configFile,
-    renderServerConfig({ host: '127.0.0.1', port, storeDir: join(dir, 'store'), authorizationFile: relative(dir, credentials.nats.authorizationFile), tls: credentials.tls.nats }),
+    renderServerConfig({
+      host: '127.0.0.1',
+      port,
+      storeDir: join(dir, 'store'),
+      authorizationFile: relative(dir, credentials.nats.authorizationFile),
+      tls: credentials.tls.nats,
+    }),
     { mode: 0o600 },
   );
-  const server = processServer(() => spawn(binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' }), `tls://127.0.0.1:${port}`, port);
+  const server = processServer(
+    () => spawn(binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' }),
+    `tls://127.0.0.1:${port}`,
+    port,
+  );
   await waitFor(`nats-server on port ${port} (log: ${join(dir, 'nats-server.log')})`, () => isListening('127.0.0.1', port));
   return server;
 }
@@ -141,18 +158,30 @@ async function startSecureRedis(options: ServerOptions, credentials: CredentialS
   const dir = join(options.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const args = [
-    '--bind', '127.0.0.1',
-    '--port', '0',
-    '--tls-port', String(port),
-    '--tls-cert-file', credentials.tls.redis.certFile,
-    '--tls-key-file', credentials.tls.redis.keyFile,
-    '--tls-ca-cert-file', credentials.tls.caFile,
-    '--tls-auth-clients', 'no',
-    '--aclfile', credentials.redis.aclFile,
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--logfile', join(dir, 'redis-server.log'),
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    credentials.tls.redis.certFile,
+    '--tls-key-file',
+    credentials.tls.redis.keyFile,
+    '--tls-ca-cert-file',
+    credentials.tls.caFile,
+    '--tls-auth-clients',
+    'no',
+    '--aclfile',
+    credentials.redis.aclFile,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--logfile',
+    join(dir, 'redis-server.log'),
   ];
   const server = processServer(() => spawn(binary, args, { stdio: 'ignore' }), `rediss://127.0.0.1:${port}`, port);
   await waitFor(`redis-server on port ${port} (log: ${join(dir, 'redis-server.log')})`, () => isListening('127.0.0.1', port));

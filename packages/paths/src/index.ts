@@ -30,20 +30,36 @@ const PROBLEMS = {
     request: 'path parameter (;) in path; path parameters such as ;jsessionid= are refused, not stripped',
     pattern: 'must not contain ; (the gateway refuses request paths with path parameters such as ;jsessionid=, so it could never match); leave the ;… part out',
   },
-  invalidEscape: { request: 'invalid percent-encoding in path', pattern: 'must not contain invalid percent-encoding; write % as %25 and every escape as % and two hex digits' },
-  encodedSlash: { request: 'encoded slash in path', pattern: 'must not contain %2F (the gateway refuses encoded slashes); write / between segments, or ? or * for a segment' },
+  invalidEscape: {
+    request: 'invalid percent-encoding in path',
+    pattern: 'must not contain invalid percent-encoding; write % as %25 and every escape as % and two hex digits',
+  },
+  encodedSlash: {
+    request: 'encoded slash in path',
+    pattern: 'must not contain %2F (the gateway refuses encoded slashes); write / between segments, or ? or * for a segment',
+  },
   encodedBackslash: { request: 'encoded backslash in path', pattern: 'must not contain %5C (the gateway refuses encoded backslashes); leave it out' },
   encodedSemicolon: { request: 'encoded semicolon in path', pattern: 'must not contain %3B (the gateway refuses encoded semicolons); leave it out' },
   encodedNul: { request: 'encoded NUL in path', pattern: 'must not contain %00; remove it' },
   encodedControl: { request: 'encoded control character in path', pattern: 'must not contain encoded control characters (%01-%1F, %7F); remove them' },
-  overlong: { request: 'overlong UTF-8 in path', pattern: 'must not contain overlong UTF-8 (%C0%AE is not a dot); write each character in its shortest UTF-8 form' },
-  invalidUtf8: { request: 'invalid UTF-8 in path', pattern: 'must not contain escapes that are not UTF-8 (%FF, a lone %C3, %ED%A0%80); write characters as UTF-8, é as %C3%A9' },
+  overlong: {
+    request: 'overlong UTF-8 in path',
+    pattern: 'must not contain overlong UTF-8 (%C0%AE is not a dot); write each character in its shortest UTF-8 form',
+  },
+  invalidUtf8: {
+    request: 'invalid UTF-8 in path',
+    pattern: 'must not contain escapes that are not UTF-8 (%FF, a lone %C3, %ED%A0%80); write characters as UTF-8, é as %C3%A9',
+  },
   compatibilityDotOrSlash: {
     request: 'character whose NFKC form holds . / \\ ; or % in path',
-    pattern: 'must not contain characters that Unicode normalisation (NFKC) turns into . / \\ ; or % (such as ．, ／, ＼, ‥, ；, ％); write plain ASCII instead',
+    pattern:
+      'must not contain characters that Unicode normalisation (NFKC) turns into . / \\ ; or % (such as ．, ／, ＼, ‥, ；, ％); write plain ASCII instead',
   },
   dotSegment: { request: 'dot segment survives normalisation', pattern: 'must not contain dot segments (. or .., also as %2E); write the path they lead to' },
-  questionInSegment: { request: 'question mark in path', pattern: 'must not contain ? inside a segment (? alone is the one-segment wildcard; the query is never matched); write %3F for a literal ?' },
+  questionInSegment: {
+    request: 'question mark in path',
+    pattern: 'must not contain ? inside a segment (? alone is the one-segment wildcard; the query is never matched); write %3F for a literal ?',
+  },
 } as const;
 
 type Problem = keyof typeof PROBLEMS;

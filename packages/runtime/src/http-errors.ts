@@ -14,7 +14,10 @@ export function asMicrosegError(err: unknown): MicrosegError {
 }
 
 export function sendMicrosegError(reply: FastifyReply, error: MicrosegError): FastifyReply {
-  return reply.code(error.status).headers(error.headers ?? {}).send(error.toJSON());
+  return reply
+    .code(error.status)
+    .headers(error.headers ?? {})
+    .send(error.toJSON());
 }
 
 /** Install the shared error and not-found handlers on `app` (or an encapsulated plugin scope). */

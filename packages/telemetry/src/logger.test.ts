@@ -10,7 +10,10 @@ test('a logged request URL loses its query string (`?token=`, `?code=`); other s
 
   const lines: string[] = [];
   const logger = createLogger('test', 'info', { write: (line: string) => void lines.push(line) });
-  logger.info({ req: { method: 'GET', url: '/services?token=mst_0123456789abcdef_secret', headers: { authorization: 'Bearer x', cookie: 'a=b' } } }, 'incoming request');
+  logger.info(
+    { req: { method: 'GET', url: '/services?token=mst_0123456789abcdef_secret', headers: { authorization: 'Bearer x', cookie: 'a=b' } } },
+    'incoming request',
+  );
   logger.info({ service: { OIDCClientSecret: 'hush' }, session: { ticket: 't' } }, 'other');
   const [first, second] = lines.map((l) => JSON.parse(l));
   assert.equal(first.req.url, '/services?[redacted]');

@@ -19,34 +19,37 @@ export function redactUrlQuery(url: unknown): unknown {
  * the query string of a logged request URL.
  */
 export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
-  return pino({
-    level,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: {
-      paths: [
-        'req.headers.cookie',
-        'req.headers.authorization',
-        'headers.cookie',
-        'headers.authorization',
-        '*.OIDCClientSecret',
-        '*.TLSCertificateKey',
-        '*.clientSecret',
-        '*.ticket',
-        '*.code',
-        '*.refresh_token',
-        '*.id_token',
-        '*.access_token',
-        'req.url',
-      ],
-      censor: (value: unknown, path: unknown[]) => (path.at(-2) === 'req' && path.at(-1) === 'url' ? redactUrlQuery(value) : '[redacted]'),
+  return pino(
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: [
+          'req.headers.cookie',
+          'req.headers.authorization',
+          'headers.cookie',
+          'headers.authorization',
+          '*.OIDCClientSecret',
+          '*.TLSCertificateKey',
+          '*.clientSecret',
+          '*.ticket',
+          '*.code',
+          '*.refresh_token',
+          '*.id_token',
+          '*.access_token',
+          'req.url',
+        ],
+        censor: (value: unknown, path: unknown[]) => (path.at(-2) === 'req' && path.at(-1) === 'url' ? redactUrlQuery(value) : '[redacted]'),
+      },
+      mixin() {
+        const span = trace.getActiveSpan();
+        if (!span) return {};
+        const ctx = span.spanContext();
+        return { trace_id: ctx.traceId, span_id: ctx.spanId };
+      },
     },
-    mixin() {
-      const span = trace.getActiveSpan();
-      if (!span) return {};
-      const ctx = span.spanContext();
-      return { trace_id: ctx.traceId, span_id: ctx.spanId };
-    },
-  }, destination);
+    destination,
+  );
 }

@@ -18,22 +18,106 @@ function lazy<T>(make: () => T): () => T {
 }
 
 export const metrics = {
-  gatewayRequests: lazy(() => new Counter({ name: 'microseg_gateway_requests_total', help: 'Requests decided by the gateway.', labelNames: ['service', 'decision', 'drop_reason'], registers: [registry] })),
-  gatewayRequestDuration: lazy(() => new Histogram({ name: 'microseg_gateway_request_duration_seconds', help: 'Time from request to response head, seconds.', buckets: latencyBuckets, registers: [registry] })),
-  gatewayUpstreamDuration: lazy(() => new Histogram({ name: 'microseg_gateway_upstream_duration_seconds', help: 'Time the application took to answer (headers), seconds.', buckets: latencyBuckets, registers: [registry] })),
-  gatewayUpstreamErrors: lazy(() => new Counter({ name: 'microseg_gateway_upstream_errors_total', help: 'Upstream failures by kind (unreachable, timeout).', labelNames: ['kind'], registers: [registry] })),
-  gatewayCacheHits: lazy(() => new Counter({ name: 'microseg_gateway_cache_hits_total', help: 'Answers served from a gateway cache.', labelNames: ['cache'], registers: [registry] })),
-  gatewayCacheMisses: lazy(() => new Counter({ name: 'microseg_gateway_cache_misses_total', help: 'Questions a gateway cache could not answer.', labelNames: ['cache'], registers: [registry] })),
-  busRequestDuration: lazy(() => new Histogram({ name: 'microseg_bus_request_duration_seconds', help: 'NATS request/reply latency by subject, seconds.', labelNames: ['subject', 'outcome'], buckets: latencyBuckets, registers: [registry] })),
-  authnLogins: lazy(() => new Counter({ name: 'microseg_authn_logins_total', help: 'Completed logins by result.', labelNames: ['result'], registers: [registry] })),
-  authnRefreshes: lazy(() => new Counter({ name: 'microseg_authn_refreshes_total', help: 'Token refreshes by result.', labelNames: ['result'], registers: [registry] })),
-  policyDecisions: lazy(() => new Counter({ name: 'microseg_policy_decisions_total', help: 'Authorization decisions by result and reason.', labelNames: ['decision', 'reason'], registers: [registry] })),
-  flowlogConsumerLag: lazy(() => new Gauge({ name: 'microseg_flowlog_consumer_lag', help: 'Events waiting in the JetStream consumer.', registers: [registry] })),
-  flowlogEventsStored: lazy(() => new Counter({ name: 'microseg_flowlog_events_stored_total', help: 'Events stored by kind (flow, event) and whether they were new.', labelNames: ['kind', 'outcome'], registers: [registry] })),
+  gatewayRequests: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_gateway_requests_total',
+        help: 'Requests decided by the gateway.',
+        labelNames: ['service', 'decision', 'drop_reason'],
+        registers: [registry],
+      }),
+  ),
+  gatewayRequestDuration: lazy(
+    () =>
+      new Histogram({
+        name: 'microseg_gateway_request_duration_seconds',
+        help: 'Time from request to response head, seconds.',
+        buckets: latencyBuckets,
+        registers: [registry],
+      }),
+  ),
+  gatewayUpstreamDuration: lazy(
+    () =>
+      new Histogram({
+        name: 'microseg_gateway_upstream_duration_seconds',
+        help: 'Time the application took to answer (headers), seconds.',
+        buckets: latencyBuckets,
+        registers: [registry],
+      }),
+  ),
+  gatewayUpstreamErrors: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_gateway_upstream_errors_total',
+        help: 'Upstream failures by kind (unreachable, timeout).',
+        labelNames: ['kind'],
+        registers: [registry],
+      }),
+  ),
+  gatewayCacheHits: lazy(
+    () =>
+      new Counter({ name: 'microseg_gateway_cache_hits_total', help: 'Answers served from a gateway cache.', labelNames: ['cache'], registers: [registry] }),
+  ),
+  gatewayCacheMisses: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_gateway_cache_misses_total',
+        help: 'Questions a gateway cache could not answer.',
+        labelNames: ['cache'],
+        registers: [registry],
+      }),
+  ),
+  busRequestDuration: lazy(
+    () =>
+      new Histogram({
+        name: 'microseg_bus_request_duration_seconds',
+        help: 'NATS request/reply latency by subject, seconds.',
+        labelNames: ['subject', 'outcome'],
+        buckets: latencyBuckets,
+        registers: [registry],
+      }),
+  ),
+  authnLogins: lazy(
+    () => new Counter({ name: 'microseg_authn_logins_total', help: 'Completed logins by result.', labelNames: ['result'], registers: [registry] }),
+  ),
+  authnRefreshes: lazy(
+    () => new Counter({ name: 'microseg_authn_refreshes_total', help: 'Token refreshes by result.', labelNames: ['result'], registers: [registry] }),
+  ),
+  policyDecisions: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_policy_decisions_total',
+        help: 'Authorization decisions by result and reason.',
+        labelNames: ['decision', 'reason'],
+        registers: [registry],
+      }),
+  ),
+  flowlogConsumerLag: lazy(
+    () => new Gauge({ name: 'microseg_flowlog_consumer_lag', help: 'Events waiting in the JetStream consumer.', registers: [registry] }),
+  ),
+  flowlogEventsStored: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_flowlog_events_stored_total',
+        help: 'Events stored by kind (flow, event) and whether they were new.',
+        labelNames: ['kind', 'outcome'],
+        registers: [registry],
+      }),
+  ),
 };
 
 /** OAuth 2.0 token endpoint error codes (RFC 6749 §5.2) and OIDC's refresh-relevant ones: the IdP-chosen values a label may take. */
-const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'temporarily_unavailable', 'server_error']);
+const OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+  'temporarily_unavailable',
+  'server_error',
+]);
 
 /** An identity provider's `error` as a label value: itself when it is a standard code, else `other_idp_error`. */
 export function oauthErrorLabel(error: unknown): string {

@@ -17,7 +17,8 @@ export function tracesItsOwnRequests(server: object): void {
   // The instrumentation wraps `Server.prototype.emit`; even for a request its hook ignores, it binds the
   // request's and response's listeners to a context. This server gets the unwrapped `emit`.
   const emit = (server as { emit?: { __original?: unknown; __wrapped?: boolean } }).emit;
-  if (emit?.__wrapped === true && typeof emit.__original === 'function') Object.defineProperty(server, 'emit', { value: emit.__original, writable: true, configurable: true });
+  if (emit?.__wrapped === true && typeof emit.__original === 'function')
+    Object.defineProperty(server, 'emit', { value: emit.__original, writable: true, configurable: true });
 }
 
 function carriesTraceparent(headers: unknown): boolean {

@@ -123,7 +123,10 @@ test('rotation publishes the new key; raw answers and delays replace an endpoint
   const kid = await idp.rotateKeys();
   assert.notEqual(kid, before);
   const { keys } = (await (await fetch(`${idp.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
-  assert.deepEqual(keys.map((k) => k.kid), [kid]);
+  assert.deepEqual(
+    keys.map((k) => k.kid),
+    [kid],
+  );
 
   idp.setScenario({ answers: { jwks: { status: 503, headers: { 'content-type': 'text/html' }, body: '<h1>down</h1>' } }, delayMs: { jwks: 200 } });
   const started = Date.now();

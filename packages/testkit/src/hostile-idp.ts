@@ -249,7 +249,8 @@ export async function startHostileIdp(options: HostileIdpOptions = {}): Promise<
       return sendJson(res, 400, { error: 'invalid_request', error_description: 'redirect_uri is not a URL' });
     }
     if (!client) return sendJson(res, 400, { error: 'invalid_client', error_description: 'unknown client_id' });
-    if (client.redirectUris && !client.redirectUris.includes(redirectUri)) return sendJson(res, 400, { error: 'invalid_request', error_description: 'redirect_uri is not registered' });
+    if (client.redirectUris && !client.redirectUris.includes(redirectUri))
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'redirect_uri is not registered' });
     const script = scenario.authorization ?? {};
     const params = target.searchParams;
     if (query.get('response_type') !== 'code') {
@@ -286,14 +287,22 @@ export async function startHostileIdp(options: HostileIdpOptions = {}): Promise<
     const form = new URLSearchParams(body);
     const lax = scenario.lax ?? {};
     const client = authenticate(req, form, clients);
-    if (!client && !lax.clientAuth) return sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' }, { 'www-authenticate': 'Basic realm="hostile"' });
+    if (!client && !lax.clientAuth)
+      return sendJson(
+        res,
+        401,
+        { error: 'invalid_client', error_description: 'client authentication failed' },
+        { 'www-authenticate': 'Basic realm="hostile"' },
+      );
     if (form.get('grant_type') !== 'authorization_code') return sendJson(res, 400, { error: 'unsupported_grant_type' });
     const codeValue = form.get('code') ?? '';
     const code = codes.get(codeValue);
     if (!code) return sendJson(res, 400, { error: 'invalid_grant', error_description: 'unknown code' });
     if (code.used && !lax.codeReuse) return sendJson(res, 400, { error: 'invalid_grant', error_description: 'code already used' });
-    if (!lax.clientAuth && code.clientId !== client?.clientId) return sendJson(res, 400, { error: 'invalid_grant', error_description: 'code issued to another client' });
-    if (!lax.redirectUri && form.get('redirect_uri') !== code.redirectUri) return sendJson(res, 400, { error: 'invalid_grant', error_description: 'redirect_uri differs' });
+    if (!lax.clientAuth && code.clientId !== client?.clientId)
+      return sendJson(res, 400, { error: 'invalid_grant', error_description: 'code issued to another client' });
+    if (!lax.redirectUri && form.get('redirect_uri') !== code.redirectUri)
+      return sendJson(res, 400, { error: 'invalid_grant', error_description: 'redirect_uri differs' });
     if (!lax.pkce) {
       const verifier = form.get('code_verifier');
       if (code.codeChallenge === undefined) {
@@ -310,7 +319,10 @@ export async function startHostileIdp(options: HostileIdpOptions = {}): Promise<
         token_type: 'Bearer',
         expires_in: 300,
         scope: code.scope,
-        id_token: idToken(code, clients.find((c) => c.clientId === code.clientId)),
+        id_token: idToken(
+          code,
+          clients.find((c) => c.clientId === code.clientId),
+        ),
       },
       scenario.tokenResponse,
     );
@@ -324,7 +336,16 @@ export async function startHostileIdp(options: HostileIdpOptions = {}): Promise<
     const rest = tenantMatch?.[2] ?? parsed.pathname;
     const endpoint: HostileEndpoint = !tenant && rest === '/attacker/jwks' ? 'attacker_jwks' : (ENDPOINTS[rest] ?? 'unknown');
     const body = req.method === 'POST' ? (await readBody(req)).toString('utf8') : '';
-    requests.push({ at: Date.now(), method: req.method ?? '', path: parsed.pathname, query: parsed.searchParams, endpoint, tenant, headers: { ...req.headers }, body });
+    requests.push({
+      at: Date.now(),
+      method: req.method ?? '',
+      path: parsed.pathname,
+      query: parsed.searchParams,
+      endpoint,
+      tenant,
+      headers: { ...req.headers },
+      body,
+    });
 
     const delay = scenario.delayMs?.[endpoint];
     if (delay) await new Promise((r) => setTimeout(r, delay));

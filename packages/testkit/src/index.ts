@@ -1,7 +1,35 @@
 // @microseg/testkit: what tests need besides the code they test. The local cluster (the servers, ports and
 // the whole cluster that `npm start` runs) is its own package; the kit re-exports it so tests import one place.
-export { startCluster, defaultPorts, repoRoot, serviceNames, serviceNodeArgs, GATEWAY_V8_FLAGS, freePort, isListening, waitFor, which, type Cluster, type ClusterOptions, type ClusterPorts, type Replica, type ServiceName, type RunningServer, type ServerOptions } from '@microseg/local-cluster';
+export {
+  startCluster,
+  defaultPorts,
+  repoRoot,
+  serviceNames,
+  serviceNodeArgs,
+  GATEWAY_V8_FLAGS,
+  freePort,
+  isListening,
+  waitFor,
+  which,
+  type Cluster,
+  type ClusterOptions,
+  type ClusterPorts,
+  type Replica,
+  type ServiceName,
+  type RunningServer,
+  type ServerOptions,
+} from '@microseg/local-cluster';
 export { startNats, startRedis } from './servers.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
-export { startHostileIdp, type HostileIdp, type HostileIdpOptions, type HostileScenario, type HostileClient, type HostileRequest, type HostileEndpoint, type IdTokenForgery, type RawAnswer } from './hostile-idp.ts';
+export {
+  startHostileIdp,
+  type HostileIdp,
+  type HostileIdpOptions,
+  type HostileScenario,
+  type HostileClient,
+  type HostileRequest,
+  type HostileEndpoint,
+  type IdTokenForgery,
+  type RawAnswer,
+} from './hostile-idp.ts';

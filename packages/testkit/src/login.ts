@@ -29,7 +29,11 @@ export async function loginWithHttp(gatewayUrl: string, login: string, password:
   const loginUrl = new URL(form.action, start.response.url);
   const posted = await browser.navigate(
     loginUrl,
-    { method: 'POST', headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form.fields, login, password }) },
+    {
+      method: 'POST',
+      headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, login, password }),
+    },
     `${gatewayUrl}/aporeto/oidc/callback`,
   );
   if (!posted.stoppedAt) throw new Error(`login did not reach the callback: ${posted.body?.slice(0, 300)}`);

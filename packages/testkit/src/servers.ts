@@ -7,7 +7,11 @@ import { startNats as localNats, startRedis as localRedis, type RunningServer, t
 export async function startNats(options: ServerOptions): Promise<RunningServer> {
   if (wantsContainer(options) && (await dockerAnswers())) {
     const { GenericContainer, Wait } = await import('testcontainers');
-    const container = await new GenericContainer('nats:2.10-alpine').withCommand(['-js']).withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/)).start();
+    const container = await new GenericContainer('nats:2.10-alpine')
+      .withCommand(['-js'])
+      .withExposedPorts(4222)
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .start();
     return { url: `nats://${container.getHost()}:${container.getMappedPort(4222)}`, origin: 'container', stop: async () => void (await container.stop()) };
   }
   return localNats(options);
@@ -16,7 +20,10 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
 export async function startRedis(options: ServerOptions): Promise<RunningServer> {
   if (wantsContainer(options) && (await dockerAnswers())) {
     const { GenericContainer, Wait } = await import('testcontainers');
-    const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/)).start();
+    const container = await new GenericContainer('redis:7-alpine')
+      .withExposedPorts(6379)
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .start();
     return { url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`, origin: 'container', stop: async () => void (await container.stop()) };
   }
   return localRedis(options);

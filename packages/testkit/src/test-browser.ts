@@ -75,11 +75,7 @@ export class TestBrowser {
    * Follows redirects like a browser (as GET) until a response is not a redirect or the next location
    * starts with `stopAt` (a relying party's callback the test cannot reach), which is returned as-is.
    */
-  async navigate(
-    target: string | URL,
-    init: RequestInit = {},
-    stopAt?: string,
-  ): Promise<{ response?: Response; body?: string; stoppedAt?: URL }> {
+  async navigate(target: string | URL, init: RequestInit = {}, stopAt?: string): Promise<{ response?: Response; body?: string; stoppedAt?: URL }> {
     let url = new URL(target);
     let requestInit = init;
     for (let hop = 0; hop < 20; hop += 1) {

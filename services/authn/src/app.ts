@@ -32,7 +32,13 @@ export interface AuthnApp {
 export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promise<AuthnApp> {
   // Commands fail fast while Redis is away (the gateway answers 503); the client reconnects by itself,
   // also when Redis is not there at start (readyz says so meanwhile).
-  const redis = new Redis({ maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000), ...redisConnection(config) });
+  const redis = new Redis({
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+    retryStrategy: (n: number) => Math.min(n * 200, 2_000),
+    ...redisConnection(config),
+  });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const bus = await Bus.connect({ connection: natsConnection(config), identity: 'authn', name: 'microseg-authn', logger, manageEventStream: false });
 
@@ -45,11 +51,13 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
 
   const sessions = new SessionStore(redis);
   // Sessions from before the by-name index (revocation by user) join it once, when Redis is first reached.
-  onceRedisReady(redis, () =>
-    void sessions.completeNameIndex().then(
-      (indexed) => indexed !== undefined && logger.info({ indexed }, 'sessions added to the by-name index'),
-      (err: Error) => logger.warn({ err: err.message }, 'the by-name session index could not be completed; it is tried again at the next start'),
-    ),
+  onceRedisReady(
+    redis,
+    () =>
+      void sessions.completeNameIndex().then(
+        (indexed) => indexed !== undefined && logger.info({ indexed }, 'sessions added to the by-name index'),
+        (err: Error) => logger.warn({ err: err.message }, 'the by-name session index could not be completed; it is tried again at the next start'),
+      ),
   );
   const counters = { refreshes: 0, failures: 0, lookups: 0 };
   const events = new AuthnEvents(bus);
@@ -64,7 +72,9 @@ export async function buildAuthnApp(config: AuthnConfig, logger: Logger): Promis
   // A revocation is remembered as long as the longest bearer token it covers may live.
   const revocations = new BearerRevocations(redis, config.AUTHN_BEARER_MAX_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS);
   const sessionDeps: SessionDeps = { bus, redis, sessions, clients, revocations, events, lookupCacheMs: config.AUTHN_LOOKUP_CACHE_MS, counters };
-  const cancelServing = onceRedisReady(redis, () => serveAuthn(bus, { login, sessions: sessionDeps, bearer: { clients, revocations, maxLifetimeSeconds: config.AUTHN_BEARER_MAX_LIFETIME_SECONDS } }));
+  const cancelServing = onceRedisReady(redis, () =>
+    serveAuthn(bus, { login, sessions: sessionDeps, bearer: { clients, revocations, maxLifetimeSeconds: config.AUTHN_BEARER_MAX_LIFETIME_SECONDS } }),
+  );
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));

@@ -92,34 +92,73 @@ test('revoking a user records the revocation, broadcasts that bearer answers mus
   const sessions = new SessionStore(redis);
   const now = Date.now();
   await sessions.create({
-    v: 2, serviceId: 'svc-1', namespace: '/acme/team-b', user: 'alice@example.com', subject: 'alice', issuer: 'https://idp.example.com', audience: 'app',
-    tags: ['email=alice@example.com'], idToken: 'x.y.z', createdAtMs: now, tokensIssuedAtMs: now, tokensExpireAtMs: now + 60_000, absoluteExpiresAtMs: now + 60_000, idleTimeoutMs: 60_000,
+    v: 2,
+    serviceId: 'svc-1',
+    namespace: '/acme/team-b',
+    user: 'alice@example.com',
+    subject: 'alice',
+    issuer: 'https://idp.example.com',
+    audience: 'app',
+    tags: ['email=alice@example.com'],
+    idToken: 'x.y.z',
+    createdAtMs: now,
+    tokensIssuedAtMs: now,
+    tokensExpireAtMs: now + 60_000,
+    absoluteExpiresAtMs: now + 60_000,
+    idleTimeoutMs: 60_000,
   });
   const before = Date.now();
   const from = broadcasts.length;
-  const reply = await revokeSessions(depsWith(sessions), { namespace: '/acme', recursive: true, user: 'alice@example.com', sessionId: '', revokedBy: 'admin-token' } as never);
+  const reply = await revokeSessions(depsWith(sessions), {
+    namespace: '/acme',
+    recursive: true,
+    user: 'alice@example.com',
+    sessionId: '',
+    revokedBy: 'admin-token',
+  } as never);
   assert.equal(reply.revoked?.length, 1, 'her session was revoked');
   const at = await revocations.revokedAtMs(['alice', 'alice@example.com'], '/acme/team-b');
   assert.ok(at >= before && at <= Date.now(), 'her bearer tokens until now are revoked');
   await waitFor('the broadcasts', async () => broadcasts.slice(from).some((m) => m.bearerAnswers), 2_000, 10);
-  assert.ok(broadcasts.slice(from).some((m) => m.sessionId && !m.bearerAnswers), 'the session itself was broadcast too');
+  assert.ok(
+    broadcasts.slice(from).some((m) => m.sessionId && !m.bearerAnswers),
+    'the session itself was broadcast too',
+  );
   assert.ok(events.some((e) => e.title === 'Bearer tokens revoked' && /alice@example\.com.*\/acme and below.*admin-token/.test(e.content)));
 });
 
 test('revoking a user who has no session still revokes her bearer tokens', async () => {
   const from = broadcasts.length;
-  await revokeSessions(depsWith(new SessionStore(redis)), { namespace: '/acme/team-b', recursive: false, user: 'erin@example.com', sessionId: '', revokedBy: '' } as never);
+  await revokeSessions(depsWith(new SessionStore(redis)), {
+    namespace: '/acme/team-b',
+    recursive: false,
+    user: 'erin@example.com',
+    sessionId: '',
+    revokedBy: '',
+  } as never);
   assert.ok((await revocations.revokedAtMs(['erin@example.com'], '/acme/team-b')) > 0);
   assert.equal(await revocations.revokedAtMs(['erin@example.com'], '/acme/team-b/dev'), 0, 'not below the namespace without recursion');
   await waitFor('the bearer broadcast', async () => broadcasts.slice(from).some((m) => m.bearerAnswers), 2_000, 10);
 });
 
-test('revoking one session by id leaves the user\'s bearer tokens alone', async () => {
+test("revoking one session by id leaves the user's bearer tokens alone", async () => {
   const sessions = new SessionStore(redis);
   const now = Date.now();
   const created = await sessions.create({
-    v: 2, serviceId: 'svc-1', namespace: '/acme/team-b', user: 'frank@example.com', subject: 'frank', issuer: 'https://idp.example.com', audience: 'app',
-    tags: [], idToken: 'x.y.z', createdAtMs: now, tokensIssuedAtMs: now, tokensExpireAtMs: now + 60_000, absoluteExpiresAtMs: now + 60_000, idleTimeoutMs: 60_000,
+    v: 2,
+    serviceId: 'svc-1',
+    namespace: '/acme/team-b',
+    user: 'frank@example.com',
+    subject: 'frank',
+    issuer: 'https://idp.example.com',
+    audience: 'app',
+    tags: [],
+    idToken: 'x.y.z',
+    createdAtMs: now,
+    tokensIssuedAtMs: now,
+    tokensExpireAtMs: now + 60_000,
+    absoluteExpiresAtMs: now + 60_000,
+    idleTimeoutMs: 60_000,
   });
   await revokeSessions(depsWith(sessions), { namespace: '/acme/team-b', recursive: false, user: '', sessionId: created.id, revokedBy: '' } as never);
   assert.equal(await revocations.revokedAtMs(['frank', 'frank@example.com'], '/acme/team-b'), 0);

@@ -38,7 +38,9 @@ function depsFor(provider: Provider = {}): BearerDeps {
       acceptBearerTokens: true,
       allowedTenants: provider.allowedTenants ?? [],
     },
-    config: { serverMetadata: () => ({ issuer: provider.issuer ?? ISSUER, jwks_uri: `${ISSUER}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'HS256'] }) },
+    config: {
+      serverMetadata: () => ({ issuer: provider.issuer ?? ISSUER, jwks_uri: `${ISSUER}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'HS256'] }),
+    },
     fetch: async () => new Response(JSON.stringify({ keys: [publicJwk] }), { headers: { 'content-type': 'application/json' } }),
   } as unknown as OidcClient;
   return {
@@ -50,7 +52,17 @@ function depsFor(provider: Provider = {}): BearerDeps {
 
 const now = () => Math.floor(Date.now() / 1000);
 const LOADED_AT = Date.now();
-const accessClaims = (): JWTPayload => ({ iss: ISSUER, aud: CLIENT_ID, sub: 'alice', email: 'alice@example.com', iat: now(), exp: now() + 300, client_id: CLIENT_ID, scope: 'openid email', jti: randomUUID() });
+const accessClaims = (): JWTPayload => ({
+  iss: ISSUER,
+  aud: CLIENT_ID,
+  sub: 'alice',
+  email: 'alice@example.com',
+  iat: now(),
+  exp: now() + 300,
+  client_id: CLIENT_ID,
+  scope: 'openid email',
+  jti: randomUUID(),
+});
 
 async function signed(claims: JWTPayload, header: Record<string, unknown> = { typ: 'at+jwt' }): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).sign(privateKey);
@@ -74,18 +86,44 @@ const cases: Array<{ name: string; token: () => Promise<string> | string; provid
   { name: 'typ At+JWT (case-insensitive)', token: () => signed(accessClaims(), { typ: 'At+JWT' }), accepted: true },
   { name: 'no typ (Okta)', token: () => signed(accessClaims(), {}), accepted: true },
   { name: 'an ID token (nonce)', token: () => signed({ ...accessClaims(), nonce: 'n-0S6_WzA2Mj' }, { typ: 'JWT' }), accepted: false },
-  { name: 'an ID token without nonce but with at_hash', token: () => signed({ ...accessClaims(), at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }, { typ: 'JWT' }), accepted: false },
+  {
+    name: 'an ID token without nonce but with at_hash',
+    token: () => signed({ ...accessClaims(), at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }, { typ: 'JWT' }),
+    accepted: false,
+  },
   { name: 'an ID token with c_hash', token: () => signed({ ...accessClaims(), c_hash: 'LDktKdoQak3Pk0cnXxCltA' }, {}), accepted: false },
-  { name: 'a Keycloak access token (payload typ Bearer) with the login\'s nonce, with the keycloak profile', token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }), provider: { profile: 'keycloak' }, accepted: true },
-  { name: 'a token with payload typ Bearer and a nonce, without the keycloak profile', token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }), accepted: false },
-  { name: 'a Keycloak ID token (payload typ ID), even without a nonce', token: () => signed({ ...accessClaims(), typ: 'ID' }, { typ: 'JWT' }), provider: { profile: 'keycloak' }, accepted: false },
-  { name: 'a logout token (events)', token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' }), accepted: false },
-  { name: 'a logout token typed JWT (events)', token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'JWT' }), accepted: false },
+  {
+    name: "a Keycloak access token (payload typ Bearer) with the login's nonce, with the keycloak profile",
+    token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }),
+    provider: { profile: 'keycloak' },
+    accepted: true,
+  },
+  {
+    name: 'a token with payload typ Bearer and a nonce, without the keycloak profile',
+    token: () => signed({ ...accessClaims(), typ: 'Bearer', nonce: 'n-1' }, { typ: 'JWT' }),
+    accepted: false,
+  },
+  {
+    name: 'a Keycloak ID token (payload typ ID), even without a nonce',
+    token: () => signed({ ...accessClaims(), typ: 'ID' }, { typ: 'JWT' }),
+    provider: { profile: 'keycloak' },
+    accepted: false,
+  },
+  {
+    name: 'a logout token (events)',
+    token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' }),
+    accepted: false,
+  },
+  {
+    name: 'a logout token typed JWT (events)',
+    token: () => signed({ ...accessClaims(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'JWT' }),
+    accepted: false,
+  },
   { name: 'typ logout+jwt alone', token: () => signed(accessClaims(), { typ: 'logout+jwt' }), accepted: false },
   { name: 'typ secevent+jwt', token: () => signed(accessClaims(), { typ: 'secevent+jwt' }), accepted: false },
   { name: 'typ id_token+jwt', token: () => signed(accessClaims(), { typ: 'id_token+jwt' }), accepted: false },
   { name: 'HS256 keyed with the client secret (although announced)', token: () => hs256(accessClaims(), 'the-client-secret'), accepted: false },
-  { name: 'HS256 keyed with the provider\'s public key (algorithm confusion)', token: () => hs256(accessClaims(), publicPem), accepted: false },
+  { name: "HS256 keyed with the provider's public key (algorithm confusion)", token: () => hs256(accessClaims(), publicPem), accepted: false },
   { name: 'alg none', token: () => `${b64(JSON.stringify({ alg: 'none', typ: 'at+jwt' }))}.${b64(JSON.stringify(accessClaims()))}.`, accepted: false },
   { name: 'another audience', token: () => signed({ ...accessClaims(), aud: 'another-app' }), accepted: false },
   { name: 'another issuer', token: () => signed({ ...accessClaims(), iss: 'https://attacker.example' }), accepted: false },
@@ -93,13 +131,36 @@ const cases: Array<{ name: string; token: () => Promise<string> | string; provid
   { name: 'iat an hour in the future', token: () => signed({ ...accessClaims(), iat: now() + 3_600, exp: now() + 3_900 }), accepted: false },
   { name: 'a lifetime past AUTHN_BEARER_MAX_LIFETIME_SECONDS', token: () => signed({ ...accessClaims(), exp: now() + MAX_LIFETIME + 60 }), accepted: false },
   { name: 'expired', token: () => signed({ ...accessClaims(), iat: now() - 600, exp: now() - 300 }), accepted: false },
-  { name: 'email twice in the payload', token: () => signed(accessClaims()).then((t) => { const [h, , s] = t.split('.'); return `${h}.${b64(JSON.stringify(accessClaims()).replace(/}$/, ',"email":"mallory@example.com"}'))}.${s}`; }), accepted: false },
-  { name: 'a user revoked after the token was issued', token: () => signed({ ...accessClaims(), iat: now() - 10 }), provider: { revokedAtMs: Date.now() - 5_000 }, accepted: false },
+  {
+    name: 'email twice in the payload',
+    token: () =>
+      signed(accessClaims()).then((t) => {
+        const [h, , s] = t.split('.');
+        return `${h}.${b64(JSON.stringify(accessClaims()).replace(/}$/, ',"email":"mallory@example.com"}'))}.${s}`;
+      }),
+    accepted: false,
+  },
+  {
+    name: 'a user revoked after the token was issued',
+    token: () => signed({ ...accessClaims(), iat: now() - 10 }),
+    provider: { revokedAtMs: Date.now() - 5_000 },
+    accepted: false,
+  },
   // Issued in the very second of the revocation, however long after loading this file the case runs.
-  { name: 'a token of the revocation\'s own second', token: () => signed({ ...accessClaims(), iat: Math.floor(LOADED_AT / 1000) }), provider: { revokedAtMs: LOADED_AT }, accepted: false },
+  {
+    name: "a token of the revocation's own second",
+    token: () => signed({ ...accessClaims(), iat: Math.floor(LOADED_AT / 1000) }),
+    provider: { revokedAtMs: LOADED_AT },
+    accepted: false,
+  },
   { name: 'a token issued after the user was revoked', token: () => signed(accessClaims()), provider: { revokedAtMs: Date.now() - 5_000 }, accepted: true },
   { name: 'OIDCAllowedTenants: a listed tid', token: () => signed({ ...accessClaims(), tid: TENANT }), provider: { allowedTenants: [TENANT] }, accepted: true },
-  { name: 'OIDCAllowedTenants: another tid', token: () => signed({ ...accessClaims(), tid: OTHER_TENANT }), provider: { allowedTenants: [TENANT] }, accepted: false },
+  {
+    name: 'OIDCAllowedTenants: another tid',
+    token: () => signed({ ...accessClaims(), tid: OTHER_TENANT }),
+    provider: { allowedTenants: [TENANT] },
+    accepted: false,
+  },
   { name: 'OIDCAllowedTenants: no tid', token: () => signed(accessClaims()), provider: { allowedTenants: [TENANT] }, accepted: false },
   {
     name: 'Azure multi-tenant: the issuer of a listed tenant',
@@ -148,6 +209,13 @@ test('bearer: a service that does not accept bearer tokens refuses even a good o
 });
 
 test('bearer: the revocation store failing refuses the token (fail closed)', async () => {
-  const deps = { ...depsFor(), revocations: { revokedAtMs: async () => { throw new Error('redis away'); } } };
+  const deps = {
+    ...depsFor(),
+    revocations: {
+      revokedAtMs: async () => {
+        throw new Error('redis away');
+      },
+    },
+  };
   assert.equal((await verifyBearer(deps, { serviceId: 'svc', token: await signed(accessClaims()) } as never)).valid, false);
 });

@@ -48,7 +48,10 @@ function segmentText(segment: string | undefined): string {
 /** The checks that need no key: what kind of token this is and how it is signed. Throws BearerRejected. */
 export function checkBearerForm(token: string, announcedAlgorithms: readonly string[] | undefined, profile: ProviderProfile = 'generic'): void {
   const [header, payload] = token.split('.');
-  for (const [part, text] of [['header', segmentText(header)], ['payload', segmentText(payload)]] as const) {
+  for (const [part, text] of [
+    ['header', segmentText(header)],
+    ['payload', segmentText(payload)],
+  ] as const) {
     let twice: string | undefined;
     try {
       twice = duplicateMember(text);
@@ -67,27 +70,37 @@ export function checkBearerForm(token: string, announcedAlgorithms: readonly str
   }
   if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new BearerRejected('the token is not a JWT');
   const alg = String(protectedHeader.alg ?? '');
-  if (!acceptedAlgorithms(announcedAlgorithms).includes(alg)) throw new BearerRejected(`the token is signed with ${alg.slice(0, 20) || 'no algorithm'}, not an asymmetric algorithm the provider announces`);
+  if (!acceptedAlgorithms(announcedAlgorithms).includes(alg))
+    throw new BearerRejected(`the token is signed with ${alg.slice(0, 20) || 'no algorithm'}, not an asymmetric algorithm the provider announces`);
   const typ = protectedHeader.typ;
-  if (typ !== undefined && !ACCEPTED_TYPES.has(String(typ).toLowerCase())) throw new BearerRejected(`the token's type (typ) is ${JSON.stringify(String(typ).slice(0, 40))}, not an access token's`);
+  if (typ !== undefined && !ACCEPTED_TYPES.has(String(typ).toLowerCase()))
+    throw new BearerRejected(`the token's type (typ) is ${JSON.stringify(String(typ).slice(0, 40))}, not an access token's`);
   // Keycloak types its tokens in the payload: `ID` for an ID token, `Bearer` for an access token (which carries the login's nonce).
   if (claims.typ === 'ID') throw new BearerRejected('the token is an ID token (typ ID), not an access token');
   const keycloakAccessToken = profile === 'keycloak' && claims.typ === 'Bearer';
   if (!keycloakAccessToken) {
-    for (const member of ID_TOKEN_MEMBERS) if (member in claims) throw new BearerRejected(`the token is an ID token (it carries ${member}), not an access token`);
+    for (const member of ID_TOKEN_MEMBERS)
+      if (member in claims) throw new BearerRejected(`the token is an ID token (it carries ${member}), not an access token`);
   }
   if ('events' in claims) throw new BearerRejected('the token is a logout token or another security event token (events), not an access token');
 }
 
 /** The checks on verified claims that jose does not make. Throws BearerRejected. */
-export function checkBearerClaims(oidc: Pick<OidcClient, 'settings'>, issuer: string, payload: JWTPayload, maxLifetimeSeconds: number, nowMs = Date.now()): void {
+export function checkBearerClaims(
+  oidc: Pick<OidcClient, 'settings'>,
+  issuer: string,
+  payload: JWTPayload,
+  maxLifetimeSeconds: number,
+  nowMs = Date.now(),
+): void {
   const claims = payload as Record<string, unknown>;
   const expected = expectedIssuer(issuer, claims);
   if (!expected || payload.iss !== expected) throw new BearerRejected('the token was issued by another issuer');
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new BearerRejected('the token names no subject');
   const iat = payload.iat!;
   if (iat > nowMs / 1000 + CLOCK_TOLERANCE_SECONDS) throw new BearerRejected('the token was issued in the future (iat)');
-  if (payload.exp! - iat > maxLifetimeSeconds) throw new BearerRejected(`the token lives longer than ${maxLifetimeSeconds} s (AUTHN_BEARER_MAX_LIFETIME_SECONDS)`);
+  if (payload.exp! - iat > maxLifetimeSeconds)
+    throw new BearerRejected(`the token lives longer than ${maxLifetimeSeconds} s (AUTHN_BEARER_MAX_LIFETIME_SECONDS)`);
   const tenant = tenantProblem(oidc.settings.allowedTenants, oidc.settings.providerUrl, claims);
   if (tenant) throw new BearerRejected(tenant);
 }
@@ -106,7 +119,7 @@ export async function acceptBearer(deps: BearerDeps, oidc: OidcClient, token: st
   const names = [payload.sub!, ...(typeof payload.email === 'string' ? [payload.email] : [])];
   const revokedAtMs = await deps.revocations.revokedAtMs(names, oidc.settings.namespace);
   // `iat` has whole seconds: a token of the revocation's own second may be older than it, so it goes too.
-  if (revokedAtMs && payload.iat! <= Math.floor(revokedAtMs / 1000)) throw new BearerRejected('the user\'s bearer tokens were revoked');
+  if (revokedAtMs && payload.iat! <= Math.floor(revokedAtMs / 1000)) throw new BearerRejected("the user's bearer tokens were revoked");
   return payload;
 }
 

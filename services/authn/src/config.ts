@@ -6,7 +6,12 @@ const list = () =>
   z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 
 export const authnConfigSchema = z.object({
   ...commonSchema,
@@ -34,7 +39,10 @@ export const authnConfigSchema = z.object({
    * endpoint and JWKS may be besides the provider's own origin; https only. accounts.google.com's API
    * hosts are allowed without being listed.
    */
-  AUTHN_IDP_ENDPOINT_HOSTS: list().refine((hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h)), 'must be host names, each optionally with :port (idp-api.example.com,keys.example.com:8443)'),
+  AUTHN_IDP_ENDPOINT_HOSTS: list().refine(
+    (hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h)),
+    'must be host names, each optionally with :port (idp-api.example.com,keys.example.com:8443)',
+  ),
   /** How long a login may take between the redirect to the IdP and the callback. */
   AUTHN_LOGIN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
   /**
@@ -47,7 +55,12 @@ export const authnConfigSchema = z.object({
    * The longest a bearer token may live (exp − iat); a longer-lived one is refused. A user's revoked
    * bearer tokens are remembered this long, so a revocation outlives every token it covers.
    */
-  AUTHN_BEARER_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(30 * 86400).default(86_400),
+  AUTHN_BEARER_MAX_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86400)
+    .default(86_400),
   /** How long a gateway may reuse a session lookup before asking again (a revocation reaches it sooner, by broadcast). */
   AUTHN_LOOKUP_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
 });

@@ -12,7 +12,9 @@ test("every subject of authn's queue group is served, and nothing else", () => {
   const served: string[] = [];
   const bus: Pick<Bus, 'serve'> = { serve: (contract: RequestContract) => void served.push(contract.subject) };
   serveAuthn(bus, {} as AuthnHandlerDeps);
-  const expected = Object.values(requests).filter((r) => r.queue === queues.authn).map((r) => r.subject);
+  const expected = Object.values(requests)
+    .filter((r) => r.queue === queues.authn)
+    .map((r) => r.subject);
   assert.ok(expected.length >= 8);
   assert.deepEqual([...served].sort(), [...expected].sort());
 });

@@ -68,7 +68,10 @@ function segmentText(segment: string | undefined): string {
 /** Throws IdTokenRejected when the ID token fails a check of this module. */
 export async function checkIdToken(oidc: OidcClient, idToken: string, claims: { iat: number }, nowMs = Date.now()): Promise<void> {
   const [header, payload] = idToken.split('.');
-  for (const [part, text] of [['header', segmentText(header)], ['payload', segmentText(payload)]] as const) {
+  for (const [part, text] of [
+    ['header', segmentText(header)],
+    ['payload', segmentText(payload)],
+  ] as const) {
     const twice = duplicateMember(text);
     if (twice !== undefined) throw new IdTokenRejected(`the ID token's ${part} has the member ${JSON.stringify(twice.slice(0, 40))} twice`);
   }
@@ -98,11 +101,16 @@ function rejection(err: unknown): IdTokenRejected {
   const unavailable = idpUnavailable(err);
   if (unavailable) return new IdTokenRejected(`the ID token could not be checked: ${unavailable}`, { cause: err });
   const why =
-    err instanceof errors.JOSEAlgNotAllowed ? 'is signed with an algorithm microseg does not accept'
-    : err instanceof errors.JWKSNoMatchingKey ? 'names no key of the identity provider\'s JWKS'
-    : err instanceof errors.JWKSMultipleMatchingKeys ? 'names no kid and the JWKS has several keys'
-    : err instanceof errors.JWSSignatureVerificationFailed ? 'has an invalid signature'
-    : err instanceof errors.JWKSInvalid || err instanceof errors.JWKSTimeout ? 'could not be checked: the identity provider\'s JWKS is unusable'
-    : `failed signature verification (${err instanceof Error ? err.message.slice(0, 120) : 'unknown error'})`;
+    err instanceof errors.JOSEAlgNotAllowed
+      ? 'is signed with an algorithm microseg does not accept'
+      : err instanceof errors.JWKSNoMatchingKey
+        ? "names no key of the identity provider's JWKS"
+        : err instanceof errors.JWKSMultipleMatchingKeys
+          ? 'names no kid and the JWKS has several keys'
+          : err instanceof errors.JWSSignatureVerificationFailed
+            ? 'has an invalid signature'
+            : err instanceof errors.JWKSInvalid || err instanceof errors.JWKSTimeout
+              ? "could not be checked: the identity provider's JWKS is unusable"
+              : `failed signature verification (${err instanceof Error ? err.message.slice(0, 120) : 'unknown error'})`;
   return new IdTokenRejected(`the ID token ${why}`, { cause: err });
 }

@@ -21,7 +21,13 @@ interface Harness {
   resolutions: string[];
 }
 
-function harness(options: { resolve: (host: string, call: number) => ResolvedAddress[]; allow?: (ip: string) => boolean; answer?: () => Response; allowedNetworks?: string[]; endpointHosts?: string[] }): Harness {
+function harness(options: {
+  resolve: (host: string, call: number) => ResolvedAddress[];
+  allow?: (ip: string) => boolean;
+  answer?: () => Response;
+  allowedNetworks?: string[];
+  endpointHosts?: string[];
+}): Harness {
   const h: Harness = { flowChecks: [], connections: [], resolutions: [], deps: undefined as never };
   const resolver: Resolver = async (host) => {
     h.resolutions.push(host);
@@ -102,20 +108,29 @@ for (const { name, addresses, reason } of refusedAnswers) {
 test('special addresses among public ones are left out; the connection goes to the public ones only', async () => {
   const h = harness({ resolve: () => [v4('169.254.169.254'), v4(PUBLIC_A), v6('::ffff:127.0.0.1')] });
   await guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER })(`${PROVIDER}/token`, {} as never);
-  assert.deepEqual(h.connections.map((c) => c.addresses), [[PUBLIC_A]]);
+  assert.deepEqual(
+    h.connections.map((c) => c.addresses),
+    [[PUBLIC_A]],
+  );
 });
 
 test('AUTHN_IDP_ALLOWED_NETWORKS lets an internal provider be reached', async () => {
   const h = harness({ resolve: () => [v4('10.20.0.7')], allowedNetworks: ['10.20.0.0/16'] });
   await guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER })(`${PROVIDER}/token`, {} as never);
-  assert.deepEqual(h.connections.map((c) => c.addresses), [['10.20.0.7']]);
+  assert.deepEqual(
+    h.connections.map((c) => c.addresses),
+    [['10.20.0.7']],
+  );
 });
 
 test('the loopback development provider is reached on loopback, on its own origin only', async () => {
   const h = harness({ resolve: () => [v6('::1'), v4('127.0.0.1')] });
   const fetch = guardedFetch(h.deps, { serviceId: 'svc', providerUrl: 'http://localhost:9400' });
   await fetch('http://localhost:9400/token', {} as never);
-  assert.deepEqual(h.connections.map((c) => c.addresses), [['::1', '127.0.0.1']]);
+  assert.deepEqual(
+    h.connections.map((c) => c.addresses),
+    [['::1', '127.0.0.1']],
+  );
   const err = await refusal(fetch('http://localhost:6379/', {} as never));
   assert.equal(err.code, 'AUTHN_IDP_ADDRESS_REFUSED');
   assert.equal(h.connections.length, 1);
@@ -125,7 +140,10 @@ test('each address is checked against network policy; a denied one is not connec
   const h = harness({ resolve: () => [v4(PUBLIC_A), v4(PUBLIC_B)], allow: (ip) => ip === PUBLIC_B });
   await guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER })(`${PROVIDER}/token`, {} as never);
   assert.deepEqual(h.flowChecks.map((c) => c.ip).sort(), [PUBLIC_A, PUBLIC_B]);
-  assert.deepEqual(h.connections.map((c) => c.addresses), [[PUBLIC_B]]);
+  assert.deepEqual(
+    h.connections.map((c) => c.addresses),
+    [[PUBLIC_B]],
+  );
 });
 
 test('no address allowed by network policy: AUTHN_NETWORK_DENIED and nothing sent', async () => {
@@ -138,13 +156,15 @@ test('no address allowed by network policy: AUTHN_NETWORK_DENIED and nothing sen
 
 test('an IP literal is not resolved; a literal in a special range is refused', async () => {
   const h = harness({ resolve: () => assert.fail('resolved') });
-  const err = await refusal(guardedFetch(h.deps, { serviceId: 'svc', providerUrl: 'https://169.254.169.254' })('https://169.254.169.254/.well-known/openid-configuration', {} as never));
+  const err = await refusal(
+    guardedFetch(h.deps, { serviceId: 'svc', providerUrl: 'https://169.254.169.254' })('https://169.254.169.254/.well-known/openid-configuration', {} as never),
+  );
   assert.match(err.message, /link-local/);
   assert.deepEqual(h.resolutions, []);
   assert.deepEqual(h.connections, []);
 });
 
-test('an endpoint off the provider\'s origin is refused before resolving', async () => {
+test("an endpoint off the provider's origin is refused before resolving", async () => {
   const h = harness({ resolve: () => [v4(PUBLIC_A)] });
   const err = await refusal(guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER })('https://elsewhere.example/token', {} as never));
   assert.equal(err.code, 'AUTHN_IDP_ADDRESS_REFUSED');
@@ -153,15 +173,25 @@ test('an endpoint off the provider\'s origin is refused before resolving', async
 });
 
 test('a redirect is never followed, whatever the caller asked', async () => {
-  const h = harness({ resolve: () => [v4(PUBLIC_A)], answer: () => new Response(null, { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } }) });
+  const h = harness({
+    resolve: () => [v4(PUBLIC_A)],
+    answer: () => new Response(null, { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } }),
+  });
   const fetch = guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER });
   await assert.rejects(fetch(`${PROVIDER}/token`, { redirect: 'follow' } as never), IdpRedirectRefused);
-  assert.deepEqual(h.connections.map((c) => c.redirect), ['manual']);
+  assert.deepEqual(
+    h.connections.map((c) => c.redirect),
+    ['manual'],
+  );
   assert.equal(h.connections.length, 1, 'the Location was not visited');
 });
 
 test('a resolver failure reads as fetch reports it (the code names the problem)', async () => {
-  const h = harness({ resolve: () => { throw Object.assign(new Error('getaddrinfo ENOTFOUND idp.example.com'), { code: 'ENOTFOUND' }); } });
+  const h = harness({
+    resolve: () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND idp.example.com'), { code: 'ENOTFOUND' });
+    },
+  });
   const err = await guardedFetch(h.deps, { serviceId: 'svc', providerUrl: PROVIDER })(`${PROVIDER}/token`, {} as never).catch((e: unknown) => e);
   assert.equal((err as { cause?: { code?: string } }).cause?.code, 'ENOTFOUND');
 });
@@ -169,7 +199,16 @@ test('a resolver failure reads as fetch reports it (the code names the problem)'
 /** OidcClients over the fake bus, with the service's settings and a discovery document. */
 function clientsFor(discovery: Record<string, unknown>): { clients: OidcClients; connections: string[] } {
   const connections: string[] = [];
-  const settings = { serviceId: 'svc', name: 'app', namespace: '/ns', providerUrl: PROVIDER, clientId: 'app', clientSecret: 's', redirectUri: 'https://app.example.com/aporeto/oidc/callback', scopes: ['openid'] };
+  const settings = {
+    serviceId: 'svc',
+    name: 'app',
+    namespace: '/ns',
+    providerUrl: PROVIDER,
+    clientId: 'app',
+    clientSecret: 's',
+    redirectUri: 'https://app.example.com/aporeto/oidc/callback',
+    scopes: ['openid'],
+  };
   const bus = {
     request: async (contract: { subject: string }) => (contract.subject === subjects.policyOidcClient ? settings : { allowed: true, reason: '' }),
   };
@@ -179,9 +218,18 @@ function clientsFor(discovery: Record<string, unknown>): { clients: OidcClients;
     resolver: async () => [v4(PUBLIC_A)],
     transport: async (url) => {
       connections.push(url.href);
-      return new Response(JSON.stringify({ issuer: PROVIDER, authorization_endpoint: `${PROVIDER}/auth`, token_endpoint: `${PROVIDER}/token`, jwks_uri: `${PROVIDER}/jwks`, ...discovery }), {
-        headers: { 'content-type': 'application/json' },
-      });
+      return new Response(
+        JSON.stringify({
+          issuer: PROVIDER,
+          authorization_endpoint: `${PROVIDER}/auth`,
+          token_endpoint: `${PROVIDER}/token`,
+          jwks_uri: `${PROVIDER}/jwks`,
+          ...discovery,
+        }),
+        {
+          headers: { 'content-type': 'application/json' },
+        },
+      );
     },
   });
   return { clients, connections };
@@ -204,7 +252,7 @@ for (const { name, discovery, reason } of documents) {
   });
 }
 
-test('discovery: a document whose endpoints are on the provider\'s origin is accepted', async () => {
+test("discovery: a document whose endpoints are on the provider's origin is accepted", async () => {
   const { clients } = clientsFor({});
   const oidc = await clients.get('svc');
   assert.equal(oidc.config.serverMetadata().token_endpoint, `${PROVIDER}/token`);

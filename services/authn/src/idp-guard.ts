@@ -74,7 +74,11 @@ function pinnedLookup(addresses: readonly ResolvedAddress[]) {
   return (_hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: unknown[]) => void): void => {
     const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
     const usable = wanted.length > 0 ? wanted : addresses;
-    if (options.all) callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+    if (options.all)
+      callback(
+        null,
+        usable.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, usable[0]!.address, usable[0]!.family);
   };
 }
@@ -150,7 +154,8 @@ export function guardedFetch(deps: IdpGuardDeps, settings: { serviceId: string; 
   return async (url, options) => {
     const target = new URL(url);
     const problem = endpointProblem(settings.providerUrl, target, deps.network);
-    if (problem) throw addressRefused(`authn does not call this identity provider endpoint: ${problem}. An operator may list the host in AUTHN_IDP_ENDPOINT_HOSTS.`);
+    if (problem)
+      throw addressRefused(`authn does not call this identity provider endpoint: ${problem}. An operator may list the host in AUTHN_IDP_ENDPOINT_HOSTS.`);
 
     const signals = [AbortSignal.timeout(deps.idpTimeoutMs), ...(options?.signal ? [options.signal as AbortSignal] : [])];
     const signal = AbortSignal.any(signals);
@@ -174,7 +179,11 @@ export function guardedFetch(deps: IdpGuardDeps, settings: { serviceId: string; 
     const port = effectivePort(target);
     const replies = await Promise.all(
       candidates.map((a) =>
-        deps.bus.request(requests.policyFlowCheck, { serviceId: settings.serviceId, host, ip: a.address, port, protocol: 'tcp', purpose: purposeOf(target) }, deps.busTimeoutMs),
+        deps.bus.request(
+          requests.policyFlowCheck,
+          { serviceId: settings.serviceId, host, ip: a.address, port, protocol: 'tcp', purpose: purposeOf(target) },
+          deps.busTimeoutMs,
+        ),
       ),
     );
     const allowed = candidates.filter((_a, i) => replies[i]!.allowed);

@@ -37,16 +37,38 @@ const addresses: Array<{ name: string; address: string; host?: string; provider?
   { name: 'a private address outside AUTHN_IDP_ALLOWED_NETWORKS', address: '10.21.3.4', allowed: ['10.20.0.0/16'], expected: /private/ },
   { name: 'an IPv4-mapped address inside an allowed IPv4 network', address: '::ffff:10.20.3.4', allowed: ['10.20.0.0/16'], expected: true },
   { name: 'an allowed IPv6 network does not cover IPv4', address: '10.20.3.4', allowed: ['::/0'], expected: /private/ },
-  { name: 'loopback for the loopback development provider on its own host', address: '127.0.0.1', host: 'localhost', provider: LOOPBACK_PROVIDER, expected: true },
+  {
+    name: 'loopback for the loopback development provider on its own host',
+    address: '127.0.0.1',
+    host: 'localhost',
+    provider: LOOPBACK_PROVIDER,
+    expected: true,
+  },
   { name: 'IPv6 loopback for the loopback development provider', address: '::1', host: 'localhost', provider: LOOPBACK_PROVIDER, expected: true },
-  { name: 'loopback for another host than the development provider\'s', address: '127.0.0.1', host: 'other.example', provider: LOOPBACK_PROVIDER, expected: /loopback/ },
-  { name: 'link-local even for the loopback development provider', address: '169.254.169.254', host: 'localhost', provider: LOOPBACK_PROVIDER, expected: /link-local/ },
+  {
+    name: "loopback for another host than the development provider's",
+    address: '127.0.0.1',
+    host: 'other.example',
+    provider: LOOPBACK_PROVIDER,
+    expected: /loopback/,
+  },
+  {
+    name: 'link-local even for the loopback development provider',
+    address: '169.254.169.254',
+    host: 'localhost',
+    provider: LOOPBACK_PROVIDER,
+    expected: /link-local/,
+  },
   { name: 'private even for the loopback development provider', address: '10.0.0.1', host: 'localhost', provider: LOOPBACK_PROVIDER, expected: /private/ },
 ];
 
 for (const { name, address, host, provider, allowed, expected } of addresses) {
   test(`checkAddress: ${name}`, () => {
-    const verdict = checkAddress(address, { host: host ?? 'idp.example.com', providerUrl: provider ?? PUBLIC_PROVIDER, allowedNetworks: parseNetworks(allowed ?? []) });
+    const verdict = checkAddress(address, {
+      host: host ?? 'idp.example.com',
+      providerUrl: provider ?? PUBLIC_PROVIDER,
+      allowedNetworks: parseNetworks(allowed ?? []),
+    });
     if (expected === true) assert.deepEqual(verdict, { allowed: true });
     else {
       assert.equal(verdict.allowed, false);
@@ -64,7 +86,8 @@ test('parseNetworks names a bad entry', () => {
 
 test('isLoopbackProvider: localhost, 127.x and [::1] only', () => {
   for (const url of ['http://localhost:9400', 'http://127.0.0.1:1', 'http://[::1]:8080', 'https://localhost']) assert.equal(isLoopbackProvider(url), true, url);
-  for (const url of ['https://idp.example.com', 'http://127.evil.example', 'http://localhost.evil.example', 'not a url']) assert.equal(isLoopbackProvider(url), false, url);
+  for (const url of ['https://idp.example.com', 'http://127.evil.example', 'http://localhost.evil.example', 'not a url'])
+    assert.equal(isLoopbackProvider(url), false, url);
 });
 
 const endpoints: Array<{ name: string; provider: string; endpoint: string; hosts?: string[]; expected: undefined | RegExp }> = [
@@ -75,18 +98,52 @@ const endpoints: Array<{ name: string; provider: string; endpoint: string; hosts
   { name: 'the metadata address', provider: PUBLIC_PROVIDER, endpoint: 'http://169.254.169.254/latest/meta-data', expected: /not https/ },
   { name: 'the same host over http', provider: PUBLIC_PROVIDER, endpoint: 'http://idp.example.com/token', expected: /not https/ },
   { name: 'the same host on another port', provider: PUBLIC_PROVIDER, endpoint: 'https://idp.example.com:8443/token', expected: /neither/ },
-  { name: 'a host listed in AUTHN_IDP_ENDPOINT_HOSTS', provider: PUBLIC_PROVIDER, endpoint: 'https://keys.example.net/jwks', hosts: ['keys.example.net'], expected: undefined },
-  { name: 'a listed host on another port than 443', provider: PUBLIC_PROVIDER, endpoint: 'https://keys.example.net:8443/jwks', hosts: ['keys.example.net'], expected: /neither/ },
-  { name: 'a listed host:port', provider: PUBLIC_PROVIDER, endpoint: 'https://keys.example.net:8443/jwks', hosts: ['keys.example.net:8443'], expected: undefined },
+  {
+    name: 'a host listed in AUTHN_IDP_ENDPOINT_HOSTS',
+    provider: PUBLIC_PROVIDER,
+    endpoint: 'https://keys.example.net/jwks',
+    hosts: ['keys.example.net'],
+    expected: undefined,
+  },
+  {
+    name: 'a listed host on another port than 443',
+    provider: PUBLIC_PROVIDER,
+    endpoint: 'https://keys.example.net:8443/jwks',
+    hosts: ['keys.example.net'],
+    expected: /neither/,
+  },
+  {
+    name: 'a listed host:port',
+    provider: PUBLIC_PROVIDER,
+    endpoint: 'https://keys.example.net:8443/jwks',
+    hosts: ['keys.example.net:8443'],
+    expected: undefined,
+  },
   { name: 'a listed host over http', provider: PUBLIC_PROVIDER, endpoint: 'http://keys.example.net/jwks', hosts: ['keys.example.net'], expected: /not https/ },
   { name: 'credentials in the URL', provider: PUBLIC_PROVIDER, endpoint: 'https://user:pw@idp.example.com/token', expected: /credentials/ },
-  { name: 'Google\'s token endpoint for accounts.google.com', provider: 'https://accounts.google.com', endpoint: 'https://oauth2.googleapis.com/token', expected: undefined },
-  { name: 'Google\'s JWKS for accounts.google.com', provider: 'https://accounts.google.com', endpoint: 'https://www.googleapis.com/oauth2/v3/certs', expected: undefined },
-  { name: 'Google\'s hosts for another provider', provider: PUBLIC_PROVIDER, endpoint: 'https://oauth2.googleapis.com/token', expected: /neither/ },
-  { name: 'the loopback provider\'s own origin over http', provider: LOOPBACK_PROVIDER, endpoint: 'http://localhost:9400/token', expected: undefined },
+  {
+    name: "Google's token endpoint for accounts.google.com",
+    provider: 'https://accounts.google.com',
+    endpoint: 'https://oauth2.googleapis.com/token',
+    expected: undefined,
+  },
+  {
+    name: "Google's JWKS for accounts.google.com",
+    provider: 'https://accounts.google.com',
+    endpoint: 'https://www.googleapis.com/oauth2/v3/certs',
+    expected: undefined,
+  },
+  { name: "Google's hosts for another provider", provider: PUBLIC_PROVIDER, endpoint: 'https://oauth2.googleapis.com/token', expected: /neither/ },
+  { name: "the loopback provider's own origin over http", provider: LOOPBACK_PROVIDER, endpoint: 'http://localhost:9400/token', expected: undefined },
   { name: 'another port of this machine', provider: LOOPBACK_PROVIDER, endpoint: 'http://localhost:6379/token', expected: /own origin only/ },
   { name: 'another loopback name for the same port', provider: LOOPBACK_PROVIDER, endpoint: 'http://127.0.0.1:9400/token', expected: /own origin only/ },
-  { name: 'a listed host does not widen a loopback provider', provider: LOOPBACK_PROVIDER, endpoint: 'https://keys.example.net/jwks', hosts: ['keys.example.net'], expected: /own origin only/ },
+  {
+    name: 'a listed host does not widen a loopback provider',
+    provider: LOOPBACK_PROVIDER,
+    endpoint: 'https://keys.example.net/jwks',
+    hosts: ['keys.example.net'],
+    expected: /own origin only/,
+  },
 ];
 
 for (const { name, provider, endpoint, hosts, expected } of endpoints) {

@@ -105,7 +105,10 @@ function inNetworks(parsed: Parsed, networks: readonly ParsedNetwork[]): boolean
 
 /** Lower case, without brackets or a trailing dot. */
 export function canonicalHost(hostname: string): string {
-  return hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  return hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 }
 
 /** A provider on this machine for development (localhost, 127.x, [::1]): loopback is allowed for its host, and only for it. */
@@ -131,7 +134,8 @@ export function checkAddress(address: string, context: AddressContext): AddressV
   const range = rangeOf(parsed);
   if (range === 'unicast') return { allowed: true };
   if (inNetworks(parsed, context.allowedNetworks)) return { allowed: true };
-  if (range === 'loopback' && isLoopbackProvider(context.providerUrl) && canonicalHost(new URL(context.providerUrl).hostname) === context.host) return { allowed: true };
+  if (range === 'loopback' && isLoopbackProvider(context.providerUrl) && canonicalHost(new URL(context.providerUrl).hostname) === context.host)
+    return { allowed: true };
   return { allowed: false, reason: `${parsed.toString()} is ${RANGE_NAMES[range] ?? 'a special-purpose address'}` };
 }
 
@@ -161,10 +165,14 @@ export function endpointProblem(providerUrl: string, target: URL, settings: Pick
   const provider = new URL(providerUrl);
   if (target.username || target.password) return `${displayUrl(target)} carries credentials in the URL`;
   if (target.protocol !== 'https:' && target.protocol !== 'http:') return `${displayUrl(target)} is not an http(s) URL`;
-  const sameOrigin = target.protocol === provider.protocol && canonicalHost(target.hostname) === canonicalHost(provider.hostname) && effectivePort(target) === effectivePort(provider);
+  const sameOrigin =
+    target.protocol === provider.protocol &&
+    canonicalHost(target.hostname) === canonicalHost(provider.hostname) &&
+    effectivePort(target) === effectivePort(provider);
   if (sameOrigin) return undefined;
   const where = `the provider's own origin (${provider.origin})`;
-  if (isLoopbackProvider(providerUrl)) return `${displayUrl(target)} is not on ${where}: a development provider on this machine is called on its own origin only`;
+  if (isLoopbackProvider(providerUrl))
+    return `${displayUrl(target)} is not on ${where}: a development provider on this machine is called on its own origin only`;
   if (target.protocol !== 'https:') return `${displayUrl(target)} is not https`;
   // An entry without a port means 443.
   const hostPort = `${canonicalHost(target.hostname)}:${effectivePort(target)}`;

@@ -68,6 +68,9 @@ describe('LoginStartLimiter (real Redis)', () => {
     assert.equal((await limiter.count('192.0.2.50')).allowed, false);
     await waitFor('the window to end', async () => (await limiter.count('192.0.2.50')).allowed, 4_000, 100);
     for (const key of await redis.keys(redisKeys.loginStarts('*'))) assert.ok((await redis.ttl(key)) > 0, `${key} has a TTL`);
-    assert.ok((await redis.keys(redisKeys.loginStarts('*'))).every((k) => !k.includes('192.0.2')), 'keys hold a hash, not the address');
+    assert.ok(
+      (await redis.keys(redisKeys.loginStarts('*'))).every((k) => !k.includes('192.0.2')),
+      'keys hold a hash, not the address',
+    );
   });
 });

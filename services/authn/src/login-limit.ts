@@ -16,7 +16,10 @@ export function addressBucket(clientIp: string): string {
   if (!parsed) return 'unknown';
   if (parsed.kind() === 'ipv4') return parsed.toString();
   const parts = (parsed as unknown as { parts: number[] }).parts;
-  return `${parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+  return `${parts
+    .slice(0, 4)
+    .map((p) => p.toString(16))
+    .join(':')}::/64`;
 }
 
 /** INCR, and the window starts with the first start (a key left without a TTL gets one). */

@@ -40,14 +40,26 @@ export async function startLogin(deps: LoginDeps, req: LoginStartRequest): Promi
         namespace: await namespaceOf(deps, req.serviceId),
       });
     }
-    throw new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.`, { retryAfterSeconds: verdict.retryAfterSeconds });
+    throw new MicrosegError(
+      'AUTHN_LOGIN_RATE_LIMITED',
+      `Too many sign-ins were started from your address. Please try again in ${verdict.retryAfterSeconds} seconds.`,
+      { retryAfterSeconds: verdict.retryAfterSeconds },
+    );
   }
   let oidc;
   try {
     oidc = await deps.clients.get(req.serviceId);
   } catch (err) {
-    if (err instanceof MicrosegError && (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED' || err.code === 'AUTHN_IDP_ADDRESS_REFUSED')) {
-      const kind = err.code === 'AUTHN_NETWORK_DENIED' ? 'idpBlockedByNetworkPolicy' : err.code === 'AUTHN_IDP_ADDRESS_REFUSED' ? 'idpAddressRefused' : 'idpDiscoveryFailed';
+    if (
+      err instanceof MicrosegError &&
+      (err.code === 'AUTHN_DISCOVERY_FAILED' || err.code === 'AUTHN_NETWORK_DENIED' || err.code === 'AUTHN_IDP_ADDRESS_REFUSED')
+    ) {
+      const kind =
+        err.code === 'AUTHN_NETWORK_DENIED'
+          ? 'idpBlockedByNetworkPolicy'
+          : err.code === 'AUTHN_IDP_ADDRESS_REFUSED'
+            ? 'idpAddressRefused'
+            : 'idpDiscoveryFailed';
       deps.events.emit(kind, { content: err.message, targetIdentity: 'service', targetId: req.serviceId, namespace: await namespaceOf(deps, req.serviceId) });
     }
     throw err;
@@ -96,7 +108,8 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   // The service's own namespace, so that its administrators see these failures too.
   if (!state) return fail('AUTHN_STATE_INVALID', 'unknown, expired or already used state', await namespaceOf(deps, req.serviceId));
   if (state.serviceId !== req.serviceId) return fail('AUTHN_STATE_INVALID', 'state belongs to another service', await namespaceOf(deps, req.serviceId));
-  if (!bindingMatches(req.binding, state.bindingHash)) return fail('AUTHN_STATE_BINDING', 'the login was started in another browser', await namespaceOf(deps, req.serviceId));
+  if (!bindingMatches(req.binding, state.bindingHash))
+    return fail('AUTHN_STATE_BINDING', 'the login was started in another browser', await namespaceOf(deps, req.serviceId));
 
   const oidc = await deps.clients.get(req.serviceId);
   const namespace = oidc.settings.namespace;
@@ -118,7 +131,9 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
   } catch (err) {
     const denied = networkDenial(err);
     if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
-    const isTokenProblem = !idpUnavailable(err) && (err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError);
+    const isTokenProblem =
+      !idpUnavailable(err) &&
+      (err instanceof client.ClientError || err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError);
     return fail(isTokenProblem ? 'AUTHN_TOKEN_INVALID' : 'AUTHN_DISCOVERY_FAILED', describeIdpError(err), namespace, err);
   }
 

@@ -25,7 +25,8 @@ export async function verifyLogoutToken(redis: Redis, oidc: OidcClient, token: s
     requiredClaims: ['iat', 'jti', 'events'],
   });
   const events = payload.events as Record<string, unknown> | undefined;
-  if (!events || typeof events !== 'object' || !(EVENT in events) || typeof events[EVENT] !== 'object') throw new Error('the events claim lacks the back-channel logout event');
+  if (!events || typeof events !== 'object' || !(EVENT in events) || typeof events[EVENT] !== 'object')
+    throw new Error('the events claim lacks the back-channel logout event');
   if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
   const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
   const sid = typeof payload.sid === 'string' ? payload.sid : undefined;

@@ -6,7 +6,17 @@ import type { Bus } from '@microseg/bus';
 import { requests } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import type { OidcClientResponse } from '@microseg/proto/policy';
-import { addressRefused, guardedFetch, IdpAnswerTooLarge, IdpRedirectRefused, pinnedTransport, systemResolver, type IdpGuardDeps, type Resolver, type Transport } from './idp-guard.ts';
+import {
+  addressRefused,
+  guardedFetch,
+  IdpAnswerTooLarge,
+  IdpRedirectRefused,
+  pinnedTransport,
+  systemResolver,
+  type IdpGuardDeps,
+  type Resolver,
+  type Transport,
+} from './idp-guard.ts';
 import { endpointProblem, isLoopbackProvider, parseNetworks, type IdpNetworkSettings } from './idp-network.ts';
 
 export { IDP_ANSWER_LIMIT_BYTES, IdpAnswerTooLarge, limitBody } from './idp-guard.ts';
@@ -75,11 +85,9 @@ export class OidcClients {
   async #getSettings(serviceId: string): Promise<OidcClientResponse> {
     const cached = this.#settings.get(serviceId);
     if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
-    const value = this.#bus
-      .request(requests.policyOidcClient, { serviceId }, this.#busTimeoutMs)
-      .then((res) => {
-        return res;
-      });
+    const value = this.#bus.request(requests.policyOidcClient, { serviceId }, this.#busTimeoutMs).then((res) => {
+      return res;
+    });
     this.#settings.set(serviceId, { at: Date.now(), value });
     value.catch(() => this.#settings.delete(serviceId));
     return value;
@@ -93,11 +101,17 @@ export class OidcClients {
       const execute = isLoopbackHttp(server) ? [client.allowInsecureRequests] : [];
       const guarded = guardedFetch(this.#guard, settings);
       discovery = client
-        .discovery(server, settings.clientId, { redirect_uris: [settings.redirectUri], response_types: ['code'] }, client.ClientSecretBasic(settings.clientSecret), {
-          execute,
-          timeout: Math.ceil(this.#idpTimeoutMs / 1000),
-          [client.customFetch]: guarded,
-        })
+        .discovery(
+          server,
+          settings.clientId,
+          { redirect_uris: [settings.redirectUri], response_types: ['code'] },
+          client.ClientSecretBasic(settings.clientSecret),
+          {
+            execute,
+            timeout: Math.ceil(this.#idpTimeoutMs / 1000),
+            [client.customFetch]: guarded,
+          },
+        )
         .then((config) => {
           this.#checkEndpoints(settings, config);
           config[client.customFetch] = guarded;
@@ -131,7 +145,10 @@ export class OidcClients {
         throw addressRefused(`The identity provider's ${name} is not a URL.`);
       }
       const problem = endpointProblem(settings.providerUrl, url, this.#guard.network);
-      if (problem) throw addressRefused(`The identity provider's discovery document names a ${name} authn does not call: ${problem}. An operator may list its host in AUTHN_IDP_ENDPOINT_HOSTS (https only).`);
+      if (problem)
+        throw addressRefused(
+          `The identity provider's discovery document names a ${name} authn does not call: ${problem}. An operator may list its host in AUTHN_IDP_ENDPOINT_HOSTS (https only).`,
+        );
     }
   }
 }
@@ -153,7 +170,8 @@ export function isLoopbackHttp(url: URL): boolean {
 export function describeIdpError(err: unknown): string {
   const unavailable = idpUnavailable(err);
   if (unavailable) return unavailable;
-  if (err instanceof client.ResponseBodyError) return `the provider answered ${err.error}${err.error_description ? ` (${err.error_description.slice(0, 200)})` : ''}`;
+  if (err instanceof client.ResponseBodyError)
+    return `the provider answered ${err.error}${err.error_description ? ` (${err.error_description.slice(0, 200)})` : ''}`;
   if (err instanceof client.ClientError) {
     // openid-client's message is generic ("invalid response encountered"); oauth4webapi's cause says which check failed.
     const cause = err.cause instanceof Error && err.cause.message !== err.message ? `: ${err.cause.message}` : '';

@@ -24,7 +24,11 @@ test('authorization parameters per provider', () => {
   assert.deepEqual(authorizationParameters('generic', ['openid', 'email']), { scope: 'openid email' });
   assert.deepEqual(authorizationParameters('generic', ['openid', 'email', 'offline_access']), { scope: 'openid email offline_access', prompt: 'consent' });
   // Google takes no offline_access scope: access_type=offline and prompt=consent instead.
-  assert.deepEqual(authorizationParameters('google', ['openid', 'email', 'offline_access']), { scope: 'openid email', access_type: 'offline', prompt: 'consent' });
+  assert.deepEqual(authorizationParameters('google', ['openid', 'email', 'offline_access']), {
+    scope: 'openid email',
+    access_type: 'offline',
+    prompt: 'consent',
+  });
   assert.deepEqual(authorizationParameters('google', ['openid', 'email']), { scope: 'openid email' });
   for (const profile of ['okta', 'azure', 'keycloak'] as const) {
     assert.deepEqual(authorizationParameters(profile, ['openid', 'offline_access']), { scope: 'openid offline_access' }, profile);
@@ -49,7 +53,11 @@ test('Keycloak roles nested under realm_access and resource_access become tags',
 });
 
 test('an Azure AD groups overage is flagged rather than silently missing', () => {
-  const claims = { sub: 'u1', _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/u1/getMemberObjects' } } };
+  const claims = {
+    sub: 'u1',
+    _claim_names: { groups: 'src1' },
+    _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/u1/getMemberObjects' } },
+  };
   assert.ok(tagsFromClaims('azure', claims).includes('groups.overage=true'));
   assert.ok(!tagsFromClaims('azure', { sub: 'u1', groups: ['a'] }).includes('groups.overage=true'));
 });
@@ -58,21 +66,60 @@ test('the Azure AD multi-tenant issuer template resolves with the token tenant o
   const template = 'https://login.microsoftonline.com/{tenantid}/v2.0';
   assert.equal(isTenantTemplate(template), true);
   assert.equal(isTenantTemplate('https://login.microsoftonline.com/abc/v2.0'), false);
-  assert.equal(issuerForTenant(template, '0b6e7c0c-1111-2222-3333-444455556666'), 'https://login.microsoftonline.com/0b6e7c0c-1111-2222-3333-444455556666/v2.0');
+  assert.equal(
+    issuerForTenant(template, '0b6e7c0c-1111-2222-3333-444455556666'),
+    'https://login.microsoftonline.com/0b6e7c0c-1111-2222-3333-444455556666/v2.0',
+  );
   assert.equal(issuerForTenant(template, '../evil'), undefined);
   assert.equal(issuerForTenant(template, undefined), undefined);
 });
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const tenantCases: Array<{ name: string; allowed: string[]; provider: string; claims: Record<string, unknown>; expected: RegExp | undefined }> = [
-  { name: 'no list, a single-tenant provider: no check', allowed: [], provider: `https://login.microsoftonline.com/${TENANT}/v2.0`, claims: {}, expected: undefined },
+  {
+    name: 'no list, a single-tenant provider: no check',
+    allowed: [],
+    provider: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+    claims: {},
+    expected: undefined,
+  },
   { name: 'no list, another provider: no check', allowed: [], provider: 'https://idp.example.com', claims: { tid: 'anything' }, expected: undefined },
-  { name: 'no list, /common: nobody', allowed: [], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: /lists no OIDCAllowedTenants/ },
-  { name: 'no list, /organizations: nobody', allowed: [], provider: 'https://login.microsoftonline.com/organizations/v2.0', claims: { tid: TENANT }, expected: /lists no OIDCAllowedTenants/ },
-  { name: 'no list, /consumers: nobody', allowed: [], provider: 'https://login.microsoftonline.com/consumers/v2.0', claims: { tid: '9188040d-6c67-4c5b-b112-36a304b66dad' }, expected: /lists no OIDCAllowedTenants/ },
+  {
+    name: 'no list, /common: nobody',
+    allowed: [],
+    provider: 'https://login.microsoftonline.com/common/v2.0',
+    claims: { tid: TENANT },
+    expected: /lists no OIDCAllowedTenants/,
+  },
+  {
+    name: 'no list, /organizations: nobody',
+    allowed: [],
+    provider: 'https://login.microsoftonline.com/organizations/v2.0',
+    claims: { tid: TENANT },
+    expected: /lists no OIDCAllowedTenants/,
+  },
+  {
+    name: 'no list, /consumers: nobody',
+    allowed: [],
+    provider: 'https://login.microsoftonline.com/consumers/v2.0',
+    claims: { tid: '9188040d-6c67-4c5b-b112-36a304b66dad' },
+    expected: /lists no OIDCAllowedTenants/,
+  },
   { name: 'listed tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: undefined },
-  { name: 'listed tid in another case', allowed: [TENANT.toUpperCase()], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: TENANT }, expected: undefined },
-  { name: 'another tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: { tid: '0b6e7c0c-1111-2222-3333-444455556666' }, expected: /not in OIDCAllowedTenants/ },
+  {
+    name: 'listed tid in another case',
+    allowed: [TENANT.toUpperCase()],
+    provider: 'https://login.microsoftonline.com/common/v2.0',
+    claims: { tid: TENANT },
+    expected: undefined,
+  },
+  {
+    name: 'another tid',
+    allowed: [TENANT],
+    provider: 'https://login.microsoftonline.com/common/v2.0',
+    claims: { tid: '0b6e7c0c-1111-2222-3333-444455556666' },
+    expected: /not in OIDCAllowedTenants/,
+  },
   { name: 'no tid', allowed: [TENANT], provider: 'https://login.microsoftonline.com/common/v2.0', claims: {}, expected: /names no tenant/ },
   { name: 'a tid that is not a string', allowed: [TENANT], provider: 'https://idp.example.com', claims: { tid: [TENANT] }, expected: /names no tenant/ },
 ];
@@ -85,7 +132,7 @@ for (const { name, allowed, provider, claims, expected } of tenantCases) {
   });
 }
 
-test('expectedIssuer: the template with the token\'s tid, or the discovered issuer as it is', () => {
+test("expectedIssuer: the template with the token's tid, or the discovered issuer as it is", () => {
   const template = 'https://login.microsoftonline.com/{tenantid}/v2.0';
   assert.equal(expectedIssuer(template, { tid: TENANT }), `https://login.microsoftonline.com/${TENANT}/v2.0`);
   assert.equal(expectedIssuer(template, { tid: '../x' }), undefined);

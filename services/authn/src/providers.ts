@@ -98,10 +98,13 @@ export function expectedIssuer(discovered: string, claims: Record<string, unknow
  */
 export function tenantProblem(allowedTenants: readonly string[], providerUrl: string, claims: Record<string, unknown>): string | undefined {
   if (allowedTenants.length === 0) {
-    return isAzureMultiTenantProvider(providerUrl) ? 'the service uses a multi-tenant Azure AD endpoint and lists no OIDCAllowedTenants: no tenant is accepted' : undefined;
+    return isAzureMultiTenantProvider(providerUrl)
+      ? 'the service uses a multi-tenant Azure AD endpoint and lists no OIDCAllowedTenants: no tenant is accepted'
+      : undefined;
   }
   const tid = claims.tid;
   if (typeof tid !== 'string' || tid === '') return 'the token names no tenant (tid), and the service accepts only the tenants in OIDCAllowedTenants';
-  if (!allowedTenants.some((t) => t.toLowerCase() === tid.toLowerCase())) return `the token's tenant ${JSON.stringify(tid.slice(0, 64))} is not in OIDCAllowedTenants`;
+  if (!allowedTenants.some((t) => t.toLowerCase() === tid.toLowerCase()))
+    return `the token's tenant ${JSON.stringify(tid.slice(0, 64))} is not in OIDCAllowedTenants`;
   return undefined;
 }

@@ -209,7 +209,7 @@ function assertRefreshed(next: SessionRecord, previous: SessionRecord, startedAt
   assert.ok(next.tokensExpireAtMs > next.tokensIssuedAtMs, 'the new tokens are valid');
   assert.ok(next.tokensExpireAtMs <= claims.exp * 1000, 'never past the new ID token');
   assert.ok(next.tokensExpireAtMs <= next.tokensIssuedAtMs + 5_000, 'never past the 5-second access token');
-  assert.notEqual(next.tokensExpireAtMs, previous.tokensExpireAtMs, 'the expiry is the new tokens\'');
+  assert.notEqual(next.tokensExpireAtMs, previous.tokensExpireAtMs, "the expiry is the new tokens'");
   assert.ok(Date.now() < refreshDueAtMs(next), 'the fresh tokens are not due again yet');
   for (const key of ['createdAtMs', 'absoluteExpiresAtMs', 'idleTimeoutMs', 'serviceId', 'namespace', 'user', 'subject', 'issuer', 'audience'] as const) {
     assert.equal(next[key], previous[key], `${key} is kept`);

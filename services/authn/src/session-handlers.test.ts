@@ -12,8 +12,24 @@ import type { AuthnEvents, AuthnEventInput } from './events.ts';
 import { listSessions, revokeSessions, type SessionDeps } from './session-handlers.ts';
 import type { SessionMeta, SessionStore } from './sessions.ts';
 
-const meta = (id: string, namespace: string, user: string, subject = `sub-${user}`): SessionMeta => ({ id, serviceId: 'svc', namespace, user, subject, issuer: 'https://idp', sid: '', createdAtMs: 1, expiresAtMs: 2, refreshable: false });
-const all = [meta('s1', '/acme', 'alice@example.com'), meta('s2', '/acme/dev', 'alice@example.com'), meta('s3', '/acmeco', 'alice@example.com'), meta('s4', '/acme', 'bob@example.com', 'bob-sub')];
+const meta = (id: string, namespace: string, user: string, subject = `sub-${user}`): SessionMeta => ({
+  id,
+  serviceId: 'svc',
+  namespace,
+  user,
+  subject,
+  issuer: 'https://idp',
+  sid: '',
+  createdAtMs: 1,
+  expiresAtMs: 2,
+  refreshable: false,
+});
+const all = [
+  meta('s1', '/acme', 'alice@example.com'),
+  meta('s2', '/acme/dev', 'alice@example.com'),
+  meta('s3', '/acmeco', 'alice@example.com'),
+  meta('s4', '/acme', 'bob@example.com', 'bob-sub'),
+];
 
 function setup() {
   const live = new Map(all.map((m) => [m.id, m]));
@@ -47,7 +63,8 @@ function setup() {
 
 test('list: a namespace, or its subtree; a user by email or subject; /acmeco is not below /acme', async () => {
   const { deps } = setup();
-  const ids = async (fields: { namespace: string; recursive?: boolean; user?: string }) => (await listSessions(deps, create(SessionListRequestSchema, fields))).sessions?.map((s) => s.id);
+  const ids = async (fields: { namespace: string; recursive?: boolean; user?: string }) =>
+    (await listSessions(deps, create(SessionListRequestSchema, fields))).sessions?.map((s) => s.id);
   assert.deepEqual(await ids({ namespace: '/acme' }), ['s1', 's4']);
   assert.deepEqual(await ids({ namespace: '/acme', recursive: true }), ['s1', 's2', 's4']);
   assert.deepEqual(await ids({ namespace: '/acme', recursive: true, user: 'bob-sub' }), ['s4']);
@@ -57,22 +74,43 @@ test('list: a namespace, or its subtree; a user by email or subject; /acmeco is 
 test('revoke one session: anywhere in the subtree, broadcast and audited; one outside it is 404 and left alone', async () => {
   const { deps, live, broadcasts, events, revoked } = setup();
   const answer = await revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme', sessionId: 's2', revokedBy: 'ops' }));
-  assert.deepEqual(answer.revoked?.map((s) => s.id), ['s2']);
+  assert.deepEqual(
+    answer.revoked?.map((s) => s.id),
+    ['s2'],
+  );
   assert.equal(live.has('s2'), false);
   assert.deepEqual(broadcasts, [[subjects.sessionInvalidated, { sessionId: 's2' }]]);
-  assert.deepEqual(events.map((e) => [e.kind, e.event.content, e.event.namespace]), [['sessionRevoked', 'The session of alice@example.com on service svc was revoked by ops.', '/acme/dev']]);
+  assert.deepEqual(
+    events.map((e) => [e.kind, e.event.content, e.event.namespace]),
+    [['sessionRevoked', 'The session of alice@example.com on service svc was revoked by ops.', '/acme/dev']],
+  );
   assert.deepEqual(revoked, [], "one session is not the user's bearer tokens");
-  await assert.rejects(revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme', sessionId: 's3' })), (err: unknown) => err instanceof MicrosegError && err.code === 'NOT_FOUND');
+  await assert.rejects(
+    revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme', sessionId: 's3' })),
+    (err: unknown) => err instanceof MicrosegError && err.code === 'NOT_FOUND',
+  );
   assert.equal(live.has('s3'), true);
 });
 
 test("revoke a user: every session of hers in the namespace (or subtree), then her bearer tokens, the gateways' cached answers dropped", async () => {
   const { deps, live, broadcasts, events, revoked } = setup();
-  const answer = await revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme', recursive: true, user: 'alice@example.com', revokedBy: 'ops' }));
-  assert.deepEqual(answer.revoked?.map((s) => s.id), ['s1', 's2']);
+  const answer = await revokeSessions(
+    deps,
+    create(SessionRevokeRequestSchema, { namespace: '/acme', recursive: true, user: 'alice@example.com', revokedBy: 'ops' }),
+  );
+  assert.deepEqual(
+    answer.revoked?.map((s) => s.id),
+    ['s1', 's2'],
+  );
   assert.deepEqual([...live.keys()], ['s3', 's4']);
   assert.deepEqual(revoked, [['alice@example.com', '/acme', true]]);
   assert.deepEqual(broadcasts.at(-1), [subjects.sessionInvalidated, { bearerAnswers: true }]);
-  assert.deepEqual(events.map((e) => e.kind), ['sessionRevoked', 'sessionRevoked', 'bearerTokensRevoked']);
-  await assert.rejects(revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme' })), (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST');
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['sessionRevoked', 'sessionRevoked', 'bearerTokensRevoked'],
+  );
+  await assert.rejects(
+    revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme' })),
+    (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST',
+  );
 });

@@ -96,7 +96,11 @@ export async function logout(deps: SessionDeps, req: LogoutRequest): Promise<Mes
   });
   if (!oidc || !oidc.config.serverMetadata().end_session_endpoint) return { redirectUrl: home };
   // The return URL is fixed: the service's own URL, registered at the IdP.
-  const url = client.buildEndSessionUrl(oidc.config, { id_token_hint: ended.record.idToken, post_logout_redirect_uri: home, client_id: oidc.settings.clientId });
+  const url = client.buildEndSessionUrl(oidc.config, {
+    id_token_hint: ended.record.idToken,
+    post_logout_redirect_uri: home,
+    client_id: oidc.settings.clientId,
+  });
   return { redirectUrl: url.href };
 }
 

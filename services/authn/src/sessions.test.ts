@@ -110,7 +110,7 @@ test('lookup past the absolute lifetime is undefined', async () => {
   assert.equal(await sessions.lookup(ticket), undefined);
 });
 
-test('the Redis entry lives to the absolute end when refreshable, else to the tokens\' end', async () => {
+test("the Redis entry lives to the absolute end when refreshable, else to the tokens' end", async () => {
   const refreshable = await create(record({ tokensExpireAtMs: Date.now() + 60_000, absoluteExpiresAtMs: Date.now() + 120_000 }));
   const ttl = await redis.pttl(redisKeys.session(idOf(refreshable)));
   assert.ok(ttl > 115_000 && ttl <= 120_000, `pttl ${ttl}`);
@@ -176,7 +176,17 @@ test('the session is encrypted at rest: Redis holds no token, tag or secret', as
   assert.ok(raw);
   assert.match(raw, /^v1\.[A-Za-z0-9_-]+$/);
   const secret = ticket.slice(ticket.indexOf('.') + 1);
-  const forbidden = [ID_TOKEN, ...ID_TOKEN.split('.'), REFRESH_TOKEN, stored.subject, stored.issuer, secret, 'alice', ...stored.tags, ...stored.tags.map((t) => t.split('=')[1]!)];
+  const forbidden = [
+    ID_TOKEN,
+    ...ID_TOKEN.split('.'),
+    REFRESH_TOKEN,
+    stored.subject,
+    stored.issuer,
+    secret,
+    'alice',
+    ...stored.tags,
+    ...stored.tags.map((t) => t.split('=')[1]!),
+  ];
   for (const text of forbidden) assert.ok(!raw.includes(text), `Redis must not contain ${JSON.stringify(text)}`);
   for (const encoding of ['base64', 'base64url', 'hex'] as const) {
     assert.ok(!raw.includes(Buffer.from('alice@example.com').toString(encoding).slice(0, 16)), `nor a ${encoding} copy of a claim`);
@@ -210,10 +220,14 @@ test('replace does not bring back a session deleted meanwhile (revoked during a 
 
 test('a filtered listing reads the whole index: a match after more than a page of other sessions is found, and the limit counts matches', async () => {
   // More sessions than one page of the index (1,000), the one sought created last.
-  for (let i = 0; i < 1_050; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => create(record({ user: `bulk-${i + j}@example.com`, subject: `bulk-${i + j}` }))));
+  for (let i = 0; i < 1_050; i += 50)
+    await Promise.all(Array.from({ length: 50 }, (_, j) => create(record({ user: `bulk-${i + j}@example.com`, subject: `bulk-${i + j}` }))));
   const last = idOf(await create(record({ user: 'last@example.com', subject: 'last-subject' })));
   const found = await sessions.list((m) => m.user === 'last@example.com');
-  assert.deepEqual(found.map((m) => m.id), [last]);
+  assert.deepEqual(
+    found.map((m) => m.id),
+    [last],
+  );
   const bulk = await sessions.list((m) => m.user.startsWith('bulk-'), 1_020);
   assert.equal(bulk.length, 1_020, 'the limit counts matching sessions, across pages');
 });
@@ -225,15 +239,23 @@ test('sessions are found by user name or subject through the by-name index; olde
   assert.deepEqual((await sessions.byName('named@example.com')).map((m) => m.id).sort(), [a, b].sort());
   assert.deepEqual((await sessions.byName('named-subject')).map((m) => m.id).sort(), [a, b].sort());
   await sessions.deleteById(a);
-  assert.deepEqual((await sessions.byName('named@example.com')).map((m) => m.id), [b], 'a deleted session leaves the index');
+  assert.deepEqual(
+    (await sessions.byName('named@example.com')).map((m) => m.id),
+    [b],
+    'a deleted session leaves the index',
+  );
   assert.equal(await redis.sismember(redisKeys.sessionsByName(createHash('sha256').update('named@example.com').digest('hex').slice(0, 40)), a), 0);
 
   // A session written before the index existed (no by-name entry) is found after the one-time completion.
   const legacy = idOf(await create(record({ user: 'legacy@example.com', subject: 'legacy-subject', sid: undefined })));
-  for (const name of ['legacy@example.com', 'legacy-subject']) await redis.del(redisKeys.sessionsByName(createHash('sha256').update(name).digest('hex').slice(0, 40)));
+  for (const name of ['legacy@example.com', 'legacy-subject'])
+    await redis.del(redisKeys.sessionsByName(createHash('sha256').update(name).digest('hex').slice(0, 40)));
   assert.deepEqual(await sessions.byName('legacy@example.com'), []);
   await redis.del(redisKeys.sessionsByNameComplete);
   assert.ok(((await sessions.completeNameIndex()) ?? 0) >= 1);
-  assert.deepEqual((await sessions.byName('legacy@example.com')).map((m) => m.id), [legacy]);
+  assert.deepEqual(
+    (await sessions.byName('legacy@example.com')).map((m) => m.id),
+    [legacy],
+  );
   assert.equal(await sessions.completeNameIndex(), undefined, 'done once');
 });

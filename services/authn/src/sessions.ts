@@ -138,10 +138,11 @@ export class SessionStore {
   async lookup(cookieValue: string): Promise<LoadedSession | undefined> {
     const ticket = parseTicket(cookieValue);
     if (!ticket) return undefined;
-    const [[getError, sealed], [existsError, active]] = (await this.#redis.pipeline().get(redisKeys.session(ticket.id)).exists(redisKeys.sessionActive(ticket.id)).exec()) as [
-      [Error | null, string | null],
-      [Error | null, number],
-    ];
+    const [[getError, sealed], [existsError, active]] = (await this.#redis
+      .pipeline()
+      .get(redisKeys.session(ticket.id))
+      .exists(redisKeys.sessionActive(ticket.id))
+      .exec()) as [[Error | null, string | null], [Error | null, number]];
     // A pipeline reports failures per command: Redis being away is not "no such session".
     if (getError || existsError) throw getError ?? existsError;
     if (!sealed) return undefined;

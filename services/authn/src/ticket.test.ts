@@ -30,7 +30,10 @@ test('parseTicket: a known value', () => {
   const parsed = parseTicket(`${ID}.${SECRET}`);
   assert.ok(parsed);
   assert.equal(parsed.id, ID);
-  assert.deepEqual([...parsed.secret], Array.from({ length: 32 }, (_, i) => i));
+  assert.deepEqual(
+    [...parsed.secret],
+    Array.from({ length: 32 }, (_, i) => i),
+  );
 });
 
 const malformed: Array<{ name: string; value: string }> = [
@@ -171,12 +174,7 @@ test('openSession never throws, whatever it is given', () => {
   const sealed = sealSession(ticket, 'session');
   const odd: unknown[] = [undefined, null, 42, {}, [], Buffer.from(sealed)];
   for (const value of odd) assert.equal(openSession(ticket, value as string), undefined);
-  const badTickets: unknown[] = [
-    { id: ticket.id, secret: undefined },
-    { id: undefined, secret: ticket.secret },
-    { id: ticket.id, secret: 'not a buffer' },
-    {},
-  ];
+  const badTickets: unknown[] = [{ id: ticket.id, secret: undefined }, { id: undefined, secret: ticket.secret }, { id: ticket.id, secret: 'not a buffer' }, {}];
   for (const bad of badTickets) assert.doesNotThrow(() => openSession(bad as Ticket, sealed));
   for (const bad of badTickets) assert.equal(openSession(bad as Ticket, sealed), undefined);
 });

@@ -55,7 +55,13 @@ test("the token's namespace by default; one inside its subtree on request; any o
   assert.equal(who.headers['cache-control'], 'no-store');
   await get('/api/v1/flows', 'tok-acme');
   await get('/api/v1/events?namespace=/acme/dev&recursive=true&level=Warning,error', 'tok-acme');
-  assert.deepEqual(asked.map((a) => [a.route, a.query.namespace, a.query.recursive]), [['flows', '/acme', false], ['events', '/acme/dev', true]]);
+  assert.deepEqual(
+    asked.map((a) => [a.route, a.query.namespace, a.query.recursive]),
+    [
+      ['flows', '/acme', false],
+      ['events', '/acme/dev', true],
+    ],
+  );
   assert.deepEqual((asked[1]!.query as EventQuery).levels, ['Warning', 'error']);
   const outside = await get('/api/v1/flows?namespace=/acmeco', 'tok-acme');
   assert.deepEqual([outside.status, outside.body.code], [403, 'FLOWLOG_FORBIDDEN']);

@@ -34,12 +34,22 @@ const csv = z
   .string()
   .max(200)
   .optional()
-  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined));
+  .transform((v) =>
+    v
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
+  );
 const millis = z.coerce.number({ message: 'must be milliseconds since the epoch' }).int().nonnegative().optional();
 
 const selection = {
   namespace: z.string().regex(NAMESPACE_PATH, 'must be a namespace path such as /acme/team-b').optional(),
-  recursive: z.enum(['true', 'false'], { message: 'must be true or false' }).optional().transform((v) => v === 'true'),
+  recursive: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => v === 'true'),
 };
 const window = { from: millis, to: millis };
 const paging = {
@@ -74,7 +84,6 @@ function decodeCursor(text: string): Cursor | undefined {
   }
 }
 
-
 const fail = (code: ErrorCode, message?: string) => new MicrosegError(code, message);
 
 function parse<S extends z.ZodType>(schema: S, req: FastifyRequest): z.output<S> {
@@ -87,7 +96,8 @@ function parse<S extends z.ZodType>(schema: S, req: FastifyRequest): z.output<S>
 function scope(req: FastifyRequest, query: { namespace?: string; recursive: boolean }): { namespace: string; recursive: boolean } {
   const viewer = req.viewer!;
   const namespace = query.namespace ?? viewer.namespace;
-  if (!withinSubtree(namespace, viewer.namespace)) throw fail('FLOWLOG_FORBIDDEN', `the token ${viewer.name} may read ${viewer.namespace} and below, not ${namespace}`);
+  if (!withinSubtree(namespace, viewer.namespace))
+    throw fail('FLOWLOG_FORBIDDEN', `the token ${viewer.name} may read ${viewer.namespace} and below, not ${namespace}`);
   return { namespace, recursive: query.recursive };
 }
 
@@ -133,7 +143,10 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
     if (from > to) throw fail('BAD_REQUEST', 'from: must not be after to');
     const [inventory, flows] = await Promise.all([deps.inventory(namespace, recursive), allFlows(deps.store, { namespace, recursive, from, to })]);
     const graph = buildGraph(inventory.value, flows.items, { from, to });
-    const warnings = [...(inventory.warning ? [inventory.warning] : []), ...(flows.truncated ? ['Only the most recent 20000 flow aggregates of this window are drawn; narrow the window.'] : [])];
+    const warnings = [
+      ...(inventory.warning ? [inventory.warning] : []),
+      ...(flows.truncated ? ['Only the most recent 20000 flow aggregates of this window are drawn; narrow the window.'] : []),
+    ];
     return { namespace, recursive, ...graph, warnings };
   });
 

@@ -42,7 +42,10 @@ before(async () => {
     return viewer ? { valid: true, ...viewer } : { valid: false };
   });
   policy.serve(requests.policyInventory, (req) => ({
-    processingUnits: req.namespace === APP || (req.recursive && APP.startsWith(req.namespace)) ? [{ id: 'pu-1', name: 'nginx', namespace: APP, status: 'Running', address: '127.0.0.1', tags: ['type=private-app'] }] : [],
+    processingUnits:
+      req.namespace === APP || (req.recursive && APP.startsWith(req.namespace))
+        ? [{ id: 'pu-1', name: 'nginx', namespace: APP, status: 'Running', address: '127.0.0.1', tags: ['type=private-app'] }]
+        : [],
     namespaces: [{ path: req.namespace, incomingDefault: 'Allow', outgoingDefault: 'Reject', incomingDecidedBy: '/', outgoingDecidedBy: '/' }],
   }));
   await policy.nc.flush();
@@ -87,7 +90,12 @@ function publishFlow(fields: MessageInitShape<typeof FlowEventSchema> = {}) {
 
 function publishLog(fields: MessageInitShape<typeof LogEventSchema>) {
   const id = randomUUID();
-  publisher.publishEvent(subjects.logEvent('authn'), LogEventSchema, { id, timeMs: BigInt(Date.now()), level: 'Info', category: 'authn', namespace: APP, origin: 'authn', ...fields }, id);
+  publisher.publishEvent(
+    subjects.logEvent('authn'),
+    LogEventSchema,
+    { id, timeMs: BigInt(Date.now()), level: 'Info', category: 'authn', namespace: APP, origin: 'authn', ...fields },
+    id,
+  );
   return id;
 }
 
@@ -114,7 +122,12 @@ test('health probes are open; the API needs a valid token', async () => {
 test('a token reads its namespace subtree and nothing outside it (403)', async () => {
   const inside = publishFlow({ uri: 'GET /inside' });
   publishFlow({ uri: 'GET /outside', namespace: '/acme/team-c' });
-  await waitFor('both flows stored', async () => (await get('/api/v1/flows?namespace=/&recursive=true', 'tok-root')).body.flows.filter((f: { URI: string }) => f.URI.endsWith('side')).length === 2, 10_000);
+  await waitFor(
+    'both flows stored',
+    async () =>
+      (await get('/api/v1/flows?namespace=/&recursive=true', 'tok-root')).body.flows.filter((f: { URI: string }) => f.URI.endsWith('side')).length === 2,
+    10_000,
+  );
 
   const teamB = await get('/api/v1/flows?recursive=true', 'tok-team-b');
   assert.equal(teamB.status, 200);
@@ -148,7 +161,8 @@ test('bad parameters are 400 naming the parameter', async () => {
 
 test('events: filters and cursor paging, newest first', async () => {
   const marker = randomUUID().slice(0, 8);
-  for (let i = 0; i < 7; i++) publishLog({ title: `Login succeeded ${marker} ${i}`, level: i % 3 === 0 ? 'Warning' : 'Info', timeMs: BigInt(Date.now() - (10 - i) * 1000) });
+  for (let i = 0; i < 7; i++)
+    publishLog({ title: `Login succeeded ${marker} ${i}`, level: i % 3 === 0 ? 'Warning' : 'Info', timeMs: BigInt(Date.now() - (10 - i) * 1000) });
   await waitFor('7 events', async () => (await get(`/api/v1/events?namespace=${APP}&q=${marker}`, 'tok-root')).body.events.length === 7, 10_000);
 
   const titles: string[] = [];
@@ -162,14 +176,26 @@ test('events: filters and cursor paging, newest first', async () => {
   }
   assert.deepEqual(titles, ['6', '5', '4', '3', '2', '1', '0']);
   const warnings = await get(`/api/v1/events?namespace=/acme/team-b&recursive=true&q=${marker}&level=Warning,Error`, 'tok-team-b');
-  assert.deepEqual(warnings.body.events.map((e: { title: string }) => e.title.split(' ').at(-1)), ['6', '3', '0']);
+  assert.deepEqual(
+    warnings.body.events.map((e: { title: string }) => e.title.split(' ').at(-1)),
+    ['6', '3', '0'],
+  );
   const none = await get(`/api/v1/events?namespace=/acme/team-b&recursive=true&q=${marker}&category=crud`, 'tok-team-b');
   assert.deepEqual(none.body.events, []);
 });
 
 test('graph: the registered processing unit without traffic, users and services with their flows', async () => {
-  publishFlow({ source: { type: 'Claims', id: 'bob@example.com', name: 'bob@example.com', ip: '127.0.0.1' }, user: 'bob@example.com', action: 'Reject', dropReason: 'api' });
-  await waitFor('bob in the graph', async () => (await get(`/api/v1/graph?namespace=${APP}`, 'tok-team-b')).body.edges.some((e: { source: string }) => e.source === 'user:bob@example.com'), 10_000);
+  publishFlow({
+    source: { type: 'Claims', id: 'bob@example.com', name: 'bob@example.com', ip: '127.0.0.1' },
+    user: 'bob@example.com',
+    action: 'Reject',
+    dropReason: 'api',
+  });
+  await waitFor(
+    'bob in the graph',
+    async () => (await get(`/api/v1/graph?namespace=${APP}`, 'tok-team-b')).body.edges.some((e: { source: string }) => e.source === 'user:bob@example.com'),
+    10_000,
+  );
   const graph = (await get(`/api/v1/graph?namespace=${APP}`, 'tok-team-b')).body;
   assert.ok(graph.nodes.some((n: { id: string; status: string }) => n.id === `pu:${APP}/nginx` && n.status === 'Running'));
   assert.equal(graph.edges.find((e: { source: string }) => e.source === 'user:bob@example.com').style, 'reject-policy');
@@ -198,7 +224,12 @@ test('the pages are served with a strict Content-Security-Policy; Cytoscape come
 });
 
 /** Reads a Server-Sent Events stream until `until` says stop. */
-async function readStream(token: string, path: string, until: (events: Array<{ type: string; data: any }>) => boolean, onReady: () => void): Promise<Array<{ type: string; data: any }>> {
+async function readStream(
+  token: string,
+  path: string,
+  until: (events: Array<{ type: string; data: any }>) => boolean,
+  onReady: () => void,
+): Promise<Array<{ type: string; data: any }>> {
   const controller = new AbortController();
   const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
   assert.equal(res.status, 200);
@@ -248,7 +279,12 @@ test('the live stream pushes the flows and events of its namespace only, as they
 
 test('a revoked token: its live stream ends with "expired", and the API refuses it after the cache TTL', async () => {
   tokens.set('tok-short', { name: 'short', role: 'viewer', namespace: APP });
-  const events = await readStream('tok-short', '/api/v1/stream', (seen) => seen.some((e) => e.type === 'expired'), () => tokens.delete('tok-short'));
+  const events = await readStream(
+    'tok-short',
+    '/api/v1/stream',
+    (seen) => seen.some((e) => e.type === 'expired'),
+    () => tokens.delete('tok-short'),
+  );
   assert.equal(events.at(-1)?.type, 'expired');
   assert.equal((await get('/api/v1/flows', 'tok-short')).status, 401);
 });

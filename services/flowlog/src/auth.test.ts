@@ -34,7 +34,13 @@ test('a verdict is remembered for the TTL, then asked again: a revocation bites 
 test('concurrent checks of one token ask once; unknown tokens are remembered as unknown too', async () => {
   const policy = fakePolicy(new Set(['tok-1']));
   const verifier = new TokenVerifier(policy.ask, 3_000);
-  const answers = await Promise.all([verifier.verify('tok-1'), verifier.verify('tok-1'), verifier.verify('tok-1'), verifier.verify('bad'), verifier.verify('bad')]);
+  const answers = await Promise.all([
+    verifier.verify('tok-1'),
+    verifier.verify('tok-1'),
+    verifier.verify('tok-1'),
+    verifier.verify('bad'),
+    verifier.verify('bad'),
+  ]);
   assert.deepEqual(answers, [viewer, viewer, viewer, undefined, undefined]);
   assert.deepEqual(policy.asked.sort(), ['bad', 'tok-1']);
 });

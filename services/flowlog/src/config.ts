@@ -8,7 +8,12 @@ export const flowlogConfigSchema = z.object({
   /** How long flows and events are kept. */
   FLOWLOG_RETENTION_HOURS: z.coerce.number().positive().default(24),
   /** How long a token's verdict is remembered; a revoked token works at most this long. */
-  FLOWLOG_TOKEN_CACHE_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int().min(0).max(10_000, 'must be at most 10000: revocation must bite quickly').default(3_000),
+  FLOWLOG_TOKEN_CACHE_MS: z.coerce
+    .number({ message: 'must be a number of milliseconds' })
+    .int()
+    .min(0)
+    .max(10_000, 'must be at most 10000: revocation must bite quickly')
+    .default(3_000),
   /** Bound on each question to the policy service (tokens, inventory). */
   BUS_TIMEOUT_MS: fields.milliseconds(1_000),
 });

@@ -55,21 +55,28 @@ export class EventConsumer {
       // Stored later, maybe much later: its own trace, linked to the request's (OpenTelemetry messaging conventions).
       const producer = trace.getSpanContext(extractTraceContext(msg.headers));
       await context.with(ROOT_CONTEXT, () =>
-        tracer.startActiveSpan(`${msg.subject} consume`, { kind: SpanKind.CONSUMER, root: true, links: producer ? [{ context: producer }] : [] }, async (span) => {
-          try {
-            const kind = msg.subject === subjects.gatewayDecision ? 'flow' : 'event';
-            const stored = kind === 'flow' ? await this.#store.recordFlow(fromBinary(FlowEventSchema, msg.data)) : await this.#store.recordEvent(fromBinary(LogEventSchema, msg.data));
-            metrics.flowlogEventsStored().inc({ kind, outcome: stored === false ? 'duplicate' : 'new' });
-            msg.ack();
-            this.processed++;
-          } catch (err) {
-            // Not acknowledged: redelivered after a pause (Redis may be down).
-            this.#logger.warn({ err: String(err), subject: msg.subject }, 'event not stored; will be redelivered');
-            msg.nak(1_000);
-          } finally {
-            span.end();
-          }
-        }),
+        tracer.startActiveSpan(
+          `${msg.subject} consume`,
+          { kind: SpanKind.CONSUMER, root: true, links: producer ? [{ context: producer }] : [] },
+          async (span) => {
+            try {
+              const kind = msg.subject === subjects.gatewayDecision ? 'flow' : 'event';
+              const stored =
+                kind === 'flow'
+                  ? await this.#store.recordFlow(fromBinary(FlowEventSchema, msg.data))
+                  : await this.#store.recordEvent(fromBinary(LogEventSchema, msg.data));
+              metrics.flowlogEventsStored().inc({ kind, outcome: stored === false ? 'duplicate' : 'new' });
+              msg.ack();
+              this.processed++;
+            } catch (err) {
+              // Not acknowledged: redelivered after a pause (Redis may be down).
+              this.#logger.warn({ err: String(err), subject: msg.subject }, 'event not stored; will be redelivered');
+              msg.nak(1_000);
+            } finally {
+              span.end();
+            }
+          },
+        ),
       );
       if (this.#stopped) break;
     }

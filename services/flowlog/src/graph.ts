@@ -17,9 +17,31 @@ export type EdgeStyle = 'accept-policy' | 'accept-default' | 'reject-policy' | '
 
 export interface Inventory {
   processingUnits: Array<{ id: string; name: string; namespace: string; tags: string[]; address: string; status: string; lastSeenMs: number }>;
-  services: Array<{ id: string; name: string; namespace: string; hosts: string[]; exposedPort: number; port: number; authorizationType: string; disabled: boolean; processingUnits: string[]; tags: string[] }>;
+  services: Array<{
+    id: string;
+    name: string;
+    namespace: string;
+    hosts: string[];
+    exposedPort: number;
+    port: number;
+    authorizationType: string;
+    disabled: boolean;
+    processingUnits: string[];
+    tags: string[];
+  }>;
   externalNetworks: Array<{ id: string; name: string; namespace: string; entries: string[]; servicePorts: string[]; tags: string[] }>;
-  networkPolicies: Array<{ id: string; name: string; namespace: string; subject: string[][]; object: string[][]; action: string; applyPolicyMode: string; logsEnabled: boolean; disabled: boolean; propagate: boolean }>;
+  networkPolicies: Array<{
+    id: string;
+    name: string;
+    namespace: string;
+    subject: string[][];
+    object: string[][];
+    action: string;
+    applyPolicyMode: string;
+    logsEnabled: boolean;
+    disabled: boolean;
+    propagate: boolean;
+  }>;
   namespaces: Array<{ path: string; incomingDefault: string; outgoingDefault: string; incomingDecidedBy: string; outgoingDecidedBy: string }>;
 }
 
@@ -98,17 +120,47 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
 
   for (const pu of inventory.processingUnits) {
     const silent = pu.status === 'Running' && pu.lastSeenMs > 0 && now - pu.lastSeenMs > SILENT_AFTER_MS;
-    add({ id: puId(pu.namespace, pu.name), type: 'ProcessingUnit', name: pu.name, namespace: pu.namespace, status: silent ? 'Silent' : pu.status, lastSeen: pu.lastSeenMs || undefined, address: pu.address, tags: pu.tags, details: { address: pu.address } });
+    add({
+      id: puId(pu.namespace, pu.name),
+      type: 'ProcessingUnit',
+      name: pu.name,
+      namespace: pu.namespace,
+      status: silent ? 'Silent' : pu.status,
+      lastSeen: pu.lastSeenMs || undefined,
+      address: pu.address,
+      tags: pu.tags,
+      details: { address: pu.address },
+    });
   }
   for (const s of inventory.services) {
-    add({ id: serviceId(s.id), type: 'Service', name: s.name, namespace: s.namespace, tags: s.tags, details: { hosts: s.hosts, exposedPort: String(s.exposedPort), port: String(s.port), authorization: s.authorizationType, ...(s.disabled ? { disabled: 'true' } : {}) } });
+    add({
+      id: serviceId(s.id),
+      type: 'Service',
+      name: s.name,
+      namespace: s.namespace,
+      tags: s.tags,
+      details: {
+        hosts: s.hosts,
+        exposedPort: String(s.exposedPort),
+        port: String(s.port),
+        authorization: s.authorizationType,
+        ...(s.disabled ? { disabled: 'true' } : {}),
+      },
+    });
     for (const name of s.processingUnits) {
       const pu = inventory.processingUnits.find((p) => p.name === name);
       if (pu) edgeFor(edges, serviceId(s.id), puId(pu.namespace, pu.name), 'selects');
     }
   }
   for (const n of inventory.externalNetworks) {
-    add({ id: extId(n.namespace, n.name), type: 'ExternalNetwork', name: n.name, namespace: n.namespace, tags: n.tags, details: { entries: n.entries, servicePorts: n.servicePorts } });
+    add({
+      id: extId(n.namespace, n.name),
+      type: 'ExternalNetwork',
+      name: n.name,
+      namespace: n.namespace,
+      tags: n.tags,
+      details: { entries: n.entries, servicePorts: n.servicePorts },
+    });
   }
 
   const puNamed = (name: string, namespace: string): string => {
@@ -120,7 +172,9 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
   };
   const externalNamed = (name: string, namespace: string): string => {
     const candidates = inventory.externalNetworks.filter((n) => n.name === name);
-    const best = candidates.find((n) => n.namespace === namespace) ?? candidates.sort((a, b) => b.namespace.length - a.namespace.length).find((n) => namespace.startsWith(n.namespace));
+    const best =
+      candidates.find((n) => n.namespace === namespace) ??
+      candidates.sort((a, b) => b.namespace.length - a.namespace.length).find((n) => namespace.startsWith(n.namespace));
     const chosen = best ?? candidates[0];
     if (chosen) return extId(chosen.namespace, chosen.name);
     return add({ id: extId(namespace, name), type: 'ExternalNetwork', name, namespace }).id;
@@ -267,7 +321,15 @@ class EdgeBuilder {
       id: this.#id,
       source: this.#source,
       target: this.#target,
-      style: this.#kind === 'selects' ? 'selects' : styleOf(this.#accepted, this.#rejected, this.#byPolicy, [...this.#outcomes.values()].some((o) => o.size > 1)),
+      style:
+        this.#kind === 'selects'
+          ? 'selects'
+          : styleOf(
+              this.#accepted,
+              this.#rejected,
+              this.#byPolicy,
+              [...this.#outcomes.values()].some((o) => o.size > 1),
+            ),
       accepted: this.#accepted,
       rejected: this.#rejected,
       hits: this.#accepted + this.#rejected,

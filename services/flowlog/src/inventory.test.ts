@@ -12,21 +12,35 @@ import { askInventory } from './inventory.ts';
 
 function bus(answer: () => unknown) {
   const asked: unknown[] = [];
-  const fake = { request: async (contract: { subject: string }, message: unknown, timeoutMs: number) => (asked.push([contract.subject, message, timeoutMs]), answer()) } as unknown as Pick<Bus, 'request'>;
+  const fake = {
+    request: async (contract: { subject: string }, message: unknown, timeoutMs: number) => (asked.push([contract.subject, message, timeoutMs]), answer()),
+  } as unknown as Pick<Bus, 'request'>;
   return { fake, asked };
 }
 
 test("the policy service's answer, as the graph takes it", async () => {
   const reply = create(InventoryResponseSchema, {
     processingUnits: [{ id: 'pu', name: 'nginx', namespace: '/acme', tags: ['a=b'], address: '10.0.0.1', status: 'Running', lastSeenMs: 42n }],
-    networkPolicies: [{ id: 'np', name: 'p', namespace: '/acme', subject: [{ tags: ['a=b'] }, { tags: ['c=d'] }], object: [], action: 'Allow', applyPolicyMode: 'Bidirectional' }],
+    networkPolicies: [
+      {
+        id: 'np',
+        name: 'p',
+        namespace: '/acme',
+        subject: [{ tags: ['a=b'] }, { tags: ['c=d'] }],
+        object: [],
+        action: 'Allow',
+        applyPolicyMode: 'Bidirectional',
+      },
+    ],
     namespaces: [{ path: '/acme', incomingDefault: 'Allow', outgoingDefault: 'Reject', incomingDecidedBy: '/', outgoingDecidedBy: '/' }],
   });
   const { fake, asked } = bus(() => reply);
   const { value, warning } = await askInventory(fake, 1_500)('/acme', true);
   assert.equal(warning, undefined);
   assert.deepEqual(asked, [[requests.policyInventory.subject, { namespace: '/acme', recursive: true }, 1_500]]);
-  assert.deepEqual(value.processingUnits, [{ id: 'pu', name: 'nginx', namespace: '/acme', tags: ['a=b'], address: '10.0.0.1', status: 'Running', lastSeenMs: 42 }]);
+  assert.deepEqual(value.processingUnits, [
+    { id: 'pu', name: 'nginx', namespace: '/acme', tags: ['a=b'], address: '10.0.0.1', status: 'Running', lastSeenMs: 42 },
+  ]);
   assert.deepEqual(value.networkPolicies[0]?.subject, [['a=b'], ['c=d']]);
   assert.equal(value.namespaces[0]?.outgoingDefault, 'Reject');
 });

@@ -27,9 +27,35 @@ export function askInventory(bus: Pick<Bus, 'request'>, timeoutMs: number): Inve
 /** The policy service's answer as the graph takes it. Pure. */
 export function inventoryFrom(reply: InventoryResponse): Inventory {
   return {
-    processingUnits: reply.processingUnits.map((p) => ({ id: p.id, name: p.name, namespace: p.namespace, tags: [...p.tags], address: p.address, status: p.status, lastSeenMs: Number(p.lastSeenMs) })),
-    services: reply.services.map((s) => ({ id: s.id, name: s.name, namespace: s.namespace, hosts: [...s.hosts], exposedPort: s.exposedPort, port: s.port, authorizationType: s.authorizationType, disabled: s.disabled, processingUnits: [...s.processingUnits], tags: [...s.tags] })),
-    externalNetworks: reply.externalNetworks.map((n) => ({ id: n.id, name: n.name, namespace: n.namespace, entries: [...n.entries], servicePorts: [...n.servicePorts], tags: [...n.tags] })),
+    processingUnits: reply.processingUnits.map((p) => ({
+      id: p.id,
+      name: p.name,
+      namespace: p.namespace,
+      tags: [...p.tags],
+      address: p.address,
+      status: p.status,
+      lastSeenMs: Number(p.lastSeenMs),
+    })),
+    services: reply.services.map((s) => ({
+      id: s.id,
+      name: s.name,
+      namespace: s.namespace,
+      hosts: [...s.hosts],
+      exposedPort: s.exposedPort,
+      port: s.port,
+      authorizationType: s.authorizationType,
+      disabled: s.disabled,
+      processingUnits: [...s.processingUnits],
+      tags: [...s.tags],
+    })),
+    externalNetworks: reply.externalNetworks.map((n) => ({
+      id: n.id,
+      name: n.name,
+      namespace: n.namespace,
+      entries: [...n.entries],
+      servicePorts: [...n.servicePorts],
+      tags: [...n.tags],
+    })),
     networkPolicies: reply.networkPolicies.map((p) => ({
       id: p.id,
       name: p.name,
@@ -42,6 +68,12 @@ export function inventoryFrom(reply: InventoryResponse): Inventory {
       disabled: p.disabled,
       propagate: p.propagate,
     })),
-    namespaces: reply.namespaces.map((n) => ({ path: n.path, incomingDefault: n.incomingDefault, outgoingDefault: n.outgoingDefault, incomingDecidedBy: n.incomingDecidedBy, outgoingDecidedBy: n.outgoingDecidedBy })),
+    namespaces: reply.namespaces.map((n) => ({
+      path: n.path,
+      incomingDefault: n.incomingDefault,
+      outgoingDefault: n.outgoingDefault,
+      incomingDecidedBy: n.incomingDecidedBy,
+      outgoingDecidedBy: n.outgoingDecidedBy,
+    })),
   };
 }

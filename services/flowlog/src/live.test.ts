@@ -9,11 +9,18 @@ import { inNamespace } from './records.ts';
 function client(namespace: string, recursive: boolean) {
   const received: string[] = [];
   let ended = false;
-  const c: LiveClient = { wants: (ns) => inNamespace(ns, namespace, recursive), send: (m) => void received.push(`${m.type} ${m.data.namespace}`), end: () => void (ended = true) };
+  const c: LiveClient = {
+    wants: (ns) => inNamespace(ns, namespace, recursive),
+    send: (m) => void received.push(`${m.type} ${m.data.namespace}`),
+    end: () => void (ended = true),
+  };
   return { c, received, ended: () => ended };
 }
 
-const event = (namespace: string): LiveMessage => ({ type: 'event', data: { id: 'e', time: 0, level: 'Info', category: 'crud', title: 't', content: 'c', targetIdentity: 'x', targetID: 'y', namespace, origin: 'policy' } });
+const event = (namespace: string): LiveMessage => ({
+  type: 'event',
+  data: { id: 'e', time: 0, level: 'Info', category: 'crud', title: 't', content: 'c', targetIdentity: 'x', targetID: 'y', namespace, origin: 'policy' },
+});
 
 test('each client gets the records of its namespace (and subtree when recursive) only', () => {
   const hub = new LiveHub(createLogger('flowlog', 'silent'));

@@ -35,7 +35,10 @@ export class LiveHub {
         if (err || this.#clients.size === 0) return;
         let message: LiveMessage;
         try {
-          message = msg.subject === subjects.gatewayDecision ? { type: 'flow', data: liveFlowOf(fromBinary(FlowEventSchema, msg.data)) } : { type: 'event', data: eventRecordOf(fromBinary(LogEventSchema, msg.data)) };
+          message =
+            msg.subject === subjects.gatewayDecision
+              ? { type: 'flow', data: liveFlowOf(fromBinary(FlowEventSchema, msg.data)) }
+              : { type: 'event', data: eventRecordOf(fromBinary(LogEventSchema, msg.data)) };
         } catch (cause) {
           this.#logger.warn({ err: String(cause), subject: msg.subject }, 'undecodable event not streamed');
           return;

@@ -53,7 +53,13 @@ export const MINUTE_MS = 60_000;
 export function flowRecordOf(flow: FlowEvent): FlowRecord {
   return {
     namespace: flow.namespace,
-    source: { type: flow.source?.type ?? '', id: flow.source?.id ?? '', name: flow.source?.name ?? '', ip: flow.source?.ip ?? '', namespace: flow.source?.namespace ?? '' },
+    source: {
+      type: flow.source?.type ?? '',
+      id: flow.source?.id ?? '',
+      name: flow.source?.name ?? '',
+      ip: flow.source?.ip ?? '',
+      namespace: flow.source?.namespace ?? '',
+    },
     destination: {
       type: flow.destination?.type ?? '',
       id: flow.destination?.id ?? '',

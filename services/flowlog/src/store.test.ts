@@ -21,7 +21,16 @@ let redis: Redis;
 let store: FlowlogStore;
 
 /** The fields these tests vary. */
-type FlowOverrides = Partial<{ id: string; timeMs: bigint; namespace: string; uri: string; action: string; dropReason: string; user: string; byDefault: boolean }>;
+type FlowOverrides = Partial<{
+  id: string;
+  timeMs: bigint;
+  namespace: string;
+  uri: string;
+  action: string;
+  dropReason: string;
+  user: string;
+  byDefault: boolean;
+}>;
 
 function flow(overrides: FlowOverrides = {}) {
   return create(FlowEventSchema, {
@@ -41,7 +50,15 @@ function flow(overrides: FlowOverrides = {}) {
 }
 
 function logEvent(overrides: MessageInitShape<typeof LogEventSchema> = {}) {
-  return create(LogEventSchema, { id: randomUUID(), timeMs: BigInt(Date.now()), level: 'Info', title: 'happened', namespace: '/acme', origin: 'authn', ...overrides });
+  return create(LogEventSchema, {
+    id: randomUUID(),
+    timeMs: BigInt(Date.now()),
+    level: 'Info',
+    title: 'happened',
+    namespace: '/acme',
+    origin: 'authn',
+    ...overrides,
+  });
 }
 
 const allFlows = async () => (await store.flows({ limit: 100 })).items;
@@ -83,7 +100,14 @@ test('two events of the same flow in the same minute aggregate', async () => {
     { count: 2, firstSeen: minuteStart + 1_000, lastSeen: minuteStart + 59_000, minute: minuteStart },
   );
   assert.deepEqual(
-    { namespace: flows[0]!.namespace, URI: flows[0]!.URI, action: flows[0]!.action, policyID: flows[0]!.policyID, source: flows[0]!.source.type, user: flows[0]!.user },
+    {
+      namespace: flows[0]!.namespace,
+      URI: flows[0]!.URI,
+      action: flows[0]!.action,
+      policyID: flows[0]!.policyID,
+      source: flows[0]!.source.type,
+      user: flows[0]!.user,
+    },
     { namespace: '/acme/team-b', URI: 'GET /', action: 'Accept', policyID: 'spec-1', source: 'Claims', user: 'alice@example.com' },
   );
 });
@@ -102,14 +126,20 @@ for (const { name, second } of separate) {
 
     const flows = await allFlows();
     assert.equal(flows.length, 2);
-    assert.deepEqual(flows.map((f) => f.count), [1, 1]);
+    assert.deepEqual(
+      flows.map((f) => f.count),
+      [1, 1],
+    );
   });
 }
 
 test('flows are listed newest first', async () => {
   await store.recordFlow(flow({ uri: 'GET /old', timeMs: BigInt(minuteStart) }));
   await store.recordFlow(flow({ uri: 'GET /new', timeMs: BigInt(minuteStart + 3 * MINUTE) }));
-  assert.deepEqual((await allFlows()).map((f) => f.URI), ['GET /new', 'GET /old']);
+  assert.deepEqual(
+    (await allFlows()).map((f) => f.URI),
+    ['GET /new', 'GET /old'],
+  );
 });
 
 test('log events are stored once per id', async () => {
@@ -120,7 +150,10 @@ test('log events are stored once per id', async () => {
 
   const events = await allEvents();
   assert.deepEqual(events.map((e) => e.title).sort(), ['login failed', 'other']);
-  assert.deepEqual((await allEvents({ levels: ['Warning'] })).map((e) => e.id), [event.id]);
+  assert.deepEqual(
+    (await allEvents({ levels: ['Warning'] })).map((e) => e.id),
+    [event.id],
+  );
 });
 
 const namespaceFilters: Array<{ namespace?: string; recursive?: boolean; expected: string[] }> = [
@@ -158,8 +191,14 @@ test('trim drops flows and events older than the retention', async () => {
 
   await store.trim();
 
-  assert.deepEqual((await allFlows()).map((f) => f.URI), ['GET /recent']);
-  assert.deepEqual((await allEvents()).map((e) => e.title), ['recent']);
+  assert.deepEqual(
+    (await allFlows()).map((f) => f.URI),
+    ['GET /recent'],
+  );
+  assert.deepEqual(
+    (await allEvents()).map((e) => e.title),
+    ['recent'],
+  );
 });
 
 test('flows page newest minute first with a cursor: every aggregate once, none skipped, while new ones arrive', async () => {
@@ -177,7 +216,11 @@ test('flows page newest minute first with a cursor: every aggregate once, none s
   assert.equal(seen.length, 21);
   assert.equal(new Set(seen).size, 21, 'no aggregate twice');
   const minutes = seen.map((s) => Number(s.slice(0, 13)));
-  assert.deepEqual(minutes, [...minutes].sort((a, b) => b - a), 'newest minute first');
+  assert.deepEqual(
+    minutes,
+    [...minutes].sort((a, b) => b - a),
+    'newest minute first',
+  );
   assert.equal(pages, 6);
 });
 
@@ -199,10 +242,30 @@ test('events page newest first, exactly, even when many share one millisecond', 
 test('events: filters by level, category, text, namespace and time combine', async () => {
   const now = Date.now();
   const events = [
-    logEvent({ title: 'Login failed', level: 'Warning', category: 'authn', content: 'bob@example.com: state unknown', namespace: '/acme/app', timeMs: BigInt(now - 5_000) }),
-    logEvent({ title: 'Login succeeded', level: 'Info', category: 'authn', content: 'alice@example.com logged in', namespace: '/acme/app', timeMs: BigInt(now - 4_000) }),
+    logEvent({
+      title: 'Login failed',
+      level: 'Warning',
+      category: 'authn',
+      content: 'bob@example.com: state unknown',
+      namespace: '/acme/app',
+      timeMs: BigInt(now - 5_000),
+    }),
+    logEvent({
+      title: 'Login succeeded',
+      level: 'Info',
+      category: 'authn',
+      content: 'alice@example.com logged in',
+      namespace: '/acme/app',
+      timeMs: BigInt(now - 4_000),
+    }),
     logEvent({ title: 'service created', level: 'Info', category: 'crud', content: 'by token ops', namespace: '/acme', timeMs: BigInt(now - 3_000) }),
-    logEvent({ title: 'Identity provider discovery failed', level: 'Error', category: 'authn', namespace: '/other', timeMs: BigInt(now - 2 * 3_600_000 + 60_000) }),
+    logEvent({
+      title: 'Identity provider discovery failed',
+      level: 'Error',
+      category: 'authn',
+      namespace: '/other',
+      timeMs: BigInt(now - 2 * 3_600_000 + 60_000),
+    }),
   ];
   for (const e of events) await store.recordEvent(e);
   const titles = async (query: Partial<EventQuery>) => (await allEvents(query)).map((e) => e.title);
@@ -218,8 +281,11 @@ test('flows: filters by action, text and time window; by_default is kept apart',
   await store.recordFlow(flow({ uri: 'GET /ok' }));
   await store.recordFlow(flow({ uri: 'GET /', action: 'Reject', dropReason: 'api', user: 'bob@example.com' }));
   await store.recordFlow(flow({ uri: 'tcp/9400 token', action: 'Reject', dropReason: 'policy', byDefault: true, timeMs: BigInt(minuteStart + 5 * MINUTE) }));
-  await store.recordFlow(flow({ uri: 'tcp/9400 token', action: 'Reject', dropReason: 'policy', byDefault: false, timeMs: BigInt(minuteStart + 5 * MINUTE + 1) }));
-  const uris = async (query: Partial<FlowQuery>) => (await store.flows({ limit: 100, ...query })).items.map((f) => `${f.URI}${f.byDefault ? ' (default)' : ''}`);
+  await store.recordFlow(
+    flow({ uri: 'tcp/9400 token', action: 'Reject', dropReason: 'policy', byDefault: false, timeMs: BigInt(minuteStart + 5 * MINUTE + 1) }),
+  );
+  const uris = async (query: Partial<FlowQuery>) =>
+    (await store.flows({ limit: 100, ...query })).items.map((f) => `${f.URI}${f.byDefault ? ' (default)' : ''}`);
   assert.deepEqual((await uris({ action: 'Reject' })).sort(), ['GET /', 'tcp/9400 token', 'tcp/9400 token (default)']);
   assert.deepEqual(await uris({ q: 'bob@' }), ['GET /']);
   assert.deepEqual((await uris({ from: minuteStart + 5 * MINUTE })).sort(), ['tcp/9400 token', 'tcp/9400 token (default)']);

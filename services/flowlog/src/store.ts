@@ -103,7 +103,15 @@ export class FlowlogStore {
   /** Returns false when the event was already stored. */
   async recordEvent(event: LogEvent): Promise<boolean> {
     const stored = eventRecordOf(event);
-    const result = await this.#redis.eval(RECORD_EVENT, 2, redisKeys.seenEvent(event.id), redisKeys.eventIndex, String(this.#retentionSeconds), String(stored.time), JSON.stringify(stored));
+    const result = await this.#redis.eval(
+      RECORD_EVENT,
+      2,
+      redisKeys.seenEvent(event.id),
+      redisKeys.eventIndex,
+      String(this.#retentionSeconds),
+      String(stored.time),
+      JSON.stringify(stored),
+    );
     return result === 1;
   }
 
@@ -127,7 +135,12 @@ export class FlowlogStore {
       return results.map(([, value]) => {
         const h = value as Record<string, string> | null;
         if (!h?.record) return undefined;
-        const flow: StoredFlow = { ...(JSON.parse(h.record) as FlowRecord), count: Number(h.count ?? 0), firstSeen: Number(h.firstSeen ?? 0), lastSeen: Number(h.lastSeen ?? 0) };
+        const flow: StoredFlow = {
+          ...(JSON.parse(h.record) as FlowRecord),
+          count: Number(h.count ?? 0),
+          firstSeen: Number(h.firstSeen ?? 0),
+          lastSeen: Number(h.lastSeen ?? 0),
+        };
         flow.byDefault ??= false;
         if (!inNamespace(flow.namespace, query.namespace, query.recursive)) return undefined;
         if (query.action && flow.action !== query.action) return undefined;
@@ -155,7 +168,8 @@ export class FlowlogStore {
       }),
     );
     // The member is the whole event; its `{"id":"…"` start orders it among events of the same time just as well.
-    if (page.next?.member.endsWith('}')) page.next = { score: page.next.score, member: `{"id":${JSON.stringify((JSON.parse(page.next.member) as StoredEvent).id)}` };
+    if (page.next?.member.endsWith('}'))
+      page.next = { score: page.next.score, member: `{"id":${JSON.stringify((JSON.parse(page.next.member) as StoredEvent).id)}` };
     return page;
   }
 
@@ -216,7 +230,9 @@ function pairs(flat: string[]): Cursor[] {
 }
 
 function flowText(f: StoredFlow): string {
-  return [f.source.name, f.source.ip, f.destination.name, f.destination.ip, f.URI, f.user, f.policyName, f.dropReason, f.action, f.namespace].join('\n').toLowerCase();
+  return [f.source.name, f.source.ip, f.destination.name, f.destination.ip, f.URI, f.user, f.policyName, f.dropReason, f.action, f.namespace]
+    .join('\n')
+    .toLowerCase();
 }
 
 function eventText(e: StoredEvent): string {

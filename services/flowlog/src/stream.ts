@@ -16,7 +16,13 @@ export interface StreamDeps {
   recheckMs: number;
 }
 
-export function streamTo(deps: StreamDeps, req: FastifyRequest, reply: FastifyReply, token: string, selection: { namespace: string; recursive: boolean }): void {
+export function streamTo(
+  deps: StreamDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  token: string,
+  selection: { namespace: string; recursive: boolean },
+): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

@@ -48,7 +48,11 @@ const types: Record<string, string> = {
 
 async function load(file: string): Promise<Asset> {
   const body = await readFile(file);
-  return { body, type: types[file.split('.').pop() ?? ''] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+  return {
+    body,
+    type: types[file.split('.').pop() ?? ''] ?? 'application/octet-stream',
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+  };
 }
 
 export async function registerPages(app: FastifyInstance): Promise<void> {
@@ -67,7 +71,9 @@ export async function registerPages(app: FastifyInstance): Promise<void> {
   };
 
   for (const [path, page] of Object.entries(pages)) {
-    app.get(path, async (_req, reply) => reply.headers({ ...securityHeaders, 'content-type': page.type, 'cache-control': 'no-cache', etag: page.etag }).send(page.body));
+    app.get(path, async (_req, reply) =>
+      reply.headers({ ...securityHeaders, 'content-type': page.type, 'cache-control': 'no-cache', etag: page.etag }).send(page.body),
+    );
   }
   app.get('/assets/:name', async (req, reply) => {
     const asset = assets[(req.params as { name: string }).name];

@@ -49,7 +49,10 @@ function query(params) {
 
 /** GET /api/v1/… with the token; a 401 signs out. */
 export async function api(path, params) {
-  const response = await fetch(`/api/v1${path}${query(params)}`, { headers: { authorization: `Bearer ${token()}`, accept: 'application/json' }, cache: 'no-store' });
+  const response = await fetch(`/api/v1${path}${query(params)}`, {
+    headers: { authorization: `Bearer ${token()}`, accept: 'application/json' },
+    cache: 'no-store',
+  });
   const body = await response.json().catch(() => ({}));
   if (response.status === 401) {
     signOut('Your token is no longer valid. Sign in again.');
@@ -69,7 +72,11 @@ export function stream(params, on, signal) {
     let pause = 1000;
     while (!signal.aborted) {
       try {
-        const response = await fetch(`/api/v1/stream${query(params)}`, { headers: { authorization: `Bearer ${token()}`, accept: 'text/event-stream' }, signal, cache: 'no-store' });
+        const response = await fetch(`/api/v1/stream${query(params)}`, {
+          headers: { authorization: `Bearer ${token()}`, accept: 'text/event-stream' },
+          signal,
+          cache: 'no-store',
+        });
         if (response.status === 401) return signOut('Your token is no longer valid. Sign in again.');
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
         on.state?.('live');

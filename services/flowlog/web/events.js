@@ -72,13 +72,17 @@ async function load(cursor) {
     state.shown = new Set(shown.map((e) => e.id));
     state.waiting = 0;
     $('new-events').hidden = true;
-    clear($('events').tBodies[0], shown.length ? shown.map((e) => row(e, false)) : el('tr', {}, el('td', { colspan: '7', className: 'muted', text: 'No event matches.' })));
+    clear(
+      $('events').tBodies[0],
+      shown.length ? shown.map((e) => row(e, false)) : el('tr', {}, el('td', { colspan: '7', className: 'muted', text: 'No event matches.' })),
+    );
     rememberNamespaces($('namespaces'), page.events.map((e) => e.namespace).filter(Boolean));
     for (const category of new Set(page.events.map((e) => e.category).filter(Boolean))) {
       if (![...$('category').options].some((o) => o.value === category)) $('category').append(el('option', { value: category, text: category }));
     }
     const first = state.history.length === 0;
-    $('status').textContent = `${page.events.length ? `${page.events.length} event${page.events.length === 1 ? '' : 's'}` : 'No events'} in ${state.namespace}${state.recursive ? ' and below' : ''}${first ? ', newest first' : ''}${state.level ? ` · level ${state.level.replaceAll(',', ', ')}` : ''}${state.category ? ` · category ${state.category}` : ''}${state.text ? ` · matching “${state.text}”` : ''}`;
+    $('status').textContent =
+      `${page.events.length ? `${page.events.length} event${page.events.length === 1 ? '' : 's'}` : 'No events'} in ${state.namespace}${state.recursive ? ' and below' : ''}${first ? ', newest first' : ''}${state.level ? ` · level ${state.level.replaceAll(',', ', ')}` : ''}${state.category ? ` · category ${state.category}` : ''}${state.text ? ` · matching “${state.text}”` : ''}`;
     $('page-info').textContent = `Page ${state.history.length + 1}`;
     $('newer').disabled = first;
     $('older').disabled = !state.next;
@@ -107,7 +111,14 @@ function reload() {
 function passes(event) {
   if (state.level && !state.level.split(',').includes(event.level)) return false;
   if (state.category && event.category !== state.category) return false;
-  if (state.text && ![event.title, event.content, event.targetIdentity, event.targetID, event.namespace, event.category].join('\n').toLowerCase().includes(state.text.toLowerCase())) return false;
+  if (
+    state.text &&
+    ![event.title, event.content, event.targetIdentity, event.targetID, event.namespace, event.category]
+      .join('\n')
+      .toLowerCase()
+      .includes(state.text.toLowerCase())
+  )
+    return false;
   return true;
 }
 
@@ -120,7 +131,11 @@ function onLiveEvent(event) {
     // Not on the newest page: say so rather than move the rows under the reader's eyes.
     state.waiting++;
     const banner = $('new-events');
-    clear(banner, `${state.waiting} new event${state.waiting === 1 ? '' : 's'} `, el('button', { type: 'button', text: 'Show newest', onclick: () => reload() }));
+    clear(
+      banner,
+      `${state.waiting} new event${state.waiting === 1 ? '' : 's'} `,
+      el('button', { type: 'button', text: 'Show newest', onclick: () => reload() }),
+    );
     banner.hidden = false;
     return;
   }
@@ -172,7 +187,8 @@ function bindControls() {
     reload();
   });
   const category = $('category');
-  if (state.category && ![...category.options].some((o) => o.value === state.category)) category.append(el('option', { value: state.category, text: state.category }));
+  if (state.category && ![...category.options].some((o) => o.value === state.category))
+    category.append(el('option', { value: state.category, text: state.category }));
   category.value = state.category;
   category.addEventListener('change', () => {
     state.category = category.value;

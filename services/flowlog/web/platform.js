@@ -8,8 +8,20 @@ const MAX_DRAWN_NODES = 200;
 const LIVE_SLIDE_MS = 30_000;
 
 const $ = (id) => document.getElementById(id);
-const typeNames = { ProcessingUnit: 'Processing unit', Service: 'Service', ExternalNetwork: 'External network', Somewhere: 'Somewhere (no external network matches)', Claims: 'User (claims)' };
-const resultText = { 'accept-policy': 'Accept', 'accept-default': 'Accept (default)', 'reject-policy': 'Reject', 'reject-default': 'Reject (default)', mixed: 'Accept and Reject' };
+const typeNames = {
+  ProcessingUnit: 'Processing unit',
+  Service: 'Service',
+  ExternalNetwork: 'External network',
+  Somewhere: 'Somewhere (no external network matches)',
+  Claims: 'User (claims)',
+};
+const resultText = {
+  'accept-policy': 'Accept',
+  'accept-default': 'Accept (default)',
+  'reject-policy': 'Reject',
+  'reject-default': 'Reject (default)',
+  mixed: 'Accept and Reject',
+};
 
 const state = {
   viewer: undefined,
@@ -55,7 +67,10 @@ const graphStyle = [
     },
   },
   { selector: 'node.ProcessingUnit', style: { shape: 'hexagon', 'background-color': '#2563eb', width: 48, height: 44 } },
-  { selector: 'node.ProcessingUnit.Stopped, node.ProcessingUnit.Unknown, node.ProcessingUnit.Silent', style: { 'background-color': '#94a3b8', 'border-color': '#475569', 'border-style': 'dashed' } },
+  {
+    selector: 'node.ProcessingUnit.Stopped, node.ProcessingUnit.Unknown, node.ProcessingUnit.Silent',
+    style: { 'background-color': '#94a3b8', 'border-color': '#475569', 'border-style': 'dashed' },
+  },
   { selector: 'node.Service', style: { shape: 'round-rectangle', 'background-color': '#7c3aed', width: 56, height: 34 } },
   { selector: 'node.ExternalNetwork', style: { shape: 'round-rectangle', 'background-color': '#0d9488', width: 44, height: 44 } },
   { selector: 'node.Somewhere', style: { shape: 'rectangle', 'background-color': '#dc2626', width: 40, height: 40 } },
@@ -89,7 +104,14 @@ const graphStyle = [
 
 function nodeLabel(node, multipleNamespaces) {
   const lines = [node.type === 'ExternalNetwork' ? `☁ ${node.name}` : node.name];
-  if (node.type === 'ProcessingUnit') lines.push(node.status === 'Running' ? '● running' : node.status === 'Silent' ? `○ silent, last seen ${ago(node.lastSeen)}` : `○ ${(node.status ?? 'unknown').toLowerCase()}`);
+  if (node.type === 'ProcessingUnit')
+    lines.push(
+      node.status === 'Running'
+        ? '● running'
+        : node.status === 'Silent'
+          ? `○ silent, last seen ${ago(node.lastSeen)}`
+          : `○ ${(node.status ?? 'unknown').toLowerCase()}`,
+    );
   if (multipleNamespaces && node.namespace) lines.push(node.namespace);
   return lines.join('\n');
 }
@@ -163,7 +185,12 @@ function visible() {
     const matches = (node) => node && `${node.name} ${node.namespace}`.toLowerCase().includes(text);
     const edgeMatches = (e) =>
       e.style !== 'selects' &&
-      (matches(nodes.get(e.source)) || matches(nodes.get(e.target)) || e.uris.some((u) => u.uri.toLowerCase().includes(text)) || e.users.some((u) => u.name.toLowerCase().includes(text)) || e.policies.some((p) => p.name.toLowerCase().includes(text)) || e.dropReasons.some((d) => d.reason.includes(text)));
+      (matches(nodes.get(e.source)) ||
+        matches(nodes.get(e.target)) ||
+        e.uris.some((u) => u.uri.toLowerCase().includes(text)) ||
+        e.users.some((u) => u.name.toLowerCase().includes(text)) ||
+        e.policies.some((p) => p.name.toLowerCase().includes(text)) ||
+        e.dropReasons.some((d) => d.reason.includes(text)));
     edges = edges.filter(edgeMatches);
     const keep = new Set(edges.flatMap((e) => [e.source, e.target]));
     for (const [id, node] of nodes) if (!keep.has(id) && !matches(node)) nodes.delete(id);
@@ -175,10 +202,24 @@ function render() {
   const graph = state.graph;
   const { nodes, edges } = visible();
   const flows = edges.filter((e) => e.style !== 'selects');
-  $('summary').replaceChildren(graph.summary, el('span', { className: 'muted', text: ` · ${state.namespace}${state.recursive ? ' and below' : ''} · ${formatTime(graph.window.from)} – ${formatTime(graph.window.to)}` }));
+  $('summary').replaceChildren(
+    graph.summary,
+    el('span', {
+      className: 'muted',
+      text: ` · ${state.namespace}${state.recursive ? ' and below' : ''} · ${formatTime(graph.window.from)} – ${formatTime(graph.window.to)}`,
+    }),
+  );
   const tooMany = nodes.length > MAX_DRAWN_NODES;
-  showWarnings([...(graph.warnings ?? []), ...(tooMany && state.view === 'graph' ? [`${nodes.length} nodes are too many to draw clearly: showing the table. Narrow the namespace, the window or the filter to see the graph.`] : [])]);
-  rememberNamespaces($('namespaces'), graph.namespaces.map((n) => n.path));
+  showWarnings([
+    ...(graph.warnings ?? []),
+    ...(tooMany && state.view === 'graph'
+      ? [`${nodes.length} nodes are too many to draw clearly: showing the table. Narrow the namespace, the window or the filter to see the graph.`]
+      : []),
+  ]);
+  rememberNamespaces(
+    $('namespaces'),
+    graph.namespaces.map((n) => n.path),
+  );
   renderTimeline(graph.timeline);
   renderHidden();
   const drawGraph = state.view === 'graph' && !tooMany;
@@ -188,7 +229,9 @@ function render() {
   if (drawGraph) drawCytoscape(nodes, edges);
   const empty = $('graph-empty');
   empty.hidden = nodes.length > 0;
-  empty.textContent = state.filter ? 'Nothing matches the filter.' : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
+  empty.textContent = state.filter
+    ? 'Nothing matches the filter.'
+    : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
   renderTable(flows);
   renderPanel();
 }
@@ -216,14 +259,22 @@ function drawCytoscape(nodes, edges) {
     ...nodes.map((n) => ({ group: 'nodes', data: { id: n.id, label: nodeLabel(n, namespaces.size > 1) }, classes: [n.type, n.status ?? ''].join(' ') })),
     ...edges.map((e) => ({
       group: 'edges',
-      data: { id: e.id, source: e.source, target: e.target, label: e.style === 'selects' ? '' : e.accepted && e.rejected ? `${e.accepted} ✓  ${e.rejected} ✗` : String(e.hits), width: e.style === 'selects' ? 2 : 2 + Math.round((4 * Math.log(1 + e.hits)) / Math.log(1 + maxHits)) },
+      data: {
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        label: e.style === 'selects' ? '' : e.accepted && e.rejected ? `${e.accepted} ✓  ${e.rejected} ✗` : String(e.hits),
+        width: e.style === 'selects' ? 2 : 2 + Math.round((4 * Math.log(1 + e.hits)) / Math.log(1 + maxHits)),
+      },
       classes: e.style,
     })),
   ];
   cy.resize();
   const wanted = new Set(elements.map((e) => e.data.id));
   cy.batch(() => {
-    cy.elements().filter((e) => !wanted.has(e.id())).remove();
+    cy.elements()
+      .filter((e) => !wanted.has(e.id()))
+      .remove();
     for (const element of elements) {
       const existing = cy.getElementById(element.data.id);
       if (existing.nonempty()) {
@@ -233,7 +284,10 @@ function drawCytoscape(nodes, edges) {
     }
   });
   // The layout runs only when the set of nodes changes: live updates keep every node where it is.
-  const drawn = nodes.map((n) => n.id).sort().join('\n');
+  const drawn = nodes
+    .map((n) => n.id)
+    .sort()
+    .join('\n');
   if (drawn !== state.drawnNodes) {
     state.drawnNodes = drawn;
     layout();
@@ -281,7 +335,12 @@ function renderTimeline(timeline) {
   });
   const first = timeline.buckets[0];
   const last = timeline.buckets.at(-1);
-  clear(box, first ? el('span', { className: 'axis', text: formatClock(first.start) }) : null, bars, last ? el('span', { className: 'axis', text: formatClock(last.start + timeline.bucketMs) }) : null);
+  clear(
+    box,
+    first ? el('span', { className: 'axis', text: formatClock(first.start) }) : null,
+    bars,
+    last ? el('span', { className: 'axis', text: formatClock(last.start + timeline.bucketMs) }) : null,
+  );
   // Brushing: drag across bars to look at that part of the window.
   let start;
   box.onmousedown = (evt) => {
@@ -311,9 +370,15 @@ function renderTimeline(timeline) {
 function setCustomWindow(window) {
   state.custom = window;
   const chip = $('custom-window');
-  if (window) clear(chip, `${formatTime(window.from)} – ${formatTime(window.to)}`, el('button', { type: 'button', 'aria-label': 'Back to the preset window', text: '×', onclick: () => setCustomWindow(undefined) }));
+  if (window)
+    clear(
+      chip,
+      `${formatTime(window.from)} – ${formatTime(window.to)}`,
+      el('button', { type: 'button', 'aria-label': 'Back to the preset window', text: '×', onclick: () => setCustomWindow(undefined) }),
+    );
   chip.hidden = !window;
-  for (const button of document.querySelectorAll('[data-window]')) button.setAttribute('aria-pressed', String(!window && Number(button.dataset.window) === state.windowMs));
+  for (const button of document.querySelectorAll('[data-window]'))
+    button.setAttribute('aria-pressed', String(!window && Number(button.dataset.window) === state.windowMs));
   startLive();
   void load();
 }
@@ -321,7 +386,19 @@ function setCustomWindow(window) {
 function renderHidden() {
   const chip = $('hidden-nodes');
   chip.hidden = state.hidden.size === 0;
-  if (state.hidden.size) clear(chip, `${plural(state.hidden.size, 'node', 'nodes')} hidden`, el('button', { type: 'button', text: 'Show all', onclick: () => { state.hidden.clear(); render(); } }));
+  if (state.hidden.size)
+    clear(
+      chip,
+      `${plural(state.hidden.size, 'node', 'nodes')} hidden`,
+      el('button', {
+        type: 'button',
+        text: 'Show all',
+        onclick: () => {
+          state.hidden.clear();
+          render();
+        },
+      }),
+    );
 }
 
 function nodeById(id) {
@@ -338,12 +415,26 @@ function renderTable(flows) {
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .map((e) => {
       const policy = [...new Set(e.policies.map((p) => (p.byDefault ? 'namespace default' : p.name)).filter(Boolean))].join(', ');
-      const uris = e.uris.slice(0, 3).map((u) => u.uri).join(', ') + (e.uris.length > 3 ? ` +${e.uris.length - 3}` : '');
+      const uris =
+        e.uris
+          .slice(0, 3)
+          .map((u) => u.uri)
+          .join(', ') + (e.uris.length > 3 ? ` +${e.uris.length - 3}` : '');
       const open = () => select({ kind: 'edge', id: e.id });
       return el(
         'tr',
         { className: state.selected?.id === e.id ? 'selected' : '', dataset: { edge: e.id } },
-        el('td', {}, el('button', { type: 'button', className: `result ${e.style}`, text: resultText[e.style], onclick: open, 'aria-label': `${resultText[e.style]}: ${nodeName(e.source)} to ${nodeName(e.target)}, show flow details` })),
+        el(
+          'td',
+          {},
+          el('button', {
+            type: 'button',
+            className: `result ${e.style}`,
+            text: resultText[e.style],
+            onclick: open,
+            'aria-label': `${resultText[e.style]}: ${nodeName(e.source)} to ${nodeName(e.target)}, show flow details`,
+          }),
+        ),
         el('td', {}, el('span', { className: `kind ${nodeById(e.source)?.type ?? ''}` }), ' ', nodeName(e.source)),
         el('td', {}, el('span', { className: `kind ${nodeById(e.target)?.type ?? ''}` }), ' ', nodeName(e.target)),
         el('td', { text: uris }),
@@ -372,7 +463,10 @@ function renderPanel() {
   const panel = $('panel');
   const selection = state.selected;
   if (!selection || !state.graph) {
-    clear(panel, el('p', { className: 'placeholder', text: 'Click a processing unit, a service, a user or a flow (in the graph or the table below) to see its details.' }));
+    clear(
+      panel,
+      el('p', { className: 'placeholder', text: 'Click a processing unit, a service, a user or a flow (in the graph or the table below) to see its details.' }),
+    );
     return;
   }
   if (selection.kind === 'edge') {
@@ -385,7 +479,12 @@ function renderPanel() {
   clear(panel, nodeDetails(node, selection.tab ?? 'General'));
 }
 
-const dl = (rows) => el('dl', {}, rows.filter(Boolean).flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]));
+const dl = (rows) =>
+  el(
+    'dl',
+    {},
+    rows.filter(Boolean).flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]),
+  );
 
 function party(node, ips, extra) {
   if (!node) return '—';
@@ -400,7 +499,14 @@ function flowDetails(edge) {
   const ports = edge.ports.length ? `port ${edge.ports.join(', ')}` : '';
   const protocol = edge.uris.some((u) => /^[A-Z]+ \//.test(u.uri)) ? 'HTTP' : edge.uris.some((u) => u.uri.startsWith('udp/')) ? 'UDP' : 'TCP';
   const decided = edge.policies.map((p) =>
-    el('li', {}, el('span', { className: `result ${p.action}${p.byDefault ? ' default' : ''}`, text: p.action }), ' ', p.byDefault ? 'namespace default (no policy applies)' : p.name || 'no policy involved (microseg login)', el('span', { className: 'muted', text: ` · ${plural(p.hits, 'hit', 'hits')}` })),
+    el(
+      'li',
+      {},
+      el('span', { className: `result ${p.action}${p.byDefault ? ' default' : ''}`, text: p.action }),
+      ' ',
+      p.byDefault ? 'namespace default (no policy applies)' : p.name || 'no policy involved (microseg login)',
+      el('span', { className: 'muted', text: ` · ${plural(p.hits, 'hit', 'hits')}` }),
+    ),
   );
   return [
     el('h2', {}, 'Flow details ', el('span', { className: `result ${edge.style}`, text: resultText[edge.style] })),
@@ -421,13 +527,28 @@ function flowDetails(edge) {
       'table',
       { className: 'data compact' },
       el('thead', {}, el('tr', {}, el('th', { text: protocol === 'HTTP' ? 'URI' : 'What' }), el('th', { text: 'Result' }), el('th', { text: 'Hits' }))),
-      el('tbody', {}, edge.uris.map((u) => el('tr', {}, el('td', { text: u.uri }), el('td', {}, el('span', { className: `result ${u.action}`, text: u.action })), el('td', { className: 'num', text: String(u.hits) })))),
+      el(
+        'tbody',
+        {},
+        edge.uris.map((u) =>
+          el(
+            'tr',
+            {},
+            el('td', { text: u.uri }),
+            el('td', {}, el('span', { className: `result ${u.action}`, text: u.action })),
+            el('td', { className: 'num', text: String(u.hits) }),
+          ),
+        ),
+      ),
     ),
   ];
 }
 
 function selectsDetails(edge) {
-  return [el('h2', { text: 'Service → processing unit' }), el('p', { text: `${nodeName(edge.source)} selects ${nodeName(edge.target)}: requests to the service are forwarded to this processing unit.` })];
+  return [
+    el('h2', { text: 'Service → processing unit' }),
+    el('p', { text: `${nodeName(edge.source)} selects ${nodeName(edge.target)}: requests to the service are forwarded to this processing unit.` }),
+  ];
 }
 
 function matchesExpression(expression, tags) {
@@ -440,11 +561,22 @@ function nodeDetails(node, tab) {
   const tabBar = el(
     'div',
     { className: 'tabs', role: 'tablist' },
-    tabs.map((name) => el('button', { type: 'button', role: 'tab', 'aria-selected': String(name === tab), text: name, onclick: () => select({ kind: 'node', id: node.id, tab: name }) })),
+    tabs.map((name) =>
+      el('button', {
+        type: 'button',
+        role: 'tab',
+        'aria-selected': String(name === tab),
+        text: name,
+        onclick: () => select({ kind: 'node', id: node.id, tab: name }),
+      }),
+    ),
   );
   let body;
   if (tab === 'General') {
-    const details = Object.entries(node.details).map(([key, value]) => [key.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase()), Array.isArray(value) ? value.join(', ') : value]);
+    const details = Object.entries(node.details).map(([key, value]) => [
+      key.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase()),
+      Array.isArray(value) ? value.join(', ') : value,
+    ]);
     body = dl([
       ['Type', typeNames[node.type] ?? node.type],
       node.namespace && ['Namespace', node.namespace],
@@ -465,7 +597,12 @@ function nodeDetails(node, tab) {
               {},
               el('span', { className: `result ${e.style}`, text: resultText[e.style] }),
               ' ',
-              el('button', { type: 'button', className: 'linklike', text: e.source === node.id ? `→ ${nodeName(e.target)}` : `← ${nodeName(e.source)}`, onclick: () => select({ kind: 'edge', id: e.id }) }),
+              el('button', {
+                type: 'button',
+                className: 'linklike',
+                text: e.source === node.id ? `→ ${nodeName(e.target)}` : `← ${nodeName(e.source)}`,
+                onclick: () => select({ kind: 'edge', id: e.id }),
+              }),
               el('span', { className: 'muted', text: ` · ${plural(e.hits, 'hit', 'hits')}` }),
             ),
           ),
@@ -475,22 +612,55 @@ function nodeDetails(node, tab) {
     const ns = state.graph.namespaces.find((n) => n.path === node.namespace);
     const policies = state.graph.policies.filter((p) => matchesExpression(p.subject, node.tags) || matchesExpression(p.object, node.tags));
     body = [
-      ns ? dl([['Incoming default', `${ns.incomingDefault} (set by ${ns.incomingDecidedBy})`], ['Outgoing default', `${ns.outgoingDefault} (set by ${ns.outgoingDecidedBy})`]]) : el('p', { className: 'muted', text: 'Namespace defaults: not known for this node.' }),
+      ns
+        ? dl([
+            ['Incoming default', `${ns.incomingDefault} (set by ${ns.incomingDecidedBy})`],
+            ['Outgoing default', `${ns.outgoingDefault} (set by ${ns.outgoingDecidedBy})`],
+          ])
+        : el('p', { className: 'muted', text: 'Namespace defaults: not known for this node.' }),
       el('h3', { text: 'Network policies that name it' }),
       policies.length
         ? el(
             'ul',
             { className: 'plain' },
             policies.map((p) =>
-              el('li', {}, el('span', { className: `result ${p.action === 'Allow' ? 'Accept' : 'Reject'}`, text: p.action }), ' ', el('strong', { text: p.name }), el('span', { className: 'muted', text: ` · ${p.applyPolicyMode}${matchesExpression(p.subject, node.tags) ? ' · as subject' : ' · as object'}${p.logsEnabled ? ' · logs enabled' : ''}${p.disabled ? ' · disabled' : ''} · ${p.namespace}` })),
+              el(
+                'li',
+                {},
+                el('span', { className: `result ${p.action === 'Allow' ? 'Accept' : 'Reject'}`, text: p.action }),
+                ' ',
+                el('strong', { text: p.name }),
+                el('span', {
+                  className: 'muted',
+                  text: ` · ${p.applyPolicyMode}${matchesExpression(p.subject, node.tags) ? ' · as subject' : ' · as object'}${p.logsEnabled ? ' · logs enabled' : ''}${p.disabled ? ' · disabled' : ''} · ${p.namespace}`,
+                }),
+              ),
             ),
           )
         : el('p', { className: 'muted', text: 'None.' }),
     ];
   } else {
-    body = node.tags.length ? el('div', {}, node.tags.map((t) => el('span', { className: t.startsWith('$') ? 'tag system' : 'tag', text: t }))) : el('p', { className: 'muted', text: 'No tags.' });
+    body = node.tags.length
+      ? el(
+          'div',
+          {},
+          node.tags.map((t) => el('span', { className: t.startsWith('$') ? 'tag system' : 'tag', text: t })),
+        )
+      : el('p', { className: 'muted', text: 'No tags.' });
   }
-  const actions = el('div', { className: 'actions' }, el('button', { type: 'button', text: 'Hide this node', onclick: () => { state.hidden.add(node.id); select(undefined); render(); } }));
+  const actions = el(
+    'div',
+    { className: 'actions' },
+    el('button', {
+      type: 'button',
+      text: 'Hide this node',
+      onclick: () => {
+        state.hidden.add(node.id);
+        select(undefined);
+        render();
+      },
+    }),
+  );
   return [header, tabBar, body, actions];
 }
 

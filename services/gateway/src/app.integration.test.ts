@@ -85,7 +85,10 @@ before(async () => {
     route('good', ports.good),
     route('on-admin-port', ports.admin),
     route('on-held-port', ports.held),
-    route('bad-certificate', ports.good, { tlsCertificate: '-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n', tlsCertificateKey: 'nor a key' }),
+    route('bad-certificate', ports.good, {
+      tlsCertificate: '-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n',
+      tlsCertificateKey: 'nor a key',
+    }),
   ];
 
   control = await Bus.connect({ url: nats.url, name: 'test-control-plane', logger });
@@ -99,7 +102,13 @@ before(async () => {
   });
   control.serve(requests.authnSessionLookup, (req) => {
     lookups++;
-    return { found: req.ticket === 'alice-ticket', sessionId: 's-alice', subject: 'alice', tags: ['email=alice@example.com'], cacheUntilMs: BigInt(Date.now() + 60_000) };
+    return {
+      found: req.ticket === 'alice-ticket',
+      sessionId: 's-alice',
+      subject: 'alice',
+      tags: ['email=alice@example.com'],
+      cacheUntilMs: BigInt(Date.now() + 60_000),
+    };
   });
   await control.nc.flush();
 
@@ -132,7 +141,10 @@ before(async () => {
   app = await buildGatewayApp(config, logger);
   await app.admin.listen({ host: config.GATEWAY_ADMIN_HOST, port: config.GATEWAY_ADMIN_PORT });
   // Before the fix, one port that could not be opened failed every sync: start() never returned.
-  await Promise.race([app.start(), new Promise((_, reject) => setTimeout(() => reject(new Error('the gateway never finished its first sync')), 10_000).unref())]);
+  await Promise.race([
+    app.start(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the gateway never finished its first sync')), 10_000).unref()),
+  ]);
 });
 
 after(async () => {
@@ -148,12 +160,22 @@ after(async () => {
 /** GET / on `port` with TLS server name and Host `host`, as alice (her ticket) unless told otherwise. */
 function get(port: number, host: string, ticket = 'alice-ticket'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, servername: host, path: '/', headers: { host, accept: 'application/json', cookie: `__Host-microseg=${ticket}` }, rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        servername: host,
+        path: '/',
+        headers: { host, accept: 'application/json', cookie: `__Host-microseg=${ticket}` },
+        rejectUnauthorized: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -205,7 +227,13 @@ test('a service on the admin port, one on a port another program holds and one w
     ['on-admin-port', 'port'],
     ['on-held-port', 'port'],
   ]);
-  assert.deepEqual(app.problems().map((p) => p.serviceId).sort(), expected);
+  assert.deepEqual(
+    app
+      .problems()
+      .map((p) => p.serviceId)
+      .sort(),
+    expected,
+  );
 
   // Later syncs try again and find the same problems: no event again.
   await app.sync();

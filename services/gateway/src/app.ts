@@ -38,7 +38,13 @@ export interface GatewayApp {
 export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Promise<GatewayApp> {
   const gatewayFile: GatewayFile = await loadGatewayFile(config.GATEWAY_PROCESSING_UNITS, config.GATEWAY_ADMIN_PORT);
   const processingUnits = gatewayFile.processingunits;
-  const bus = await Bus.connect({ connection: natsConnection(config), identity: 'gateway', name: `microseg-gateway-${config.GATEWAY_ID}`, logger, manageEventStream: false });
+  const bus = await Bus.connect({
+    connection: natsConnection(config),
+    identity: 'gateway',
+    name: `microseg-gateway-${config.GATEWAY_ID}`,
+    logger,
+    manageEventStream: false,
+  });
   let state = new RoutingState([], 0n);
   let synced = false;
   let closed = false;
@@ -80,7 +86,13 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     const reply = await policy.sync({
       gatewayId: config.GATEWAY_ID,
       exposedPorts: gatewayFile.exposedPorts,
-      processingUnits: processingUnits.map((pu) => ({ name: pu.name, namespace: pu.namespace, tags: pu.associatedTags, address: pu.address, applicationPorts: pu.applicationPorts })),
+      processingUnits: processingUnits.map((pu) => ({
+        name: pu.name,
+        namespace: pu.namespace,
+        tags: pu.associatedTags,
+        address: pu.address,
+        applicationPorts: pu.applicationPorts,
+      })),
       problems: problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })),
     });
     decisions.observeRevision(reply.revision);
@@ -88,7 +100,15 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     const outsideFile: ServingProblem[] = [];
     const allowed = reply.services.filter((route) => {
       const problem = routeAllowed(gatewayFile, route);
-      if (problem) outsideFile.push({ serviceId: route.id, serviceName: route.name, namespace: route.namespace, kind: 'port', port: route.exposedPort, message: `Service ${route.name} is not served: ${problem}.` });
+      if (problem)
+        outsideFile.push({
+          serviceId: route.id,
+          serviceName: route.name,
+          namespace: route.namespace,
+          kind: 'port',
+          port: route.exposedPort,
+          message: `Service ${route.name} is not served: ${problem}.`,
+        });
       return !problem;
     });
     const next = new RoutingState(allowed, reply.revision);

@@ -24,6 +24,7 @@ test('a grace period and a decision cache of 0 are allowed (fail closed at once,
 test('every problem is named at once: no processing units file, a negative grace, a grace past 10 minutes', () => {
   assert.throws(
     () => parseConfig(gatewayConfigSchema, { GATEWAY_DECISION_GRACE_MS: '-1', GATEWAY_DECISION_CACHE_MS: '600001' }),
-    (err: Error) => /GATEWAY_PROCESSING_UNITS/.test(err.message) && /GATEWAY_DECISION_GRACE_MS/.test(err.message) && /GATEWAY_DECISION_CACHE_MS/.test(err.message),
+    (err: Error) =>
+      /GATEWAY_PROCESSING_UNITS/.test(err.message) && /GATEWAY_DECISION_GRACE_MS/.test(err.message) && /GATEWAY_DECISION_CACHE_MS/.test(err.message),
   );
 });

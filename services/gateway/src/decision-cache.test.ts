@@ -16,7 +16,8 @@ test('the key ignores tag order and distinguishes everything else', () => {
     { serviceId: 's', method: 'GET', path: '/', authenticated: false, tags: ['a=1', 'b=2'], clientIp: '127.0.0.1' },
     { serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['a=1'], clientIp: '127.0.0.1' },
     { serviceId: 's', method: 'GET', path: '/', authenticated: true, tags: ['a=1', 'b=2'], clientIp: '10.0.0.1' },
-  ]) assert.notEqual(DecisionCache.key(other), key);
+  ])
+    assert.notEqual(DecisionCache.key(other), key);
 });
 
 test('the last good decision stands within the grace period after the last contact, then not', () => {

@@ -15,8 +15,28 @@ function recorder(maxPending = 100) {
   return { flows: new FlowRecorder(bus, { windowMs: 60_000, maxPending }), published };
 }
 
-const route = create(ServiceRouteSchema, { id: 'svc1', name: 'private-app', namespace: '/acme', processingUnit: 'app', upstreamAddress: '127.0.0.1', port: 8080 });
-const base: FlowInput = { route, clientIp: '10.0.0.1', method: 'GET', path: '/', accepted: true, dropReason: '', policyId: 'p1', policyName: 'allow', user: 'alice@example.com', statusCode: 200, requestId: 'r1', port: 8443 };
+const route = create(ServiceRouteSchema, {
+  id: 'svc1',
+  name: 'private-app',
+  namespace: '/acme',
+  processingUnit: 'app',
+  upstreamAddress: '127.0.0.1',
+  port: 8080,
+});
+const base: FlowInput = {
+  route,
+  clientIp: '10.0.0.1',
+  method: 'GET',
+  path: '/',
+  accepted: true,
+  dropReason: '',
+  policyId: 'p1',
+  policyName: 'allow',
+  user: 'alice@example.com',
+  statusCode: 200,
+  requestId: 'r1',
+  port: 8443,
+};
 
 test('identical decisions are one event with their count; the first request stands for them', () => {
   const { flows, published } = recorder();
@@ -67,5 +87,8 @@ test('too many distinct flows send the window early; nothing is lost', () => {
   for (let i = 0; i < 7; i++) flows.record({ ...base, path: `/p${i}` });
   assert.equal(published.length, 6, 'two windows were sent early');
   flows.flush();
-  assert.deepEqual(published.map((e) => e.uri), Array.from({ length: 7 }, (_, i) => `GET /p${i}`));
+  assert.deepEqual(
+    published.map((e) => e.uri),
+    Array.from({ length: 7 }, (_, i) => `GET /p${i}`),
+  );
 });

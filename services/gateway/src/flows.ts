@@ -114,7 +114,14 @@ function eventOf(flow: FlowInput): FlowEventInit {
       ? { type: 'Claims', id: flow.user, name: flow.user, ip: flow.clientIp }
       : { type: 'ExternalNetwork', id: 'somewhere', name: 'somewhere', ip: flow.clientIp },
     destination: route
-      ? { type: 'ProcessingUnit', id: route.processingUnit, name: route.processingUnit, ip: route.upstreamAddress, port: route.port, namespace: route.namespace }
+      ? {
+          type: 'ProcessingUnit',
+          id: route.processingUnit,
+          name: route.processingUnit,
+          ip: route.upstreamAddress,
+          port: route.port,
+          namespace: route.namespace,
+        }
       : { type: 'Service', id: '', name: 'unknown', ip: '', port: flow.port },
     serviceId: route?.id ?? '',
     uri: `${flow.method} ${flow.path}`,

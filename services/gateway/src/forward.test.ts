@@ -48,14 +48,21 @@ async function front(origin: string, using = forwarder): Promise<{ port: number;
   return { port, results, next: () => (results.length > 0 ? Promise.resolve(results.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
 }
 
-function get(port: number, path: string, init: { method?: string; body?: Buffer } = {}): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
+function get(
+  port: number,
+  path: string,
+  init: { method?: string; body?: Buffer } = {},
+): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', agent: false, headers: init.body ? { 'content-length': String(init.body.length) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: init.method ?? 'GET', agent: false, headers: init.body ? { 'content-length': String(init.body.length) } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });

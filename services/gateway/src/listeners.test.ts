@@ -14,7 +14,8 @@ import { clientErrorStatus, Listeners } from './listeners.ts';
 test("what a request refused by Node's parser gets: 431 for large headers, 408 when too slow, else 400", () => {
   assert.equal(clientErrorStatus('HPE_HEADER_OVERFLOW'), '431 Request Header Fields Too Large');
   assert.equal(clientErrorStatus('ERR_HTTP_REQUEST_TIMEOUT'), '408 Request Timeout');
-  for (const code of ['HPE_INVALID_METHOD', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING', undefined]) assert.equal(clientErrorStatus(code), '400 Bad Request');
+  for (const code of ['HPE_INVALID_METHOD', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING', undefined])
+    assert.equal(clientErrorStatus(code), '400 Bad Request');
 });
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -50,7 +51,13 @@ test('reconcile opens every port it can, and reports the reserved one and one an
   });
   cleanup.push(() => listeners.close(100));
   const failures = await listeners.reconcile(new Set([admin, held, good]));
-  assert.deepEqual([...failures].sort(), [[admin, 'RESERVED'], [held, 'EADDRINUSE']].sort());
+  assert.deepEqual(
+    [...failures].sort(),
+    [
+      [admin, 'RESERVED'],
+      [held, 'EADDRINUSE'],
+    ].sort(),
+  );
   assert.deepEqual(listeners.ports, [good]);
   assert.equal(await get(good), 200, 'the good port serves');
   // The other program lets go of its port: the next sync opens it.

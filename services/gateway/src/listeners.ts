@@ -59,7 +59,10 @@ export class Listeners {
         {
           SNICallback: (servername, cb) => {
             // Undefined: the default certificate (a name no route has); a rejection refuses the handshake.
-            this.#certs.contextFor(port, servername).then((ctx) => cb(null, ctx), (err: Error) => cb(err));
+            this.#certs.contextFor(port, servername).then(
+              (ctx) => cb(null, ctx),
+              (err: Error) => cb(err),
+            );
           },
           minVersion: 'TLSv1.2',
           requestTimeout: 60_000,
@@ -98,7 +101,8 @@ export class Listeners {
       this.#logger.info({ port, host: this.#host }, 'listening');
     }
     // Said once per port and reason, not at every sync that tries again.
-    for (const [port, code] of failures) if (this.#failures.get(port) !== code) this.#logger.warn({ port, host: this.#host, code }, 'cannot listen; the services of this port are not served');
+    for (const [port, code] of failures)
+      if (this.#failures.get(port) !== code) this.#logger.warn({ port, host: this.#host, code }, 'cannot listen; the services of this port are not served');
     this.#failures = failures;
     return failures;
   }

@@ -21,7 +21,7 @@ processingunits:
     associatedTags: [app=web]
 `;
 
-test('a file with exposedPorts and each unit\'s applicationPorts loads', async () => {
+test("a file with exposedPorts and each unit's applicationPorts loads", async () => {
   const loaded = await loadGatewayFile(await file(good), 7090);
   assert.deepEqual(loaded.exposedPorts, [8443]);
   assert.deepEqual(loaded.processingunits[0]!.applicationPorts, [3000, 3001]);

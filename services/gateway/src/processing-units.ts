@@ -19,7 +19,9 @@ const fileSchema = z.strictObject({
         namespace: z.string().startsWith('/'),
         address: z.string().min(1),
         /** The application ports services may forward to at this address (their `port`). */
-        applicationPorts: z.array(port, { message: 'is required: the ports of the application at this address, such as [8080]' }).min(1, 'needs at least one port'),
+        applicationPorts: z
+          .array(port, { message: 'is required: the ports of the application at this address, such as [8080]' })
+          .min(1, 'needs at least one port'),
         associatedTags: z.array(z.string().regex(/^[^=$@+\s][^=\s]*=.*$/, 'must be a tag key=value (no $, @ or + keys)')).default([]),
       }),
     )
@@ -33,14 +35,16 @@ export type LocalProcessingUnit = GatewayFile['processingunits'][number];
 export async function loadGatewayFile(file: string, adminPort: number): Promise<GatewayFile> {
   const result = fileSchema.safeParse(parse(await readFile(file, 'utf8')));
   const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`);
-  if (result.success && result.data.exposedPorts.includes(adminPort)) problems.push(`exposedPorts: ${adminPort} is this gateway's admin port (GATEWAY_ADMIN_PORT); choose other ports`);
+  if (result.success && result.data.exposedPorts.includes(adminPort))
+    problems.push(`exposedPorts: ${adminPort} is this gateway's admin port (GATEWAY_ADMIN_PORT); choose other ports`);
   if (problems.length > 0 || !result.success) throw new Error(`${file}: ${problems.join('; ')}`);
   return result.data;
 }
 
 /** Whether a route from policy stays inside what this file allows (policy checks too; this is the gateway's own word). */
 export function routeAllowed(file: GatewayFile, route: { exposedPort: number; port: number; processingUnit: string }): string | undefined {
-  if (!file.exposedPorts.includes(route.exposedPort)) return `exposedPort ${route.exposedPort} is not among this gateway's exposedPorts (${file.exposedPorts.join(', ')})`;
+  if (!file.exposedPorts.includes(route.exposedPort))
+    return `exposedPort ${route.exposedPort} is not among this gateway's exposedPorts (${file.exposedPorts.join(', ')})`;
   const pu = file.processingunits.find((p) => p.name === route.processingUnit);
   if (!pu) return `processing unit ${route.processingUnit} is not fronted by this gateway`;
   if (!pu.applicationPorts.includes(route.port)) return `port ${route.port} is not an application port of ${pu.name} (${pu.applicationPorts.join(', ')})`;

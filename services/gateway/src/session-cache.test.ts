@@ -52,7 +52,11 @@ test('a failed renewal leaves the entry until its end; after the end the lookup 
   await cache.get('cookie', async () => ({ value: alice, until: start + 1_000 }));
   assert.equal(await cache.get('cookie', () => Promise.reject(new Error('authn away')), start + 900), alice);
   await new Promise((r) => setImmediate(r));
-  await assert.rejects(cache.get('cookie', () => Promise.reject(new Error('authn away')), start + 1_001), /authn away/, 'expired: the failure reaches the request');
+  await assert.rejects(
+    cache.get('cookie', () => Promise.reject(new Error('authn away')), start + 1_001),
+    /authn away/,
+    'expired: the failure reaches the request',
+  );
 });
 
 test('an invalidation wins over a renewal that was in flight', async () => {

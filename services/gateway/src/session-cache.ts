@@ -50,7 +50,11 @@ export class SessionCache {
    * last quarter of its life is still answered from, and renewed in the
    * background: a session in steady use never waits for authn.
    */
-  async get(credential: string, load: () => Promise<{ value: CachedSession | undefined; until: number }>, now = Date.now()): Promise<CachedSession | undefined> {
+  async get(
+    credential: string,
+    load: () => Promise<{ value: CachedSession | undefined; until: number }>,
+    now = Date.now(),
+  ): Promise<CachedSession | undefined> {
     const key = SessionCache.key(credential);
     const hit = this.#entries.get(key);
     if (hit && hit.until > now) {

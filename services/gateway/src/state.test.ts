@@ -29,7 +29,10 @@ for (const [port, hostname, id] of finds) {
 test('RoutingState: its revision, its ports, the routes of a port', () => {
   assert.equal(state.revision, 7n);
   assert.deepEqual([...state.ports].sort(), [443, 8443]);
-  assert.deepEqual(state.routesOnPort(443).map((r) => r.id), ['app', 'api']);
+  assert.deepEqual(
+    state.routesOnPort(443).map((r) => r.id),
+    ['app', 'api'],
+  );
   assert.deepEqual(new RoutingState([], 0n).routesOnPort(443), []);
 });
 

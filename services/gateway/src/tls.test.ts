@@ -25,7 +25,8 @@ async function store(): Promise<{ certs: CertificateStore; files: () => Promise<
   return { certs, files: async () => (await readdir(dir, { recursive: true })).sort() };
 }
 
-const route = (id: string, hosts: string[], extra: MessageInitShape<typeof ServiceRouteSchema> = {}) => create(ServiceRouteSchema, { id, name: id, namespace: '/ns', hosts, exposedPort: 8443, ...extra });
+const route = (id: string, hosts: string[], extra: MessageInitShape<typeof ServiceRouteSchema> = {}) =>
+  create(ServiceRouteSchema, { id, name: id, namespace: '/ns', hosts, exposedPort: 8443, ...extra });
 
 /** The files of the generated certificates, once their generation (started by update) is done. */
 async function settled(certs: CertificateStore, port: number, host: string): Promise<void> {
@@ -87,13 +88,17 @@ test("a service's own certificate is served; a bad one (garbage, a key of anothe
   for (const p of problems) assert.ok(!p.message.includes('PRIVATE KEY') && !p.message.includes('BEGIN'), 'no PEM in a problem');
   assert.ok(await certs.contextFor(8443, 'good.example.test'));
   assert.ok(await certs.contextFor(8443, 'generated.example.test'));
-  for (const host of ['garbage.example.test', 'mismatch.example.test', 'half.example.test']) await assert.rejects(certs.contextFor(8443, host), /cannot be used/, host);
+  for (const host of ['garbage.example.test', 'mismatch.example.test', 'half.example.test'])
+    await assert.rejects(certs.contextFor(8443, host), /cannot be used/, host);
   // The same certificates at the next sync: the same context, made once.
   const before = await certs.contextFor(8443, 'good.example.test');
   assert.equal(certs.update(new RoutingState(routes, 2n)).length, 3);
   assert.equal(await certs.contextFor(8443, 'good.example.test'), before);
   // Fixed: served, no longer reported.
   const fixed = routes.map((r) => (r.id === 'mismatch' ? { ...r, tlsCertificateKey: good.private } : r));
-  assert.deepEqual(certs.update(new RoutingState(fixed, 3n)).map((p) => p.route.id), ['garbage', 'half']);
+  assert.deepEqual(
+    certs.update(new RoutingState(fixed, 3n)).map((p) => p.route.id),
+    ['garbage', 'half'],
+  );
   assert.ok(await certs.contextFor(8443, 'mismatch.example.test'));
 });

@@ -126,7 +126,11 @@ export class CertificateStore {
     } catch {
       const names =
         host === DEFAULT_HOST
-          ? [{ type: 2 as const, value: DEFAULT_HOST }, { type: 7 as const, ip: '127.0.0.1' }, { type: 7 as const, ip: '::1' }]
+          ? [
+              { type: 2 as const, value: DEFAULT_HOST },
+              { type: 7 as const, ip: '127.0.0.1' },
+              { type: 7 as const, ip: '::1' },
+            ]
           : isIP(host)
             ? [{ type: 7 as const, ip: host }]
             : [{ type: 2 as const, value: host }];

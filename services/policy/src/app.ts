@@ -36,10 +36,18 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   const say = (msg: string) => logger.warn({}, msg);
   const dataDir = join(config.MICROSEG_DATA_DIR, 'policy');
 
-  const store = await ObjectStore.open(bus.nc, { onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError) });
+  const store = await ObjectStore.open(bus.nc, {
+    onSkipped: reportSkippedEntries(bus, buckets.objects, 'then write the object again through the API', logError),
+  });
   const secrets = await SecretBox.load(secretsKeysOf(config), join(dataDir, 'secrets.key'), say);
   logger.info({ sealingKeyId: secrets.currentKeyId, keyIds: secrets.keyIds }, 'secrets keys loaded');
-  const tokens = await TokenStore.open(bus.nc, config.POLICY_ADMIN_TOKEN, join(dataDir, 'admin-token'), say, reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError));
+  const tokens = await TokenStore.open(
+    bus.nc,
+    config.POLICY_ADMIN_TOKEN,
+    join(dataDir, 'admin-token'),
+    say,
+    reportSkippedEntries(bus, buckets.apiTokens, 'then make the token again (msctl api create apitoken)', logError),
+  );
   for (const written of await writeBootstrapObjects(store, secrets, bootstrap)) logger.info(written, 'bootstrap objects loaded');
 
   // Secrets this replica cannot open: reported once per object, never a reason not to serve the rest.

@@ -34,7 +34,10 @@ test('a bootstrap file with the secret in clear is read', async () => {
 test('a bootstrap file with a sealed secret stops the start, naming the file, the object and the field', async () => {
   const file = join(await mkdtemp(join(tmpdir(), 'microseg-bootstrap-')), 'objects.yaml');
   await writeFile(file, service('enc:v2:0123456789abcdef:AAAA'));
-  await assert.rejects(readBootstrapFiles([file]), (err: Error) => err.message.startsWith(file) && /service web in \/acme: OIDCClientSecret looks sealed.*send the secret itself/.test(err.message));
+  await assert.rejects(
+    readBootstrapFiles([file]),
+    (err: Error) => err.message.startsWith(file) && /service web in \/acme: OIDCClientSecret looks sealed.*send the secret itself/.test(err.message),
+  );
 });
 
 test('bootstrap objects are written with their secrets sealed; one stored identical is not written again', async () => {

@@ -32,10 +32,11 @@ export async function writeBootstrapObjects(
   const codec: SecretCodec = {
     seal: (o) => sealObject(secrets, o),
     open: (o) => openObject(secrets, o),
-    needsSealing: (o) => writeOnlyFields.some((f) => {
-      const value = (o as unknown as Record<string, unknown>)[f];
-      return typeof value === 'string' && secrets.needsReseal(value);
-    }),
+    needsSealing: (o) =>
+      writeOnlyFields.some((f) => {
+        const value = (o as unknown as Record<string, unknown>)[f];
+        return typeof value === 'string' && secrets.needsReseal(value);
+      }),
   };
   const outcome: Array<{ file: string; objects: number; written: number }> = [];
   for (const { file, objects } of bootstrap) {

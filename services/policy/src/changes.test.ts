@@ -22,7 +22,10 @@ test('routing changes are broadcast once per burst with the last revision; heart
   try {
     let listener: (snapshot: Snapshot, routingChanged: boolean) => void = () => undefined;
     const sent: bigint[] = [];
-    const bus = { broadcast: (_subject: string, _schema: unknown, message: { revision?: bigint }) => void sent.push(message.revision!) } as unknown as Pick<Bus, 'broadcast'>;
+    const bus = { broadcast: (_subject: string, _schema: unknown, message: { revision?: bigint }) => void sent.push(message.revision!) } as unknown as Pick<
+      Bus,
+      'broadcast'
+    >;
     const stop = broadcastRoutingChanges({ onChange: (l) => void (listener = l) }, bus, 50);
     const at = (revision: number) => ({ revision }) as Snapshot;
     listener(at(1), true);

@@ -22,6 +22,12 @@ for (const [what, env, keys] of cases) {
 }
 
 test('a key that is not the base64 of 32 bytes is refused, naming the variable, its position and how to make one', () => {
-  assert.throws(() => parseConfig(policyConfigSchema, { POLICY_SECRETS_KEYS: `${a},c2hvcnQ=` }), /POLICY_SECRETS_KEYS: key 2 must be the base64 of 32 random bytes \(openssl rand -base64 32\)/);
-  assert.throws(() => parseConfig(policyConfigSchema, { POLICY_SECRETS_KEY: 'short' }), /POLICY_SECRETS_KEY: must be the base64 of 32 random bytes \(openssl rand -base64 32\)/);
+  assert.throws(
+    () => parseConfig(policyConfigSchema, { POLICY_SECRETS_KEYS: `${a},c2hvcnQ=` }),
+    /POLICY_SECRETS_KEYS: key 2 must be the base64 of 32 random bytes \(openssl rand -base64 32\)/,
+  );
+  assert.throws(
+    () => parseConfig(policyConfigSchema, { POLICY_SECRETS_KEY: 'short' }),
+    /POLICY_SECRETS_KEY: must be the base64 of 32 random bytes \(openssl rand -base64 32\)/,
+  );
 });

@@ -8,7 +8,12 @@ export const policyConfigSchema = z.object({
   POLICY_BOOTSTRAP_FILES: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
   /** The administrator's API token (mst_…); without it one is generated into the data directory. */
   POLICY_ADMIN_TOKEN: z.string().optional(),
   /** Failed API authentications one client address may make in a row; past them 429 (docs/api.md). */
@@ -30,10 +35,16 @@ export const policyConfigSchema = z.object({
   POLICY_SECRETS_KEYS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .superRefine((keys, ctx) => {
       keys.forEach((key, i) => {
-        if (Buffer.from(key, 'base64').length !== 32) ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
+        if (Buffer.from(key, 'base64').length !== 32)
+          ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
       });
     }),
 });

@@ -25,7 +25,10 @@ let gateway: Bus;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'microseg-policy-revision-'));
   nats = await startNats({ isolated: true, dataDir: dir, defaultPort: 0 });
-  app = await buildPolicyApp(policyConfigSchema.parse({ NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent' }), createLogger('policy', 'silent'));
+  app = await buildPolicyApp(
+    policyConfigSchema.parse({ NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent' }),
+    createLogger('policy', 'silent'),
+  );
   gateway = await Bus.connect({ url: nats.url, name: 'test-gateway', logger: createLogger('gateway', 'silent') });
 });
 
@@ -62,7 +65,13 @@ test('a decision carries the revision of the objects it was made from, and a lat
 
 test('a denial by a network policy carries the revision too', async () => {
   await create('externalnetworks', { name: 'blocked', entries: ['203.0.113.0/24'], servicePorts: ['any'], associatedTags: ['ext:name=blocked'] });
-  await create('networkaccesspolicies', { name: 'block', action: 'Reject', applyPolicyMode: 'IncomingTraffic', subject: [['ext:name=blocked']], object: [['$identity=processingunit']] });
+  await create('networkaccesspolicies', {
+    name: 'block',
+    action: 'Reject',
+    applyPolicyMode: 'IncomingTraffic',
+    subject: [['ext:name=blocked']],
+    object: [['$identity=processingunit']],
+  });
   const serviceId = await create('services', { name: 'guarded', hosts: ['guarded.example.com'], port: 3000, exposedPort: 8443, exposedAPIs: [['api=hello']] });
   const denied = await ask(serviceId, '203.0.113.9');
   assert.equal(denied.decision, Decision.DENY);

@@ -36,17 +36,35 @@ test('the demo document has the service and spec these tests rely on', () => {
 
 const demoCases: Array<{ name: string; input: DecideInput; decision: Decision; reason: Verdict['reason']; endpoint?: string }> = [
   { name: 'public path without login', input: anonymous('GET', '/public/logo.png'), decision: Decision.ALLOW, reason: 'public', endpoint: '/public/*' },
-  { name: 'public path, trailing star matches nothing more', input: anonymous('GET', '/public'), decision: Decision.ALLOW, reason: 'public', endpoint: '/public/*' },
+  {
+    name: 'public path, trailing star matches nothing more',
+    input: anonymous('GET', '/public'),
+    decision: Decision.ALLOW,
+    reason: 'public',
+    endpoint: '/public/*',
+  },
   { name: 'public path for a logged-in user', input: as(BOB, 'GET', '/public/a/b'), decision: Decision.ALLOW, reason: 'public', endpoint: '/public/*' },
   { name: 'protected path, not logged in', input: anonymous('GET', '/'), decision: Decision.LOGIN, reason: 'login-required', endpoint: '/*' },
   { name: 'protected POST, not logged in', input: anonymous('POST', '/api/items'), decision: Decision.LOGIN, reason: 'login-required', endpoint: '/*' },
   { name: "alice's tags are in scope", input: as(ALICE, 'GET', '/'), decision: Decision.ALLOW, reason: 'scope', endpoint: '/*' },
   { name: 'alice may POST', input: as(ALICE, 'POST', '/api/items'), decision: Decision.ALLOW, reason: 'scope', endpoint: '/*' },
   { name: "bob's tags are not", input: as(BOB, 'GET', '/'), decision: Decision.DENY, reason: 'scope-mismatch', endpoint: '/*' },
-  { name: 'a tag must match exactly (case)', input: as(['email=Alice@example.com'], 'GET', '/'), decision: Decision.DENY, reason: 'scope-mismatch', endpoint: '/*' },
+  {
+    name: 'a tag must match exactly (case)',
+    input: as(['email=Alice@example.com'], 'GET', '/'),
+    decision: Decision.DENY,
+    reason: 'scope-mismatch',
+    endpoint: '/*',
+  },
   { name: 'no endpoint for the method', input: as(ALICE, 'DELETE', '/'), decision: Decision.DENY, reason: 'no-endpoint' },
   { name: 'no endpoint for the method, not logged in', input: anonymous('DELETE', '/'), decision: Decision.DENY, reason: 'no-endpoint' },
-  { name: 'POST to a GET-only public path is not public', input: anonymous('POST', '/public/form'), decision: Decision.LOGIN, reason: 'login-required', endpoint: '/*' },
+  {
+    name: 'POST to a GET-only public path is not public',
+    input: anonymous('POST', '/public/form'),
+    decision: Decision.LOGIN,
+    reason: 'login-required',
+    endpoint: '/*',
+  },
   { name: 'HEAD is covered by GET (public)', input: anonymous('HEAD', '/public/logo.png'), decision: Decision.ALLOW, reason: 'public', endpoint: '/public/*' },
   { name: 'HEAD is covered by GET (scoped)', input: as(ALICE, 'HEAD', '/docs'), decision: Decision.ALLOW, reason: 'scope', endpoint: '/*' },
   { name: 'OPTIONS is not covered by GET', input: as(ALICE, 'OPTIONS', '/'), decision: Decision.DENY, reason: 'no-endpoint' },
@@ -113,7 +131,14 @@ for (const { name, extra, applies } of scopeCases) {
     const verdict = verdictOf([...demo, extra], admin);
     if (applies) {
       assert.deepEqual(
-        { decision: verdict.decision, reason: verdict.reason, policyId: verdict.policyId, policyName: verdict.policyName, endpoint: verdict.endpoint, namespace: verdict.namespace },
+        {
+          decision: verdict.decision,
+          reason: verdict.reason,
+          policyId: verdict.policyId,
+          policyName: verdict.policyName,
+          endpoint: verdict.endpoint,
+          namespace: verdict.namespace,
+        },
         { decision: Decision.ALLOW, reason: 'scope', policyId: extra.ID, policyName: 'team-admin', endpoint: '/admin/*', namespace: extra.namespace },
       );
     } else {

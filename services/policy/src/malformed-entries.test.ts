@@ -36,11 +36,28 @@ const logLines: Array<Record<string, unknown>> = [];
 
 const serviceId = stableObjectId('service', '/acme', 'web');
 const goodService = {
-  kind: 'service', ID: serviceId, name: 'web', namespace: '/acme', hosts: ['web.example.com'], port: 3000, exposedPort: 443,
-  associatedTags: [], propagate: false, authorizationType: 'None', selectors: [['app=web']], exposedAPIs: [['app=web']],
+  kind: 'service',
+  ID: serviceId,
+  name: 'web',
+  namespace: '/acme',
+  hosts: ['web.example.com'],
+  port: 3000,
+  exposedPort: 443,
+  associatedTags: [],
+  propagate: false,
+  authorizationType: 'None',
+  selectors: [['app=web']],
+  exposedAPIs: [['app=web']],
 };
 const editor = newToken();
-const editorRecord = { ID: editor.id, name: 'hand-made', role: 'editor', namespace: '/acme', secretHash: createHash('sha256').update(editor.secret).digest('hex'), createTime: '2030-01-01T00:00:00.000Z' };
+const editorRecord = {
+  ID: editor.id,
+  name: 'hand-made',
+  role: 'editor',
+  namespace: '/acme',
+  secretHash: createHash('sha256').update(editor.secret).digest('hex'),
+  createTime: '2030-01-01T00:00:00.000Z',
+};
 
 /** Written before the policy service ever starts. */
 const badObjects: Record<string, string> = {
@@ -100,19 +117,30 @@ test('the policy service starts on buckets holding malformed entries and serves 
   assert.equal(decision.error, undefined, 'the good service is known and decided');
   const listed = await api('/services', editor.token);
   assert.equal(listed.status, 200, 'the good token authenticates');
-  assert.deepEqual((listed.body as Array<{ name: string }>).map((s) => s.name), ['web'], 'only the good object is served');
+  assert.deepEqual(
+    (listed.body as Array<{ name: string }>).map((s) => s.name),
+    ['web'],
+    'only the good object is served',
+  );
   assert.equal(app.store.snapshot.objects.length, 1);
 });
 
 test('each skipped entry is an Error event in / and a log line naming bucket and key, never the value', async () => {
-  const expected = [...Object.keys(badObjects).map((k) => [buckets.objects, k]), [buckets.objects, 'externalnetwork.last'], ...Object.keys(badTokens).map((k) => [buckets.apiTokens, k])];
+  const expected = [
+    ...Object.keys(badObjects).map((k) => [buckets.objects, k]),
+    [buckets.objects, 'externalnetwork.last'],
+    ...Object.keys(badTokens).map((k) => [buckets.apiTokens, k]),
+  ];
   await waitFor('an event for every malformed entry', async () => expected.every(([, key]) => skipped(key!).length === 1));
   for (const [bucket, key] of expected) {
     const [event] = skipped(key!);
     assert.equal(event?.level, 'Error');
     assert.equal(event?.namespace, '/');
     assert.ok(event?.content.includes(bucket!), `${key}: names the bucket`);
-    assert.ok(logLines.some((l) => l.msg === 'skipped a malformed bucket entry' && l.key === key && l.bucket === bucket && l.level === 'error'), `${key}: a log line`);
+    assert.ok(
+      logLines.some((l) => l.msg === 'skipped a malformed bucket entry' && l.key === key && l.bucket === bucket && l.level === 'error'),
+      `${key}: a log line`,
+    );
   }
   assert.match(skipped('service.not-json')[0]!.content, /is not JSON/);
   assert.match(skipped('namespace.wrong-shape')[0]!.content, /wrong shape: .*name/);
@@ -129,12 +157,17 @@ test('a malformed entry written while the service runs neither stops the watch n
   await objectsKv.put(`service.${later.ID}`, JSON.stringify(later));
   await waitFor('the object written after the garbage to be served', async () => app!.store.snapshot.services.has(later.ID));
   const viewer = newToken();
-  await tokensKv.put(viewer.id, JSON.stringify({ ...editorRecord, ID: viewer.id, role: 'viewer', secretHash: createHash('sha256').update(viewer.secret).digest('hex') }));
+  await tokensKv.put(
+    viewer.id,
+    JSON.stringify({ ...editorRecord, ID: viewer.id, role: 'viewer', secretHash: createHash('sha256').update(viewer.secret).digest('hex') }),
+  );
   await waitFor('the token written after the garbage to authenticate', async () => (await api('/services', viewer.token)).status === 200);
   await waitFor('both reported', async () => skipped('service.live-garbage').length === 1 && skipped('00000000000000aa').length === 1);
 
   // The good service overwritten with garbage: gone, on this replica as on any that starts now.
   await objectsKv.put(`service.${serviceId}`, 'null');
   await waitFor('the overwritten service to be gone', async () => !app!.store.snapshot.services.has(serviceId));
-  await assert.rejects(app!.bus.request(requests.policyDecide, { serviceId, method: 'GET', path: '/', authenticated: false, tags: [] }, 5_000), { code: 'POLICY_SERVICE_UNKNOWN' });
+  await assert.rejects(app!.bus.request(requests.policyDecide, { serviceId, method: 'GET', path: '/', authenticated: false, tags: [] }, 5_000), {
+    code: 'POLICY_SERVICE_UNKNOWN',
+  });
 });

@@ -12,7 +12,11 @@ function service(namespace: string, name: string, createTime: string | undefined
   return createTime ? ({ ...parsed, createTime } as ServiceObject) : parsed;
 }
 
-function pu(namespace: string, name: string, ports: { applicationPorts?: number[]; exposedPorts?: number[] } = { applicationPorts: [3000], exposedPorts: [8443, 9443] }): ProcessingUnitObject {
+function pu(
+  namespace: string,
+  name: string,
+  ports: { applicationPorts?: number[]; exposedPorts?: number[] } = { applicationPorts: [3000], exposedPorts: [8443, 9443] },
+): ProcessingUnitObject {
   const doc = { namespace, data: { processingunits: [{ name, address: '127.0.0.1', associatedTags: ['app=x'], ...ports }] } };
   return parseImportDocument(JSON.stringify(doc), 'test')[0] as ProcessingUnitObject;
 }
@@ -22,7 +26,9 @@ const attackerPu = pu('/acme/team-c', 'attacker-pu');
 
 function served(objects: PolicyObject[]) {
   const conflicts: string[] = [];
-  const routes = routesFor(Snapshot.build(objects, 1), [victimPu, attackerPu], (kept, dropped, port, host) => conflicts.push(`${kept.name} kept ${port} ${host} from ${dropped.name}`));
+  const routes = routesFor(Snapshot.build(objects, 1), [victimPu, attackerPu], (kept, dropped, port, host) =>
+    conflicts.push(`${kept.name} kept ${port} ${host} from ${dropped.name}`),
+  );
   return { names: routes.map((r) => r.name), conflicts };
 }
 
@@ -30,7 +36,10 @@ test('a newer service on the same exposedPort and host, in another namespace, is
   const victim = service('/acme/team-b', 'victim', '2026-01-01T00:00:00.000Z');
   const attacker = service('/acme/team-c', 'attacker', '2026-06-01T00:00:00.000Z', { hosts: ['LOCALHOST', 'other.example'] });
   // Whatever order the store lists them in.
-  for (const objects of [[victim, attacker], [attacker, victim]]) {
+  for (const objects of [
+    [victim, attacker],
+    [attacker, victim],
+  ]) {
     assert.deepEqual(served(objects), { names: ['victim'], conflicts: ['victim kept 8443 localhost from attacker'] });
   }
 });
@@ -43,7 +52,10 @@ test('objects without createTime (bootstrap files) count as the oldest', () => {
 
 test('other hosts or ports, or a disabled older service, are no conflict', () => {
   const victim = service('/acme/team-b', 'victim', '2026-01-01T00:00:00.000Z');
-  assert.deepEqual(served([victim, service('/acme/team-c', 'other-host', '2026-06-01T00:00:00.000Z', { hosts: ['other.example'] })]).names, ['victim', 'other-host']);
+  assert.deepEqual(served([victim, service('/acme/team-c', 'other-host', '2026-06-01T00:00:00.000Z', { hosts: ['other.example'] })]).names, [
+    'victim',
+    'other-host',
+  ]);
   assert.deepEqual(served([victim, service('/acme/team-c', 'other-port', '2026-06-01T00:00:00.000Z', { exposedPort: 9443 })]).names, ['victim', 'other-port']);
   const disabled = service('/acme/team-b', 'disabled', '2026-01-01T00:00:00.000Z', { disabled: true });
   assert.deepEqual(served([disabled, service('/acme/team-c', 'newer', '2026-06-01T00:00:00.000Z')]), { names: ['newer'], conflicts: [] });
@@ -52,14 +64,16 @@ test('other hosts or ports, or a disabled older service, are no conflict', () =>
 test("a service whose ports its unit's gateway does not list is not served, and said so", () => {
   const refused: string[] = [];
   const only = (unit: ProcessingUnitObject, objects: PolicyObject[]) =>
-    routesFor(Snapshot.build(objects, 1), [unit], undefined, (service, p, problem) => refused.push(`${service.name} on ${p.name}: ${problem.attribute} ${problem.message}`)).map((r) => r.name);
+    routesFor(Snapshot.build(objects, 1), [unit], undefined, (service, p, problem) =>
+      refused.push(`${service.name} on ${p.name}: ${problem.attribute} ${problem.message}`),
+    ).map((r) => r.name);
   const ok = service('/acme/team-b', 'ok', undefined);
   const toPolicy = service('/acme/team-b', 'to-policy', undefined, { port: 7070 });
   const onAdmin = service('/acme/team-b', 'on-admin', undefined, { hosts: ['admin.example'], exposedPort: 7090 });
   assert.deepEqual(only(victimPu, [ok, toPolicy, onAdmin]), ['ok']);
   assert.deepEqual(refused.sort(), [
-    'on-admin on victim-pu: exposedPort 7090 is not a port the gateway of processing unit victim-pu may open (allowed: 8443, 9443); its gateway\'s file lists them',
-    'to-policy on victim-pu: port 7070 is not an application port of processing unit victim-pu (allowed: 3000); its gateway\'s file lists them',
+    "on-admin on victim-pu: exposedPort 7090 is not a port the gateway of processing unit victim-pu may open (allowed: 8443, 9443); its gateway's file lists them",
+    "to-policy on victim-pu: port 7070 is not an application port of processing unit victim-pu (allowed: 3000); its gateway's file lists them",
   ]);
   // A unit registered without ports (an older gateway) allows nothing: fail closed until it registers again.
   assert.deepEqual(only(pu('/acme/team-b', 'old', {}), [ok]), []);

@@ -30,10 +30,16 @@ export function portsProblem(service: Pick<ServiceObject, 'port' | 'exposedPort'
   const application = pu.applicationPorts ?? [];
   const exposed = pu.exposedPorts ?? [];
   if (!application.includes(service.port)) {
-    return { attribute: 'port', message: `${service.port} is not an application port of processing unit ${pu.name} (allowed: ${application.join(', ') || 'none'}); its gateway's file lists them` };
+    return {
+      attribute: 'port',
+      message: `${service.port} is not an application port of processing unit ${pu.name} (allowed: ${application.join(', ') || 'none'}); its gateway's file lists them`,
+    };
   }
   if (!exposed.includes(service.exposedPort)) {
-    return { attribute: 'exposedPort', message: `${service.exposedPort} is not a port the gateway of processing unit ${pu.name} may open (allowed: ${exposed.join(', ') || 'none'}); its gateway's file lists them` };
+    return {
+      attribute: 'exposedPort',
+      message: `${service.exposedPort} is not a port the gateway of processing unit ${pu.name} may open (allowed: ${exposed.join(', ') || 'none'}); its gateway's file lists them`,
+    };
   }
   return undefined;
 }
@@ -48,7 +54,12 @@ export type RouteConflict = (kept: ServiceObject, dropped: ServiceObject, port: 
  * written would win — and anyone who may write a service in some namespace could take over the traffic,
  * sign-ins included, of a service in another.
  */
-export function routesFor(snapshot: Snapshot, processingUnits: readonly ProcessingUnitObject[], onConflict?: RouteConflict, onPortsRefused?: PortsRefused): MessageInitShape<typeof ServiceRouteSchema>[] {
+export function routesFor(
+  snapshot: Snapshot,
+  processingUnits: readonly ProcessingUnitObject[],
+  onConflict?: RouteConflict,
+  onPortsRefused?: PortsRefused,
+): MessageInitShape<typeof ServiceRouteSchema>[] {
   const routes: MessageInitShape<typeof ServiceRouteSchema>[] = [];
   const claimed = new Map<string, ServiceObject>();
   for (const service of [...snapshot.services.values()].sort(olderFirst)) {

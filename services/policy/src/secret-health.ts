@@ -54,7 +54,13 @@ export function secretHealth(box: SecretBox, objects: readonly PolicyObject[]): 
         if (box.needsReseal(value)) stale.push({ ...where, keyId: keyIdOfSealed(value) ?? '' });
       } catch (err) {
         if (!(err instanceof SecretUnreadable)) throw err;
-        unreadable.push({ ...where, keyId: err.keyId ?? keyIdOfSealed(value) ?? '', reason: err.reason, problem: `${field} ${err.message}`, fix: fixFor(object, field, err) });
+        unreadable.push({
+          ...where,
+          keyId: err.keyId ?? keyIdOfSealed(value) ?? '',
+          reason: err.reason,
+          problem: `${field} ${err.message}`,
+          fix: fixFor(object, field, err),
+        });
       }
     }
   }
@@ -89,7 +95,10 @@ export class SecretHealthReporter {
 
   /** Look again (objects changed); report what is new. */
   scan(objects: readonly PolicyObject[]): void {
-    this.#unreadable = secretHealth(this.#box, objects.filter((o) => o.kind === 'service')).unreadable;
+    this.#unreadable = secretHealth(
+      this.#box,
+      objects.filter((o) => o.kind === 'service'),
+    ).unreadable;
     this.#reportNew(objects, this.#unreadable);
   }
 
@@ -106,7 +115,10 @@ export class SecretHealthReporter {
     for (const [id, problems] of byObject) {
       const object = objects.find((o) => o.ID === id) as unknown as Record<string, unknown>;
       const values = problems.map((p) => String(object[p.field]));
-      const fingerprint = createHash('sha256').update(`${id}\0${values.join('\0')}`).digest('hex').slice(0, 24);
+      const fingerprint = createHash('sha256')
+        .update(`${id}\0${values.join('\0')}`)
+        .digest('hex')
+        .slice(0, 24);
       if (this.#reported.has(fingerprint)) continue;
       this.#reported.add(fingerprint);
       this.#report(problems, fingerprint);
@@ -116,7 +128,14 @@ export class SecretHealthReporter {
   #report(problems: UnreadableSecret[], fingerprint: string): void {
     const { kind, name, namespace, ID } = problems[0]!;
     const lines = problems.map((p) => `${p.problem}; ${consequence[p.field]}. ${p.fix}`);
-    this.#log({ kind, name, namespace, fields: problems.map((p) => p.field), keyIds: problems.map((p) => p.keyId) }, `a secret cannot be decrypted: ${kind} ${name} in ${namespace}`);
-    this.#bus.emitEvent('secretUnreadable', { content: `The ${kind} ${name} in ${namespace}: ${lines.join(' ')}`, targetIdentity: kind, targetId: ID, namespace }, { msgId: `secret-unreadable-${fingerprint}` });
+    this.#log(
+      { kind, name, namespace, fields: problems.map((p) => p.field), keyIds: problems.map((p) => p.keyId) },
+      `a secret cannot be decrypted: ${kind} ${name} in ${namespace}`,
+    );
+    this.#bus.emitEvent(
+      'secretUnreadable',
+      { content: `The ${kind} ${name} in ${namespace}: ${lines.join(' ')}`, targetIdentity: kind, targetId: ID, namespace },
+      { msgId: `secret-unreadable-${fingerprint}` },
+    );
   }
 }

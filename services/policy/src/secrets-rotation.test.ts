@@ -17,7 +17,14 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { buckets, requests, subjects } from '@microseg/contracts';
 import { errorCodes } from '@microseg/errors';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import { DecideRequestSchema, DecideResponseSchema, GatewaySyncRequestSchema, GatewaySyncResponseSchema, OidcClientRequestSchema, OidcClientResponseSchema } from '@microseg/proto/policy';
+import {
+  DecideRequestSchema,
+  DecideResponseSchema,
+  GatewaySyncRequestSchema,
+  GatewaySyncResponseSchema,
+  OidcClientRequestSchema,
+  OidcClientResponseSchema,
+} from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from './app.ts';
@@ -41,8 +48,15 @@ let app: PolicyApp | undefined;
 const events: LogEvent[] = [];
 
 const oidc = (name: string, secret: string) => ({
-  name, hosts: [`${name}.example.com`], port: 3000, exposedPort: 443, selectors: [['app=web']],
-  authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: name, OIDCClientSecret: secret,
+  name,
+  hosts: [`${name}.example.com`],
+  port: 3000,
+  exposedPort: 443,
+  selectors: [['app=web']],
+  authorizationType: 'OIDC',
+  OIDCProviderURL: 'https://idp.example.com',
+  OIDCClientID: name,
+  OIDCClientSecret: secret,
 });
 
 before(async () => {
@@ -68,8 +82,12 @@ async function start(keys: Buffer[]): Promise<PolicyApp> {
   await app?.close(1_000);
   app = undefined;
   const config = policyConfigSchema.parse({
-    NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent',
-    POLICY_SECRETS_KEYS: keys.map((k) => k.toString('base64')).join(','), POLICY_BOOTSTRAP_FILES: join(dir, 'bootstrap.yaml'),
+    NATS_URL: nats.url,
+    MICROSEG_DATA_DIR: dir,
+    POLICY_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'silent',
+    POLICY_SECRETS_KEYS: keys.map((k) => k.toString('base64')).join(','),
+    POLICY_BOOTSTRAP_FILES: join(dir, 'bootstrap.yaml'),
   });
   app = await buildPolicyApp(config, createLogger('policy', 'silent'));
   kv ??= await new Kvm(nc).open(buckets.objects);
@@ -77,12 +95,18 @@ async function start(keys: Buffer[]): Promise<PolicyApp> {
 }
 
 async function call(method: 'GET' | 'POST', url: string, body?: unknown) {
-  const res = await app!.http.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': NS }, ...(body ? { payload: body as object } : {}) });
+  const res = await app!.http.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': NS },
+    ...(body ? { payload: body as object } : {}),
+  });
   return { status: res.statusCode, body: res.json() as any };
 }
 
 const oidcClient = (name: string) => app!.bus.request(requests.policyOidcClient, { serviceId: id(name) }, 5_000);
-const storedKeyId = async (name: string, field = 'OIDCClientSecret') => keyIdOfSealed(String(JSON.parse((await kv.get(`service.${id(name)}`))!.string())[field]));
+const storedKeyId = async (name: string, field = 'OIDCClientSecret') =>
+  keyIdOfSealed(String(JSON.parse((await kv.get(`service.${id(name)}`))!.string())[field]));
 const unreadableEvents = (name: string) => events.filter((e) => e.title === 'Secret cannot be decrypted' && e.targetId === id(name));
 
 /** What the previous version stored: enc:v1, one key, no binding. */
@@ -96,14 +120,35 @@ function sealV1(key: Buffer, plain: string): string {
 test('key A: services with an OIDC secret and a TLS key are stored sealed with A', async () => {
   await start([keyA]);
   assert.equal((await call('POST', '/services', oidc('locked', 'locked-secret'))).status, 201);
-  const tls = { name: 'tls-locked', hosts: ['tls.example.com'], port: 3000, exposedPort: 443, selectors: [['app=web']], TLSCertificate: 'CERT', TLSCertificateKey: 'KEY' };
+  const tls = {
+    name: 'tls-locked',
+    hosts: ['tls.example.com'],
+    port: 3000,
+    exposedPort: 443,
+    selectors: [['app=web']],
+    TLSCertificate: 'CERT',
+    TLSCertificateKey: 'KEY',
+  };
   assert.equal((await call('POST', '/services', tls)).status, 201);
-  assert.equal((await call('POST', '/services', { name: 'open', hosts: ['open.example.com'], port: 3000, exposedPort: 443, selectors: [['app=web']] })).status, 201);
+  assert.equal(
+    (await call('POST', '/services', { name: 'open', hosts: ['open.example.com'], port: 3000, exposedPort: 443, selectors: [['app=web']] })).status,
+    201,
+  );
   assert.equal(await storedKeyId('locked'), idA);
   assert.equal(await storedKeyId('tls-locked', 'TLSCertificateKey'), idA);
   assert.equal(await storedKeyId('boot'), idA);
   // A service written by the previous version: enc:v1 with key A.
-  const legacy = { ...(await call('GET', '/services/open')).body, name: 'legacy', ID: id('legacy'), kind: 'service', hosts: ['legacy.example.com'], authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'legacy', OIDCClientSecret: sealV1(keyA, 'legacy-secret') };
+  const legacy = {
+    ...(await call('GET', '/services/open')).body,
+    name: 'legacy',
+    ID: id('legacy'),
+    kind: 'service',
+    hosts: ['legacy.example.com'],
+    authorizationType: 'OIDC',
+    OIDCProviderURL: 'https://idp.example.com',
+    OIDCClientID: 'legacy',
+    OIDCClientSecret: sealV1(keyA, 'legacy-secret'),
+  };
   await kv.put(`service.${id('legacy')}`, JSON.stringify(legacy));
   await waitFor('the legacy service', async () => app!.store.snapshot.services.has(id('legacy')));
   assert.equal((await oidcClient('legacy')).clientSecret, 'legacy-secret', 'enc:v1 still opens');
@@ -117,7 +162,11 @@ test('only key B: the service starts, lists what it cannot open, refuses those s
   assert.equal(status.status, 200);
   assert.equal(status.body.keyId, idB);
   const listed = status.body.unreadable.map((u: any) => `${u.kind} ${u.namespace} ${u.name} ${u.field} ${u.keyId}`).sort();
-  assert.deepEqual(listed, [`service ${NS} legacy OIDCClientSecret `, `service ${NS} locked OIDCClientSecret ${idA}`, `service ${NS} tls-locked TLSCertificateKey ${idA}`]);
+  assert.deepEqual(listed, [
+    `service ${NS} legacy OIDCClientSecret `,
+    `service ${NS} locked OIDCClientSecret ${idA}`,
+    `service ${NS} tls-locked TLSCertificateKey ${idA}`,
+  ]);
   for (const u of status.body.unreadable) assert.match(u.fix, /POLICY_SECRETS_KEYS.*msctl api update/s);
 
   // Sign-in: a registered code whose message the login page shows.
@@ -129,7 +178,15 @@ test('only key B: the service starts, lists what it cannot open, refuses those s
   assert.equal(decision.error, undefined, 'other services still decide');
 
   // The gateway gets every route but the one whose TLS key cannot be opened.
-  const sync = await app!.bus.request(requests.policyGatewaySync, { gatewayId: 'gw', exposedPorts: [443], processingUnits: [{ name: 'pu', namespace: NS, tags: ['app=web'], address: '127.0.0.1', applicationPorts: [3000] }] }, 5_000);
+  const sync = await app!.bus.request(
+    requests.policyGatewaySync,
+    {
+      gatewayId: 'gw',
+      exposedPorts: [443],
+      processingUnits: [{ name: 'pu', namespace: NS, tags: ['app=web'], address: '127.0.0.1', applicationPorts: [3000] }],
+    },
+    5_000,
+  );
   assert.equal(sync.error, undefined);
   assert.deepEqual(sync.services.map((s) => s.name).sort(), ['boot', 'legacy', 'locked', 'open']);
 
@@ -157,7 +214,11 @@ test('keys B,A: everything opens; the listing names what still needs A; a re-sea
   assert.equal((await oidcClient('legacy')).clientSecret, 'legacy-secret');
   const before = await call('GET', '/secrets');
   assert.deepEqual(before.body.unreadable, []);
-  assert.deepEqual(before.body.stale.map((s: any) => `${s.name} ${s.field} ${s.keyId}`).sort(), ['legacy OIDCClientSecret ', `locked OIDCClientSecret ${idA}`, `tls-locked TLSCertificateKey ${idA}`]);
+  assert.deepEqual(before.body.stale.map((s: any) => `${s.name} ${s.field} ${s.keyId}`).sort(), [
+    'legacy OIDCClientSecret ',
+    `locked OIDCClientSecret ${idA}`,
+    `tls-locked TLSCertificateKey ${idA}`,
+  ]);
 
   const resealed = await call('POST', '/secrets/reseal');
   assert.equal(resealed.status, 200, JSON.stringify(resealed.body));
@@ -174,6 +235,14 @@ test('only key B again: every secret opens', async () => {
   assert.deepEqual((await call('GET', '/secrets')).body.unreadable, []);
   assert.equal((await oidcClient('locked')).clientSecret, 'locked-secret');
   assert.equal((await oidcClient('legacy')).clientSecret, 'legacy-secret');
-  const sync = await app!.bus.request(requests.policyGatewaySync, { gatewayId: 'gw', exposedPorts: [443], processingUnits: [{ name: 'pu', namespace: NS, tags: ['app=web'], address: '127.0.0.1', applicationPorts: [3000] }] }, 5_000);
+  const sync = await app!.bus.request(
+    requests.policyGatewaySync,
+    {
+      gatewayId: 'gw',
+      exposedPorts: [443],
+      processingUnits: [{ name: 'pu', namespace: NS, tags: ['app=web'], address: '127.0.0.1', applicationPorts: [3000] }],
+    },
+    5_000,
+  );
   assert.equal(sync.services.find((s) => s.name === 'tls-locked')?.tlsCertificateKey, 'KEY');
 });

@@ -6,17 +6,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  SecretBox,
-  SecretUnreadable,
-  keyIdOf,
-  keyIdOfSealed,
-  openObject,
-  resealObject,
-  sealObject,
-  sealedInputFields,
-  type SealContext,
-} from './secrets.ts';
+import { SecretBox, SecretUnreadable, keyIdOf, keyIdOfSealed, openObject, resealObject, sealObject, sealedInputFields, type SealContext } from './secrets.ts';
 
 const keyA = Buffer.alloc(32, 1);
 const keyB = Buffer.alloc(32, 2);
@@ -147,7 +137,12 @@ test('sealObject seals input, even input that looks sealed; it keeps (and re-sea
 test('resealObject seals again what opens with an older key and leaves what cannot be opened', () => {
   const a = new SecretBox([keyA]);
   const c = new SecretBox([randomBytes(32)]);
-  const object = { kind: 'service', ID: 'svc-1', OIDCClientSecret: a.seal('one', here), TLSCertificateKey: c.seal('two', { ...here, field: 'TLSCertificateKey' }) };
+  const object = {
+    kind: 'service',
+    ID: 'svc-1',
+    OIDCClientSecret: a.seal('one', here),
+    TLSCertificateKey: c.seal('two', { ...here, field: 'TLSCertificateKey' }),
+  };
   const box = new SecretBox([keyB, keyA]);
   const { object: again, fields } = resealObject(box, object);
   assert.deepEqual(fields, ['OIDCClientSecret']);
@@ -158,7 +153,10 @@ test('resealObject seals again what opens with an older key and leaves what cann
 });
 
 test('sealedInputFields names the write-only fields that look sealed', () => {
-  assert.deepEqual(sealedInputFields({ OIDCClientSecret: 'enc:v2:abc', TLSCertificateKey: '  enc:v1:x', name: 'enc:x' }), ['OIDCClientSecret', 'TLSCertificateKey']);
+  assert.deepEqual(sealedInputFields({ OIDCClientSecret: 'enc:v2:abc', TLSCertificateKey: '  enc:v1:x', name: 'enc:x' }), [
+    'OIDCClientSecret',
+    'TLSCertificateKey',
+  ]);
   assert.deepEqual(sealedInputFields({ OIDCClientSecret: 'an enc: inside', TLSCertificateKey: '-----BEGIN' }), []);
   assert.deepEqual(sealedInputFields(null), []);
   assert.deepEqual(sealedInputFields('enc:'), []);
@@ -181,9 +179,15 @@ test('SecretBox.load: configured keys first; else the key file, created once and
 
 test('SecretBox.load: a bad configured key or key file stops the start with a message naming it and the fix', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'microseg-secrets-'));
-  await assert.rejects(SecretBox.load([keyA.toString('base64'), 'c2hvcnQ='], join(dir, 'unused'), () => undefined), /secrets key 2 is not the base64 of 32 bytes.*openssl rand -base64 32/);
+  await assert.rejects(
+    SecretBox.load([keyA.toString('base64'), 'c2hvcnQ='], join(dir, 'unused'), () => undefined),
+    /secrets key 2 is not the base64 of 32 bytes.*openssl rand -base64 32/,
+  );
   const file = join(dir, 'secrets.key');
   await writeFile(file, 'not a key');
-  await assert.rejects(SecretBox.load([], file, () => undefined), (err: Error) => err.message.includes(file) && /POLICY_SECRETS_KEYS/.test(err.message) && /restore/i.test(err.message));
+  await assert.rejects(
+    SecretBox.load([], file, () => undefined),
+    (err: Error) => err.message.includes(file) && /POLICY_SECRETS_KEYS/.test(err.message) && /restore/i.test(err.message),
+  );
   assert.equal(await readFile(file, 'utf8'), 'not a key', 'the file is left as it was');
 });

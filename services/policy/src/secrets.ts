@@ -192,7 +192,9 @@ async function readKeyFile(file: string): Promise<string | undefined> {
     return (await readFile(file, 'utf8')).trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`the secrets key file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or give the key in POLICY_SECRETS_KEYS`);
+    throw new Error(
+      `the secrets key file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or give the key in POLICY_SECRETS_KEYS`,
+    );
   }
 }
 
@@ -254,7 +256,8 @@ export function publicView<T extends object>(object: T): Partial<T> {
 /** Open every write-only field of an object (a copy). Throws SecretUnreadable. */
 export function openObject<T extends { kind: string; ID: string }>(box: SecretBox, object: T): T {
   const copy = { ...object } as Fields;
-  for (const field of writeOnlyFields) if (typeof copy[field] === 'string' && copy[field]) copy[field] = box.open(copy[field] as string, contextOf(object, field));
+  for (const field of writeOnlyFields)
+    if (typeof copy[field] === 'string' && copy[field]) copy[field] = box.open(copy[field] as string, contextOf(object, field));
   return copy as T;
 }
 

@@ -38,7 +38,11 @@ export function serviceStatuses(snapshot: Snapshot, unreadable: UnreadableFields
     const routes = routesFor(
       snapshot,
       units,
-      (kept, dropped, port, host) => add(dropped.ID, `exposedPort ${port} with host ${host} is already served by an older service${kept.namespace === dropped.namespace ? ` (${kept.name})` : ''}; choose another host or port`),
+      (kept, dropped, port, host) =>
+        add(
+          dropped.ID,
+          `exposedPort ${port} with host ${host} is already served by an older service${kept.namespace === dropped.namespace ? ` (${kept.name})` : ''}; choose another host or port`,
+        ),
       (service, pu, problem) => add(service.ID, `${problem.attribute} ${problem.message}`),
     );
     for (const r of routes) routed.add(r.id!);
@@ -54,14 +58,11 @@ export function serviceStatuses(snapshot: Snapshot, unreadable: UnreadableFields
   for (const service of snapshot.services.values()) {
     for (const field of unreadable(service)) add(service.ID, `${field} cannot be opened by the policy service (msctl secrets status says why and what to do)`);
     const messages = problems.get(service.ID) ?? [];
-    const status: ServingStatus = service.disabled
-      ? 'Disabled'
-      : messages.length > 0
-        ? 'NotServed'
-        : routed.has(service.ID)
-          ? 'Served'
-          : 'NoProcessingUnit';
-    statuses.set(service.ID, { servingStatus: status, servingProblems: status === 'NoProcessingUnit' ? ['it selects no running processing unit of a gateway: check its selectors'] : messages });
+    const status: ServingStatus = service.disabled ? 'Disabled' : messages.length > 0 ? 'NotServed' : routed.has(service.ID) ? 'Served' : 'NoProcessingUnit';
+    statuses.set(service.ID, {
+      servingStatus: status,
+      servingProblems: status === 'NoProcessingUnit' ? ['it selects no running processing unit of a gateway: check its selectors'] : messages,
+    });
   }
   computed.set(snapshot, statuses);
   return statuses;

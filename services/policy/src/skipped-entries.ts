@@ -5,7 +5,12 @@ import type { Bus } from '@microseg/bus';
 import type { SkippedEntry } from './store.ts';
 
 /** `remedy`: how to put right what the entry was meant to be (write the object again, make a new token). */
-export function reportSkippedEntries(bus: Bus, bucket: string, remedy: string, log: (fields: Record<string, unknown>, msg: string) => void): (skipped: SkippedEntry) => void {
+export function reportSkippedEntries(
+  bus: Bus,
+  bucket: string,
+  remedy: string,
+  log: (fields: Record<string, unknown>, msg: string) => void,
+): (skipped: SkippedEntry) => void {
   return ({ key, revision, problem }) => {
     // Keys are chosen by whoever wrote the entry: shown cut short, as JSON.
     const shownKey = JSON.stringify(key.slice(0, 200));

@@ -179,8 +179,15 @@ test('open when the last write was a delete is ready without the deleted object'
 test('a processing unit heartbeat is written at most once a minute and is no routing change', async () => {
   const store = await openStore();
   const pu: ProcessingUnitObject = {
-    kind: 'processingunit', ID: 'pu-heartbeat', name: 'pu-heartbeat', namespace: '/hb', associatedTags: ['type=x'], propagate: false,
-    address: '127.0.0.1', status: 'Running', lastSeen: '2030-01-01T00:00:00.000Z',
+    kind: 'processingunit',
+    ID: 'pu-heartbeat',
+    name: 'pu-heartbeat',
+    namespace: '/hb',
+    associatedTags: ['type=x'],
+    propagate: false,
+    address: '127.0.0.1',
+    status: 'Running',
+    lastSeen: '2030-01-01T00:00:00.000Z',
   };
   assert.equal(await store.put(pu), 'created');
   await waitFor('the unit to be visible', async () => store.snapshot.processingUnits.some((p) => p.ID === pu.ID));

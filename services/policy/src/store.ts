@@ -63,7 +63,10 @@ export class ObjectStore {
     const key = objectKey(object.kind, object.ID);
     const current = this.#objects.get(key);
     if (current && sameContent(openedOrUndefined(codec, current), object) && !codec.needsSealing?.(current)) {
-      const stale = object.kind === 'processingunit' && current.kind === 'processingunit' && Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
+      const stale =
+        object.kind === 'processingunit' &&
+        current.kind === 'processingunit' &&
+        Date.parse(object.lastSeen ?? '') - Date.parse(current.lastSeen ?? '') >= HEARTBEAT_MS;
       if (!stale) return 'unchanged';
       await this.#seen(await this.#kv.put(key, JSON.stringify(codec.seal(object))));
       return 'heartbeat';
@@ -214,7 +217,9 @@ function sameContent(a: PolicyObject | undefined, b: PolicyObject): boolean {
 
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
   );
 }
 

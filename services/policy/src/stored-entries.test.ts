@@ -4,11 +4,30 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseObjectEntry, parseTokenEntry } from './stored-entries.ts';
 
-const ns = { kind: 'namespace', ID: 'ns-1', name: 'acme', namespace: '/', associatedTags: [], propagate: false, defaultPUIncomingTrafficAction: 'Inherit', defaultPUOutgoingTrafficAction: 'Inherit' };
+const ns = {
+  kind: 'namespace',
+  ID: 'ns-1',
+  name: 'acme',
+  namespace: '/',
+  associatedTags: [],
+  propagate: false,
+  defaultPUIncomingTrafficAction: 'Inherit',
+  defaultPUOutgoingTrafficAction: 'Inherit',
+};
 const service = {
-  kind: 'service', ID: 'svc-1', name: 'web', namespace: '/acme', hosts: ['web.example.com'], port: 3000, exposedPort: 443,
-  authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'web', OIDCClientSecret: 'enc:v2:0123456789abcdef:AAAA',
-  createTime: '2030-01-01T00:00:00.000Z', updateTime: '2030-01-02T00:00:00.000Z',
+  kind: 'service',
+  ID: 'svc-1',
+  name: 'web',
+  namespace: '/acme',
+  hosts: ['web.example.com'],
+  port: 3000,
+  exposedPort: 443,
+  authorizationType: 'OIDC',
+  OIDCProviderURL: 'https://idp.example.com',
+  OIDCClientID: 'web',
+  OIDCClientSecret: 'enc:v2:0123456789abcdef:AAAA',
+  createTime: '2030-01-01T00:00:00.000Z',
+  updateTime: '2030-01-02T00:00:00.000Z',
 };
 const SECRET = 'hunter2-do-not-echo';
 
@@ -22,7 +41,12 @@ const objectCases: Array<[what: string, key: string, text: string, problem: RegE
   ['no ID', 'namespace.', JSON.stringify({ ...ns, ID: undefined }), /wrong shape: ID/],
   ['another ID than its key', 'namespace.ns-2', JSON.stringify(ns), /key does not match/],
   ['another kind than its key', 'service.ns-1', JSON.stringify(ns), /key does not match/],
-  ['a bad attribute of its kind', 'service.svc-1', JSON.stringify({ ...service, hosts: [], port: SECRET }), /wrong shape: .*hosts.*port|wrong shape: .*port.*hosts/],
+  [
+    'a bad attribute of its kind',
+    'service.svc-1',
+    JSON.stringify({ ...service, hosts: [], port: SECRET }),
+    /wrong shape: .*hosts.*port|wrong shape: .*port.*hosts/,
+  ],
   ['an OIDC service without its secret', 'service.svc-1', JSON.stringify({ ...service, OIDCClientSecret: undefined }), /OIDCClientSecret is required/],
 ];
 for (const [what, key, text, problem] of objectCases) {
@@ -54,7 +78,14 @@ test('a used object entry is the schema output: defaults filled in, stored-only 
 });
 
 test('an attribute this version does not know, at any depth, is dropped from a stored object rather than the object lost (a newer replica wrote it)', () => {
-  const spec = { kind: 'httpresourcespec', ID: 'spec-1', name: 'api', namespace: '/acme', endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['x=y']], rateLimit: 5 }], laterFeature: true };
+  const spec = {
+    kind: 'httpresourcespec',
+    ID: 'spec-1',
+    name: 'api',
+    namespace: '/acme',
+    endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['x=y']], rateLimit: 5 }],
+    laterFeature: true,
+  };
   const parsed = parseObjectEntry('httpresourcespec.spec-1', JSON.stringify(spec));
   assert.ok(parsed.ok, JSON.stringify(parsed));
   const value = parsed.value as unknown as { endpoints: Array<Record<string, unknown>>; laterFeature?: unknown };

@@ -59,6 +59,11 @@ function stoppedAt(failure: unknown, subject: string, index: number, total: numb
     index === 0 ? 'nothing was created' : `${range(1, index)} created`,
     ...(index + 1 < total ? [`${range(index + 2, total)} not tried`] : []),
   ];
-  const hints = index === 0 ? [] : [`${range(1, index)} exist${index === 1 ? 's' : ''} now: leave ${index === 1 ? 'it' : 'them'} out when you run the command again, or ${index === 1 ? 'its' : 'their'} create fails with a conflict`];
+  const hints =
+    index === 0
+      ? []
+      : [
+          `${range(1, index)} exist${index === 1 ? 's' : ''} now: leave ${index === 1 ? 'it' : 'them'} out when you run the command again, or ${index === 1 ? 'its' : 'their'} create fails with a conflict`,
+        ];
   return new StoppedError(parts.join('; '), failure, hints);
 }

@@ -18,7 +18,11 @@ export const apiDelete: Command = {
     const nameOrId = args[1] ?? '';
     const format = parseFormat(stringValue(values, 'output'), formats);
     const client = await connect(invocation);
-    const response = await client.request<unknown>('DELETE', objectPath(kind, nameOrId), { verb: 'delete', subject: subjectOf(kind, nameOrId), kind: kind.name });
+    const response = await client.request<unknown>('DELETE', objectPath(kind, nameOrId), {
+      verb: 'delete',
+      subject: subjectOf(kind, nameOrId),
+      kind: kind.name,
+    });
     if (response.body !== undefined) printObjects(io, kind, response.body, format, undefined);
   },
 };

@@ -34,7 +34,11 @@ data:
   );
   await writeFile(
     join(directory, '20-network.json'),
-    JSON.stringify({ label: 'private-app', namespace: '/acme/team-b/dev/private-app', data: { externalnetworks: [{ name: 'idp', entries: ['idp.example.com'] }] } }),
+    JSON.stringify({
+      label: 'private-app',
+      namespace: '/acme/team-b/dev/private-app',
+      data: { externalnetworks: [{ name: 'idp', entries: ['idp.example.com'] }] },
+    }),
   );
   await writeFile(
     join(directory, '30-policy.yml'),
@@ -66,7 +70,9 @@ test('import of a directory merges its .yaml, .yml and .json files into one requ
     data: {
       services: [{ name: 'private-app', exposedPort: 443, port: 80, namespace: '/acme/team-b/dev/private-app' }],
       externalnetworks: [{ name: 'idp', entries: ['idp.example.com'], namespace: '/acme/team-b/dev/private-app' }],
-      networkaccesspolicies: [{ name: 'allow-app-to-idp', namespace: '/acme/team-b/dev/private-app', subject: [['$identity=processingunit']], object: [['ext:name=idp']] }],
+      networkaccesspolicies: [
+        { name: 'allow-app-to-idp', namespace: '/acme/team-b/dev/private-app', subject: [['$identity=processingunit']], object: [['ext:name=idp']] },
+      ],
     },
   });
   assert.equal(stdout, 'imported 3 objects: 2 created, 1 updated\n');
@@ -76,7 +82,11 @@ test('import from stdin sends the document as written; -o yaml prints the answer
   const stdin = 'label: demo\nnamespace: /acme\ndata:\n  httpresourcespecs:\n    - name: api\n      endpoints: [{ URI: /*, methods: [GET] }]\n';
   const { code, stdout } = await msctl(['api', 'import', '-f', '-', '-o', 'yaml'], { stdin });
   assert.equal(code, 0);
-  assert.deepEqual(api.requests[0]?.body, { namespace: '/acme', label: 'demo', data: { httpresourcespecs: [{ name: 'api', endpoints: [{ URI: '/*', methods: ['GET'] }] }] } });
+  assert.deepEqual(api.requests[0]?.body, {
+    namespace: '/acme',
+    label: 'demo',
+    data: { httpresourcespecs: [{ name: 'api', endpoints: [{ URI: '/*', methods: ['GET'] }] }] },
+  });
   assert.deepEqual(parse(stdout), { created: 1, updated: 0 });
 });
 

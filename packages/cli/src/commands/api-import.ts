@@ -49,7 +49,11 @@ export const apiImport: Command = {
     const client = await connect(invocation);
     let response;
     try {
-      response = await client.request<{ created?: number; updated?: number }>('POST', '/import', { body: built.document, verb: 'import', subject: 'the import' });
+      response = await client.request<{ created?: number; updated?: number }>('POST', '/import', {
+        body: built.document,
+        verb: 'import',
+        subject: 'the import',
+      });
     } catch (err) {
       if (!(err instanceof ApiError) || err.errors.length === 0) throw err;
       throw err.withErrors(err.errors.map((e) => ({ ...e, ...locateAttribute(built, e.attribute) })));
@@ -80,6 +84,9 @@ async function directoryFiles(directory: string): Promise<string[]> {
     .filter((e) => e.isFile() && importFile.test(e.name) && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
-  if (names.length === 0) throw new InputError(`${directory} has no .yaml, .yml or .json file`, { hints: ['msctl api import reads the files directly in the directory, not in subdirectories'] });
+  if (names.length === 0)
+    throw new InputError(`${directory} has no .yaml, .yml or .json file`, {
+      hints: ['msctl api import reads the files directly in the directory, not in subdirectories'],
+    });
   return names.map((name) => join(directory, name));
 }

@@ -35,7 +35,9 @@ export const apiList: Command = {
     const response = await client.request<unknown>('GET', `/${kind.plural}`, { query, verb: 'list', subject: kind.plural, kind: kind.name });
     const objects = Array.isArray(response.body) ? response.body : [];
     if (objects.length === 0 && format === 'table') {
-      io.stderr.write(`no ${kind.plural} in ${client.settings.namespace}${values.recursive === true ? ' or below' : ' (add -r to include child namespaces)'}\n`);
+      io.stderr.write(
+        `no ${kind.plural} in ${client.settings.namespace}${values.recursive === true ? ' or below' : ' (add -r to include child namespaces)'}\n`,
+      );
       return;
     }
     printObjects(io, kind, objects, format, columns);

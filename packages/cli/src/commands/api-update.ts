@@ -33,7 +33,9 @@ export const apiUpdate: Command = {
     const { source, objects } = await readObjects(invocation, 'msctl api update');
     const [object] = objects;
     if (!object || objects.length > 1) {
-      throw new UsageError(`${source} holds ${objects.length} objects; update replaces one`, ['to create several, use msctl api create; to apply many at once, msctl api import']);
+      throw new UsageError(`${source} holds ${objects.length} objects; update replaces one`, [
+        'to create several, use msctl api create; to apply many at once, msctl api import',
+      ]);
     }
     const client = await connect(invocation);
     const response = await client.request<unknown>('PUT', objectPath(kind, nameOrId), {

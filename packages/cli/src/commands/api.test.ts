@@ -30,7 +30,9 @@ associatedTags:
 `;
 
 test('create reads YAML from stdin and POSTs it as JSON with the token and namespace', async () => {
-  const { code, stdout, stderr } = await msctl(['api', 'create', 'externalnetwork', '-n', '/acme/team-b/dev/private-app', '-f', '-'], { stdin: externalNetworkYaml });
+  const { code, stdout, stderr } = await msctl(['api', 'create', 'externalnetwork', '-n', '/acme/team-b/dev/private-app', '-f', '-'], {
+    stdin: externalNetworkYaml,
+  });
   assert.equal(stderr, '');
   assert.equal(code, 0);
   assert.equal(api.requests.length, 1);
@@ -41,7 +43,14 @@ test('create reads YAML from stdin and POSTs it as JSON with the token and names
   assert.equal(request?.headers['x-namespace'], '/acme/team-b/dev/private-app');
   assert.equal(request?.headers['content-type'], 'application/json');
   assert.deepEqual(request?.body, { name: 'idp', entries: ['idp.example.com'], servicePorts: ['tcp/443'], associatedTags: ['ext:name=idp'] });
-  assert.deepEqual(parse(stdout), { ID: 'id-idp', namespace: '/acme/team-b/dev/private-app', name: 'idp', entries: ['idp.example.com'], servicePorts: ['tcp/443'], associatedTags: ['ext:name=idp'] });
+  assert.deepEqual(parse(stdout), {
+    ID: 'id-idp',
+    namespace: '/acme/team-b/dev/private-app',
+    name: 'idp',
+    entries: ['idp.example.com'],
+    servicePorts: ['tcp/443'],
+    associatedTags: ['ext:name=idp'],
+  });
 });
 
 test('the walkthrough policy keeps $identity tags and quoted ports as strings', async () => {
@@ -101,7 +110,11 @@ test('a list creates each object in order and stops at the first failure, saying
 `;
   const respond: Handler = (request) => {
     const body = request.body as { name: string };
-    if (body.name === 'b') return { status: 422, body: { code: 'POLICY_VALIDATION_FAILED', message: '1 invalid attribute', errors: [{ attribute: 'entries', message: 'needs at least one entry' }] } };
+    if (body.name === 'b')
+      return {
+        status: 422,
+        body: { code: 'POLICY_VALIDATION_FAILED', message: '1 invalid attribute', errors: [{ attribute: 'entries', message: 'needs at least one entry' }] },
+      };
     return undefined;
   };
   const { code, stdout, stderr } = await msctl(['api', 'create', 'extnet', '-f', '-'], { stdin, respond });
@@ -110,7 +123,10 @@ test('a list creates each object in order and stops at the first failure, saying
     api.requests.map((r) => (r.body as { name: string }).name),
     ['a', 'b'],
   );
-  assert.deepEqual((parse(stdout) as { name: string }[]).map((o) => o.name), ['a']);
+  assert.deepEqual(
+    (parse(stdout) as { name: string }[]).map((o) => o.name),
+    ['a'],
+  );
   assert.match(stderr, /^error: stopped at item 2 of 3 \(externalnetwork\/b\); item 1 created; item 3 not tried$/m);
   assert.match(stderr, /^externalnetwork\/b: entries: needs at least one entry$/m);
 });
@@ -134,7 +150,10 @@ test('a 422 prints every attribute on its own line, prefixed by kind and name, t
       ],
     },
   });
-  const { code, stdout, stderr } = await msctl(['api', 'create', 'svc', '-n', '/acme', '-f', '-'], { stdin: 'name: private-app\nauthorizationType: OIDC\n', respond });
+  const { code, stdout, stderr } = await msctl(['api', 'create', 'svc', '-n', '/acme', '-f', '-'], {
+    stdin: 'name: private-app\nauthorizationType: OIDC\n',
+    respond,
+  });
   assert.equal(code, 1);
   assert.equal(stdout, '');
   assert.deepEqual(stderr.trimEnd().split('\n'), [
@@ -165,7 +184,10 @@ test('403 names the namespace and says the role or subtree does not allow it', a
   const respond: Handler = () => ({ status: 403, body: { code: 'FORBIDDEN', message: 'the token ci is limited to /acme/team-a' } });
   const { code, stderr } = await msctl(['api', 'create', 'extnet', '-n', '/acme/team-b', '-f', '-'], { stdin: externalNetworkYaml, respond });
   assert.equal(code, 1);
-  assert.match(stderr, /^error: not allowed to create externalnetwork\/idp in namespace \/acme\/team-b: the token's role or namespace subtree does not allow it$/m);
+  assert.match(
+    stderr,
+    /^error: not allowed to create externalnetwork\/idp in namespace \/acme\/team-b: the token's role or namespace subtree does not allow it$/m,
+  );
   assert.match(stderr, /the policy service said: the token ci is limited to \/acme\/team-a \(FORBIDDEN\)/);
 });
 
@@ -289,7 +311,10 @@ test('export asks for child namespaces with -r and prints YAML', async () => {
 
 test('a 404 on a collection says the route is missing, not the object', async () => {
   const respond: Handler = () => ({ status: 404, body: { code: 'NOT_FOUND', message: 'unknown kind' } });
-  for (const argv of [['api', 'list', 'netpol'], ['api', 'create', 'netpol', '-f', '-']]) {
+  for (const argv of [
+    ['api', 'list', 'netpol'],
+    ['api', 'create', 'netpol', '-f', '-'],
+  ]) {
     const { code, stderr } = await msctl(argv, { stdin: 'name: p\n', respond });
     assert.equal(code, 1);
     assert.match(stderr, /^error: the policy service has no route (GET|POST) \/networkaccesspolicies \(404\)$/m, argv.join(' '));

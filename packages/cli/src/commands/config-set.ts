@@ -18,14 +18,19 @@ export const configSet: Command = {
     token: { type: 'string', value: 'TOKEN|-', description: 'bearer token; - reads it from stdin' },
     namespace: { type: 'string', short: 'n', value: 'NS', description: 'default namespace, e.g. /acme/team-b' },
   },
-  examples: ['msctl config set --api http://127.0.0.1:7070 --token "$TOKEN" --namespace /acme/team-b/dev/private-app', 'pass show microseg/token | msctl config set --token -'],
+  examples: [
+    'msctl config set --api http://127.0.0.1:7070 --token "$TOKEN" --namespace /acme/team-b/dev/private-app',
+    'pass show microseg/token | msctl config set --token -',
+  ],
   async run({ io, values }) {
     const api = stringValue(values, 'api');
     const flowlog = stringValue(values, 'flowlog');
     let token = stringValue(values, 'token');
     const namespace = stringValue(values, 'namespace');
     if (api === undefined && flowlog === undefined && token === undefined && namespace === undefined) {
-      throw new UsageError('msctl config set needs --api, --flowlog, --token or --namespace', ['for example msctl config set --api http://127.0.0.1:7070 --token TOKEN']);
+      throw new UsageError('msctl config set needs --api, --flowlog, --token or --namespace', [
+        'for example msctl config set --api http://127.0.0.1:7070 --token TOKEN',
+      ]);
     }
     if (api !== undefined) checkApi(api, { from: 'flag', label: '--api' });
     if (flowlog !== undefined) checkApi(flowlog, { from: 'flag', label: '--flowlog' }, 'flowlog URL', '--flowlog http://127.0.0.1:7080');

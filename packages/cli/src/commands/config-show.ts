@@ -22,6 +22,7 @@ export const configShow: Command = {
     const shown = config.token === undefined ? config : { ...config, token: maskToken(config.token) };
     io.stdout.write(`# ${path}\n${Object.keys(shown).length === 0 ? '' : toYaml(shown)}`);
     const overridden = (['MSCTL_API', 'MSCTL_FLOWLOG', 'MSCTL_TOKEN', 'MSCTL_NAMESPACE'] as const).filter((name) => io.env[name]);
-    if (overridden.length > 0) io.stderr.write(`note: ${overridden.join(', ')} set in the environment override${overridden.length === 1 ? 's' : ''} the file\n`);
+    if (overridden.length > 0)
+      io.stderr.write(`note: ${overridden.join(', ')} set in the environment override${overridden.length === 1 ? 's' : ''} the file\n`);
   },
 };

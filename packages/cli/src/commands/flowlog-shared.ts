@@ -57,7 +57,12 @@ export async function collect<T>(client: ApiClient, path: string, field: string,
   const items: T[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.request<Record<string, unknown>>('GET', path, { query: { ...query, limit: String(Math.min(1000, limit - items.length)), ...(cursor ? { cursor } : {}) }, verb, subject: field, service: 'flowlog service' });
+    const page = await client.request<Record<string, unknown>>('GET', path, {
+      query: { ...query, limit: String(Math.min(1000, limit - items.length)), ...(cursor ? { cursor } : {}) },
+      verb,
+      subject: field,
+      service: 'flowlog service',
+    });
     items.push(...((page.body[field] as T[] | undefined) ?? []));
     cursor = typeof page.body.nextCursor === 'string' ? page.body.nextCursor : undefined;
   } while (cursor && items.length < limit);

@@ -57,14 +57,20 @@ const only = (request: RecordedRequest) => Object.fromEntries(request.query);
 
 test('logs asks flowlog with the token and the filters, and prints a table newest first', async () => {
   const before = Date.now();
-  const { code, stdout, stderr } = await msctl(['logs', '-n', '/acme', '-r', '--level', 'Warning,Error', '--category', 'authn', '--since', '2h', '-q', 'bob'], () => events([event(1, { level: 'Warning', title: 'Login failed' }), event(2, { level: 'Error' })]));
+  const { code, stdout, stderr } = await msctl(
+    ['logs', '-n', '/acme', '-r', '--level', 'Warning,Error', '--category', 'authn', '--since', '2h', '-q', 'bob'],
+    () => events([event(1, { level: 'Warning', title: 'Login failed' }), event(2, { level: 'Error' })]),
+  );
   assert.equal(stderr, '');
   assert.equal(code, 0);
   const [request] = flowlog.requests;
   assert.equal(request?.path, '/api/v1/events');
   assert.equal(request?.headers.authorization, 'Bearer mst_viewer');
   const query = only(request!);
-  assert.deepEqual({ ...query, from: undefined }, { namespace: '/acme', recursive: 'true', level: 'Warning,Error', category: 'authn', q: 'bob', limit: '100', from: undefined });
+  assert.deepEqual(
+    { ...query, from: undefined },
+    { namespace: '/acme', recursive: 'true', level: 'Warning,Error', category: 'authn', q: 'bob', limit: '100', from: undefined },
+  );
   assert.ok(Math.abs(Number(query.from) - (before - 2 * 3_600_000)) < 5_000, 'since 2h');
   const lines = stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^TIME\s+LEVEL\s+CATEGORY\s+NAMESPACE\s+TITLE\s+CONTENT$/);
@@ -83,10 +89,21 @@ test("without -n flowlog picks the token's namespace; -o json and -o yaml print 
 
 test('logs follows the cursor until --limit events', async () => {
   let page = 0;
-  const { code, stdout } = await msctl(['logs', '--limit', '5', '-o', 'json'], () => (page++ === 0 ? events([event(1), event(2), event(3)], 'c1') : events([event(4), event(5)], 'c2')));
+  const { code, stdout } = await msctl(['logs', '--limit', '5', '-o', 'json'], () =>
+    page++ === 0 ? events([event(1), event(2), event(3)], 'c1') : events([event(4), event(5)], 'c2'),
+  );
   assert.equal(code, 0);
-  assert.deepEqual(flowlog.requests.map((r) => [r.query.get('cursor'), r.query.get('limit')]), [[null, '5'], ['c1', '2']]);
-  assert.deepEqual((JSON.parse(stdout) as Array<{ id: string }>).map((e) => e.id), ['e1', 'e2', 'e3', 'e4', 'e5']);
+  assert.deepEqual(
+    flowlog.requests.map((r) => [r.query.get('cursor'), r.query.get('limit')]),
+    [
+      [null, '5'],
+      ['c1', '2'],
+    ],
+  );
+  assert.deepEqual(
+    (JSON.parse(stdout) as Array<{ id: string }>).map((e) => e.id),
+    ['e1', 'e2', 'e3', 'e4', 'e5'],
+  );
 });
 
 test('logs --follow prints the latest oldest first, then new events from the stream that pass the filters, once each', async () => {
@@ -101,10 +118,13 @@ test('logs --follow prints the latest oldest first, then new events from the str
   const { code, stdout, stderr } = await msctl(['logs', '-n', '/acme', '-r', '--level', 'Warning', '--follow'], (request) =>
     request.path === '/api/v1/stream' ? { status: 200, raw: sse } : events([event(1, { level: 'Warning' }), event(2, { level: 'Warning' })]),
   );
-  assert.deepEqual(flowlog.requests.map((r) => [r.path, only(r)]), [
-    ['/api/v1/events', { namespace: '/acme', recursive: 'true', level: 'Warning', limit: '100' }],
-    ['/api/v1/stream', { namespace: '/acme', recursive: 'true' }],
-  ]);
+  assert.deepEqual(
+    flowlog.requests.map((r) => [r.path, only(r)]),
+    [
+      ['/api/v1/events', { namespace: '/acme', recursive: 'true', level: 'Warning', limit: '100' }],
+      ['/api/v1/stream', { namespace: '/acme', recursive: 'true' }],
+    ],
+  );
   assert.equal(flowlog.requests[1]?.headers.authorization, 'Bearer mst_viewer', 'the stream carries the token in a header, not the URL');
   const lines = stdout.trimEnd().split('\n');
   assert.equal(lines.length, 3);
@@ -116,7 +136,9 @@ test('logs --follow prints the latest oldest first, then new events from the str
 });
 
 test('logs --follow says so when the token is revoked', async () => {
-  const { code, stderr } = await msctl(['logs', '--follow'], (request) => (request.path === '/api/v1/stream' ? { status: 200, raw: 'event: expired\ndata: {}\n\n' } : events([])));
+  const { code, stderr } = await msctl(['logs', '--follow'], (request) =>
+    request.path === '/api/v1/stream' ? { status: 200, raw: 'event: expired\ndata: {}\n\n' } : events([]),
+  );
   assert.equal(code, 1);
   assert.match(stderr, /the token was revoked or expired/);
 });
@@ -124,7 +146,20 @@ test('logs --follow says so when the token is revoked', async () => {
 test('flows prints one line per minute aggregate; --action is checked and normalised', async () => {
   const { code, stdout } = await msctl(['flows', '-n', '/acme/app', '--action', 'reject'], () => ({
     status: 200,
-    body: { flows: [flow(), flow({ action: 'Reject', byDefault: true, policyName: '', dropReason: 'policy', URI: 'tcp/9400 discovery', source: { type: 'ProcessingUnit', name: 'nginx', ip: '127.0.0.1' }, destination: { type: 'ExternalNetwork', name: 'demo-idp', port: 9400 } })] },
+    body: {
+      flows: [
+        flow(),
+        flow({
+          action: 'Reject',
+          byDefault: true,
+          policyName: '',
+          dropReason: 'policy',
+          URI: 'tcp/9400 discovery',
+          source: { type: 'ProcessingUnit', name: 'nginx', ip: '127.0.0.1' },
+          destination: { type: 'ExternalNetwork', name: 'demo-idp', port: 9400 },
+        }),
+      ],
+    },
   }));
   assert.equal(code, 0);
   assert.deepEqual(only(flowlog.requests[0]!), { namespace: '/acme/app', action: 'Reject', limit: '100' });
@@ -159,7 +194,12 @@ test('where flowlog is: --flowlog beats MSCTL_FLOWLOG beats the config file; unr
   const fromFile = await runCli(['flows'], { env: { MSCTL_CONFIG: config } });
   assert.equal(fromFile.code, 1);
   assert.match(fromFile.stderr, /error: the flowlog service is not reachable at http:\/\/127\.0\.0\.1:\d+: connection refused/);
-  assert.match(fromFile.stderr, new RegExp(`hint: is the flowlog service running\\? The URL came from ${config.replaceAll('/', '\\/')}; point msctl at it with --flowlog URL, MSCTL_FLOWLOG`));
+  assert.match(
+    fromFile.stderr,
+    new RegExp(
+      `hint: is the flowlog service running\\? The URL came from ${config.replaceAll('/', '\\/')}; point msctl at it with --flowlog URL, MSCTL_FLOWLOG`,
+    ),
+  );
 
   handler = () => ({ status: 200, body: { flows: [] } });
   flowlog.requests.length = 0;
@@ -171,11 +211,17 @@ test('where flowlog is: --flowlog beats MSCTL_FLOWLOG beats the config file; unr
 });
 
 test('401 and 403 from flowlog say what to do', async () => {
-  const unauthorized = await msctl(['logs'], () => ({ status: 401, body: { code: 'FLOWLOG_UNAUTHENTICATED', message: 'The token is unknown, revoked or malformed.' } }));
+  const unauthorized = await msctl(['logs'], () => ({
+    status: 401,
+    body: { code: 'FLOWLOG_UNAUTHENTICATED', message: 'The token is unknown, revoked or malformed.' },
+  }));
   assert.equal(unauthorized.code, 1);
   assert.match(unauthorized.stderr, /no or invalid token/);
   assert.match(unauthorized.stderr, /flowlog service said: The token is unknown/);
-  const forbidden = await msctl(['flows', '-n', '/other'], () => ({ status: 403, body: { code: 'FLOWLOG_FORBIDDEN', message: 'the token v may read /acme and below, not /other' } }));
+  const forbidden = await msctl(['flows', '-n', '/other'], () => ({
+    status: 403,
+    body: { code: 'FLOWLOG_FORBIDDEN', message: 'the token v may read /acme and below, not /other' },
+  }));
   assert.equal(forbidden.code, 1);
   assert.match(forbidden.stderr, /not allowed to read flows in namespace \/other/);
   assert.match(forbidden.stderr, /flowlog service said: the token v may read \/acme and below/);

@@ -12,8 +12,14 @@ type Flow = Record<string, unknown> & { source: { name: string; ip: string }; de
 const columns = [
   { header: 'MINUTE', get: (f: Record<string, unknown>) => isoTime(Number(f.minute)) },
   { header: 'ACTION', get: (f: Record<string, unknown>) => f.action },
-  { header: 'SOURCE', get: (f: Record<string, unknown>) => ((f as Flow).source.name && (f as Flow).source.name !== 'somewhere' ? (f as Flow).source.name : (f as Flow).source.ip) },
-  { header: 'DESTINATION', get: (f: Record<string, unknown>) => `${(f as Flow).destination.name}${(f as Flow).destination.port ? `:${(f as Flow).destination.port}` : ''}` },
+  {
+    header: 'SOURCE',
+    get: (f: Record<string, unknown>) => ((f as Flow).source.name && (f as Flow).source.name !== 'somewhere' ? (f as Flow).source.name : (f as Flow).source.ip),
+  },
+  {
+    header: 'DESTINATION',
+    get: (f: Record<string, unknown>) => `${(f as Flow).destination.name}${(f as Flow).destination.port ? `:${(f as Flow).destination.port}` : ''}`,
+  },
   { header: 'URI', get: (f: Record<string, unknown>) => f.URI },
   { header: 'POLICY', get: (f: Record<string, unknown>) => (f.byDefault ? '(namespace default)' : f.policyName) },
   { header: 'REASON', get: (f: Record<string, unknown>) => f.dropReason },
@@ -25,7 +31,7 @@ export const flows: Command = {
   arguments: [],
   summary: 'flows aggregated per minute from flowlog, newest first',
   description: [
-    'Prints the flows of the namespace given with -n (default: the token\'s namespace); with -r also',
+    "Prints the flows of the namespace given with -n (default: the token's namespace); with -r also",
     'those of its child namespaces. Identical flows of one minute are one line with their hit count.',
     '--action Accept or Reject keeps one outcome; --since 1h looks back that far; -q keeps flows whose',
     'source, destination, URI, user, policy or drop reason contains TEXT.',

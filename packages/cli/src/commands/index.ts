@@ -14,7 +14,23 @@ import { secretsReseal, secretsStatus } from './secrets.ts';
 import { logs } from './logs.ts';
 import { flows } from './flows.ts';
 
-export const commands: readonly Command[] = [apiCreate, apiGet, apiList, apiUpdate, apiDelete, apiImport, apiExport, logs, flows, configShow, configSet, sessionsList, sessionsRevoke, secretsStatus, secretsReseal];
+export const commands: readonly Command[] = [
+  apiCreate,
+  apiGet,
+  apiList,
+  apiUpdate,
+  apiDelete,
+  apiImport,
+  apiExport,
+  logs,
+  flows,
+  configShow,
+  configSet,
+  sessionsList,
+  sessionsRevoke,
+  secretsStatus,
+  secretsReseal,
+];
 
 export const groups: Readonly<Record<string, string>> = {
   api: 'create, read, update and delete policy objects',

@@ -40,7 +40,7 @@ export const logs: Command = {
   arguments: [],
   summary: 'event logs from flowlog, newest first (--follow: as they happen)',
   description: [
-    'Prints the events of the namespace given with -n (default: the token\'s namespace); with -r also',
+    "Prints the events of the namespace given with -n (default: the token's namespace); with -r also",
     'those of its child namespaces. --level and --category take one value or several separated by',
     'commas; --since 1h looks back that far; -q keeps events whose text contains it.',
     '--follow prints the latest events oldest first, then each new one as it happens (with -o json,',

@@ -21,13 +21,32 @@ function msctl(argv: string[], respond: Handler) {
 
 const unreadable = [
   {
-    kind: 'service', ID: 'id-1', namespace: '/acme/team-b', name: 'web', field: 'OIDCClientSecret', keyId: '0123456789abcdef', reason: 'missing-key',
+    kind: 'service',
+    ID: 'id-1',
+    namespace: '/acme/team-b',
+    name: 'web',
+    field: 'OIDCClientSecret',
+    keyId: '0123456789abcdef',
+    reason: 'missing-key',
     problem: 'OIDCClientSecret sealed with key 0123456789abcdef, which this policy service does not have',
     fix: 'Give key 0123456789abcdef to every policy replica in POLICY_SECRETS_KEYS (after the current key), then run msctl secrets reseal; or set the secret again: msctl api update service web -n /acme/team-b -f service.yaml.',
   },
-  { kind: 'service', ID: 'id-2', namespace: '/acme/team-c', name: 'tls', field: 'TLSCertificateKey', keyId: 'fedcba9876543210', reason: 'does-not-open', problem: '…', fix: 'The stored value cannot be used; set the secret again.' },
+  {
+    kind: 'service',
+    ID: 'id-2',
+    namespace: '/acme/team-c',
+    name: 'tls',
+    field: 'TLSCertificateKey',
+    keyId: 'fedcba9876543210',
+    reason: 'does-not-open',
+    problem: '…',
+    fix: 'The stored value cannot be used; set the secret again.',
+  },
 ];
-const status = (body: Record<string, unknown>) => ({ status: 200, body: { namespace: '/acme', keyId: 'aaaaaaaaaaaaaaaa', keyIds: ['aaaaaaaaaaaaaaaa'], unreadable: [], stale: [], ...body } });
+const status = (body: Record<string, unknown>) => ({
+  status: 200,
+  body: { namespace: '/acme', keyId: 'aaaaaaaaaaaaaaaa', keyIds: ['aaaaaaaaaaaaaaaa'], unreadable: [], stale: [], ...body },
+});
 
 test('secrets status: GET /secrets in the namespace; a table of what cannot be decrypted with each fix; exit 1', async () => {
   const { code, stdout, stderr } = await msctl(['secrets', 'status', '-n', '/acme'], () => status({ unreadable }));
@@ -45,7 +64,9 @@ test('secrets status: GET /secrets in the namespace; a table of what cannot be d
 });
 
 test('secrets status: nothing to fix exits 0 and says so; secrets of an older key are a note', async () => {
-  const { code, stdout, stderr } = await msctl(['secrets', 'status'], () => status({ stale: [{ kind: 'service', namespace: '/acme', name: 'web', field: 'OIDCClientSecret', keyId: '' }] }));
+  const { code, stdout, stderr } = await msctl(['secrets', 'status'], () =>
+    status({ stale: [{ kind: 'service', namespace: '/acme', name: 'web', field: 'OIDCClientSecret', keyId: '' }] }),
+  );
   assert.equal(code, 0, stderr);
   assert.match(stdout, /every secret in \/acme and below can be decrypted \(current key aaaaaaaaaaaaaaaa\)/);
   assert.match(stderr, /note: 1 secret\(s\) are sealed with an older key or format \(\(enc:v1 or in clear\)\): run msctl secrets reseal/);
@@ -54,13 +75,21 @@ test('secrets status: nothing to fix exits 0 and says so; secrets of an older ke
 test('secrets status -o yaml prints the answer as it is and still exits 1 when something cannot be decrypted', async () => {
   const { code, stdout } = await msctl(['secrets', 'status', '-o', 'yaml'], () => status({ unreadable }));
   assert.equal(code, 1);
-  assert.deepEqual(parse(stdout).unreadable.map((u: { name: string }) => u.name), ['web', 'tls']);
+  assert.deepEqual(
+    parse(stdout).unreadable.map((u: { name: string }) => u.name),
+    ['web', 'tls'],
+  );
 });
 
 test('secrets reseal: POST /secrets/reseal; prints what was re-sealed; exit 0 when nothing is left', async () => {
   const { code, stdout, stderr } = await msctl(['secrets', 'reseal'], () => ({
     status: 200,
-    body: { keyId: 'bbbbbbbbbbbbbbbb', resealed: [{ kind: 'service', ID: 'id-1', namespace: '/acme', name: 'web', fields: ['OIDCClientSecret', 'TLSCertificateKey'] }], conflicts: [], unreadable: [] },
+    body: {
+      keyId: 'bbbbbbbbbbbbbbbb',
+      resealed: [{ kind: 'service', ID: 'id-1', namespace: '/acme', name: 'web', fields: ['OIDCClientSecret', 'TLSCertificateKey'] }],
+      conflicts: [],
+      unreadable: [],
+    },
   }));
   assert.equal(code, 0, stderr);
   assert.equal(api.requests[0]?.method, 'POST');
@@ -80,7 +109,10 @@ test('secrets reseal: objects changed meanwhile or secrets that cannot be decryp
 });
 
 test('secrets reseal with a token that may not: the API refusal is shown with exit 1', async () => {
-  const { code, stderr } = await msctl(['secrets', 'reseal', '-n', '/acme'], () => ({ status: 403, body: { code: 'FORBIDDEN', message: 're-sealing covers every namespace: it needs an admin token of /' } }));
+  const { code, stderr } = await msctl(['secrets', 'reseal', '-n', '/acme'], () => ({
+    status: 403,
+    body: { code: 'FORBIDDEN', message: 're-sealing covers every namespace: it needs an admin token of /' },
+  }));
   assert.equal(code, 1);
   assert.match(stderr, /it needs an admin token of \//);
 });

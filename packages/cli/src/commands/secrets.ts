@@ -85,7 +85,9 @@ export const secretsStatus: Command = {
     else io.stdout.write(`every secret in ${body.namespace} and below can be decrypted (current key ${body.keyId})\n`);
     if (format === 'table' && body.stale.length > 0) {
       const keys = [...new Set(body.stale.map((s) => keyOf(s.keyId)))].join(', ');
-      io.stderr.write(`note: ${body.stale.length} secret(s) are sealed with an older key or format (${keys}): run msctl secrets reseal with an admin token of /\n`);
+      io.stderr.write(
+        `note: ${body.stale.length} secret(s) are sealed with an older key or format (${keys}): run msctl secrets reseal with an admin token of /\n`,
+      );
     }
     if (body.unreadable.length > 0) {
       throw new CliError(`${body.unreadable.length} secret(s) in ${body.namespace} cannot be decrypted by the policy service`, {
@@ -107,7 +109,11 @@ export const secretsReseal: Command = {
     'Needs an admin token of /. Exits 1 when something was left (changed meanwhile, or cannot be decrypted).',
   ],
   options: { ...connectionOptions, ...outputOption(['table', 'yaml', 'json']) },
-  examples: ['# every policy replica started with POLICY_SECRETS_KEYS=<new key>,<old key>, then:', 'msctl secrets reseal', 'msctl secrets status   # no note of older keys left: restart with POLICY_SECRETS_KEYS=<new key>'],
+  examples: [
+    '# every policy replica started with POLICY_SECRETS_KEYS=<new key>,<old key>, then:',
+    'msctl secrets reseal',
+    'msctl secrets status   # no note of older keys left: restart with POLICY_SECRETS_KEYS=<new key>',
+  ],
   async run(invocation) {
     const { values, io } = invocation;
     const format = parseFormat(stringValue(values, 'output'), ['table', 'yaml', 'json']);
@@ -119,12 +125,18 @@ export const secretsReseal: Command = {
       io.stdout.write(`${body.resealed.length} object(s) sealed again with key ${body.keyId}\n`);
     }
     const left: string[] = [];
-    if (body.conflicts.length > 0) left.push(`${body.conflicts.length} object(s) changed while being re-sealed (${body.conflicts.map((c) => `${c.kind} ${c.name} in ${c.namespace}`).join(', ')})`);
+    if (body.conflicts.length > 0)
+      left.push(
+        `${body.conflicts.length} object(s) changed while being re-sealed (${body.conflicts.map((c) => `${c.kind} ${c.name} in ${c.namespace}`).join(', ')})`,
+      );
     if (body.unreadable.length > 0) left.push(`${body.unreadable.length} secret(s) cannot be decrypted and were left as they are`);
     if (left.length > 0) {
       throw new CliError(left.join('; '), {
         exitCode: exitCodes.failure,
-        hints: [...(body.conflicts.length > 0 ? ['run msctl secrets reseal again'] : []), ...(body.unreadable.length > 0 ? ['msctl secrets status lists them with the fix'] : [])],
+        hints: [
+          ...(body.conflicts.length > 0 ? ['run msctl secrets reseal again'] : []),
+          ...(body.unreadable.length > 0 ? ['msctl secrets status lists them with the fix'] : []),
+        ],
       });
     }
   },

@@ -23,7 +23,12 @@ const columns = [
   { header: 'UNTIL', get: (s: Record<string, unknown>) => s.expireTime },
 ];
 
-function print(io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }, sessions: SessionView[], format: Format, empty: string): void {
+function print(
+  io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } },
+  sessions: SessionView[],
+  format: Format,
+  empty: string,
+): void {
   if (format === 'table') {
     if (sessions.length === 0) io.stderr.write(`${empty}\n`);
     else io.stdout.write(formatTable(sessions as unknown as Record<string, unknown>[], columns));

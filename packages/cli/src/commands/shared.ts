@@ -46,7 +46,10 @@ export async function readObjects(invocation: Invocation, commandLine: string): 
 export function columnsOption(invocation: Invocation): string[] | undefined {
   const value = stringValue(invocation.values, 'columns');
   if (value === undefined) return undefined;
-  const columns = value.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const columns = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
   if (columns.length === 0) throw new UsageError('-c needs at least one column', ['for example -c ID,name,namespace']);
   return columns;
 }

@@ -26,30 +26,69 @@ function fakeBus(outcome: { reply: object } | { error: unknown }) {
 type Call = (client: AuthnClient) => Promise<unknown>;
 
 const methods: Array<{ name: string; call: Call; subject: string; timeoutMs: number; cannotTell: boolean }> = [
-  { name: 'lookupSession', call: (c) => c.lookupSession('svc-1', 'ticket'), subject: requests.authnSessionLookup.subject, timeoutMs: TIMEOUT, cannotTell: true },
+  {
+    name: 'lookupSession',
+    call: (c) => c.lookupSession('svc-1', 'ticket'),
+    subject: requests.authnSessionLookup.subject,
+    timeoutMs: TIMEOUT,
+    cannotTell: true,
+  },
   { name: 'verifyBearer', call: (c) => c.verifyBearer('svc-1', 'a.b.c'), subject: requests.authnBearerVerify.subject, timeoutMs: TIMEOUT, cannotTell: true },
-  { name: 'startLogin', call: (c) => c.startLogin({ serviceId: 'svc-1', returnTo: '/' }), subject: requests.authnLoginStart.subject, timeoutMs: TIMEOUT * 20, cannotTell: false },
-  { name: 'completeLogin', call: (c) => c.completeLogin({ serviceId: 'svc-1', query: 'code=x' }), subject: requests.authnLoginCallback.subject, timeoutMs: TIMEOUT * 20, cannotTell: false },
-  { name: 'logout', call: (c) => c.logout({ serviceId: 'svc-1', ticket: 't' }), subject: requests.authnLogout.subject, timeoutMs: TIMEOUT * 5, cannotTell: false },
-  { name: 'backchannelLogout', call: (c) => c.backchannelLogout('svc-1', 'token'), subject: requests.authnBackchannelLogout.subject, timeoutMs: TIMEOUT * 5, cannotTell: false },
+  {
+    name: 'startLogin',
+    call: (c) => c.startLogin({ serviceId: 'svc-1', returnTo: '/' }),
+    subject: requests.authnLoginStart.subject,
+    timeoutMs: TIMEOUT * 20,
+    cannotTell: false,
+  },
+  {
+    name: 'completeLogin',
+    call: (c) => c.completeLogin({ serviceId: 'svc-1', query: 'code=x' }),
+    subject: requests.authnLoginCallback.subject,
+    timeoutMs: TIMEOUT * 20,
+    cannotTell: false,
+  },
+  {
+    name: 'logout',
+    call: (c) => c.logout({ serviceId: 'svc-1', ticket: 't' }),
+    subject: requests.authnLogout.subject,
+    timeoutMs: TIMEOUT * 5,
+    cannotTell: false,
+  },
+  {
+    name: 'backchannelLogout',
+    call: (c) => c.backchannelLogout('svc-1', 'token'),
+    subject: requests.authnBackchannelLogout.subject,
+    timeoutMs: TIMEOUT * 5,
+    cannotTell: false,
+  },
 ];
 
 for (const { name, call, subject, timeoutMs } of methods) {
   test(`authn.${name}: asks on ${subject} within ${timeoutMs} ms and gives the reply`, async () => {
     const { bus, asked } = fakeBus({ reply: { found: true, valid: true } });
     const answer = await call(busAuthnClient(bus, TIMEOUT));
-    assert.deepEqual(asked.map((a) => [a.subject, a.timeoutMs]), [[subject, timeoutMs]]);
+    assert.deepEqual(
+      asked.map((a) => [a.subject, a.timeoutMs]),
+      [[subject, timeoutMs]],
+    );
     if (name === 'backchannelLogout') assert.equal(answer, undefined);
     else assert.deepEqual(answer, { found: true, valid: true });
   });
 }
 
-const busFailures = (['timeout', 'no-responders', 'disconnected', 'bad-reply'] as const).map((kind) => ({ what: `bus: ${kind}`, error: new BusRequestError(kind, 'svc.authn.v1.x') }));
+const busFailures = (['timeout', 'no-responders', 'disconnected', 'bad-reply'] as const).map((kind) => ({
+  what: `bus: ${kind}`,
+  error: new BusRequestError(kind, 'svc.authn.v1.x'),
+}));
 
 for (const { name, call, cannotTell } of methods) {
   for (const { what, error } of busFailures) {
     test(`authn.${name}: ${what} → Unavailable (not answered), the cause kept`, async () => {
-      const err = await call(busAuthnClient(fakeBus({ error }).bus, TIMEOUT)).then(() => assert.fail('resolved'), (e: unknown) => e);
+      const err = await call(busAuthnClient(fakeBus({ error }).bus, TIMEOUT)).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof Unavailable, String(err));
       assert.equal(err.service, 'authn');
       assert.equal(err.answered, false);
@@ -62,12 +101,23 @@ for (const { name, call, cannotTell } of methods) {
     { what: 'a rate limit (429)', error: new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', 'slow down', { retryAfterSeconds: 30 }), refusal: !cannotTell },
     { what: 'authn failed itself (INTERNAL, 500: Redis away)', error: new MicrosegError('INTERNAL', 'redis: connection refused'), refusal: false },
     { what: 'UNAVAILABLE (503)', error: new MicrosegError('UNAVAILABLE'), refusal: false },
-    { what: 'the IdP failed (AUTHN_DISCOVERY_FAILED, 502): a named cause', error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'Discovery at … failed'), refusal: !cannotTell },
-    { what: 'the secret cannot be read (POLICY_SECRET_UNREADABLE, 503): a named cause', error: new MicrosegError('POLICY_SECRET_UNREADABLE'), refusal: !cannotTell },
+    {
+      what: 'the IdP failed (AUTHN_DISCOVERY_FAILED, 502): a named cause',
+      error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'Discovery at … failed'),
+      refusal: !cannotTell,
+    },
+    {
+      what: 'the secret cannot be read (POLICY_SECRET_UNREADABLE, 503): a named cause',
+      error: new MicrosegError('POLICY_SECRET_UNREADABLE'),
+      refusal: !cannotTell,
+    },
   ];
   for (const { what, error, refusal } of answers) {
     test(`authn.${name}: ${what} → ${refusal ? 'the refusal as it is' : 'Unavailable (answered)'}`, async () => {
-      const err = await call(busAuthnClient(fakeBus({ error }).bus, TIMEOUT)).then(() => assert.fail('resolved'), (e: unknown) => e);
+      const err = await call(busAuthnClient(fakeBus({ error }).bus, TIMEOUT)).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
       if (refusal) assert.equal(err, error);
       else {
         assert.ok(err instanceof Unavailable, String(err));
@@ -79,7 +129,10 @@ for (const { name, call, cannotTell } of methods) {
 
   test(`authn.${name}: anything else thrown (a bug) is not hidden as Unavailable`, async () => {
     const bug = new TypeError('cannot read properties of undefined');
-    const err = await call(busAuthnClient(fakeBus({ error: bug }).bus, TIMEOUT)).then(() => assert.fail('resolved'), (e: unknown) => e);
+    const err = await call(busAuthnClient(fakeBus({ error: bug }).bus, TIMEOUT)).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
     assert.equal(err, bug);
   });
 }

@@ -31,7 +31,10 @@ for (const { name, call, subject, timeoutMs } of methods) {
   test(`policy.${name}: asks on ${subject} within ${timeoutMs} ms and gives the reply`, async () => {
     const { bus, asked } = fakeBus({ reply: { decision: 1 } });
     assert.deepEqual(await call(busPolicyClient(bus, 1_000)), { decision: 1 });
-    assert.deepEqual(asked.map((a) => [a.subject, a.timeoutMs]), [[subject, timeoutMs]]);
+    assert.deepEqual(
+      asked.map((a) => [a.subject, a.timeoutMs]),
+      [[subject, timeoutMs]],
+    );
   });
 
   const failures: Array<{ what: string; error: Error; answered: boolean }> = [
@@ -43,7 +46,10 @@ for (const { name, call, subject, timeoutMs } of methods) {
   ];
   for (const { what, error, answered } of failures) {
     test(`policy.${name}: ${what} → Unavailable (answered: ${answered})`, async () => {
-      const err = await call(busPolicyClient(fakeBus({ error }).bus, 1_000)).then(() => assert.fail('resolved'), (e: unknown) => e);
+      const err = await call(busPolicyClient(fakeBus({ error }).bus, 1_000)).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof Unavailable, String(err));
       assert.equal(err.service, 'policy');
       assert.equal(err.answered, answered);
@@ -53,6 +59,12 @@ for (const { name, call, subject, timeoutMs } of methods) {
 
   test(`policy.${name}: a bug is not hidden as Unavailable`, async () => {
     const bug = new RangeError('bad');
-    assert.equal(await call(busPolicyClient(fakeBus({ error: bug }).bus, 1_000)).then(() => undefined, (e: unknown) => e), bug);
+    assert.equal(
+      await call(busPolicyClient(fakeBus({ error: bug }).bus, 1_000)).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      bug,
+    );
   });
 }

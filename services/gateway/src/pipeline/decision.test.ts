@@ -40,8 +40,13 @@ test('decision: a miss asks policy the whole question; ALLOW passes on and is ke
   const { deps, ctx } = setup({ policy: answers(verdict(Decision.ALLOW)), method: 'POST', ctx: { session: alice } });
   assert.equal(await decide(deps, ctx), false);
   assert.equal(ctx.verdict?.decision, Decision.ALLOW);
-  assert.deepEqual(deps.policy.calls, [{ method: 'decide', args: [{ serviceId: 'svc-1', method: 'POST', path: '/docs', authenticated: true, tags: alice.tags, clientIp: CLIENT_IP }] }]);
-  const next = contextFor(fakeRequest({ method: 'POST', url: '/docs' }), new FakeResponse(), { path: '/docs', session: { ...alice, tags: [...alice.tags].reverse() } });
+  assert.deepEqual(deps.policy.calls, [
+    { method: 'decide', args: [{ serviceId: 'svc-1', method: 'POST', path: '/docs', authenticated: true, tags: alice.tags, clientIp: CLIENT_IP }] },
+  ]);
+  const next = contextFor(fakeRequest({ method: 'POST', url: '/docs' }), new FakeResponse(), {
+    path: '/docs',
+    session: { ...alice, tags: [...alice.tags].reverse() },
+  });
   assert.equal(await decide(deps, next), false);
   assert.equal(deps.policy.calls.length, 1, 'the same question (tags in any order) is answered from the cache');
 });
@@ -90,7 +95,12 @@ test('decision: a background renewal that fails leaves the known decision in pla
 });
 
 const policyFailures: Array<{ name: string; graceMs: number; answered: boolean; standing: boolean }> = [
-  { name: 'policy away, heard from 1 s ago, grace 30 s: the last good decision for the very same request stands', graceMs: 30_000, answered: false, standing: true },
+  {
+    name: 'policy away, heard from 1 s ago, grace 30 s: the last good decision for the very same request stands',
+    graceMs: 30_000,
+    answered: false,
+    standing: true,
+  },
   { name: 'policy away, heard from 1 s ago, grace 0.5 s: 503', graceMs: 500, answered: false, standing: false },
   { name: 'policy answered with an error (a service just removed): no last good decision, 503', graceMs: 30_000, answered: true, standing: false },
 ];
@@ -109,7 +119,10 @@ for (const { name, graceMs, answered, standing } of policyFailures) {
       assert.equal(done, true);
       assert.equal(res.statusCode, 503);
       assert.equal(res.json().code, 'GATEWAY_DECISION_UNAVAILABLE');
-      assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['unavailable']);
+      assert.deepEqual(
+        deps.flows.recorded.map((f) => f.dropReason),
+        ['unavailable'],
+      );
     }
     // Another request (another path) has no last good decision of its own.
     const other = contextFor(fakeRequest({ url: '/other', headers: json }), new FakeResponse(), { path: '/other' });
@@ -131,13 +144,21 @@ test('decision: a bug is not taken for policy being away', async () => {
 const loginStart = create(LoginStartResponseSchema, { authorizationUrl: 'https://idp.example.com/auth?state=s', binding: 'b-1', bindingMaxAgeSeconds: 600 });
 
 test('decision: LOGIN for a browser navigation → 302 to the IdP with the login cookie; authn told where to come back', async () => {
-  const { deps, ctx, res } = setup({ policy: answers(verdict(Decision.LOGIN)), authn: { startLogin: async () => loginStart }, headers: { ...html, cookie: '__Host-microseg-login=old' }, ctx: { query: 'page=2' } });
+  const { deps, ctx, res } = setup({
+    policy: answers(verdict(Decision.LOGIN)),
+    authn: { startLogin: async () => loginStart },
+    headers: { ...html, cookie: '__Host-microseg-login=old' },
+    ctx: { query: 'page=2' },
+  });
   assert.equal(await decide(deps, ctx), true);
   assert.equal(res.statusCode, 302);
   assert.equal(res.headers.location, loginStart.authorizationUrl);
   assert.match(String(res.headers['set-cookie']), /^__Host-microseg-login=b-1; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
   assert.deepEqual(deps.authn.calls[0]?.args[0], { serviceId: 'svc-1', returnTo: '/docs?page=2', binding: 'old', clientIp: CLIENT_IP });
-  assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]), [[false, 'missingtoken', 302, undefined, 'pol-1']]);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]),
+    [[false, 'missingtoken', 302, undefined, 'pol-1']],
+  );
 });
 
 const notNavigations: Array<{ name: string; method: string; headers: Record<string, string> }> = [
@@ -151,7 +172,10 @@ for (const { name, method, headers } of notNavigations) {
     assert.equal(res.statusCode, 401);
     assert.equal(res.headers.location, undefined);
     assert.deepEqual(deps.authn.calls, []);
-    assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['missingtoken']);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => f.dropReason),
+      ['missingtoken'],
+    );
   });
 }
 
@@ -169,10 +193,35 @@ test('decision: ALLOW while authn could not tell who this is (a public endpoint)
 
 const loginFailures: Array<{ name: string; error: Error; status: number; code: string; retryAfter?: string; message?: RegExp }> = [
   { name: 'authn away or impaired', error: unavailableError('authn'), status: 503, code: 'GATEWAY_DECISION_UNAVAILABLE', retryAfter: '1' },
-  { name: 'too many starts from this address', error: new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', 'Wait a while.', { retryAfterSeconds: 42 }), status: 429, code: 'AUTHN_LOGIN_RATE_LIMITED', retryAfter: '42', message: /Wait a while\./ },
-  { name: 'too many starts, no Retry-After given', error: new MicrosegError('AUTHN_LOGIN_RATE_LIMITED'), status: 429, code: 'AUTHN_LOGIN_RATE_LIMITED', retryAfter: '60' },
-  { name: 'the IdP cannot be reached', error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'Discovery at https://idp/ failed'), status: 502, code: 'AUTHN_DISCOVERY_FAILED', message: /could not be reached/ },
-  { name: 'an IdP address microseg does not connect to', error: new MicrosegError('AUTHN_IDP_ADDRESS_REFUSED', 'idp at 169.254.169.254'), status: 403, code: 'AUTHN_IDP_ADDRESS_REFUSED', message: /idp at 169\.254\.169\.254/ },
+  {
+    name: 'too many starts from this address',
+    error: new MicrosegError('AUTHN_LOGIN_RATE_LIMITED', 'Wait a while.', { retryAfterSeconds: 42 }),
+    status: 429,
+    code: 'AUTHN_LOGIN_RATE_LIMITED',
+    retryAfter: '42',
+    message: /Wait a while\./,
+  },
+  {
+    name: 'too many starts, no Retry-After given',
+    error: new MicrosegError('AUTHN_LOGIN_RATE_LIMITED'),
+    status: 429,
+    code: 'AUTHN_LOGIN_RATE_LIMITED',
+    retryAfter: '60',
+  },
+  {
+    name: 'the IdP cannot be reached',
+    error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'Discovery at https://idp/ failed'),
+    status: 502,
+    code: 'AUTHN_DISCOVERY_FAILED',
+    message: /could not be reached/,
+  },
+  {
+    name: 'an IdP address microseg does not connect to',
+    error: new MicrosegError('AUTHN_IDP_ADDRESS_REFUSED', 'idp at 169.254.169.254'),
+    status: 403,
+    code: 'AUTHN_IDP_ADDRESS_REFUSED',
+    message: /idp at 169\.254\.169\.254/,
+  },
 ];
 for (const { name, error, status, code, retryAfter, message } of loginFailures) {
   test(`decision: LOGIN, and authn cannot start it (${name}) → ${status} ${code}`, async () => {
@@ -183,25 +232,88 @@ for (const { name, error, status, code, retryAfter, message } of loginFailures) 
     assert.equal(res.headers['retry-after'], retryAfter);
     if (message) assert.match(res.body, message);
     assert.equal(res.headers.location, undefined);
-    assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), [status === 503 ? 'unavailable' : 'missingtoken']);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => f.dropReason),
+      [status === 503 ? 'unavailable' : 'missingtoken'],
+    );
   });
 }
 
-const denials: Array<{ name: string; reason: string; headers: Record<string, string>; failureUrl?: string; status: number; expect: RegExp; dropReason: string }> = [
-  { name: 'the network policy refuses the address', reason: 'network-policy', headers: html, status: 403, expect: /Your address 203\.0\.113\.7 may not reach this application\.[\s\S]*GATEWAY_NETWORK_DENIED/, dropReason: 'policy' },
-  { name: 'the network policy refuses, even with a failure URL', reason: 'network-policy', headers: html, failureUrl: 'https://app.example.com/denied', status: 403, expect: /GATEWAY_NETWORK_DENIED/, dropReason: 'policy' },
-  { name: 'no rule covers the endpoint', reason: 'no-endpoint', headers: html, status: 403, expect: /No rule of this application allows GET \/docs\.[\s\S]*GATEWAY_FORBIDDEN/, dropReason: 'api' },
-  { name: 'the scopes are not satisfied (signed in)', reason: 'scopes', headers: html, status: 403, expect: /You are signed in as alice@example\.com\.[\s\S]*does not satisfy the access rules for GET \/docs/, dropReason: 'api' },
-  { name: 'the scopes are not satisfied, API client with a failure URL', reason: 'scopes', headers: json, failureUrl: 'https://app.example.com/denied', status: 403, expect: /"code":"GATEWAY_FORBIDDEN"/, dropReason: 'api' },
-  { name: 'the scopes are not satisfied, a browser and a failure URL', reason: 'scopes', headers: html, failureUrl: 'https://app.example.com/denied?x=1', status: 302, expect: /^$/, dropReason: 'api' },
+const denials: Array<{
+  name: string;
+  reason: string;
+  headers: Record<string, string>;
+  failureUrl?: string;
+  status: number;
+  expect: RegExp;
+  dropReason: string;
+}> = [
+  {
+    name: 'the network policy refuses the address',
+    reason: 'network-policy',
+    headers: html,
+    status: 403,
+    expect: /Your address 203\.0\.113\.7 may not reach this application\.[\s\S]*GATEWAY_NETWORK_DENIED/,
+    dropReason: 'policy',
+  },
+  {
+    name: 'the network policy refuses, even with a failure URL',
+    reason: 'network-policy',
+    headers: html,
+    failureUrl: 'https://app.example.com/denied',
+    status: 403,
+    expect: /GATEWAY_NETWORK_DENIED/,
+    dropReason: 'policy',
+  },
+  {
+    name: 'no rule covers the endpoint',
+    reason: 'no-endpoint',
+    headers: html,
+    status: 403,
+    expect: /No rule of this application allows GET \/docs\.[\s\S]*GATEWAY_FORBIDDEN/,
+    dropReason: 'api',
+  },
+  {
+    name: 'the scopes are not satisfied (signed in)',
+    reason: 'scopes',
+    headers: html,
+    status: 403,
+    expect: /You are signed in as alice@example\.com\.[\s\S]*does not satisfy the access rules for GET \/docs/,
+    dropReason: 'api',
+  },
+  {
+    name: 'the scopes are not satisfied, API client with a failure URL',
+    reason: 'scopes',
+    headers: json,
+    failureUrl: 'https://app.example.com/denied',
+    status: 403,
+    expect: /"code":"GATEWAY_FORBIDDEN"/,
+    dropReason: 'api',
+  },
+  {
+    name: 'the scopes are not satisfied, a browser and a failure URL',
+    reason: 'scopes',
+    headers: html,
+    failureUrl: 'https://app.example.com/denied?x=1',
+    status: 302,
+    expect: /^$/,
+    dropReason: 'api',
+  },
 ];
 for (const { name, reason, headers, failureUrl, status, expect, dropReason } of denials) {
   test(`decision: DENY, ${name} → ${status}`, async () => {
-    const { deps, ctx, res } = setup({ policy: answers(verdict(Decision.DENY, { reason })), headers, ctx: { session: alice, route: route({ redirectUrlOnAuthorizationFailure: failureUrl ?? '' }) } });
+    const { deps, ctx, res } = setup({
+      policy: answers(verdict(Decision.DENY, { reason })),
+      headers,
+      ctx: { session: alice, route: route({ redirectUrlOnAuthorizationFailure: failureUrl ?? '' }) },
+    });
     assert.equal(await decide(deps, ctx), true);
     assert.equal(res.statusCode, status);
     assert.match(res.body, expect);
     if (status === 302) assert.equal(res.headers.location, 'https://app.example.com/denied?x=1&failure_message=authorization');
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]), [[false, dropReason, status, 'alice@example.com', 'pol-1']]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]),
+      [[false, dropReason, status, 'alice@example.com', 'pol-1']],
+    );
   });
 }

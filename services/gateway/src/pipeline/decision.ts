@@ -18,7 +18,14 @@ import { isBrowserNavigation, redirect, withFailureMessage } from './responses.t
 const NO_TAGS: string[] = [];
 
 export const decide: Stage = async (deps, ctx) => {
-  const question = { serviceId: ctx.route!.id, method: ctx.req.method ?? '', path: ctx.path, authenticated: Boolean(ctx.session), tags: ctx.session?.tags ?? NO_TAGS, clientIp: ctx.clientIp };
+  const question = {
+    serviceId: ctx.route!.id,
+    method: ctx.req.method ?? '',
+    path: ctx.path,
+    authenticated: Boolean(ctx.session),
+    tags: ctx.session?.tags ?? NO_TAGS,
+    clientIp: ctx.clientIp,
+  };
   const key = DecisionCache.key(question);
   const askedAt = Date.now();
   const known = deps.decisions.get(key, askedAt);
@@ -78,8 +85,14 @@ async function startLogin(deps: PipelineDeps, ctx: RequestContext): Promise<true
     if (err instanceof Unavailable) return unavailable(deps, ctx);
     if (!(err instanceof MicrosegError)) throw err;
     // Too many login starts from this address: a 429 page that says when to come back, not another redirect.
-    if (err.code === 'AUTHN_LOGIN_RATE_LIMITED') return refuse(deps, ctx, { code: err.code, message: err.message, headers: { 'retry-after': String(err.retryAfterSeconds || 60) } }, 'missingtoken');
-    return refuse(deps, ctx, { code: err.code, message: err.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] }, 'missingtoken');
+    if (err.code === 'AUTHN_LOGIN_RATE_LIMITED')
+      return refuse(deps, ctx, { code: err.code, message: err.message, headers: { 'retry-after': String(err.retryAfterSeconds || 60) } }, 'missingtoken');
+    return refuse(
+      deps,
+      ctx,
+      { code: err.code, message: err.message, details: ['Sign-in is not possible right now. An error event was recorded for the administrator.'] },
+      'missingtoken',
+    );
   }
   redirect(ctx.res, reply.authorizationUrl, { 'set-cookie': hostCookie(cookies.loginBinding, reply.binding, reply.bindingMaxAgeSeconds) });
   recordFlow(deps, ctx, false, 'missingtoken', 302, undefined);

@@ -19,14 +19,23 @@ for (const { name, init, query, origin, path } of targets) {
     const deps = fakeDeps();
     const ctx = contextFor(fakeRequest({ url: '/ignored' }), new FakeResponse(), { route: route(init), path: '/docs', query });
     assert.equal(await forward(deps, ctx), true);
-    assert.deepEqual(deps.forwarder.calls.map((c) => [c.origin, c.path]), [[origin, path]]);
+    assert.deepEqual(
+      deps.forwarder.calls.map((c) => [c.origin, c.path]),
+      [[origin, path]],
+    );
   });
 }
 
 test("forward: the session's mapped claims replace whatever the client sent under those names; the gateway sets the forwarding headers", async () => {
   const deps = fakeDeps();
-  const req = fakeRequest({ headers: { 'x-user-email': 'mallory@example.com', 'X_User_Email': 'mallory@example.com', 'x-forwarded-for': '1.2.3.4', accept: '*/*' } });
-  const ctx = contextFor(req, new FakeResponse(), { route: withMapping, path: '/docs', session: { subject: 'alice@example.com', tags: ['email=alice@example.com'] } });
+  const req = fakeRequest({
+    headers: { 'x-user-email': 'mallory@example.com', X_User_Email: 'mallory@example.com', 'x-forwarded-for': '1.2.3.4', accept: '*/*' },
+  });
+  const ctx = contextFor(req, new FakeResponse(), {
+    route: withMapping,
+    path: '/docs',
+    session: { subject: 'alice@example.com', tags: ['email=alice@example.com'] },
+  });
   await forward(deps, ctx);
   const headers = deps.forwarder.calls[0]!.headers;
   assert.equal(headers['x-user-email'], 'alice@example.com');
@@ -47,12 +56,19 @@ test('forward: without a session, a client-sent claim header is removed and none
 test("forward: the outcome is set before the application answers (the access log may be written first); the flow has the application's status", async () => {
   const deps = fakeDeps();
   deps.forwarder.result = { ok: true, status: 201 };
-  const ctx = contextFor(fakeRequest(), new FakeResponse(), { path: '/docs', verdict: verdict(Decision.ALLOW, { policyId: 'p-7' }), session: { subject: 'bob@example.com', tags: [] } });
+  const ctx = contextFor(fakeRequest(), new FakeResponse(), {
+    path: '/docs',
+    verdict: verdict(Decision.ALLOW, { policyId: 'p-7' }),
+    session: { subject: 'bob@example.com', tags: [] },
+  });
   let outcomeWhileForwarding: unknown;
   deps.forwarder.onForward = () => (outcomeWhileForwarding = ctx.outcome);
   await forward(deps, ctx);
   assert.deepEqual(outcomeWhileForwarding, { accepted: true, dropReason: '', policyId: 'p-7' });
-  assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]), [[true, '', 201, 'bob@example.com', 'p-7']]);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.policyId]),
+    [[true, '', 201, 'bob@example.com', 'p-7']],
+  );
 });
 
 const failures = [
@@ -68,6 +84,9 @@ for (const { kind, status, code, dropReason } of failures) {
     assert.equal(await forward(deps, ctx), true);
     assert.equal(res.statusCode, status);
     assert.equal(res.json().code, code);
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode]), [[false, dropReason, status]]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode]),
+      [[false, dropReason, status]],
+    );
   });
 }

@@ -33,9 +33,20 @@ export const forward: Stage = async (deps, ctx) => {
   ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };
   const scheme = route.exposedServiceIsTls ? 'https' : 'http';
   const address = route.upstreamAddress.includes(':') ? `[${route.upstreamAddress}]` : route.upstreamAddress;
-  const result = await deps.forwarder.forward(ctx.req, ctx.res, `${scheme}://${address}:${route.port}`, ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, headers);
+  const result = await deps.forwarder.forward(
+    ctx.req,
+    ctx.res,
+    `${scheme}://${address}:${route.port}`,
+    ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+    headers,
+  );
   if (!result.ok) {
-    return refuse(deps, ctx, { code: result.kind === 'timeout' ? 'GATEWAY_UPSTREAM_TIMEOUT' : 'GATEWAY_UPSTREAM_UNREACHABLE' }, result.kind === 'timeout' ? 'timeout' : 'dial');
+    return refuse(
+      deps,
+      ctx,
+      { code: result.kind === 'timeout' ? 'GATEWAY_UPSTREAM_TIMEOUT' : 'GATEWAY_UPSTREAM_UNREACHABLE' },
+      result.kind === 'timeout' ? 'timeout' : 'dial',
+    );
   }
   recordFlow(deps, ctx, true, '', result.status, ctx.session?.subject);
   return true;

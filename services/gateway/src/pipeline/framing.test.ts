@@ -14,15 +14,27 @@ const cases: Array<{ name: string; request: FakeRequestInit; refused?: RegExp; c
   { name: 'no Host', request: { rawHeaders: ['Accept', '*/*'] }, refused: /Host header is missing/ },
   { name: 'two Host headers', request: { rawHeaders: ['Host', HOST, 'Host', 'evil.example.com'] }, refused: /sent more than once/ },
   { name: 'two Host headers, spelled differently', request: { rawHeaders: ['host', HOST, 'HOST', HOST] }, refused: /sent more than once/ },
-  { name: 'Content-Length with Transfer-Encoding', request: { rawHeaders: ['Host', HOST, 'Content-Length', '3', 'Transfer-Encoding', 'chunked'] }, refused: /both present/ },
-  { name: 'Transfer-Encoding then content-length, any case', request: { rawHeaders: ['Host', HOST, 'TRANSFER-ENCODING', 'chunked', 'content-LENGTH', '0'] }, refused: /both present/ },
+  {
+    name: 'Content-Length with Transfer-Encoding',
+    request: { rawHeaders: ['Host', HOST, 'Content-Length', '3', 'Transfer-Encoding', 'chunked'] },
+    refused: /both present/,
+  },
+  {
+    name: 'Transfer-Encoding then content-length, any case',
+    request: { rawHeaders: ['Host', HOST, 'TRANSFER-ENCODING', 'chunked', 'content-LENGTH', '0'] },
+    refused: /both present/,
+  },
 ];
 
 for (const { name, request, refused, closes } of cases) {
   test(`framing: ${name} → ${refused ? '400' : 'passes on'}`, () => {
     const deps = fakeDeps();
     const res = new FakeResponse();
-    const ctx = contextFor(fakeRequest({ ...request, headers: { accept: 'application/json' } }), res, { route: undefined, host: undefined, path: '(unparsed)' });
+    const ctx = contextFor(fakeRequest({ ...request, headers: { accept: 'application/json' } }), res, {
+      route: undefined,
+      host: undefined,
+      path: '(unparsed)',
+    });
     const done = rejectAmbiguousFraming(deps, ctx);
     if (!refused) {
       assert.equal(done, false);

@@ -24,7 +24,16 @@ const folded = (headers: Record<string, unknown>) => Object.keys(headers).map((n
 const removed: Array<{ name: string; incoming: IncomingHttpHeaders; gone: string[] }> = [
   {
     name: 'hop-by-hop headers',
-    incoming: { 'keep-alive': 'timeout=5', 'proxy-connection': 'keep-alive', 'proxy-authorization': 'Basic eDp5', te: 'trailers', trailer: 'x', 'transfer-encoding': 'chunked', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' },
+    incoming: {
+      'keep-alive': 'timeout=5',
+      'proxy-connection': 'keep-alive',
+      'proxy-authorization': 'Basic eDp5',
+      te: 'trailers',
+      trailer: 'x',
+      'transfer-encoding': 'chunked',
+      upgrade: 'h2c',
+      'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
+    },
     gone: ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'],
   },
   {
@@ -39,12 +48,25 @@ const removed: Array<{ name: string; incoming: IncomingHttpHeaders; gone: string
   },
   {
     name: 'path and method overrides',
-    incoming: { 'x-original-url': '/admin', 'x-original-uri': '/admin', 'x-rewrite-url': '/admin', 'x-http-method-override': 'DELETE', 'x-http-method': 'DELETE', 'x-method-override': 'DELETE' },
+    incoming: {
+      'x-original-url': '/admin',
+      'x-original-uri': '/admin',
+      'x-rewrite-url': '/admin',
+      'x-http-method-override': 'DELETE',
+      'x-http-method': 'DELETE',
+      'x-method-override': 'DELETE',
+    },
     gone: ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'],
   },
   {
     name: 'client-sent forwarding and tracing headers that microseg does not replace',
-    incoming: { forwarded: 'for=10.0.0.1', 'x-forwarded-port': '1', 'x-forwarded-prefix': '/admin', 'x-real-ip': '10.0.0.1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    incoming: {
+      forwarded: 'for=10.0.0.1',
+      'x-forwarded-port': '1',
+      'x-forwarded-prefix': '/admin',
+      'x-real-ip': '10.0.0.1',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    },
     gone: ['forwarded', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'traceparent'],
   },
 ];
@@ -58,7 +80,12 @@ for (const { name, incoming, gone } of removed) {
 }
 
 test('upstream headers: every client spelling of the mapped claim header is removed, then set from the session', () => {
-  const out = forward({ 'X-User-Email': 'mallory@evil.example', x_user_email: 'mallory@evil.example', X_USER_EMAIL: 'mallory@evil.example', 'x-user-email': 'mallory@evil.example' });
+  const out = forward({
+    'X-User-Email': 'mallory@evil.example',
+    x_user_email: 'mallory@evil.example',
+    X_USER_EMAIL: 'mallory@evil.example',
+    'x-user-email': 'mallory@evil.example',
+  });
   const emailHeaders = Object.entries(out).filter(([n]) => n.toLowerCase().replaceAll('_', '-') === 'x-user-email');
   assert.deepEqual(emailHeaders, [['x-user-email', 'alice@example.com']]);
 });
@@ -78,7 +105,11 @@ const unsafeValues: Array<{ name: string; tags: string[]; expected: string | und
   { name: 'a single value with CR/LF is not set at all', tags: ['email=alice@example.com\r\nX-Admin: yes'], expected: undefined },
   { name: 'a value with LF only', tags: ['email=alice@example.com\nX-Admin: yes'], expected: undefined },
   { name: 'a value with NUL', tags: ['email=alice\u0000@example.com'], expected: undefined },
-  { name: 'the safe values of a multi-valued claim are kept', tags: ['email=a@example.com', 'email=b@example.com\r\nX-Admin: yes', 'email=c@example.com'], expected: 'a@example.com, c@example.com' },
+  {
+    name: 'the safe values of a multi-valued claim are kept',
+    tags: ['email=a@example.com', 'email=b@example.com\r\nX-Admin: yes', 'email=c@example.com'],
+    expected: 'a@example.com, c@example.com',
+  },
 ];
 
 for (const { name, tags, expected } of unsafeValues) {
@@ -90,7 +121,13 @@ for (const { name, tags, expected } of unsafeValues) {
 }
 
 test('upstream headers: X-Forwarded-* and Host from the client are replaced', () => {
-  const out = forward({ host: 'evil.example', 'x-forwarded-for': '10.0.0.1', 'X-Forwarded-Proto': 'http', x_forwarded_host: 'evil.example', 'x-request-id': 'client-chosen' });
+  const out = forward({
+    host: 'evil.example',
+    'x-forwarded-for': '10.0.0.1',
+    'X-Forwarded-Proto': 'http',
+    x_forwarded_host: 'evil.example',
+    'x-request-id': 'client-chosen',
+  });
   const forwarding = Object.fromEntries(Object.entries(out).filter(([n]) => /^(host|x.forwarded.|x.request.id)/i.test(n)));
   assert.deepEqual(forwarding, {
     host: 'app.example.com',
@@ -102,10 +139,18 @@ test('upstream headers: X-Forwarded-* and Host from the client are replaced', ()
 });
 
 const cookieCases: Array<{ name: string; cookie: string | undefined; expected: string | undefined }> = [
-  { name: 'session and login cookies removed, others kept', cookie: 'theme=dark; __Host-microseg=id.secret; lang=en; __Host-microseg-login=bind', expected: 'theme=dark; lang=en' },
+  {
+    name: 'session and login cookies removed, others kept',
+    cookie: 'theme=dark; __Host-microseg=id.secret; lang=en; __Host-microseg-login=bind',
+    expected: 'theme=dark; lang=en',
+  },
   { name: 'a duplicated session cookie is removed twice', cookie: '__Host-microseg=a; x=1; __Host-microseg=b', expected: 'x=1' },
   { name: 'only microseg cookies: no Cookie header left', cookie: '__Host-microseg=id.secret', expected: undefined },
-  { name: 'a cookie whose name only starts like ours is kept', cookie: '__Host-microseg2=keep; __Host-microsegX=keep', expected: '__Host-microseg2=keep; __Host-microsegX=keep' },
+  {
+    name: 'a cookie whose name only starts like ours is kept',
+    cookie: '__Host-microseg2=keep; __Host-microsegX=keep',
+    expected: '__Host-microseg2=keep; __Host-microsegX=keep',
+  },
   { name: 'no Cookie header', cookie: undefined, expected: undefined },
 ];
 
@@ -116,27 +161,50 @@ for (const { name, cookie, expected } of cookieCases) {
 }
 
 test('downstream headers: hop-by-hop and Connection-listed headers are removed from responses', () => {
-  const out = downstreamResponseHeaders({ connection: 'x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
+  const out = downstreamResponseHeaders({
+    connection: 'x-hop',
+    'x-hop': '1',
+    'keep-alive': 'timeout=5',
+    'transfer-encoding': 'chunked',
+    'content-type': 'text/plain',
+    'set-cookie': ['a=1', 'b=2'],
+  });
   assert.deepEqual(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
 });
 
 test("downstream headers: the application's Set-Cookie for microseg's cookies is removed (any case or prefix), its own cookies pass", () => {
   const out = downstreamResponseHeaders({
     'content-type': 'text/html',
-    'set-cookie': ['app=1; Path=/', '__Host-microseg=fixed; Path=/; Secure; HttpOnly', ' __HOST-microseg-login =bound; Secure', '=__Host-microseg=nameless', 'theme=dark'],
+    'set-cookie': [
+      'app=1; Path=/',
+      '__Host-microseg=fixed; Path=/; Secure; HttpOnly',
+      ' __HOST-microseg-login =bound; Secure',
+      '=__Host-microseg=nameless',
+      'theme=dark',
+    ],
   });
   assert.deepEqual(out, { 'content-type': 'text/html', 'set-cookie': ['app=1; Path=/', 'theme=dark'] });
-  assert.deepEqual(downstreamResponseHeaders({ 'Set-Cookie': '__Secure-microseg=x; Secure', 'content-length': '0' }), { 'content-length': '0' }, 'a single value, the header named in any case');
+  assert.deepEqual(
+    downstreamResponseHeaders({ 'Set-Cookie': '__Secure-microseg=x; Secure', 'content-length': '0' }),
+    { 'content-length': '0' },
+    'a single value, the header named in any case',
+  );
 });
 
 test('claimHeaderValues: values per mapped header, exact claim name only', () => {
-  const values = claimHeaderValues(['email=alice@example.com', 'email_verified=true', 'groups=a', 'groups=b=c'], [
-    { claimName: 'email', targetHttpHeader: 'X-User-Email' },
-    { claimName: 'groups', targetHttpHeader: 'X-Groups' },
-    { claimName: 'missing', targetHttpHeader: 'X-Missing' },
-  ]);
-  assert.deepEqual([...values], [
-    ['X-User-Email', ['alice@example.com']],
-    ['X-Groups', ['a', 'b=c']],
-  ]);
+  const values = claimHeaderValues(
+    ['email=alice@example.com', 'email_verified=true', 'groups=a', 'groups=b=c'],
+    [
+      { claimName: 'email', targetHttpHeader: 'X-User-Email' },
+      { claimName: 'groups', targetHttpHeader: 'X-Groups' },
+      { claimName: 'missing', targetHttpHeader: 'X-Missing' },
+    ],
+  );
+  assert.deepEqual(
+    [...values],
+    [
+      ['X-User-Email', ['alice@example.com']],
+      ['X-Groups', ['a', 'b=c']],
+    ],
+  );
 });

@@ -52,7 +52,12 @@ const NONE: ReadonlySet<string> = new Set();
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
   if (value === undefined || value === '' || value === 'keep-alive' || value === 'close') return NONE;
   const list = Array.isArray(value) ? value.join(',') : value;
-  return new Set(list.split(',').map((t) => foldHeaderName(t.trim())).filter(Boolean));
+  return new Set(
+    list
+      .split(',')
+      .map((t) => foldHeaderName(t.trim()))
+      .filter(Boolean),
+  );
 }
 
 /** The folded mapped header names of a service, per list of mappings (a route keeps its list until it changes). */

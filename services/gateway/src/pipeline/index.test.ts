@@ -9,7 +9,18 @@ import { Decision, type DecideResponse } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import type { Stage } from './context.ts';
 import { createRequestHandler, stages } from './index.ts';
-import { asResponse, FakeResponse, fakeDeps, fakeRequest, PORT, route, unavailableError, verdict, type FakeDeps, type FakeRequestInit } from './testing/fakes.ts';
+import {
+  asResponse,
+  FakeResponse,
+  fakeDeps,
+  fakeRequest,
+  PORT,
+  route,
+  unavailableError,
+  verdict,
+  type FakeDeps,
+  type FakeRequestInit,
+} from './testing/fakes.ts';
 
 /** Runs one request through `handler` and waits until it is over (response finished, promises settled). */
 async function send(handler: ReturnType<typeof createRequestHandler>, init: FakeRequestInit): Promise<FakeResponse> {
@@ -36,8 +47,12 @@ test('the stages, in the order of SPEC §3', () => {
 
 test('runner: stages run in order until one answers, sync or async; the rest do not run', async () => {
   const ran: string[] = [];
-  const pass = (name: string): Stage => () => (ran.push(name), false);
-  const passLater = (name: string): Stage => async () => (ran.push(name), false);
+  const pass =
+    (name: string): Stage =>
+    () => (ran.push(name), false);
+  const passLater =
+    (name: string): Stage =>
+    async () => (ran.push(name), false);
   const answer: Stage = async (_deps, ctx) => {
     ran.push('answer');
     ctx.res.writeHead(204);
@@ -50,12 +65,18 @@ test('runner: stages run in order until one answers, sync or async; the rest do 
 });
 
 for (const [kind, stage] of [
-  ['throws', (() => {
-    throw new TypeError('bug');
-  }) as Stage],
-  ['rejects', (async () => {
-    throw new TypeError('bug');
-  }) as Stage],
+  [
+    'throws',
+    (() => {
+      throw new TypeError('bug');
+    }) as Stage,
+  ],
+  [
+    'rejects',
+    (async () => {
+      throw new TypeError('bug');
+    }) as Stage,
+  ],
 ] as const) {
   test(`runner: a stage that ${kind} → 500 INTERNAL (registry message only), a flow "unavailable", the error logged`, async () => {
     const deps = fakeDeps();
@@ -64,13 +85,22 @@ for (const [kind, stage] of [
     const res = await send(createRequestHandler(deps, PORT, [stage]), { headers: { accept: 'application/json' } });
     assert.equal(res.statusCode, 500);
     assert.deepEqual(res.json(), { code: 'INTERNAL', message: 'Internal error.' });
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode]), [[false, 'unavailable', 500]]);
-    assert.deepEqual(lines.map((l) => [l.msg, l.requestId]), [['request failed', res.headers['x-request-id']]]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode]),
+      [[false, 'unavailable', 500]],
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.requestId]),
+      [['request failed', res.headers['x-request-id']]],
+    );
   });
 }
 
-test("runner: every request has its own id, sent to the client, in the flow and in the access log; the log line says what happened", async () => {
-  const deps = fakeDeps({ routes: [route({ authorizationType: '' })], policy: { decide: async () => verdict(Decision.ALLOW, { policyId: 'p-1', reason: 'public' }) } });
+test('runner: every request has its own id, sent to the client, in the flow and in the access log; the log line says what happened', async () => {
+  const deps = fakeDeps({
+    routes: [route({ authorizationType: '' })],
+    policy: { decide: async () => verdict(Decision.ALLOW, { policyId: 'p-1', reason: 'public' }) },
+  });
   const { logger, lines } = capturingLogger();
   deps.logger = logger;
   const handler = createRequestHandler(deps, PORT);
@@ -79,12 +109,30 @@ test("runner: every request has its own id, sent to the client, in the flow and 
   const [id1, id2] = [first.headers['x-request-id'], second.headers['x-request-id']];
   assert.match(String(id1), /^[0-9a-f-]{36}$/);
   assert.notEqual(id1, id2);
-  assert.deepEqual(deps.flows.recorded.map((f) => f.requestId), [id1, id2]);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => f.requestId),
+    [id1, id2],
+  );
   const access = lines.filter((l) => l.msg === 'request');
   assert.equal(access.length, 2);
   assert.deepEqual(
     { ...access[0], time: undefined, durationMs: undefined, trace_id: undefined, span_id: undefined },
-    { level: 'info', time: undefined, service: 'app', requestId: id1, method: 'GET', path: '/docs', status: 200, durationMs: undefined, trace_id: undefined, span_id: undefined, decision: 'accept', reason: 'public', clientIp: '203.0.113.7', msg: 'request' },
+    {
+      level: 'info',
+      time: undefined,
+      service: 'app',
+      requestId: id1,
+      method: 'GET',
+      path: '/docs',
+      status: 200,
+      durationMs: undefined,
+      trace_id: undefined,
+      span_id: undefined,
+      decision: 'accept',
+      reason: 'public',
+      clientIp: '203.0.113.7',
+      msg: 'request',
+    },
   );
   assert.doesNotMatch(JSON.stringify(lines), /secret-ticket|a\.b\.c/, 'no credential in the log');
 });
@@ -98,7 +146,13 @@ test('runner: no access log line is built below info', async () => {
 });
 
 const ALLOW = verdict(Decision.ALLOW);
-const alice = create(SessionLookupResponseSchema, { found: true, sessionId: 's-1', subject: 'sub', tags: ['email=alice@example.com'], cacheUntilMs: BigInt(Date.now() + 60_000) });
+const alice = create(SessionLookupResponseSchema, {
+  found: true,
+  sessionId: 's-1',
+  subject: 'sub',
+  tags: ['email=alice@example.com'],
+  cacheUntilMs: BigInt(Date.now() + 60_000),
+});
 
 /** The whole list on fakes: which stage answers shows in what the client gets and what was asked. */
 const whole: Array<{
@@ -110,10 +164,25 @@ const whole: Array<{
   asked: string[];
   forwarded?: Record<string, string>;
 }> = [
-  { name: 'framing before the route: HTTP/2.0 to an unknown host', request: { httpVersion: '2.0', headers: { host: 'evil.example.com' } }, status: 400, asked: [] },
-  { name: 'the route before the target: an unknown host with an ambiguous path', request: { url: '/a%2Fb', headers: { host: 'evil.example.com' } }, status: 404, asked: [] },
+  {
+    name: 'framing before the route: HTTP/2.0 to an unknown host',
+    request: { httpVersion: '2.0', headers: { host: 'evil.example.com' } },
+    status: 400,
+    asked: [],
+  },
+  {
+    name: 'the route before the target: an unknown host with an ambiguous path',
+    request: { url: '/a%2Fb', headers: { host: 'evil.example.com' } },
+    status: 404,
+    asked: [],
+  },
   { name: 'the normalised path is what the endpoints match', request: { url: '/aporeto/x/../oidc//logout' }, status: 200, asked: [] },
-  { name: "the gateway's endpoints before the session and the decision", request: { url: '/aporeto/oidc/logout', headers: { cookie: '__Host-microseg=t1' } }, status: 200, asked: [] },
+  {
+    name: "the gateway's endpoints before the session and the decision",
+    request: { url: '/aporeto/oidc/logout', headers: { cookie: '__Host-microseg=t1' } },
+    status: 200,
+    asked: [],
+  },
   {
     name: 'a signed-in request: the session, a decision for it, forwarded with its claims',
     request: { url: '/docs', headers: { cookie: '__Host-microseg=t1', 'x-user-email': 'mallory@example.com' } },
@@ -123,9 +192,29 @@ const whole: Array<{
     asked: ['authn.lookupSession', 'policy.decide'],
     forwarded: { 'x-user-email': 'alice@example.com' },
   },
-  { name: 'authn away, a public endpoint: forwarded', request: { url: '/public', headers: { cookie: '__Host-microseg=t1' } }, lookup: () => Promise.reject(unavailableError('authn')), decide: async () => ALLOW, status: 200, asked: ['authn.lookupSession', 'policy.decide'] },
-  { name: 'authn away, a protected endpoint: 503, not a login', request: { url: '/docs', headers: { cookie: '__Host-microseg=t1', accept: 'text/html' } }, lookup: () => Promise.reject(unavailableError('authn')), decide: async () => verdict(Decision.LOGIN), status: 503, asked: ['authn.lookupSession', 'policy.decide'] },
-  { name: 'denied: not forwarded', request: { url: '/admin' }, decide: async () => verdict(Decision.DENY, { reason: 'no-endpoint' }), status: 403, asked: ['policy.decide'] },
+  {
+    name: 'authn away, a public endpoint: forwarded',
+    request: { url: '/public', headers: { cookie: '__Host-microseg=t1' } },
+    lookup: () => Promise.reject(unavailableError('authn')),
+    decide: async () => ALLOW,
+    status: 200,
+    asked: ['authn.lookupSession', 'policy.decide'],
+  },
+  {
+    name: 'authn away, a protected endpoint: 503, not a login',
+    request: { url: '/docs', headers: { cookie: '__Host-microseg=t1', accept: 'text/html' } },
+    lookup: () => Promise.reject(unavailableError('authn')),
+    decide: async () => verdict(Decision.LOGIN),
+    status: 503,
+    asked: ['authn.lookupSession', 'policy.decide'],
+  },
+  {
+    name: 'denied: not forwarded',
+    request: { url: '/admin' },
+    decide: async () => verdict(Decision.DENY, { reason: 'no-endpoint' }),
+    status: 403,
+    asked: ['policy.decide'],
+  },
 ];
 
 for (const { name, request, decide, lookup, status, asked, forwarded } of whole) {

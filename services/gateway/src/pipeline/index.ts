@@ -29,7 +29,11 @@ export const stages: readonly Stage[] = [
 const tracer = trace.getTracer('microseg-gateway');
 
 /** The handler of one listener's requests. `pipeline` is for tests; the gateway runs `stages`. */
-export function createRequestHandler(deps: PipelineDeps, port: number, pipeline: readonly Stage[] = stages): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(
+  deps: PipelineDeps,
+  port: number,
+  pipeline: readonly Stage[] = stages,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const run = async (ctx: RequestContext) => {
     for (const stage of pipeline) {
       const done = stage(deps, ctx);
@@ -57,7 +61,11 @@ export function createRequestHandler(deps: PipelineDeps, port: number, pipeline:
     const started = performance.now();
     // The request's server span: always a new trace — a client's traceparent is not taken (it could choose
     // our trace ids and, with its sampled flag, our sampling). It carries the decision, never a token.
-    const span = tracer.startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'server.port': port } }, ROOT_CONTEXT);
+    const span = tracer.startSpan(
+      req.method ?? 'HTTP',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'server.port': port } },
+      ROOT_CONTEXT,
+    );
     res.once('finish', () => {
       metrics.gatewayRequestDuration().observe((performance.now() - started) / 1000);
       if (span.isRecording()) {

@@ -7,8 +7,16 @@ const HOST = 'app.example.com:8443';
 
 const cases: Array<{ name: string; headers: IncomingHttpHeaders; host?: string; same: boolean }> = [
   { name: 'Sec-Fetch-Site: same-origin', headers: { 'sec-fetch-site': 'same-origin' }, same: true },
-  { name: 'Sec-Fetch-Site: same-origin wins over an Origin a client wrote', headers: { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }, same: true },
-  { name: 'Sec-Fetch-Site: same-site (another port or subdomain: maybe another tenant)', headers: { 'sec-fetch-site': 'same-site', origin: `https://${HOST}` }, same: false },
+  {
+    name: 'Sec-Fetch-Site: same-origin wins over an Origin a client wrote',
+    headers: { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' },
+    same: true,
+  },
+  {
+    name: 'Sec-Fetch-Site: same-site (another port or subdomain: maybe another tenant)',
+    headers: { 'sec-fetch-site': 'same-site', origin: `https://${HOST}` },
+    same: false,
+  },
   { name: 'Sec-Fetch-Site: cross-site, even with our Origin', headers: { 'sec-fetch-site': 'cross-site', origin: `https://${HOST}` }, same: false },
   { name: 'Sec-Fetch-Site: none (typed in the address bar)', headers: { 'sec-fetch-site': 'none' }, same: false },
   { name: 'Sec-Fetch-Site in capitals is not a value browsers send', headers: { 'sec-fetch-site': 'Same-Origin' }, same: false },

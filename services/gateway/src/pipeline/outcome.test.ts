@@ -8,11 +8,28 @@ import { CLIENT_IP, contextFor, FakeResponse, fakeDeps, fakeRequest, PORT, verdi
 
 test('recordFlow: one flow from the context, and the outcome the span and access log show', () => {
   const deps = fakeDeps();
-  const ctx = contextFor(fakeRequest({ method: 'POST' }), new FakeResponse(), { path: '/a', verdict: verdict(Decision.ALLOW, { policyId: 'p-9', policyName: 'n', byDefault: true }) });
+  const ctx = contextFor(fakeRequest({ method: 'POST' }), new FakeResponse(), {
+    path: '/a',
+    verdict: verdict(Decision.ALLOW, { policyId: 'p-9', policyName: 'n', byDefault: true }),
+  });
   recordFlow(deps, ctx, true, '', 201, 'alice@example.com');
   assert.deepEqual(ctx.outcome, { accepted: true, dropReason: '', policyId: 'p-9' });
   assert.deepEqual(deps.flows.recorded, [
-    { route: ctx.route, clientIp: CLIENT_IP, method: 'POST', path: '/a', accepted: true, dropReason: '', policyId: 'p-9', policyName: 'n', user: 'alice@example.com', statusCode: 201, requestId: 'req-1', port: PORT, byDefault: true },
+    {
+      route: ctx.route,
+      clientIp: CLIENT_IP,
+      method: 'POST',
+      path: '/a',
+      accepted: true,
+      dropReason: '',
+      policyId: 'p-9',
+      policyName: 'n',
+      user: 'alice@example.com',
+      statusCode: 201,
+      requestId: 'req-1',
+      port: PORT,
+      byDefault: true,
+    },
   ]);
 });
 
@@ -34,7 +51,10 @@ test('refuse: the error is sent (JSON for an API client, a page for a browser) a
     assert.equal(refuse(deps, ctx, { code: 'GATEWAY_FORBIDDEN', details: ['why'] }, 'api'), true);
     assert.equal(res.statusCode, 403);
     assert.match(String(res.headers['content-type']), accept === 'text/html' ? /^text\/html/ : /^application\/json/);
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user]), [[false, 'api', 403, 'bob@example.com']]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user]),
+      [[false, 'api', 403, 'bob@example.com']],
+    );
   }
 });
 
@@ -48,5 +68,8 @@ test('unavailable: 503 GATEWAY_DECISION_UNAVAILABLE with Retry-After, flow "unav
   const bad = new FakeResponse();
   badRequest(deps, contextFor(fakeRequest({ headers: { accept: 'application/json' } }), bad), 'Nope.');
   assert.deepEqual([bad.statusCode, bad.json().message], [400, 'Nope.']);
-  assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['unavailable', 'invalid']);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => f.dropReason),
+    ['unavailable', 'invalid'],
+  );
 });

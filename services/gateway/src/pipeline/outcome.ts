@@ -5,7 +5,14 @@ import type { PipelineDeps, RequestContext } from './context.ts';
 import { sendError, type ErrorReply } from './responses.ts';
 
 /** The request's one decision event; `user` as the flow should show it (not always the session's). */
-export function recordFlow(deps: Pick<PipelineDeps, 'flows'>, ctx: RequestContext, accepted: boolean, dropReason: DropReason, statusCode: number, user: string | undefined): void {
+export function recordFlow(
+  deps: Pick<PipelineDeps, 'flows'>,
+  ctx: RequestContext,
+  accepted: boolean,
+  dropReason: DropReason,
+  statusCode: number,
+  user: string | undefined,
+): void {
   const verdict = ctx.verdict;
   ctx.outcome = { accepted, dropReason, policyId: verdict?.policyId ?? '' };
   deps.flows.record({
@@ -37,4 +44,5 @@ const UNAVAILABLE: ErrorReply = { code: 'GATEWAY_DECISION_UNAVAILABLE', headers:
 /** The one answer when authn or policy cannot answer: 503, fail closed. */
 export const unavailable = (deps: Pick<PipelineDeps, 'flows'>, ctx: RequestContext): true => refuse(deps, ctx, UNAVAILABLE, 'unavailable');
 
-export const badRequest = (deps: Pick<PipelineDeps, 'flows'>, ctx: RequestContext, message: string): true => refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message }, 'invalid');
+export const badRequest = (deps: Pick<PipelineDeps, 'flows'>, ctx: RequestContext, message: string): true =>
+  refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message }, 'invalid');

@@ -8,8 +8,16 @@ const cases: Array<{ name: string; url: string; expected: string }> = [
   { name: 'a query', url: 'https://app.example.com/denied?lang=en', expected: 'https://app.example.com/denied?lang=en&failure_message=authorization' },
   { name: 'an empty query', url: 'https://app.example.com/denied?', expected: 'https://app.example.com/denied?failure_message=authorization' },
   { name: 'a fragment', url: 'https://app.example.com/denied#help', expected: 'https://app.example.com/denied?failure_message=authorization#help' },
-  { name: 'a query and a fragment', url: 'https://app.example.com/denied?lang=en#help', expected: 'https://app.example.com/denied?lang=en&failure_message=authorization#help' },
-  { name: 'a fragment that looks like a query', url: 'https://app.example.com/denied#x?y=1', expected: 'https://app.example.com/denied?failure_message=authorization#x?y=1' },
+  {
+    name: 'a query and a fragment',
+    url: 'https://app.example.com/denied?lang=en#help',
+    expected: 'https://app.example.com/denied?lang=en&failure_message=authorization#help',
+  },
+  {
+    name: 'a fragment that looks like a query',
+    url: 'https://app.example.com/denied#x?y=1',
+    expected: 'https://app.example.com/denied?failure_message=authorization#x?y=1',
+  },
   { name: 'a port', url: 'https://app.example.com:8443/denied', expected: 'https://app.example.com:8443/denied?failure_message=authorization' },
   {
     name: 'the existing query is kept as written',

@@ -38,6 +38,9 @@ for (const { name, host, port, found } of cases) {
     assert.equal(ctx.route, undefined);
     assert.equal(res.statusCode, 404);
     assert.equal(res.json().code, 'GATEWAY_UNKNOWN_HOST');
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.port]), [[false, 'unknownhost', port ?? PORT]]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.port]),
+      [[false, 'unknownhost', port ?? PORT]],
+    );
   });
 }

@@ -10,7 +10,8 @@ import { contextFor, FakeResponse, fakeDeps, fakeRequest, route, unavailableErro
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
 const later = () => BigInt(Date.now() + 60_000);
-const found = (sessionId = 's-1') => create(SessionLookupResponseSchema, { found: true, sessionId, subject: 'sub-1', tags: ['email=alice@example.com', 'group=dev'], cacheUntilMs: later() });
+const found = (sessionId = 's-1') =>
+  create(SessionLookupResponseSchema, { found: true, sessionId, subject: 'sub-1', tags: ['email=alice@example.com', 'group=dev'], cacheUntilMs: later() });
 const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: 'client-1', tags: ['scope=read'], expiresAtMs: later() });
 
 function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init: { bearer?: boolean; oidc?: boolean } = {}) {
@@ -35,9 +36,14 @@ test('session: a ticket authn knows → the user (named by the email claim), ask
 test("session: a service's ticket is looked up anew for another service (the cache key holds the service)", async () => {
   const { deps, done } = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1' });
   await done;
-  const otherCtx = contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse(), { route: route({ id: 'svc-2', authorizationType: 'OIDC' }) });
+  const otherCtx = contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse(), {
+    route: route({ id: 'svc-2', authorizationType: 'OIDC' }),
+  });
   await resolveSession(deps, otherCtx);
-  assert.deepEqual(deps.authn.calls.map((c) => c.args[0]), ['svc-1', 'svc-2']);
+  assert.deepEqual(
+    deps.authn.calls.map((c) => c.args[0]),
+    ['svc-1', 'svc-2'],
+  );
 });
 
 const noLookup: Array<{ name: string; headers: Record<string, string>; init?: { bearer?: boolean; oidc?: boolean } }> = [
@@ -89,21 +95,35 @@ test('session: a valid bearer token → the client as user; the cookie wins when
   assert.deepEqual(bearer.deps.authn.calls, [{ method: 'verifyBearer', args: ['svc-1', JWT] }]);
   const both = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1', authorization: `Bearer ${JWT}` }, { bearer: true });
   await both.done;
-  assert.deepEqual(both.deps.authn.calls.map((c) => c.method), ['lookupSession']);
+  assert.deepEqual(
+    both.deps.authn.calls.map((c) => c.method),
+    ['lookupSession'],
+  );
 });
 
 test('session: an invalid bearer token → 401 with WWW-Authenticate invalid_token and a flow "token"', async () => {
-  const { deps, res, done } = run({ verifyBearer: async () => create(BearerVerifyResponseSchema, { valid: false }) }, { authorization: `Bearer ${JWT}` }, { bearer: true });
+  const { deps, res, done } = run(
+    { verifyBearer: async () => create(BearerVerifyResponseSchema, { valid: false }) },
+    { authorization: `Bearer ${JWT}` },
+    { bearer: true },
+  );
   assert.equal(await done, true);
   assert.equal(res.statusCode, 401);
   assert.equal(res.json().code, 'GATEWAY_UNAUTHENTICATED');
   assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"');
-  assert.deepEqual(deps.flows.recorded.map((f) => [f.dropReason, f.statusCode]), [['token', 401]]);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => [f.dropReason, f.statusCode]),
+    [['token', 401]],
+  );
 });
 
 for (const answered of [false, true]) {
   test(`session: a bearer check authn cannot make (${answered ? 'Redis away' : 'no answer'}) → unknown (the decision answers 503), not 401`, async () => {
-    const { ctx, res, done } = run({ verifyBearer: () => Promise.reject(unavailableError('authn', answered)) }, { authorization: `Bearer ${JWT}` }, { bearer: true });
+    const { ctx, res, done } = run(
+      { verifyBearer: () => Promise.reject(unavailableError('authn', answered)) },
+      { authorization: `Bearer ${JWT}` },
+      { bearer: true },
+    );
     assert.equal(await done, false);
     assert.equal(ctx.sessionUnknown, true);
     assert.equal(res.headersSent, false);
@@ -114,7 +134,12 @@ test('session: a bearer answer is kept at most 10 s, or until the token expires'
   const soon = create(BearerVerifyResponseSchema, { valid: true, subject: 'c', tags: [], expiresAtMs: BigInt(Date.now() - 1) });
   const { deps, done } = run({ verifyBearer: async () => soon }, { authorization: `Bearer ${JWT}` }, { bearer: true });
   await done;
-  await resolveSession(deps, contextFor(fakeRequest({ headers: { authorization: `Bearer ${JWT}` } }), new FakeResponse(), { route: route({ authorizationType: 'OIDC', acceptBearerTokens: true }) }));
+  await resolveSession(
+    deps,
+    contextFor(fakeRequest({ headers: { authorization: `Bearer ${JWT}` } }), new FakeResponse(), {
+      route: route({ authorizationType: 'OIDC', acceptBearerTokens: true }),
+    }),
+  );
   assert.equal(deps.authn.calls.length, 2, 'an expired token is verified again');
 });
 

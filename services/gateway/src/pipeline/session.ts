@@ -52,7 +52,10 @@ async function lookupTicket(authn: AuthnClient, serviceId: string, ticket: strin
 async function verifyBearer(authn: AuthnClient, serviceId: string, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
   const reply = await authn.verifyBearer(serviceId, token);
   if (!reply.valid) return { value: undefined, until: 0 };
-  return { value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)) };
+  return {
+    value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags },
+    until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)),
+  };
 }
 
 /** The token of `Authorization: Bearer <JWT>` (three dot-separated parts), else ''. */

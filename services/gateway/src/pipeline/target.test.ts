@@ -33,6 +33,9 @@ for (const target of refused) {
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().code, 'GATEWAY_BAD_REQUEST');
     assert.match(res.json().message, /^The request target is ambiguous: /);
-    assert.deepEqual(deps.flows.recorded.map((f) => [f.dropReason, f.path]), [['invalid', '(unparsed)']]);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => [f.dropReason, f.path]),
+      [['invalid', '(unparsed)']],
+    );
   });
 }

@@ -23,7 +23,13 @@ const ADMIN = adminToken.token;
 
 async function startApp(): Promise<PolicyApp> {
   // Every request here comes from 127.0.0.1, and many fail on purpose: no 429 (test/attacks/admin-api.test.ts has those).
-  const config = policyConfigSchema.parse({ NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', POLICY_AUTH_FAILURE_BURST: '10000' });
+  const config = policyConfigSchema.parse({
+    NATS_URL: nats.url,
+    MICROSEG_DATA_DIR: dir,
+    POLICY_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'silent',
+    POLICY_AUTH_FAILURE_BURST: '10000',
+  });
   const started = await buildPolicyApp(config, createLogger('policy', 'silent'));
   apps.push(started);
   return started;
@@ -47,7 +53,11 @@ interface Reply {
   text: string;
 }
 
-async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, options: { token?: string; ns?: string; body?: unknown; authorization?: string; on?: PolicyApp } = {}): Promise<Reply> {
+async function call(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  options: { token?: string; ns?: string; body?: unknown; authorization?: string; on?: PolicyApp } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   else if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -172,7 +182,10 @@ test('a viewer can read but every change is refused with 403 naming the role', a
 
   const list = await call('GET', '/services', { token });
   assert.equal(list.status, 200);
-  assert.deepEqual(list.body.map((s: { name: string }) => s.name), ['seen']);
+  assert.deepEqual(
+    list.body.map((s: { name: string }) => s.name),
+    ['seen'],
+  );
   assert.equal((await call('GET', '/services/seen', { token })).status, 200);
   assert.equal((await call('GET', '/export', { token })).status, 200);
 
@@ -228,7 +241,10 @@ test('an editor cannot reach another namespace through an import document', asyn
   const { token } = await makeToken('team-a-importer', 'editor', '/acme/team-a');
   const viaDocument = await call('POST', '/import', { token, body: { namespace: '/acme/team-b', data: { services: [service('smuggled')] } } });
   assert.equal(viaDocument.status, 403, viaDocument.text);
-  const viaObject = await call('POST', '/import', { token, body: { data: { services: [service('fine'), { ...service('smuggled2'), namespace: '/acme/team-ab' }] } } });
+  const viaObject = await call('POST', '/import', {
+    token,
+    body: { data: { services: [service('fine'), { ...service('smuggled2'), namespace: '/acme/team-ab' }] } },
+  });
   assert.equal(viaObject.status, 403, viaObject.text);
   assert.equal((await call('GET', '/services/smuggled', { token: ADMIN, ns: '/acme/team-b' })).status, 404);
   assert.equal((await call('GET', '/services/smuggled2', { token: ADMIN, ns: '/acme/team-ab' })).status, 404);
@@ -307,7 +323,10 @@ test('dot segments in X-Namespace are refused with 400, so a subtree cannot be n
   }
   const scoped = await call('POST', '/apitokens', { token: ADMIN, ns: '/', body: { name: 'dotted', role: 'admin', namespace: '/acme/..' } });
   assert.equal(scoped.status, 422, scoped.text);
-  assert.deepEqual(scoped.body.errors.map((e: { attribute: string }) => e.attribute), ['namespace']);
+  assert.deepEqual(
+    scoped.body.errors.map((e: { attribute: string }) => e.attribute),
+    ['namespace'],
+  );
   // Dots inside a segment are fine.
   for (const ns of ['/acme/team-a/v1.2', '/acme/team-a/.hidden', '/acme/team-a/...']) {
     assert.equal((await call('GET', '/services', { token, ns })).status, 200, ns);
@@ -317,7 +336,16 @@ test('dot segments in X-Namespace are refused with 400, so a subtree cannot be n
 test('nothing is readable anonymously', async () => {
   const created = await call('POST', '/services', { token: ADMIN, ns: '/', body: service('secretive') });
   assert.equal(created.status, 201, created.text);
-  for (const url of ['/services', '/services/secretive', `/services/${created.body.ID}`, '/export', '/apitokens', '/namespaces', '/services?recursive=true', '/export?recursive=true']) {
+  for (const url of [
+    '/services',
+    '/services/secretive',
+    `/services/${created.body.ID}`,
+    '/export',
+    '/apitokens',
+    '/namespaces',
+    '/services?recursive=true',
+    '/export?recursive=true',
+  ]) {
     for (const ns of [undefined, '/']) {
       const res = await call('GET', url, { ns });
       assert.equal(res.status, 401, `GET ${url}`);

@@ -21,7 +21,13 @@ async function setup() {
   http.get('/healthz', async () => ({ status: 'ok' }));
   await http.register(policyApi, {
     store: new MemoryObjectStore(),
-    tokens: { ...fakeTokens(principals), list: () => [], get: () => undefined, create: async () => assert.fail('no tokens made here'), revoke: async () => undefined },
+    tokens: {
+      ...fakeTokens(principals),
+      list: () => [],
+      get: () => undefined,
+      create: async () => assert.fail('no tokens made here'),
+      revoke: async () => undefined,
+    },
     secrets: new SecretBox([Buffer.alloc(32, 1)]),
     bus,
     announce: async () => undefined,
@@ -30,11 +36,25 @@ async function setup() {
   return { http, bus };
 }
 
-const inject = (http: Awaited<ReturnType<typeof setup>>['http'], method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, headers: Record<string, string> = {}) => http.inject({ method, url, headers });
+const inject = (
+  http: Awaited<ReturnType<typeof setup>>['http'],
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  headers: Record<string, string> = {},
+) => http.inject({ method, url, headers });
 
 test('every route of the API is mounted at its path, behind authentication', async () => {
   const { http } = await setup();
-  const routes: Array<['GET' | 'POST', string]> = [['GET', '/services'], ['GET', '/services/x'], ['GET', '/apitokens'], ['GET', '/export'], ['POST', '/import'], ['GET', '/sessions'], ['GET', '/secrets'], ['POST', '/secrets/reseal']];
+  const routes: Array<['GET' | 'POST', string]> = [
+    ['GET', '/services'],
+    ['GET', '/services/x'],
+    ['GET', '/apitokens'],
+    ['GET', '/export'],
+    ['POST', '/import'],
+    ['GET', '/sessions'],
+    ['GET', '/secrets'],
+    ['POST', '/secrets/reseal'],
+  ];
   for (const [method, url] of routes) {
     assert.equal((await inject(http, method, url)).statusCode, 401, `${method} ${url} without a token`);
     assert.notEqual((await inject(http, method, url, { authorization: 'Bearer rootAdmin' })).statusCode, 401, `${method} ${url} with one`);
@@ -43,13 +63,22 @@ test('every route of the API is mounted at its path, behind authentication', asy
 
 test('an unknown route: 401 without a token, 404 JSON with one; the health probe outside the API needs none', async () => {
   const { http } = await setup();
-  for (const [method, url] of [['GET', '/a/b/c'], ['PUT', '/services'], ['DELETE', '/apitokens'], ['GET', '/']] as const) {
+  for (const [method, url] of [
+    ['GET', '/a/b/c'],
+    ['PUT', '/services'],
+    ['DELETE', '/apitokens'],
+    ['GET', '/'],
+  ] as const) {
     assert.equal((await inject(http, method, url)).statusCode, 401, `${method} ${url}`);
     const known = await inject(http, method, url, { authorization: 'Bearer rootAdmin' });
     assert.equal(known.statusCode, 404, `${method} ${url}`);
     assert.equal(known.json().code, 'NOT_FOUND');
   }
-  assert.equal((await inject(http, 'GET', '/a/b/c?x=1', { authorization: 'Bearer rootAdmin' })).json().message, 'no route GET /a/b/c', 'no query string in the answer');
+  assert.equal(
+    (await inject(http, 'GET', '/a/b/c?x=1', { authorization: 'Bearer rootAdmin' })).json().message,
+    'no route GET /a/b/c',
+    'no query string in the answer',
+  );
   assert.equal((await inject(http, 'GET', '/healthz')).statusCode, 200);
 });
 
@@ -59,5 +88,8 @@ test('a refusal asked for as YAML is answered in YAML and audited from its JSON'
   assert.equal(res.statusCode, 403);
   assert.match(String(res.headers['content-type']), /^application\/yaml/);
   assert.equal(parseYaml(res.body).code, 'FORBIDDEN');
-  assert.deepEqual(bus.events.map((e) => [e.kind, /403 FORBIDDEN: the token acme-viewer is limited to \/acme/.test(e.input.content)]), [['apiAccessDenied', true]]);
+  assert.deepEqual(
+    bus.events.map((e) => [e.kind, /403 FORBIDDEN: the token acme-viewer is limited to \/acme/.test(e.input.content)]),
+    [['apiAccessDenied', true]],
+  );
 });

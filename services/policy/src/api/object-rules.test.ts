@@ -21,13 +21,24 @@ import {
   withStoredWriteOnly,
 } from './object-rules.ts';
 
-const refused = (code: string, message?: RegExp) => (err: unknown) => err instanceof MicrosegError && err.code === code && (!message || message.test(err.message));
+const refused = (code: string, message?: RegExp) => (err: unknown) =>
+  err instanceof MicrosegError && err.code === code && (!message || message.test(err.message));
 
 test('kindOf: a plural in any case names its kind; anything else is a 404 listing the kinds', () => {
-  const cases: Array<[string, string]> = [['services', 'service'], ['Services', 'service'], ['networkaccesspolicies', 'networkaccesspolicy'], ['processingunits', 'processingunit'], ['HTTPResourceSpecs', 'httpresourcespec']];
+  const cases: Array<[string, string]> = [
+    ['services', 'service'],
+    ['Services', 'service'],
+    ['networkaccesspolicies', 'networkaccesspolicy'],
+    ['processingunits', 'processingunit'],
+    ['HTTPResourceSpecs', 'httpresourcespec'],
+  ];
   for (const [plural, kind] of cases) assert.equal(kindOf(plural), kind, plural);
   for (const plural of ['service', 'sessions', '', 'Apitokenz']) {
-    assert.throws(() => kindOf(plural), refused('NOT_FOUND', new RegExp(`^unknown kind ${plural.toLowerCase()}; expected one of namespaces, .*, apitokens$`)), plural);
+    assert.throws(
+      () => kindOf(plural),
+      refused('NOT_FOUND', new RegExp(`^unknown kind ${plural.toLowerCase()}; expected one of namespaces, .*, apitokens$`)),
+      plural,
+    );
   }
 });
 
@@ -80,7 +91,10 @@ test('processing units are never written through the API', () => {
 test('namespace objects: resolved below the namespace they are written in, or refused (422 for a bad name, 403 for elsewhere)', () => {
   assert.equal(resolvedNamespaceObject({ name: 'dev' }, '/acme').name, '/acme/dev');
   assert.equal(resolvedNamespaceObject({ name: '/acme/dev/x' }, '/acme').name, '/acme/dev/x');
-  assert.throws(() => resolvedNamespaceObject({ name: '..' }, '/acme'), (err: MicrosegError) => err.code === 'POLICY_VALIDATION_FAILED' && err.errors?.[0]?.attribute === 'name');
+  assert.throws(
+    () => resolvedNamespaceObject({ name: '..' }, '/acme'),
+    (err: MicrosegError) => err.code === 'POLICY_VALIDATION_FAILED' && err.errors?.[0]?.attribute === 'name',
+  );
   for (const name of ['/acme', '/other', '/']) assert.throws(() => resolvedNamespaceObject({ name }, '/acme'), refused('FORBIDDEN'), name);
   assert.equal(sameNamespaceName('namespace', 'dev', dev), true);
   assert.equal(sameNamespaceName('namespace', 'other', dev), false);
@@ -89,11 +103,17 @@ test('namespace objects: resolved below the namespace they are written in, or re
 
 test("a service's ports must be allowed by the gateway of every unit it selects; a service that selects none is accepted", () => {
   const units = new MemoryObjectStore([processingUnit('web', '/acme', { applicationPorts: [3000], exposedPorts: [443] })]).snapshot;
-  const check = (fields: Partial<ServiceObject>) => () => refuseDisallowedPorts(units, 'service', service('web', '/acme', fields) as unknown as Record<string, unknown>);
+  const check = (fields: Partial<ServiceObject>) => () =>
+    refuseDisallowedPorts(units, 'service', service('web', '/acme', fields) as unknown as Record<string, unknown>);
   assert.doesNotThrow(check({}));
   assert.doesNotThrow(check({ port: 9999, selectors: [['app=none']] }));
-  assert.throws(check({ port: 22, exposedPort: 8443 }), (err: MicrosegError) => err.code === 'POLICY_VALIDATION_FAILED' && err.errors?.map((e) => e.attribute).join() === 'port');
-  assert.throws(check({ exposedPort: 8443 }), (err: MicrosegError) => /8443 is not a port the gateway .* may open \(allowed: 443\)/.test(err.errors?.[0]?.message ?? ''));
+  assert.throws(
+    check({ port: 22, exposedPort: 8443 }),
+    (err: MicrosegError) => err.code === 'POLICY_VALIDATION_FAILED' && err.errors?.map((e) => e.attribute).join() === 'port',
+  );
+  assert.throws(check({ exposedPort: 8443 }), (err: MicrosegError) =>
+    /8443 is not a port the gateway .* may open \(allowed: 443\)/.test(err.errors?.[0]?.message ?? ''),
+  );
   assert.doesNotThrow(() => refuseDisallowedPorts(units, 'httpresourcespec', { port: 1 }), 'only services have ports');
 });
 
@@ -116,7 +136,10 @@ test('write-only fields left out keep the stored value; the client secret not wh
 test('an import document: objects that exist keep their stored write-only fields', () => {
   const stored = oidcService('shop', '/acme', { OIDCClientSecret: 'enc:stored' });
   const withShop = new MemoryObjectStore([stored]);
-  const doc = { namespace: '/acme', data: { services: [{ name: 'shop', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'shop-client' }, { name: 'new' }], unknowns: [{ name: 'x' }] } };
+  const doc = {
+    namespace: '/acme',
+    data: { services: [{ name: 'shop', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'shop-client' }, { name: 'new' }], unknowns: [{ name: 'x' }] },
+  };
   const filled = withStoredWriteOnly(withShop, doc, '/') as typeof doc;
   assert.equal((filled.data.services[0] as Record<string, unknown>).OIDCClientSecret, 'enc:stored');
   assert.equal((filled.data.services[1] as Record<string, unknown>).OIDCClientSecret, undefined);
@@ -134,7 +157,12 @@ test('input that looks sealed is refused, named in one object or in an import do
     [null, []],
     ['text', []],
   ];
-  for (const [input, attributes] of cases) assert.deepEqual(sealedInputErrors(input).map((e) => e.attribute), attributes, JSON.stringify(input));
+  for (const [input, attributes] of cases)
+    assert.deepEqual(
+      sealedInputErrors(input).map((e) => e.attribute),
+      attributes,
+      JSON.stringify(input),
+    );
 });
 
 test('stamp: created once, updated at every write', () => {
@@ -143,5 +171,9 @@ test('stamp: created once, updated at every write', () => {
   assert.deepEqual([stamp(spec, undefined, now).createTime, stamp(spec, undefined, now).updateTime], [now.toISOString(), now.toISOString()]);
   const existing = { ...spec, createTime: '2020-01-01T00:00:00.000Z' };
   assert.deepEqual([stamp(spec, existing, now).createTime, stamp(spec, existing, now).updateTime], ['2020-01-01T00:00:00.000Z', now.toISOString()]);
-  assert.equal(stamp({ ...spec, createTime: '2021-01-01T00:00:00.000Z' }, undefined, now).createTime, '2021-01-01T00:00:00.000Z', 'an imported createTime is kept for a new object');
+  assert.equal(
+    stamp({ ...spec, createTime: '2021-01-01T00:00:00.000Z' }, undefined, now).createTime,
+    '2021-01-01T00:00:00.000Z',
+    'an imported createTime is kept for a new object',
+  );
 });

@@ -36,7 +36,11 @@ export function kindOfList(plural: string): ObjectKind | undefined {
 
 /** 422 naming every bad attribute at once. */
 export const validationFailed = (errors: AttributeError[]) =>
-  new MicrosegError('POLICY_VALIDATION_FAILED', `${errors.length} invalid attribute${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.attribute} ${e.message}`).join('; ')}`, { errors });
+  new MicrosegError(
+    'POLICY_VALIDATION_FAILED',
+    `${errors.length} invalid attribute${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.attribute} ${e.message}`).join('; ')}`,
+    { errors },
+  );
 
 /** An object of `namespace` by ID or name (a namespace object by its relative name too); 404 otherwise. */
 export function findObject(store: ObjectReads, kind: ObjectKind, namespace: string, idOrName: string): { object: PolicyObject; revision: number } {
@@ -69,7 +73,10 @@ export function shown(object: PolicyObject, serviceStatus?: ServiceStatusOf): Pa
 /** Processing units belong to the gateways that front them (they register them); nobody writes them here. */
 export function refuseProcessingUnitWrite(kind: ObjectKind): void {
   if (kind === 'processingunit') {
-    throw new MicrosegError('FORBIDDEN', 'processing units are registered by the gateways that front them (their processing-units file); they cannot be created or changed through the API');
+    throw new MicrosegError(
+      'FORBIDDEN',
+      'processing units are registered by the gateways that front them (their processing-units file); they cannot be created or changed through the API',
+    );
   }
 }
 
@@ -135,12 +142,15 @@ export function withStoredWriteOnly(store: Pick<ObjectStore, 'entry'>, doc: unkn
   const filled = Object.entries(data).map(([plural, list]) => {
     const kind = kindOfList(plural);
     if (!kind || !Array.isArray(list)) return [plural, list];
-    return [plural, list.map((raw: unknown) => {
-      const { name, namespace: own } = (raw ?? {}) as { name?: unknown; namespace?: unknown };
-      const ns = own ?? documentNamespace ?? namespace;
-      const existing = typeof name === 'string' && typeof ns === 'string' ? store.entry(kind, stableObjectId(kind, ns, name)) : undefined;
-      return existing ? keepWriteOnly(raw as PolicyObject, existing.object) : raw;
-    })];
+    return [
+      plural,
+      list.map((raw: unknown) => {
+        const { name, namespace: own } = (raw ?? {}) as { name?: unknown; namespace?: unknown };
+        const ns = own ?? documentNamespace ?? namespace;
+        const existing = typeof name === 'string' && typeof ns === 'string' ? store.entry(kind, stableObjectId(kind, ns, name)) : undefined;
+        return existing ? keepWriteOnly(raw as PolicyObject, existing.object) : raw;
+      }),
+    ];
   });
   return { ...(doc as object), data: Object.fromEntries(filled) };
 }

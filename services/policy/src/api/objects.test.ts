@@ -65,7 +65,11 @@ interface Reply {
   contentType: string;
 }
 
-async function call(method: Method, url: string, options: { token?: string; ns?: string; body?: unknown; yaml?: string; raw?: { type: string; payload: string }; headers?: Record<string, string> } = {}): Promise<Reply> {
+async function call(
+  method: Method,
+  url: string,
+  options: { token?: string; ns?: string; body?: unknown; yaml?: string; raw?: { type: string; payload: string }; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? ADMIN}`, ...options.headers };
   if (options.ns !== undefined) headers['x-namespace'] = options.ns;
   let payload: string | object | undefined = options.body as object | undefined;
@@ -112,9 +116,21 @@ async function clientSecretOf(serviceId: string): Promise<string> {
   return res.clientSecret;
 }
 
-const plainService = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ name, hosts: [`${name}.example.com`], port: 3000, exposedPort: 443, ...extra });
+const plainService = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name,
+  hosts: [`${name}.example.com`],
+  port: 3000,
+  exposedPort: 443,
+  ...extra,
+});
 const oidcService = (name: string, secret: string, extra: Record<string, unknown> = {}) =>
-  plainService(name, { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: `${name}-client`, OIDCClientSecret: secret, ...extra });
+  plainService(name, {
+    authorizationType: 'OIDC',
+    OIDCProviderURL: 'https://idp.example.com',
+    OIDCClientID: `${name}-client`,
+    OIDCClientSecret: secret,
+    ...extra,
+  });
 
 function assertNoSecrets(res: Reply, secrets: string[], what: string): void {
   for (const s of secrets) assert.ok(!res.text.includes(s), `${what} shows a secret`);
@@ -214,11 +230,20 @@ test('list shows one namespace; ?recursive=true adds child namespaces, never sib
   }
   const flat = await call('GET', '/externalnetworks', { ns: '/tree' });
   assert.equal(flat.status, 200);
-  assert.deepEqual(flat.body.map((o: { namespace: string }) => o.namespace), ['/tree']);
+  assert.deepEqual(
+    flat.body.map((o: { namespace: string }) => o.namespace),
+    ['/tree'],
+  );
   const deep = await call('GET', '/externalnetworks?recursive=true', { ns: '/tree' });
-  assert.deepEqual(deep.body.map((o: { namespace: string }) => o.namespace), ['/tree', '/tree/a', '/tree/a/b']);
+  assert.deepEqual(
+    deep.body.map((o: { namespace: string }) => o.namespace),
+    ['/tree', '/tree/a', '/tree/a/b'],
+  );
   const child = await call('GET', '/externalnetworks?recursive=true', { ns: '/tree/a' });
-  assert.deepEqual(child.body.map((o: { namespace: string }) => o.namespace), ['/tree/a', '/tree/a/b']);
+  assert.deepEqual(
+    child.body.map((o: { namespace: string }) => o.namespace),
+    ['/tree/a', '/tree/a/b'],
+  );
   const notRecursive = await call('GET', '/externalnetworks?recursive=false', { ns: '/tree' });
   assert.equal(notRecursive.body.length, 1);
 });
@@ -311,9 +336,17 @@ test('concurrent updates: of two clients holding the same ETag, the second PUT g
   const bob = await call('GET', '/services/contended', { ns: '/race' });
   assert.equal(alice.etag, bob.etag);
 
-  const first = await call('PUT', '/services/contended', { ns: '/race', headers: { 'if-match': alice.etag! }, body: plainService('contended', { description: 'alice' }) });
+  const first = await call('PUT', '/services/contended', {
+    ns: '/race',
+    headers: { 'if-match': alice.etag! },
+    body: plainService('contended', { description: 'alice' }),
+  });
   assert.equal(first.status, 200, first.text);
-  const second = await call('PUT', '/services/contended', { ns: '/race', headers: { 'if-match': bob.etag! }, body: plainService('contended', { description: 'bob' }) });
+  const second = await call('PUT', '/services/contended', {
+    ns: '/race',
+    headers: { 'if-match': bob.etag! },
+    body: plainService('contended', { description: 'bob' }),
+  });
   assert.equal(second.status, 412, second.text);
   assert.equal(second.body.code, 'PRECONDITION_FAILED');
   const stalePatch = await call('PATCH', '/services/contended', { ns: '/race', headers: { 'if-match': bob.etag! }, body: { description: 'bob again' } });
@@ -323,7 +356,11 @@ test('concurrent updates: of two clients holding the same ETag, the second PUT g
   assert.equal(read.body.description, 'alice');
   assert.equal(read.etag, first.etag);
 
-  const retried = await call('PUT', '/services/contended', { ns: '/race', headers: { 'if-match': read.etag! }, body: plainService('contended', { description: 'bob, after reading again' }) });
+  const retried = await call('PUT', '/services/contended', {
+    ns: '/race',
+    headers: { 'if-match': read.etag! },
+    body: plainService('contended', { description: 'bob, after reading again' }),
+  });
   assert.equal(retried.status, 200, 'a retry with the fresh ETag succeeds');
   const weak = await call('PATCH', '/services/contended', { ns: '/race', headers: { 'if-match': `W/${retried.etag}` }, body: { port: 3001 } });
   assert.equal(weak.status, 200, `a weak ETag is accepted: ${weak.text}`);
@@ -334,7 +371,9 @@ test('concurrent updates sent at the same moment: exactly one wins, the other ge
   assert.equal(created.status, 201, created.text);
   const etag = created.etag!;
   const results = await Promise.all(
-    ['one', 'two', 'three'].map((who) => call('PUT', '/services/simultaneous', { ns: '/race', headers: { 'if-match': etag }, body: plainService('simultaneous', { description: who }) })),
+    ['one', 'two', 'three'].map((who) =>
+      call('PUT', '/services/simultaneous', { ns: '/race', headers: { 'if-match': etag }, body: plainService('simultaneous', { description: who }) }),
+    ),
   );
   const statuses = results.map((r) => r.status).sort();
   assert.deepEqual(statuses, [200, 412, 412], results.map((r) => r.text).join('\n'));
@@ -370,7 +409,11 @@ test('a malformed If-Match is refused with 400 and nothing changes', async () =>
   assert.equal(created.status, 201, created.text);
   for (const value of ['abc', '"abc"', '"1", "2"', '-1', '"1.5"', 'W/abc']) {
     for (const method of ['PUT', 'PATCH', 'DELETE'] as const) {
-      const res = await call(method, '/services/guarded', { ns: '/ifmatch', headers: { 'if-match': value }, body: method === 'DELETE' ? undefined : plainService('guarded', { description: 'changed' }) });
+      const res = await call(method, '/services/guarded', {
+        ns: '/ifmatch',
+        headers: { 'if-match': value },
+        body: method === 'DELETE' ? undefined : plainService('guarded', { description: 'changed' }),
+      });
       assert.equal(res.status, 400, `${method} If-Match: ${value}: ${res.text}`);
       assert.equal(res.body.code, 'BAD_REQUEST');
       assert.match(res.body.message, /If-Match/);
@@ -434,10 +477,22 @@ const validationTable: Record<string, Row[]> = {
     ['a selector tag without =', { selectors: [['app']] }, ['selectors[0][0]']],
     ['selectors not nested', { selectors: ['app=web'] }, ['selectors[0]']],
     ['an exposedAPIs tag without =', { exposedAPIs: [['ok=1', 'bad']] }, ['exposedAPIs[0][1]']],
-    ['a header mapping to a bad header name', { claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X-Email: evil' }] }, ['claimsToHTTPHeaderMappings[0].targetHTTPHeader']],
-    ['a header mapping without a claim', { claimsToHTTPHeaderMappings: [{ claimName: '', targetHTTPHeader: 'X-Email' }] }, ['claimsToHTTPHeaderMappings[0].claimName']],
+    [
+      'a header mapping to a bad header name',
+      { claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X-Email: evil' }] },
+      ['claimsToHTTPHeaderMappings[0].targetHTTPHeader'],
+    ],
+    [
+      'a header mapping without a claim',
+      { claimsToHTTPHeaderMappings: [{ claimName: '', targetHTTPHeader: 'X-Email' }] },
+      ['claimsToHTTPHeaderMappings[0].claimName'],
+    ],
     ['redirectURLOnAuthorizationFailure not a URL', { redirectURLOnAuthorizationFailure: 'sorry.html' }, ['redirectURLOnAuthorizationFailure']],
-    ['redirectURLOnAuthorizationFailure a javascript: URL', { redirectURLOnAuthorizationFailure: 'javascript:alert(1)' }, ['redirectURLOnAuthorizationFailure']],
+    [
+      'redirectURLOnAuthorizationFailure a javascript: URL',
+      { redirectURLOnAuthorizationFailure: 'javascript:alert(1)' },
+      ['redirectURLOnAuthorizationFailure'],
+    ],
     ['OIDCCallbackURL not a URL', { OIDCCallbackURL: 'app.example.com' }, ['OIDCCallbackURL']],
     ['an empty OIDC scope', { OIDCScopes: [''] }, ['OIDCScopes[0]']],
     ['exposedServiceIsTLS not a boolean', { exposedServiceIsTLS: 'yes' }, ['exposedServiceIsTLS']],
@@ -449,9 +504,21 @@ const validationTable: Record<string, Row[]> = {
     ['an http provider URL on localhost.<domain>', { ...oidc, OIDCProviderURL: 'http://localhost.evil.example' }, ['OIDCProviderURL']],
     ['a provider URL of another scheme', { ...oidc, OIDCProviderURL: 'ftp://idp.example.com' }, ['OIDCProviderURL']],
     ['a provider URL that is not a URL', { ...oidc, OIDCProviderURL: 'idp.example.com' }, ['OIDCProviderURL']],
-    ["Azure AD's /common endpoint without OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0' }, ['OIDCAllowedTenants']],
-    ["Azure AD's /organizations endpoint with an empty OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/organizations/v2.0', OIDCAllowedTenants: [] }, ['OIDCAllowedTenants']],
-    ["Azure AD's /consumers endpoint (US government cloud) without OIDCAllowedTenants", { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.us/Consumers/v2.0' }, ['OIDCAllowedTenants']],
+    [
+      "Azure AD's /common endpoint without OIDCAllowedTenants",
+      { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0' },
+      ['OIDCAllowedTenants'],
+    ],
+    [
+      "Azure AD's /organizations endpoint with an empty OIDCAllowedTenants",
+      { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.com/organizations/v2.0', OIDCAllowedTenants: [] },
+      ['OIDCAllowedTenants'],
+    ],
+    [
+      "Azure AD's /consumers endpoint (US government cloud) without OIDCAllowedTenants",
+      { ...oidc, OIDCProviderURL: 'https://login.microsoftonline.us/Consumers/v2.0' },
+      ['OIDCAllowedTenants'],
+    ],
     ['a tenant id with a slash', { ...oidc, OIDCAllowedTenants: ['../evil'] }, ['OIDCAllowedTenants[0]']],
     ['a TLS certificate without its key', { TLSCertificate: 'CERT' }, ['TLSCertificateKey']],
     ['a TLS key without its certificate', { TLSCertificateKey: 'KEY' }, ['TLSCertificateKey']],
@@ -471,7 +538,18 @@ const validationTable: Record<string, Row[]> = {
     ['a URI with invalid percent-encoding', { endpoints: [{ URI: '/a%zz', methods: ['GET'] }] }, ['endpoints[0].URI']],
     ['a URI whose escapes are not UTF-8', { endpoints: [{ URI: '/%FF/*', methods: ['GET'] }] }, ['endpoints[0].URI']],
     ['a URI with fullwidth ．．／ (NFKC ../)', { endpoints: [{ URI: '/%EF%BC%8E%EF%BC%8E%EF%BC%8F', methods: ['GET'] }] }, ['endpoints[0].URI']],
-    ['two bad URIs among good ones', { endpoints: [{ URI: '/ok/*', methods: ['GET'] }, { URI: '/a;b', methods: ['GET'] }, { URI: '/b', methods: ['GET'] }, { URI: '/x/./y', methods: ['GET'] }] }, ['endpoints[1].URI', 'endpoints[3].URI']],
+    [
+      'two bad URIs among good ones',
+      {
+        endpoints: [
+          { URI: '/ok/*', methods: ['GET'] },
+          { URI: '/a;b', methods: ['GET'] },
+          { URI: '/b', methods: ['GET'] },
+          { URI: '/x/./y', methods: ['GET'] },
+        ],
+      },
+      ['endpoints[1].URI', 'endpoints[3].URI'],
+    ],
     ['an endpoint without methods', { endpoints: [{ URI: '/a' }] }, ['endpoints[0].methods']],
     ['an empty list of methods', { endpoints: [{ URI: '/a', methods: [] }] }, ['endpoints[0].methods']],
     ['an unknown method', { endpoints: [{ URI: '/a', methods: ['FETCH'] }] }, ['endpoints[0].methods[0]']],
@@ -481,7 +559,16 @@ const validationTable: Record<string, Row[]> = {
     ['an allowedScopes tag without =', { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['admins']] }] }, ['endpoints[0].allowedScopes[0][0]']],
     ['a scopes (alias) tag without =', { endpoints: [{ URI: '/a', methods: ['GET'], scopes: [['admins']] }] }, ['endpoints[0].scopes[0][0]']],
     ['allowedScopes not nested', { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: ['groups=admins'] }] }, ['endpoints[0].allowedScopes[0]']],
-    ['the second endpoint bad', { endpoints: [{ URI: '/a', methods: ['GET'] }, { URI: '/b', methods: ['BREW'] }] }, ['endpoints[1].methods[0]']],
+    [
+      'the second endpoint bad',
+      {
+        endpoints: [
+          { URI: '/a', methods: ['GET'] },
+          { URI: '/b', methods: ['BREW'] },
+        ],
+      },
+      ['endpoints[1].methods[0]'],
+    ],
   ],
   externalnetworks: [
     ...tagRows('externalnetwork'),
@@ -571,10 +658,16 @@ test('accepted forms: loopback http providers, method case, the scopes alias, le
     const res = await call('POST', '/services', { ns: '/accepted', body: plainService(`loop${i}`, { ...oidc, OIDCProviderURL: url }) });
     assert.equal(res.status, 201, `${url}: ${res.text}`);
   }
-  const spec = await call('POST', '/httpresourcespecs', { ns: '/accepted', body: { name: 'spec', endpoints: [{ URI: '/a', methods: ['get', 'Post'], scopes: [['groups=dev']] }] } });
+  const spec = await call('POST', '/httpresourcespecs', {
+    ns: '/accepted',
+    body: { name: 'spec', endpoints: [{ URI: '/a', methods: ['get', 'Post'], scopes: [['groups=dev']] }] },
+  });
   assert.equal(spec.status, 201, spec.text);
   assert.deepEqual(spec.body.endpoints, [{ URI: '/a', methods: ['GET', 'POST'], public: false, allowedScopes: [['groups=dev']] }]);
-  const legacy = await call('POST', '/externalnetworks', { ns: '/accepted', body: { name: 'idp', entries: ['idp.example.com', '*.example.org', '192.0.2.1', '2001:db8::/32'], protocols: ['TCP'], ports: ['443', 8443] } });
+  const legacy = await call('POST', '/externalnetworks', {
+    ns: '/accepted',
+    body: { name: 'idp', entries: ['idp.example.com', '*.example.org', '192.0.2.1', '2001:db8::/32'], protocols: ['TCP'], ports: ['443', 8443] },
+  });
   assert.equal(legacy.status, 201, legacy.text);
   assert.deepEqual(legacy.body.servicePorts, ['tcp/443', 'tcp/8443']);
   const portText = await call('POST', '/services', { ns: '/accepted', body: plainService('ports', { port: '8080', exposedPort: '443' }) });
@@ -586,11 +679,26 @@ test('accepted forms: loopback http providers, method case, the scopes alias, le
 });
 
 test('an endpoint URI is stored as the gateway spells request paths (GET shows what is matched); a bad one is named with what to write', async () => {
-  const created = await call('POST', '/httpresourcespecs', { ns: '/patterns', body: { name: 'cafe', endpoints: [{ URI: '/caf%c3%a9/*', methods: ['GET'] }, { URI: '//%7eadmin//?', methods: ['GET'] }] } });
+  const created = await call('POST', '/httpresourcespecs', {
+    ns: '/patterns',
+    body: {
+      name: 'cafe',
+      endpoints: [
+        { URI: '/caf%c3%a9/*', methods: ['GET'] },
+        { URI: '//%7eadmin//?', methods: ['GET'] },
+      ],
+    },
+  });
   assert.equal(created.status, 201, created.text);
-  assert.deepEqual(created.body.endpoints.map((e: { URI: string }) => e.URI), ['/caf%C3%A9/*', '/~admin/?']);
+  assert.deepEqual(
+    created.body.endpoints.map((e: { URI: string }) => e.URI),
+    ['/caf%C3%A9/*', '/~admin/?'],
+  );
   const read = await call('GET', '/httpresourcespecs/cafe', { ns: '/patterns' });
-  assert.deepEqual(read.body.endpoints.map((e: { URI: string }) => e.URI), ['/caf%C3%A9/*', '/~admin/?']);
+  assert.deepEqual(
+    read.body.endpoints.map((e: { URI: string }) => e.URI),
+    ['/caf%C3%A9/*', '/~admin/?'],
+  );
 
   const refused = await call('PATCH', '/httpresourcespecs/cafe', { ns: '/patterns', body: { endpoints: [{ URI: '/café/*', methods: ['GET'] }] } });
   assertValidationFailed(refused, ['endpoints[0].URI'], 'raw non-ASCII');
@@ -600,11 +708,17 @@ test('an endpoint URI is stored as the gateway spells request paths (GET shows w
 
 test('OIDCAllowedTenants: an Azure AD multi-tenant service that lists its tenants is accepted, and authn gets the list; a single-tenant one needs none', async () => {
   const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-  const multi = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-multi-app', 'azure-secret', { OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0', OIDCAllowedTenants: [tenant] }) });
+  const multi = await call('POST', '/services', {
+    ns: '/acme',
+    body: oidcService('azure-multi-app', 'azure-secret', { OIDCProviderURL: 'https://login.microsoftonline.com/common/v2.0', OIDCAllowedTenants: [tenant] }),
+  });
   assert.equal(multi.status, 201, multi.text);
   const res = await app.bus.request(requests.policyOidcClient, { serviceId: multi.body.ID }, 5_000);
   assert.deepEqual(res.allowedTenants, [tenant]);
-  const single = await call('POST', '/services', { ns: '/acme', body: oidcService('azure-single-app', 'azure-secret', { OIDCProviderURL: `https://login.microsoftonline.com/${tenant}/v2.0` }) });
+  const single = await call('POST', '/services', {
+    ns: '/acme',
+    body: oidcService('azure-single-app', 'azure-secret', { OIDCProviderURL: `https://login.microsoftonline.com/${tenant}/v2.0` }),
+  });
   assert.equal(single.status, 201, single.text);
   const removed = await call('PATCH', `/services/${multi.body.ID}`, { ns: '/acme', body: { OIDCAllowedTenants: [] } });
   assertValidationFailed(removed, ['OIDCAllowedTenants'], 'emptying the list of a multi-tenant service');
@@ -613,11 +727,31 @@ test('OIDCAllowedTenants: an Azure AD multi-tenant service that lists its tenant
 test('a document with several bad attributes lists all of them at once', async () => {
   const res = await call('POST', '/services', {
     ns: '/validation-many',
-    body: { name: 'many', hosts: [], port: 0, exposedPort: 'x', associatedTags: ['$a=b', 'ok=1', 'bad'], authorizationType: 'OIDC', TLSCertificate: 'CERT', claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X Email' }] },
+    body: {
+      name: 'many',
+      hosts: [],
+      port: 0,
+      exposedPort: 'x',
+      associatedTags: ['$a=b', 'ok=1', 'bad'],
+      authorizationType: 'OIDC',
+      TLSCertificate: 'CERT',
+      claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X Email' }],
+    },
   });
   assertValidationFailed(
     res,
-    ['associatedTags[0]', 'associatedTags[2]', 'claimsToHTTPHeaderMappings[0].targetHTTPHeader', 'exposedPort', 'hosts', 'OIDCClientID', 'OIDCClientSecret', 'OIDCProviderURL', 'port', 'TLSCertificateKey'],
+    [
+      'associatedTags[0]',
+      'associatedTags[2]',
+      'claimsToHTTPHeaderMappings[0].targetHTTPHeader',
+      'exposedPort',
+      'hosts',
+      'OIDCClientID',
+      'OIDCClientSecret',
+      'OIDCProviderURL',
+      'port',
+      'TLSCertificateKey',
+    ],
     'many bad attributes',
   );
   assert.match(res.body.message, /^10 invalid attributes/);
@@ -644,17 +778,26 @@ test('POST /import with one bad object stores nothing (all or nothing)', async (
     data: {
       services: [plainService('kept', { description: 'overwritten?' }), plainService('new-one')],
       httpresourcespecs: [{ name: 'spec', endpoints: [{ URI: '/a', methods: ['GET'] }] }],
-      externalnetworks: [{ name: 'ok-net', entries: ['10.0.0.0/8'] }, { name: 'bad-net', entries: [] }],
+      externalnetworks: [
+        { name: 'ok-net', entries: ['10.0.0.0/8'] },
+        { name: 'bad-net', entries: [] },
+      ],
     },
   };
   const res = await call('POST', '/import', { body: doc });
   assertValidationFailed(res, ['data.externalnetworks[1].entries'], 'import');
   assert.equal((await call('GET', '/services/kept', { ns: '/imports' })).body.description, 'original', 'the existing object was not updated');
   assert.equal((await call('GET', '/services/kept', { ns: '/imports' })).etag, existing.etag);
-  for (const [plural, name] of [['services', 'new-one'], ['httpresourcespecs', 'spec'], ['externalnetworks', 'ok-net']]) {
+  for (const [plural, name] of [
+    ['services', 'new-one'],
+    ['httpresourcespecs', 'spec'],
+    ['externalnetworks', 'ok-net'],
+  ]) {
     assert.equal((await call('GET', `/${plural}/${name}`, { ns: '/imports' })).status, 404, `${plural}/${name} was not created`);
   }
-  const unknownKind = await call('POST', '/import', { body: { namespace: '/imports', data: { widgets: [{ name: 'w' }], services: [plainService('new-two')] } } });
+  const unknownKind = await call('POST', '/import', {
+    body: { namespace: '/imports', data: { widgets: [{ name: 'w' }], services: [plainService('new-two')] } },
+  });
   assertValidationFailed(unknownKind, ['data.widgets'], 'an unknown kind in an import');
   assert.equal((await call('GET', '/services/new-two', { ns: '/imports' })).status, 404);
   const noData = await call('POST', '/import', { body: { namespace: '/imports' } });
@@ -712,10 +855,14 @@ test('GET /export returns the import format without IDs or secrets, and it can b
   assert.equal(exported.body.namespace, ns);
   assert.equal(typeof exported.body.label, 'string');
   assert.deepEqual(Object.keys(exported.body.data).sort(), ['externalnetworks', 'httpresourcespecs', 'networkaccesspolicies', 'services']);
-  assert.deepEqual(exported.body.data.services.map((s: { name: string }) => s.name), ['plain', 'web']);
+  assert.deepEqual(
+    exported.body.data.services.map((s: { name: string }) => s.name),
+    ['plain', 'web'],
+  );
   for (const list of Object.values(exported.body.data) as Array<Array<Record<string, unknown>>>) {
     for (const o of list) {
-      for (const field of ['ID', 'kind', 'createTime', 'updateTime', 'OIDCClientSecret', 'TLSCertificateKey']) assert.ok(!(field in o), `${o.name} has ${field}`);
+      for (const field of ['ID', 'kind', 'createTime', 'updateTime', 'OIDCClientSecret', 'TLSCertificateKey'])
+        assert.ok(!(field in o), `${o.name} has ${field}`);
     }
   }
   assertNoSecrets(exported, [secret, 'EXPORTKEY'], 'the export');
@@ -747,7 +894,14 @@ test('GET /export returns the import format without IDs or secrets, and it can b
 // ---------------------------------------------------------------- errors
 
 test('an unknown kind in the path answers 404 JSON', async () => {
-  for (const [method, url] of [['GET', '/widgets'], ['POST', '/widgets'], ['GET', '/widgets/x'], ['PUT', '/widgets/x'], ['DELETE', '/widgets/x'], ['GET', '/services/x/y']] as const) {
+  for (const [method, url] of [
+    ['GET', '/widgets'],
+    ['POST', '/widgets'],
+    ['GET', '/widgets/x'],
+    ['PUT', '/widgets/x'],
+    ['DELETE', '/widgets/x'],
+    ['GET', '/services/x/y'],
+  ] as const) {
     const res = await call(method, url, { ns: '/acme', body: method === 'POST' || method === 'PUT' ? { name: 'x' } : undefined });
     assert.equal(res.status, 404, `${method} ${url}: ${res.text}`);
     assert.match(res.contentType, /application\/json/);
@@ -756,7 +910,10 @@ test('an unknown kind in the path answers 404 JSON', async () => {
 });
 
 test('an invalid YAML or JSON body answers 400 JSON and stores nothing', async () => {
-  const yaml = await call('POST', '/services', { ns: '/bad-body', raw: { type: 'application/yaml', payload: 'name: broken\nhosts: [unclosed\n  port: : 3000' } });
+  const yaml = await call('POST', '/services', {
+    ns: '/bad-body',
+    raw: { type: 'application/yaml', payload: 'name: broken\nhosts: [unclosed\n  port: : 3000' },
+  });
   assert.equal(yaml.status, 400, yaml.text);
   assert.match(yaml.contentType, /application\/json/);
   assert.equal(yaml.body.code, 'BAD_REQUEST');
@@ -783,12 +940,18 @@ test('every change publishes a crud audit event on evt.policy.v1.event naming th
   assert.equal((await call('PATCH', '/services/watched', { token, body: { description: 'patched' } })).status, 200);
   assert.equal((await call('PUT', '/services/watched', { token, body: plainService('watched') })).status, 200);
   assert.equal((await call('DELETE', '/services/watched', { token })).status, 200);
-  assert.deepEqual((await call('POST', '/import', { token, body: { data: { externalnetworks: [{ name: 'imported-net', entries: ['10.0.0.0/8'] }] } } })).body, { created: 1, updated: 0 });
+  assert.deepEqual((await call('POST', '/import', { token, body: { data: { externalnetworks: [{ name: 'imported-net', entries: ['10.0.0.0/8'] }] } } })).body, {
+    created: 1,
+    updated: 0,
+  });
 
   const of = (targetId: string) => audit.filter((a) => a.event.targetId === targetId);
   await waitFor('four audit events of the service', async () => of(id).length >= 4);
   const events = of(id);
-  assert.deepEqual(events.map((a) => a.event.title), ['service created', 'service updated', 'service updated', 'service deleted']);
+  assert.deepEqual(
+    events.map((a) => a.event.title),
+    ['service created', 'service updated', 'service updated', 'service deleted'],
+  );
   for (const { subject, event } of events) {
     assert.equal(subject, 'evt.policy.v1.event');
     assert.equal(event.category, 'crud');
@@ -821,13 +984,20 @@ test('refused changes publish no audit event', async () => {
   assert.equal((await call('POST', '/services', { ns: '/audited', body: plainService('stable') })).status, 409);
   assert.equal((await call('PUT', '/services/stable', { ns: '/audited', headers: { 'if-match': '"1"' }, body: plainService('stable') })).status, 412);
   assert.equal((await call('PATCH', '/services/stable', { ns: '/audited', body: { port: -1 } })).status, 422);
-  assert.equal((await call('POST', '/import', { ns: '/audited', body: { data: { services: [plainService('imported-refused'), { name: 'x' }] } } })).status, 422);
+  assert.equal(
+    (await call('POST', '/import', { ns: '/audited', body: { data: { services: [plainService('imported-refused'), { name: 'x' }] } } })).status,
+    422,
+  );
   // Events leave in order: once this marker arrives, anything published before it has too.
   const marker = await call('POST', '/services', { ns: '/audited', body: plainService('marker') });
   assert.equal(marker.status, 201);
   await waitFor('the marker event', async () => audit.some((a) => a.event.targetId === marker.body.ID));
   const stableEvents = audit.filter((a) => a.event.targetId === base.body.ID);
-  assert.deepEqual(stableEvents.map((a) => a.event.title), ['service created'], 'only the successful create');
+  assert.deepEqual(
+    stableEvents.map((a) => a.event.title),
+    ['service created'],
+    'only the successful create',
+  );
   assert.ok(!audit.some((a) => /\b(refused|imported-refused)\b/.test(a.event.content)), 'no event for a refused create or import');
 });
 
@@ -867,11 +1037,19 @@ test('If-Match: * matches any current version; a lower-case bearer scheme is acc
 test('responses are YAML when the client asks for it', async () => {
   const ns = '/yaml-out';
   assert.equal((await call('POST', '/services', { ns, body: plainService('yaml-out') })).status, 201);
-  const res = await app.http.inject({ method: 'GET', url: '/services/yaml-out', headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' } });
+  const res = await app.http.inject({
+    method: 'GET',
+    url: '/services/yaml-out',
+    headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' },
+  });
   assert.equal(res.statusCode, 200);
   assert.match(String(res.headers['content-type']), /^application\/yaml/);
   assert.match(res.body, /^name: yaml-out$/m);
-  const error = await app.http.inject({ method: 'GET', url: '/services/missing', headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' } });
+  const error = await app.http.inject({
+    method: 'GET',
+    url: '/services/missing',
+    headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': ns, accept: 'application/yaml' },
+  });
   assert.equal(error.statusCode, 404);
   assert.match(error.body, /^code: NOT_FOUND$/m);
 });

@@ -16,7 +16,8 @@ test('If-Match: an ETag of the API, weak or quoted or not; absent or * asks for 
     ['W/"7"', 7],
     [' "9" ', 9],
   ];
-  for (const [header, revision] of cases) assert.equal(parsePart(ifMatchHeaders, header === undefined ? {} : { 'if-match': header })['if-match'], revision, String(header));
+  for (const [header, revision] of cases)
+    assert.equal(parsePart(ifMatchHeaders, header === undefined ? {} : { 'if-match': header })['if-match'], revision, String(header));
   for (const header of ['', 'abc', '"4"2', '"-1"', '"1", "2"', 'W/"x"']) {
     assert.throws(() => parsePart(ifMatchHeaders, { 'if-match': header }), badRequest(/^If-Match must be an ETag returned by the API, such as "42"$/), header);
   }
@@ -27,13 +28,27 @@ test('X-Namespace: a namespace path, or absent; anything else is named in the re
   assert.equal(parsePart(namespaceHeaders, { 'x-namespace': '/acme/team-b' })['x-namespace'], '/acme/team-b');
   for (const header of ['', 'acme', '/acme/..', '/acme, /other', '/ acme']) {
     const expected = `X-Namespace must be a namespace path such as /acme/team-b, not ${JSON.stringify(header)}`;
-    assert.throws(() => parsePart(namespaceHeaders, { 'x-namespace': header }), (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST' && err.message === expected, header);
+    assert.throws(
+      () => parsePart(namespaceHeaders, { 'x-namespace': header }),
+      (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST' && err.message === expected,
+      header,
+    );
   }
-  assert.throws(() => parsePart(namespaceHeaders, { 'x-namespace': `x${'a'.repeat(500)}` }), (err: MicrosegError) => err.message.length < 200);
+  assert.throws(
+    () => parsePart(namespaceHeaders, { 'x-namespace': `x${'a'.repeat(500)}` }),
+    (err: MicrosegError) => err.message.length < 200,
+  );
 });
 
 test('recursive is true only for ?recursive=true', () => {
-  const cases: Array<[unknown, boolean]> = [[undefined, false], ['true', true], ['false', false], ['TRUE', false], ['1', false], [['true', 'true'], false]];
+  const cases: Array<[unknown, boolean]> = [
+    [undefined, false],
+    ['true', true],
+    ['false', false],
+    ['TRUE', false],
+    ['1', false],
+    [['true', 'true'], false],
+  ];
   for (const [value, recursive] of cases) assert.equal(parsePart(listQuery, { recursive: value }).recursive, recursive, JSON.stringify(value));
 });
 

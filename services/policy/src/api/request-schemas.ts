@@ -13,7 +13,10 @@ export function parsePart<S extends z.ZodType>(schema: S, value: unknown): z.out
 }
 
 /** `?recursive=true`; anything else (absent, `false`, `yes`, given twice) is false, as it always was. */
-const flag = z.unknown().optional().transform((value) => value === 'true');
+const flag = z
+  .unknown()
+  .optional()
+  .transform((value) => value === 'true');
 
 export const listQuery = z.object({ recursive: flag });
 

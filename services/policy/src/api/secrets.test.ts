@@ -34,7 +34,13 @@ const TEAM_B = '/acme/team-b';
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'microseg-policy-secrets-'));
   nats = await startNats({ isolated: true, dataDir: dir, defaultPort: 0 });
-  const config = policyConfigSchema.parse({ NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', POLICY_SECRETS_KEYS: key.toString('base64') });
+  const config = policyConfigSchema.parse({
+    NATS_URL: nats.url,
+    MICROSEG_DATA_DIR: dir,
+    POLICY_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'silent',
+    POLICY_SECRETS_KEYS: key.toString('base64'),
+  });
   app = await buildPolicyApp(config, createLogger('policy', 'silent'));
   nc = await connect({ servers: nats.url });
   kv = await new Kvm(nc).open(buckets.objects);
@@ -61,8 +67,15 @@ async function token(role: string, namespace: string): Promise<string> {
 }
 
 const oidcService = (name: string, secret = `${name}-secret`) => ({
-  name, hosts: [`${name}.example.com`], port: 3000, exposedPort: 443, selectors: [['app=x']],
-  authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: name, OIDCClientSecret: secret,
+  name,
+  hosts: [`${name}.example.com`],
+  port: 3000,
+  exposedPort: 443,
+  selectors: [['app=x']],
+  authorizationType: 'OIDC',
+  OIDCProviderURL: 'https://idp.example.com',
+  OIDCClientID: name,
+  OIDCClientSecret: secret,
 });
 
 const storedValue = async (ns: string, name: string, field = 'OIDCClientSecret'): Promise<string> =>
@@ -74,7 +87,10 @@ const clientSecret = async (ns: string, name: string) =>
 function assertSealedRefused(res: { status: number; body: any; text: string }, attributes: string[], what: string) {
   assert.equal(res.status, 422, `${what}: ${res.text}`);
   assert.equal(res.body.code, 'POLICY_VALIDATION_FAILED');
-  const named = (res.body.errors as Array<{ attribute: string; message: string }>).filter((e) => /looks sealed/.test(e.message)).map((e) => e.attribute).sort();
+  const named = (res.body.errors as Array<{ attribute: string; message: string }>)
+    .filter((e) => /looks sealed/.test(e.message))
+    .map((e) => e.attribute)
+    .sort();
   assert.deepEqual(named, [...attributes].sort(), what);
   assert.match(res.body.message, /send the secret itself/, what);
 }
@@ -83,7 +99,10 @@ test('create: a write-only field that looks sealed is refused with 422 naming it
   const sealed = (await call('POST', '/services', { body: oidcService('victim') })).status === 201 ? await storedValue(TEAM_A, 'victim') : assert.fail('setup');
   const res = await call('POST', '/services', { body: { ...oidcService('copy', sealed), TLSCertificate: 'CERT', TLSCertificateKey: 'enc:v1:AAAA', port: 0 } });
   assertSealedRefused(res, ['OIDCClientSecret', 'TLSCertificateKey'], 'POST');
-  assert.ok(res.body.errors.some((e: { attribute: string }) => e.attribute === 'port'), 'every bad attribute at once');
+  assert.ok(
+    res.body.errors.some((e: { attribute: string }) => e.attribute === 'port'),
+    'every bad attribute at once',
+  );
   assert.equal((await call('GET', '/services/copy')).status, 404);
   assert.ok(!res.text.includes(sealed), 'the answer does not repeat the value');
 });
@@ -122,10 +141,18 @@ test('import: a sealed value is refused naming its place in the document; an exp
 
 test('a sealed value copied into another object in the bucket does not open there', async () => {
   await call('POST', '/services', { ns: TEAM_B, body: oidcService('other') });
-  const copied = { ...JSON.parse((await kv.get(`service.${stableObjectId('service', TEAM_B, 'other')}`))!.string()), OIDCClientSecret: await storedValue(TEAM_A, 'victim') };
+  const copied = {
+    ...JSON.parse((await kv.get(`service.${stableObjectId('service', TEAM_B, 'other')}`))!.string()),
+    OIDCClientSecret: await storedValue(TEAM_A, 'victim'),
+  };
   await kv.put(`service.${stableObjectId('service', TEAM_B, 'other')}`, JSON.stringify(copied));
-  await waitFor('the copy to arrive', async () => app.store.snapshot.services.get(stableObjectId('service', TEAM_B, 'other'))?.OIDCClientSecret === copied.OIDCClientSecret);
-  await assert.rejects(app.bus.request(requests.policyOidcClient, { serviceId: stableObjectId('service', TEAM_B, 'other') }, 5_000), { code: 'POLICY_SECRET_UNREADABLE' });
+  await waitFor(
+    'the copy to arrive',
+    async () => app.store.snapshot.services.get(stableObjectId('service', TEAM_B, 'other'))?.OIDCClientSecret === copied.OIDCClientSecret,
+  );
+  await assert.rejects(app.bus.request(requests.policyOidcClient, { serviceId: stableObjectId('service', TEAM_B, 'other') }, 5_000), {
+    code: 'POLICY_SECRET_UNREADABLE',
+  });
 });
 
 test('GET /secrets lists what cannot be opened within the namespace subtree only, for any role', async () => {
@@ -135,12 +162,18 @@ test('GET /secrets lists what cannot be opened within the namespace subtree only
   await call('POST', '/services', { body: oidcService('foreign') });
   const object = JSON.parse((await kv.get(`service.${id}`))!.string());
   await kv.put(`service.${id}`, JSON.stringify({ ...object, OIDCClientSecret: foreign.seal('x', { kind: 'service', id, field: 'OIDCClientSecret' }) }));
-  await waitFor('the foreign secret to arrive', async () => keyIdOfSealed(app.store.snapshot.services.get(id)?.OIDCClientSecret ?? '') === foreign.currentKeyId);
+  await waitFor(
+    'the foreign secret to arrive',
+    async () => keyIdOfSealed(app.store.snapshot.services.get(id)?.OIDCClientSecret ?? '') === foreign.currentKeyId,
+  );
 
   const viewerA = await token('viewer', TEAM_A);
   const mine = await call('GET', '/secrets', { token: viewerA, ns: TEAM_A });
   assert.equal(mine.status, 200, mine.text);
-  assert.deepEqual(mine.body.unreadable.map((u: any) => [u.namespace, u.name, u.field, u.keyId, u.reason]), [[TEAM_A, 'foreign', 'OIDCClientSecret', foreign.currentKeyId, 'missing-key']]);
+  assert.deepEqual(
+    mine.body.unreadable.map((u: any) => [u.namespace, u.name, u.field, u.keyId, u.reason]),
+    [[TEAM_A, 'foreign', 'OIDCClientSecret', foreign.currentKeyId, 'missing-key']],
+  );
   assert.match(mine.body.unreadable[0].fix, new RegExp(`key ${foreign.currentKeyId}.*POLICY_SECRETS_KEYS`));
   assert.equal(mine.body.keyId, keyIdOf(key));
 
@@ -149,11 +182,18 @@ test('GET /secrets lists what cannot be opened within the namespace subtree only
   assert.equal((await call('GET', '/secrets', { token: viewerA, ns: TEAM_B })).status, 403, 'another subtree');
   assert.equal((await call('GET', '/secrets', { token: viewerA, ns: '/acme' })).status, 403, 'a parent');
   const editorB = await token('editor', TEAM_B);
-  assert.deepEqual((await call('GET', '/secrets', { token: editorB, ns: TEAM_B })).body.unreadable.map((u: any) => u.name), ['other']);
+  assert.deepEqual(
+    (await call('GET', '/secrets', { token: editorB, ns: TEAM_B })).body.unreadable.map((u: any) => u.name),
+    ['other'],
+  );
 });
 
 test('POST /secrets/reseal needs an admin token of /; a namespace admin or an editor of / is refused', async () => {
-  for (const [role, ns] of [['admin', TEAM_A], ['editor', '/'], ['viewer', '/']] as const) {
+  for (const [role, ns] of [
+    ['admin', TEAM_A],
+    ['editor', '/'],
+    ['viewer', '/'],
+  ] as const) {
     const res = await call('POST', '/secrets/reseal', { token: await token(role, ns), ns });
     assert.equal(res.status, 403, `${role} of ${ns}: ${res.text}`);
     assert.equal(res.body.code, 'FORBIDDEN');

@@ -44,10 +44,18 @@ describe('namespace objects', () => {
       const res = await h.call('POST', '/namespaces', { token: teamB, ns: TEAM_B, body: { name, defaultPUIncomingTrafficAction: 'Allow' } });
       assert.equal(res.status, status, res.text);
       assert.equal(res.body.code, status === 403 ? 'FORBIDDEN' : 'POLICY_VALIDATION_FAILED');
-      const imported = await h.call('POST', '/import', { token: teamB, ns: TEAM_B, body: { namespace: TEAM_B, data: { namespaces: [{ name, defaultPUIncomingTrafficAction: 'Allow' }] } } });
+      const imported = await h.call('POST', '/import', {
+        token: teamB,
+        ns: TEAM_B,
+        body: { namespace: TEAM_B, data: { namespaces: [{ name, defaultPUIncomingTrafficAction: 'Allow' }] } },
+      });
       assert.equal(imported.status, status, `import: ${imported.text}`);
       const all = await h.call('GET', '/namespaces?recursive=true', { ns: '/' });
-      assert.deepEqual(all.body.map((n: { name: string }) => n.name).filter((n: string) => !n.startsWith('/acme/team-b/')), [], 'nothing outside team-b was written');
+      assert.deepEqual(
+        all.body.map((n: { name: string }) => n.name).filter((n: string) => !n.startsWith('/acme/team-b/')),
+        [],
+        'nothing outside team-b was written',
+      );
     });
   }
 
@@ -72,7 +80,11 @@ describe('processing units belong to gateways', () => {
   });
 
   test('a registered one can be read by a viewer, not changed by an editor, and removed by an administrator only', async () => {
-    await h.app.bus.request(requests.policyGatewaySync, { gatewayId: 'gw-1', processingUnits: [{ name: 'web-1', namespace: TEAM_B, tags: ['type=private-app'], address: '10.0.0.5' }] }, 5_000);
+    await h.app.bus.request(
+      requests.policyGatewaySync,
+      { gatewayId: 'gw-1', processingUnits: [{ name: 'web-1', namespace: TEAM_B, tags: ['type=private-app'], address: '10.0.0.5' }] },
+      5_000,
+    );
     const viewer = await h.token('team-b-viewer', 'viewer', TEAM_B);
     const read = await h.call('GET', '/processingunits/web-1', { token: viewer, ns: TEAM_B });
     assert.equal(read.status, 200, read.text);
@@ -86,17 +98,42 @@ describe('processing units belong to gateways', () => {
 
 describe('attributes microseg does not know are refused, never dropped', () => {
   test("a service's IPs, a policy's ports and negateSubject, an endpoint's typo: 422 naming each", async () => {
-    const service = await h.call('POST', '/services', { ns: TEAM_B, body: { name: 's', hosts: ['s.example.com'], port: 3000, exposedPort: 443, IPs: ['10.0.0.0/8'], selector: [['a=b']] } });
+    const service = await h.call('POST', '/services', {
+      ns: TEAM_B,
+      body: { name: 's', hosts: ['s.example.com'], port: 3000, exposedPort: 443, IPs: ['10.0.0.0/8'], selector: [['a=b']] },
+    });
     assert.equal(service.status, 422, service.text);
     assert.deepEqual(service.body.errors.map((e: { attribute: string }) => e.attribute).sort(), ['IPs', 'selector']);
     assert.match(service.body.message, /IPs is not an attribute of a service/);
-    const policy = await h.call('POST', '/networkaccesspolicies', { ns: TEAM_B, body: { name: 'p', subject: [['a=b']], object: [['c=d']], ports: ['443'], negateSubject: true } });
+    const policy = await h.call('POST', '/networkaccesspolicies', {
+      ns: TEAM_B,
+      body: { name: 'p', subject: [['a=b']], object: [['c=d']], ports: ['443'], negateSubject: true },
+    });
     assert.deepEqual(policy.body.errors.map((e: { attribute: string }) => e.attribute).sort(), ['negateSubject', 'ports']);
-    const spec = await h.call('POST', '/httpresourcespecs', { ns: TEAM_B, body: { name: 'h', endpoints: [{ URI: '/a', methods: ['GET'], allowedScope: [['x=y']] }] } });
-    assert.deepEqual(spec.body.errors.map((e: { attribute: string }) => e.attribute), ['endpoints[0].allowedScope']);
-    const mapping = await h.call('POST', '/services', { ns: TEAM_B, body: { name: 's', hosts: ['s.example.com'], port: 3000, exposedPort: 443, claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X-Email', header: 'x' }] } });
-    assert.deepEqual(mapping.body.errors.map((e: { attribute: string }) => e.attribute), ['claimsToHTTPHeaderMappings[0].header']);
-    for (const kind of ['services', 'networkaccesspolicies', 'httpresourcespecs']) assert.deepEqual((await h.call('GET', `/${kind}`, { ns: TEAM_B })).body, [], `no ${kind} stored`);
+    const spec = await h.call('POST', '/httpresourcespecs', {
+      ns: TEAM_B,
+      body: { name: 'h', endpoints: [{ URI: '/a', methods: ['GET'], allowedScope: [['x=y']] }] },
+    });
+    assert.deepEqual(
+      spec.body.errors.map((e: { attribute: string }) => e.attribute),
+      ['endpoints[0].allowedScope'],
+    );
+    const mapping = await h.call('POST', '/services', {
+      ns: TEAM_B,
+      body: {
+        name: 's',
+        hosts: ['s.example.com'],
+        port: 3000,
+        exposedPort: 443,
+        claimsToHTTPHeaderMappings: [{ claimName: 'email', targetHTTPHeader: 'X-Email', header: 'x' }],
+      },
+    });
+    assert.deepEqual(
+      mapping.body.errors.map((e: { attribute: string }) => e.attribute),
+      ['claimsToHTTPHeaderMappings[0].header'],
+    );
+    for (const kind of ['services', 'networkaccesspolicies', 'httpresourcespecs'])
+      assert.deepEqual((await h.call('GET', `/${kind}`, { ns: TEAM_B })).body, [], `no ${kind} stored`);
   });
 
   test('what GET shows can be sent back as it is (ID, kind, createTime, updateTime are read-only, not unknown)', async () => {
@@ -113,12 +150,21 @@ describe('attributes microseg does not know are refused, never dropped', () => {
 describe("a service's serving status, on the object", () => {
   const sync = (applicationPorts: number[], serviceProblems: Array<{ serviceId: string; message: string }> = []) =>
     h.app.bus.request(
-      requests.policyGatewaySync, { gatewayId: 'gw-status', exposedPorts: [443], processingUnits: [{ name: 'status-pu', namespace: '/acme/status', tags: ['app=status'], address: '10.0.0.9', applicationPorts }], problems: serviceProblems.map((p) => ({ ...p, kind: 'port', port: 443 })) },
+      requests.policyGatewaySync,
+      {
+        gatewayId: 'gw-status',
+        exposedPorts: [443],
+        processingUnits: [{ name: 'status-pu', namespace: '/acme/status', tags: ['app=status'], address: '10.0.0.9', applicationPorts }],
+        problems: serviceProblems.map((p) => ({ ...p, kind: 'port', port: 443 })),
+      },
       5_000,
     );
 
   test('no unit yet, then one whose gateway does not allow its port, then one that does', async () => {
-    const created = await h.call('POST', '/services', { ns: '/acme/status', body: { name: 'web', hosts: ['web.example.com'], port: 8080, exposedPort: 443, selectors: [['app=status']] } });
+    const created = await h.call('POST', '/services', {
+      ns: '/acme/status',
+      body: { name: 'web', hosts: ['web.example.com'], port: 8080, exposedPort: 443, selectors: [['app=status']] },
+    });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.body.servingStatus, 'NoProcessingUnit');
     await sync([3000]);
@@ -126,27 +172,42 @@ describe("a service's serving status, on the object", () => {
     assert.equal(refused.body.servingStatus, 'NotServed');
     assert.match(refused.body.servingProblems.join('\n'), /port 8080 is not an application port of processing unit status-pu \(allowed: 3000\)/);
     const reply = await sync([3000, 8080]);
-    assert.deepEqual(reply.services.map((s) => s.name), ['web']);
+    assert.deepEqual(
+      reply.services.map((s) => s.name),
+      ['web'],
+    );
     const served = await h.call('GET', '/services?recursive=true', { ns: '/acme/status' });
-    assert.deepEqual(served.body.map((s: { name: string; servingStatus: string }) => [s.name, s.servingStatus]), [['web', 'Served']]);
+    assert.deepEqual(
+      served.body.map((s: { name: string; servingStatus: string }) => [s.name, s.servingStatus]),
+      [['web', 'Served']],
+    );
     // What GET shows can be sent back: the status is read-only.
     const put = await h.call('PUT', '/services/web', { ns: '/acme/status', body: served.body[0] });
     assert.equal(put.status, 200, put.text);
   });
 
   test('what the gateway reports of a service it fronts shows on it; what it says of a service it does not front is ignored', async () => {
-    const other = await h.call('POST', '/services', { ns: TEAM_B, body: { name: 'elsewhere', hosts: ['else.example.com'], port: 3000, exposedPort: 443, selectors: [['app=else']] } });
+    const other = await h.call('POST', '/services', {
+      ns: TEAM_B,
+      body: { name: 'elsewhere', hosts: ['else.example.com'], port: 3000, exposedPort: 443, selectors: [['app=else']] },
+    });
     assert.equal(other.status, 201, other.text);
     const web = (await h.call('GET', '/services/web', { ns: '/acme/status' })).body;
-    await sync([3000, 8080], [
-      { serviceId: web.ID, message: 'Service web is not served: exposedPort 443 is in use by another program on the gateway\'s host.' },
-      { serviceId: other.body.ID, message: 'Service elsewhere is hacked, call 555-0100' },
-    ]);
+    await sync(
+      [3000, 8080],
+      [
+        { serviceId: web.ID, message: "Service web is not served: exposedPort 443 is in use by another program on the gateway's host." },
+        { serviceId: other.body.ID, message: 'Service elsewhere is hacked, call 555-0100' },
+      ],
+    );
     const got = await h.call('GET', '/services/web', { ns: '/acme/status' });
     assert.equal(got.body.servingStatus, 'NotServed');
     assert.match(got.body.servingProblems.join('\n'), /gateway gw-status: Service web is not served: exposedPort 443 is in use/);
     const untouched = await h.call('GET', '/services/elsewhere', { ns: TEAM_B });
-    assert.deepEqual([untouched.body.servingStatus, untouched.body.servingProblems], ['NoProcessingUnit', ['it selects no running processing unit of a gateway: check its selectors']]);
+    assert.deepEqual(
+      [untouched.body.servingStatus, untouched.body.servingProblems],
+      ['NoProcessingUnit', ['it selects no running processing unit of a gateway: check its selectors']],
+    );
     await sync([3000, 8080]);
     assert.equal((await h.call('GET', '/services/web', { ns: '/acme/status' })).body.servingStatus, 'Served', 'gone once the gateway no longer reports it');
   });

@@ -80,7 +80,10 @@ export class TokenStore {
       }
     }
     const m = TOKEN.exec(token);
-    if (!m) throw new Error('the bootstrap admin token has the wrong format: expected mst_<16 hex>_<43 base64url>; generate one with `msctl token new` or leave it unset');
+    if (!m)
+      throw new Error(
+        'the bootstrap admin token has the wrong format: expected mst_<16 hex>_<43 base64url>; generate one with `msctl token new` or leave it unset',
+      );
     const store = new TokenStore(kv, { id: m[1]!, hash: hash(m[2]!) });
     await store.#watch(onSkipped);
     return store;

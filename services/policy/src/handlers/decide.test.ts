@@ -23,7 +23,8 @@ const store = new MemoryObjectStore([
 ]);
 const bus = new FakeBus();
 serveDecide(bus, { store });
-const ask = (fields: { path: string; clientIp?: string; authenticated?: boolean; tags?: string[] }) => bus.call(requests.policyDecide, { serviceId: web.ID, method: 'GET', ...fields });
+const ask = (fields: { path: string; clientIp?: string; authenticated?: boolean; tags?: string[] }) =>
+  bus.call(requests.policyDecide, { serviceId: web.ID, method: 'GET', ...fields });
 
 test('it serves svc.policy.v1.decide', () => {
   assert.deepEqual(bus.served, [requests.policyDecide.subject]);
@@ -54,7 +55,10 @@ test('a client address a network policy rejects is denied before any endpoint, n
 });
 
 test('an unknown service is refused with POLICY_SERVICE_UNKNOWN', async () => {
-  await assert.rejects(bus.call(requests.policyDecide, { serviceId: 'nobody', method: 'GET', path: '/' }), (err: unknown) => err instanceof MicrosegError && err.code === 'POLICY_SERVICE_UNKNOWN');
+  await assert.rejects(
+    bus.call(requests.policyDecide, { serviceId: 'nobody', method: 'GET', path: '/' }),
+    (err: unknown) => err instanceof MicrosegError && err.code === 'POLICY_SERVICE_UNKNOWN',
+  );
 });
 
 test('each request meets the snapshot of the moment: a change made after serving is seen', async () => {

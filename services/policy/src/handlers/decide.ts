@@ -23,7 +23,16 @@ export function answerDecide(snapshot: Snapshot, req: DecideRequest): MessageIni
   if (req.clientIp) {
     const incoming = checkIncoming(snapshot, service, req.clientIp);
     if (incoming.action === 'Reject') {
-      return { decision: Decision.DENY, reason: 'network-policy', policyId: incoming.policy?.ID ?? '', policyName: incoming.policy?.name ?? '', namespace: service.namespace, endpoint: incoming.reason, byDefault: incoming.byDefault, revision };
+      return {
+        decision: Decision.DENY,
+        reason: 'network-policy',
+        policyId: incoming.policy?.ID ?? '',
+        policyName: incoming.policy?.name ?? '',
+        namespace: service.namespace,
+        endpoint: incoming.reason,
+        byDefault: incoming.byDefault,
+        revision,
+      };
     }
   }
   const verdict = decide(snapshot, service, { method: req.method, path: req.path, authenticated: req.authenticated, tags: req.tags });

@@ -24,7 +24,8 @@ function setup(logsEnabled: boolean) {
   ]);
   const bus = new FakeBus();
   serveFlowCheck(bus, { store, now: () => NOW });
-  const check = (host: string, ip: string, port = 443) => bus.call(requests.policyFlowCheck, { serviceId: web.ID, host, ip, port, protocol: 'tcp', purpose: 'discovery' });
+  const check = (host: string, ip: string, port = 443) =>
+    bus.call(requests.policyFlowCheck, { serviceId: web.ID, host, ip, port, protocol: 'tcp', purpose: 'discovery' });
   return { bus, check };
 }
 
@@ -48,7 +49,15 @@ test('a flow nothing allows is refused by the default and published as a rejecte
   assert.equal(subject, subjects.gatewayDecision);
   assert.equal(message.id, msgId, 'the flow id is its message id');
   assert.deepEqual(
-    { action: message.action, dropReason: message.dropReason, uri: message.uri, timeMs: message.timeMs, byDefault: message.byDefault, namespace: message.namespace, serviceId: message.serviceId },
+    {
+      action: message.action,
+      dropReason: message.dropReason,
+      uri: message.uri,
+      timeMs: message.timeMs,
+      byDefault: message.byDefault,
+      namespace: message.namespace,
+      serviceId: message.serviceId,
+    },
     { action: 'Reject', dropReason: 'policy', uri: 'tcp/443 discovery', timeMs: BigInt(NOW), byDefault: true, namespace: '/acme', serviceId: web.ID },
   );
   assert.deepEqual(message.source, { type: 'ProcessingUnit', id: 'web', name: 'web', ip: '10.0.0.9', namespace: '/acme' });
@@ -57,5 +66,8 @@ test('a flow nothing allows is refused by the default and published as a rejecte
 
 test('an unknown service is refused with POLICY_SERVICE_UNKNOWN', async () => {
   const { bus } = setup(false);
-  await assert.rejects(bus.call(requests.policyFlowCheck, { serviceId: 'nobody', host: 'x', port: 443 }), (err: unknown) => err instanceof MicrosegError && err.code === 'POLICY_SERVICE_UNKNOWN');
+  await assert.rejects(
+    bus.call(requests.policyFlowCheck, { serviceId: 'nobody', host: 'x', port: 443 }),
+    (err: unknown) => err instanceof MicrosegError && err.code === 'POLICY_SERVICE_UNKNOWN',
+  );
 });

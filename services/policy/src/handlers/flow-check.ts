@@ -19,13 +19,26 @@ export interface FlowCheckDeps {
 }
 
 /** The flow authn was about to make, as the flow event a gateway would record. Pure. */
-export function outgoingFlowEvent(service: ServiceObject, unit: ProcessingUnitObject, verdict: FlowVerdict, req: FlowCheckRequest, id: string, timeMs: number): MessageInitShape<typeof FlowEventSchema> {
+export function outgoingFlowEvent(
+  service: ServiceObject,
+  unit: ProcessingUnitObject,
+  verdict: FlowVerdict,
+  req: FlowCheckRequest,
+  id: string,
+  timeMs: number,
+): MessageInitShape<typeof FlowEventSchema> {
   return {
     id,
     timeMs: BigInt(timeMs),
     namespace: unit.namespace,
     source: { type: 'ProcessingUnit', id: unit.name, name: unit.name, ip: unit.address, namespace: unit.namespace },
-    destination: { type: 'ExternalNetwork', id: verdict.externalNetworks[0] ?? req.host, name: verdict.externalNetworks[0] ?? 'somewhere', ip: req.ip || req.host, port: req.port },
+    destination: {
+      type: 'ExternalNetwork',
+      id: verdict.externalNetworks[0] ?? req.host,
+      name: verdict.externalNetworks[0] ?? 'somewhere',
+      ip: req.ip || req.host,
+      port: req.port,
+    },
     serviceId: service.ID,
     uri: `${req.protocol || 'tcp'}/${req.port} ${req.purpose}`.trim(),
     action: verdict.action,
@@ -44,10 +57,20 @@ export function answerFlowCheck(deps: FlowCheckDeps, req: FlowCheckRequest): Mes
   const snapshot = deps.store.snapshot;
   const service = snapshot.services.get(req.serviceId);
   if (!service) throw new MicrosegError('POLICY_SERVICE_UNKNOWN');
-  const { verdict, processingUnit } = checkOutgoing(snapshot, service, { host: req.host, ip: req.ip, port: req.port, protocol: req.protocol === 'udp' ? 'udp' : 'tcp' });
+  const { verdict, processingUnit } = checkOutgoing(snapshot, service, {
+    host: req.host,
+    ip: req.ip,
+    port: req.port,
+    protocol: req.protocol === 'udp' ? 'udp' : 'tcp',
+  });
   if (verdict.report) {
     const id = randomUUID();
-    deps.bus.publishEvent(subjects.gatewayDecision, FlowEventSchema, outgoingFlowEvent(service, processingUnit, verdict, req, id, deps.now?.() ?? Date.now()), id);
+    deps.bus.publishEvent(
+      subjects.gatewayDecision,
+      FlowEventSchema,
+      outgoingFlowEvent(service, processingUnit, verdict, req, id, deps.now?.() ?? Date.now()),
+      id,
+    );
   }
   return { allowed: verdict.action === 'Accept', reason: verdict.reason, policyId: verdict.policy?.ID ?? '', policyName: verdict.policy?.name ?? '' };
 }

@@ -40,11 +40,21 @@ export class NotServedReporter {
   readonly conflict: RouteConflict = (kept, dropped, port, host) => {
     // The other service is named only to its own namespace's readers.
     const other = kept.namespace === dropped.namespace ? ` (${kept.name})` : '';
-    this.#report(dropped, `conflict ${kept.ID} ${dropped.ID}`, 'serviceNotServedPortAndHostTaken', `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`);
+    this.#report(
+      dropped,
+      `conflict ${kept.ID} ${dropped.ID}`,
+      'serviceNotServedPortAndHostTaken',
+      `Service ${dropped.name} is not served: an older service${other} already serves exposedPort ${port} with host ${host}. Choose another host or port.`,
+    );
   };
 
   readonly portsRefused: PortsRefused = (service, pu, problem) =>
-    this.#report(service, `ports ${service.ID} ${pu.ID} ${problem.message}`, 'serviceNotServedPortNotAllowed', `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`);
+    this.#report(
+      service,
+      `ports ${service.ID} ${pu.ID} ${problem.message}`,
+      'serviceNotServedPortNotAllowed',
+      `Service ${service.name} is not served: ${problem.attribute} ${problem.message}.`,
+    );
 
   #report(service: ServiceObject, reason: string, kind: NotServedKind, content: string): void {
     if (this.#reported.has(reason)) return;
@@ -75,14 +85,23 @@ export function processingUnitsOf(req: GatewaySyncRequest, now: Date): Processin
   }));
 }
 
-export async function answerGatewaySync(deps: GatewaySyncDeps, notServed: NotServedReporter, req: GatewaySyncRequest): Promise<MessageInitShape<typeof GatewaySyncResponseSchema>> {
+export async function answerGatewaySync(
+  deps: GatewaySyncDeps,
+  notServed: NotServedReporter,
+  req: GatewaySyncRequest,
+): Promise<MessageInitShape<typeof GatewaySyncResponseSchema>> {
   const registered = processingUnitsOf(req, deps.now?.() ?? new Date());
   for (const object of registered) {
     const outcome = await deps.store.put(object);
     if (outcome === 'created' || outcome === 'updated') {
       deps.bus.emitEvent(
         'processingUnitRegistered',
-        { content: `Processing unit ${object.name} at ${object.address} was registered by gateway ${req.gatewayId}.`, targetIdentity: 'processingunit', targetId: object.ID, namespace: object.namespace },
+        {
+          content: `Processing unit ${object.name} at ${object.address} was registered by gateway ${req.gatewayId}.`,
+          targetIdentity: 'processingunit',
+          targetId: object.ID,
+          namespace: object.namespace,
+        },
         { msgId: `pu-registered-${object.ID}-${object.address}` },
       );
     }

@@ -11,8 +11,15 @@ import { servePolicy } from './index.ts';
 test("every subject of policy's queue group is served, and nothing else", () => {
   const bus = new FakeBus();
   const secrets = new SecretBox([Buffer.alloc(32, 1)]);
-  servePolicy(bus, { store: new MemoryObjectStore(), tokens: { authenticate: () => undefined }, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined) });
-  const expected = Object.values(requests).filter((r) => r.queue === queues.policy).map((r) => r.subject);
+  servePolicy(bus, {
+    store: new MemoryObjectStore(),
+    tokens: { authenticate: () => undefined },
+    secrets,
+    secretHealth: new SecretHealthReporter(secrets, bus, () => undefined),
+  });
+  const expected = Object.values(requests)
+    .filter((r) => r.queue === queues.policy)
+    .map((r) => r.subject);
   assert.ok(expected.length >= 6);
   assert.deepEqual([...bus.served].sort(), [...expected].sort());
 });

@@ -56,31 +56,43 @@ export function inventoryOf(snapshot: Snapshot, namespace: string, recursive: bo
       processingUnits: snapshot.processingUnitsOf(s).map((pu) => pu.name),
       tags: systemTags(s),
     })),
-    externalNetworks: snapshot.externalNetworks.filter(inForce).sort(byName).map((n) => ({
-      id: n.ID,
-      name: n.name,
-      namespace: n.namespace,
-      entries: [...n.entries],
-      servicePorts: [...n.servicePorts],
-      tags: systemTags(n),
-      propagate: n.propagate,
-    })),
-    networkPolicies: snapshot.networkPolicies.filter(inForce).sort(byName).map((p) => ({
-      id: p.ID,
-      name: p.name,
-      namespace: p.namespace,
-      subject: clauses(p.subject),
-      object: clauses(p.object),
-      action: p.action,
-      applyPolicyMode: p.applyPolicyMode,
-      logsEnabled: p.logsEnabled,
-      disabled: p.disabled,
-      propagate: p.propagate,
-    })),
+    externalNetworks: snapshot.externalNetworks
+      .filter(inForce)
+      .sort(byName)
+      .map((n) => ({
+        id: n.ID,
+        name: n.name,
+        namespace: n.namespace,
+        entries: [...n.entries],
+        servicePorts: [...n.servicePorts],
+        tags: systemTags(n),
+        propagate: n.propagate,
+      })),
+    networkPolicies: snapshot.networkPolicies
+      .filter(inForce)
+      .sort(byName)
+      .map((p) => ({
+        id: p.ID,
+        name: p.name,
+        namespace: p.namespace,
+        subject: clauses(p.subject),
+        object: clauses(p.object),
+        action: p.action,
+        applyPolicyMode: p.applyPolicyMode,
+        logsEnabled: p.logsEnabled,
+        disabled: p.disabled,
+        propagate: p.propagate,
+      })),
     namespaces: [...paths].sort().map((path) => {
       const incoming = namespaceDefault(snapshot.namespaces, path, 'incoming');
       const outgoing = namespaceDefault(snapshot.namespaces, path, 'outgoing');
-      return { path, incomingDefault: incoming.action, outgoingDefault: outgoing.action, incomingDecidedBy: incoming.decidedBy, outgoingDecidedBy: outgoing.decidedBy };
+      return {
+        path,
+        incomingDefault: incoming.action,
+        outgoingDefault: outgoing.action,
+        incomingDecidedBy: incoming.decidedBy,
+        outgoingDecidedBy: outgoing.decidedBy,
+      };
     }),
   };
 }

@@ -34,7 +34,10 @@ test('a rejection by the namespace default names the default and what was refuse
     { level, category, title, namespace: denial.namespace, targetIdentity: denial.targetIdentity, targetId: denial.targetId },
     { level: 'Warning', category: 'network', title: 'Network access denied', namespace: NS, targetIdentity: 'namespace', targetId: NS },
   );
-  assert.equal(denial.content, `processing unit nginx may not reach external network demo-idp (localhost:9400) (tcp/9400 discovery): rejected by the default of the namespace ${NS} (no policy allows it).`);
+  assert.equal(
+    denial.content,
+    `processing unit nginx may not reach external network demo-idp (localhost:9400) (tcp/9400 discovery): rejected by the default of the namespace ${NS} (no policy allows it).`,
+  );
 });
 
 test('a rejection by a policy names the policy and targets it', () => {
@@ -56,7 +59,8 @@ test('a rejection by a policy names the policy and targets it', () => {
 
 test('accepted flows and refusals that are not network policy (api, missingtoken, dial) write no event', () => {
   assert.equal(denialEvent(outgoing({ action: 'Accept', dropReason: '' }), NOW), undefined);
-  for (const dropReason of ['api', 'missingtoken', 'token', 'dial', 'unavailable']) assert.equal(denialEvent(outgoing({ dropReason }), NOW), undefined, dropReason);
+  for (const dropReason of ['api', 'missingtoken', 'token', 'dial', 'unavailable'])
+    assert.equal(denialEvent(outgoing({ dropReason }), NOW), undefined, dropReason);
 });
 
 test('the same denial repeated within a minute has one message id (JetStream keeps one event); the next minute another', () => {

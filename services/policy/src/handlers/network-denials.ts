@@ -37,7 +37,16 @@ export function denialEvent(flow: FlowEvent, nowMs: number): { input: EventInput
   const what = describe(flow.destination, true);
   const by = flow.policyName ? `by network policy ${flow.policyName}` : `by the default of the namespace ${flow.namespace} (no policy allows it)`;
   const purpose = flow.uri ? ` (${flow.uri})` : '';
-  const key = [flow.namespace, flow.source?.type, flow.source?.name, flow.source?.ip, flow.destination?.type, flow.destination?.name, flow.destination?.port, flow.policyId].join('\u0000');
+  const key = [
+    flow.namespace,
+    flow.source?.type,
+    flow.source?.name,
+    flow.source?.ip,
+    flow.destination?.type,
+    flow.destination?.name,
+    flow.destination?.port,
+    flow.policyId,
+  ].join('\u0000');
   const minute = Math.floor(nowMs / 60_000);
   return {
     id: `network-denied-${flow.id}`,

@@ -13,7 +13,16 @@ import { serveOidcClient } from './oidc-client.ts';
 
 const secrets = new SecretBox([Buffer.alloc(32, 3)]);
 const lost = new SecretBox([Buffer.alloc(32, 4)]);
-const shop = sealObject(secrets, oidcService('shop', '/acme', { hosts: ['shop.example.com'], exposedPort: 8443, OIDCScopes: ['email', 'openid'], OIDCAllowedTenants: ['t1'], acceptBearerTokens: true }));
+const shop = sealObject(
+  secrets,
+  oidcService('shop', '/acme', {
+    hosts: ['shop.example.com'],
+    exposedPort: 8443,
+    OIDCScopes: ['email', 'openid'],
+    OIDCAllowedTenants: ['t1'],
+    acceptBearerTokens: true,
+  }),
+);
 const store = new MemoryObjectStore([
   shop,
   service('open', '/acme'),

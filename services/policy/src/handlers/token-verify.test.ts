@@ -46,14 +46,21 @@ const verify = (token: string) => client.request(requests.policyTokenVerify, { t
 test('a valid token is answered with its name, role and namespace', async () => {
   const { token } = await tokens.create('ops-viewer', 'viewer', '/acme/team-b');
   const reply = await verify(token);
-  assert.deepEqual({ valid: reply.valid, name: reply.name, role: reply.role, namespace: reply.namespace, error: reply.error }, { valid: true, name: 'ops-viewer', role: 'viewer', namespace: '/acme/team-b', error: undefined });
+  assert.deepEqual(
+    { valid: reply.valid, name: reply.name, role: reply.role, namespace: reply.namespace, error: reply.error },
+    { valid: true, name: 'ops-viewer', role: 'viewer', namespace: '/acme/team-b', error: undefined },
+  );
 });
 
 test('unknown, malformed, empty and tampered tokens are not valid, and say nothing more', async () => {
   const { token } = await tokens.create('editor', 'editor', '/acme');
   for (const bad of ['', 'nope', `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, `mst_${'0'.repeat(16)}_${'A'.repeat(43)}`]) {
     const reply = await verify(bad);
-    assert.deepEqual({ valid: reply.valid, name: reply.name, role: reply.role, namespace: reply.namespace }, { valid: false, name: '', role: '', namespace: '' }, JSON.stringify(bad));
+    assert.deepEqual(
+      { valid: reply.valid, name: reply.name, role: reply.role, namespace: reply.namespace },
+      { valid: false, name: '', role: '', namespace: '' },
+      JSON.stringify(bad),
+    );
   }
 });
 

@@ -69,54 +69,74 @@ const cases: Case[] = [
   {
     name: 'literal beats ?',
     rules: [rule('/a/?', ['GET'], 'question'), rule('/a/b', ['GET'], 'literal')],
-    method: 'GET', path: '/a/b', expected: ['literal'],
+    method: 'GET',
+    path: '/a/b',
+    expected: ['literal'],
   },
   {
     name: '? beats *',
     rules: [rule('/a/*', ['GET'], 'star'), rule('/a/?', ['GET'], 'question')],
-    method: 'GET', path: '/a/b', expected: ['question'],
+    method: 'GET',
+    path: '/a/b',
+    expected: ['question'],
   },
   {
     name: 'exact end beats trailing * matching none',
     rules: [rule('/a/*', ['GET'], 'star'), rule('/a', ['GET'], 'exact')],
-    method: 'GET', path: '/a', expected: ['exact'],
+    method: 'GET',
+    path: '/a',
+    expected: ['exact'],
   },
   {
     name: 'shortest * first',
     rules: [rule('/a/*', ['GET'], 'star'), rule('/a/*/c', ['GET'], 'star-c')],
-    method: 'GET', path: '/a/b/c', expected: ['star-c'],
+    method: 'GET',
+    path: '/a/b/c',
+    expected: ['star-c'],
   },
   {
     name: 'literal branch fails, backtracks to *',
     rules: [rule('/a/b/c', ['GET'], 'abc'), rule('/a/*', ['GET'], 'star')],
-    method: 'GET', path: '/a/b/d', expected: ['star'],
+    method: 'GET',
+    path: '/a/b/d',
+    expected: ['star'],
   },
   {
     name: 'first complete match wins over a more specific later one',
     rules: [rule('/a/?/*', ['GET'], 'question-star'), rule('/a/*/c', ['GET'], 'star-c')],
-    method: 'GET', path: '/a/b/c', expected: ['question-star'],
+    method: 'GET',
+    path: '/a/b/c',
+    expected: ['question-star'],
   },
 
   // Several rules with one pattern
   {
     name: 'same pattern and method returns every value',
     rules: [rule('/a', ['GET'], 'first'), rule('/a', ['get'], 'second'), rule('/b', ['GET'], 'other')],
-    method: 'GET', path: '/a', expected: ['first', 'second'],
+    method: 'GET',
+    path: '/a',
+    expected: ['first', 'second'],
   },
   {
     name: 'same pattern, other method is not merged',
     rules: [rule('/a', ['GET'], 'get'), rule('/a', ['POST'], 'post')],
-    method: 'POST', path: '/a', expected: ['post'],
+    method: 'POST',
+    path: '/a',
+    expected: ['post'],
   },
   {
     name: 'patterns equal after slash folding are merged',
     rules: [rule('/a/', ['GET'], 'slash'), rule('/a', ['GET'], 'plain')],
-    method: 'GET', path: '/a', expected: ['slash', 'plain'],
+    method: 'GET',
+    path: '/a',
+    expected: ['slash', 'plain'],
   },
   {
     name: 'a rule listing GET and HEAD is not doubled for HEAD',
     rules: [rule('/a', ['GET', 'HEAD', 'get'], 'once')],
-    method: 'HEAD', path: '/a', expected: ['once'],
+    method: 'HEAD',
+    path: '/a',
+    expected: ['once'],
   },
 
   // Methods
@@ -136,23 +156,67 @@ const cases: Case[] = [
   { name: 'query string after a trailing slash', rules: [rule('/a', ['GET'], 'a')], method: 'GET', path: '/a/?x', expected: ['a'] },
 
   // Patterns in any spelling match the path the gateway forwards (its normaliser upper-cases hex, decodes unreserved)
-  { name: 'lower-case escapes in a pattern match the gateway\'s upper-case path', rules: [rule('/caf%c3%a9/*', ['GET'], 'cafe')], method: 'GET', path: '/caf%C3%A9/x', expected: ['cafe'] },
-  { name: 'upper-case escapes in a pattern still match', rules: [rule('/caf%C3%A9/*', ['GET'], 'cafe')], method: 'GET', path: '/caf%C3%A9', expected: ['cafe'] },
-  { name: 'an escaped unreserved character in a pattern matches it decoded', rules: [rule('/%7euser/?', ['GET'], 'user')], method: 'GET', path: '/~user/1', expected: ['user'] },
-  { name: 'an escaped letter in a pattern matches the letter', rules: [rule('/%61dmin/*', ['GET'], 'admin')], method: 'GET', path: '/admin/x', expected: ['admin'] },
+  {
+    name: "lower-case escapes in a pattern match the gateway's upper-case path",
+    rules: [rule('/caf%c3%a9/*', ['GET'], 'cafe')],
+    method: 'GET',
+    path: '/caf%C3%A9/x',
+    expected: ['cafe'],
+  },
+  {
+    name: 'upper-case escapes in a pattern still match',
+    rules: [rule('/caf%C3%A9/*', ['GET'], 'cafe')],
+    method: 'GET',
+    path: '/caf%C3%A9',
+    expected: ['cafe'],
+  },
+  {
+    name: 'an escaped unreserved character in a pattern matches it decoded',
+    rules: [rule('/%7euser/?', ['GET'], 'user')],
+    method: 'GET',
+    path: '/~user/1',
+    expected: ['user'],
+  },
+  {
+    name: 'an escaped letter in a pattern matches the letter',
+    rules: [rule('/%61dmin/*', ['GET'], 'admin')],
+    method: 'GET',
+    path: '/admin/x',
+    expected: ['admin'],
+  },
   { name: 'an escaped star is a literal, not the wildcard', rules: [rule('/%2a', ['GET'], 'star')], method: 'GET', path: '/x', expected: undefined },
   { name: 'an escaped star matches the escaped path', rules: [rule('/%2a', ['GET'], 'star')], method: 'GET', path: '/%2A', expected: ['star'] },
-  { name: 'spellings of one pattern are one pattern', rules: [rule('/caf%c3%a9', ['GET'], 'lower'), rule('/caf%C3%A9', ['GET'], 'upper')], method: 'GET', path: '/caf%C3%A9', expected: ['lower', 'upper'] },
+  {
+    name: 'spellings of one pattern are one pattern',
+    rules: [rule('/caf%c3%a9', ['GET'], 'lower'), rule('/caf%C3%A9', ['GET'], 'upper')],
+    method: 'GET',
+    path: '/caf%C3%A9',
+    expected: ['lower', 'upper'],
+  },
 
   // Patterns stored before validation refused them match nothing (every request they could match is refused at the gateway)
   { name: 'a stored pattern with ; matches nothing', rules: [rule('/admin;x/*', ['GET'], 'param')], method: 'GET', path: '/admin;x/y', expected: undefined },
-  { name: 'a stored pattern with raw non-ASCII matches nothing', rules: [rule('/café/*', ['GET'], 'raw')], method: 'GET', path: '/café/x', expected: undefined },
-  { name: 'a stored pattern with a dot segment matches nothing', rules: [rule('/a/../b', ['GET'], 'dots')], method: 'GET', path: '/a/../b', expected: undefined },
+  {
+    name: 'a stored pattern with raw non-ASCII matches nothing',
+    rules: [rule('/café/*', ['GET'], 'raw')],
+    method: 'GET',
+    path: '/café/x',
+    expected: undefined,
+  },
+  {
+    name: 'a stored pattern with a dot segment matches nothing',
+    rules: [rule('/a/../b', ['GET'], 'dots')],
+    method: 'GET',
+    path: '/a/../b',
+    expected: undefined,
+  },
   { name: 'a stored pattern that is not UTF-8 matches nothing', rules: [rule('/%FF/*', ['GET'], 'ff')], method: 'GET', path: '/%FF/x', expected: undefined },
   {
     name: 'a refused stored pattern leaves the others working',
     rules: [rule('/admin;x/*', ['GET'], 'param'), rule('/admin/*', ['GET'], 'admin'), rule('/*', ['GET'], 'all')],
-    method: 'GET', path: '/admin/x', expected: ['admin'],
+    method: 'GET',
+    path: '/admin/x',
+    expected: ['admin'],
   },
 
   // The demo rules
@@ -235,8 +299,7 @@ test('agrees with a per-pattern reference on random rules and paths', () => {
     return seed % n;
   };
   const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
-  const randomPath = (alphabet: readonly string[]): string =>
-    '/' + Array.from({ length: random(6) }, () => pick(alphabet)).join('/');
+  const randomPath = (alphabet: readonly string[]): string => '/' + Array.from({ length: random(6) }, () => pick(alphabet)).join('/');
 
   for (let round = 0; round < 500; round++) {
     const patterns = Array.from({ length: 1 + random(5) }, () => randomPath(['a', 'b', '?', '*']));

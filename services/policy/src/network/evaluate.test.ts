@@ -40,7 +40,11 @@ function extnet(name: string, fields: Partial<Omit<ExternalNetworkObject, 'kind'
   };
 }
 
-function ns(path: string, incoming: NamespaceObject['defaultPUIncomingTrafficAction'], outgoing: NamespaceObject['defaultPUOutgoingTrafficAction']): NamespaceObject {
+function ns(
+  path: string,
+  incoming: NamespaceObject['defaultPUIncomingTrafficAction'],
+  outgoing: NamespaceObject['defaultPUOutgoingTrafficAction'],
+): NamespaceObject {
   const cut = path.lastIndexOf('/');
   return {
     kind: 'namespace',
@@ -117,7 +121,14 @@ const cases: Case[] = [
     name: 'walkthrough: PU → IdP allowed by allow-app-to-idp, reported',
     objects: objects({ externalNetworks: [idp], policies: [allowAppToIdp] }),
     query: appToIdp(),
-    expected: { action: 'Accept', policy: 'allow-app-to-idp', byDefault: false, report: true, externalNetworks: ['idp'], reason: 'accepted by policy allow-app-to-idp' },
+    expected: {
+      action: 'Accept',
+      policy: 'allow-app-to-idp',
+      byDefault: false,
+      report: true,
+      externalNetworks: ['idp'],
+      reason: 'accepted by policy allow-app-to-idp',
+    },
   },
   {
     name: 'walkthrough: IdP by address 127.0.0.1',
@@ -218,7 +229,10 @@ const cases: Case[] = [
     name: 'an IncomingTraffic Reject does not apply at the source side either',
     objects: objects({
       externalNetworks: [idp],
-      policies: [allowAppToIdp, policy('deny-in', { action: 'Reject', applyPolicyMode: 'IncomingTraffic', subject: [['type=private-app']], object: [['ext:name=idp']] })],
+      policies: [
+        allowAppToIdp,
+        policy('deny-in', { action: 'Reject', applyPolicyMode: 'IncomingTraffic', subject: [['type=private-app']], object: [['ext:name=idp']] }),
+      ],
     }),
     query: appToIdp(),
     expected: { action: 'Accept', policy: 'allow-app-to-idp' },
@@ -260,7 +274,12 @@ const cases: Case[] = [
     name: 'an unmatched destination ("somewhere") has no tags: a policy on its tags does not apply',
     objects: objects({ externalNetworks: [idp], policies: [{ ...allowAppToIdp, object: [['ext:name=idp']] }] }),
     query: appToIdp('somewhere.example.net', 443),
-    expected: { action: 'Reject', byDefault: true, externalNetworks: [], reason: 'no policy allows processing units with type=private-app to reach somewhere.example.net:443 (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      byDefault: true,
+      externalNetworks: [],
+      reason: 'no policy allows processing units with type=private-app to reach somewhere.example.net:443 (default of /: Reject)',
+    },
   },
   {
     name: 'external network system tags can be selected ($identity=externalnetwork)',
@@ -293,7 +312,14 @@ const cases: Case[] = [
     name: 'browser from a blocked network: rejected by policy, reported',
     objects: objects({ externalNetworks: [blocked], policies: [rejectBlocked] }),
     query: browser('10.1.2.3'),
-    expected: { action: 'Reject', policy: 'reject-blocked', byDefault: false, report: true, externalNetworks: ['blocked'], reason: 'rejected by policy reject-blocked' },
+    expected: {
+      action: 'Reject',
+      policy: 'reject-blocked',
+      byDefault: false,
+      report: true,
+      externalNetworks: ['blocked'],
+      reason: 'rejected by policy reject-blocked',
+    },
   },
   {
     name: 'browser from a blocked network as an IPv4-mapped IPv6 peer: rejected',
@@ -323,7 +349,9 @@ const cases: Case[] = [
     name: 'incoming Allow policy with logsEnabled: accepted and reported',
     objects: objects({
       externalNetworks: [blocked],
-      policies: [policy('allow-corp', { applyPolicyMode: 'IncomingTraffic', logsEnabled: true, subject: [['ext:name=blocked']], object: [['type=private-app']] })],
+      policies: [
+        policy('allow-corp', { applyPolicyMode: 'IncomingTraffic', logsEnabled: true, subject: [['ext:name=blocked']], object: [['type=private-app']] }),
+      ],
     }),
     query: browser('10.1.2.3'),
     expected: { action: 'Accept', policy: 'allow-corp', report: true },
@@ -422,17 +450,28 @@ const cases: Case[] = [
     expected: { action: 'Reject', byDefault: true, externalNetworks: [] },
   },
   {
-    name: 'policies are scoped by the enforcing PU: the other party\'s namespace does not count',
+    name: "policies are scoped by the enforcing PU: the other party's namespace does not count",
     objects: objects({
       policies: [policy('billing-only', { namespace: '/acme/team-b/dev/billing', subject: [['type=private-app']], object: [['type=billing']] })],
     }),
     query: { source: app, destination: otherApp, protocol: 'tcp', port: 8080, enforcedAt: 'source' },
-    expected: { action: 'Reject', byDefault: true, reason: 'no policy allows processing units with type=private-app to reach processing units with type=billing on port 8080 (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      byDefault: true,
+      reason: 'no policy allows processing units with type=private-app to reach processing units with type=billing on port 8080 (default of /: Reject)',
+    },
   },
   {
     name: 'PU → PU, enforced at the destination, policy in its namespace applies',
     objects: objects({
-      policies: [policy('billing-in', { namespace: '/acme/team-b/dev/billing', applyPolicyMode: 'IncomingTraffic', subject: [['type=private-app']], object: [['type=billing']] })],
+      policies: [
+        policy('billing-in', {
+          namespace: '/acme/team-b/dev/billing',
+          applyPolicyMode: 'IncomingTraffic',
+          subject: [['type=private-app']],
+          object: [['type=billing']],
+        }),
+      ],
     }),
     query: { source: app, destination: otherApp, protocol: 'tcp', port: 8080, enforcedAt: 'destination' },
     expected: { action: 'Accept', policy: 'billing-in', externalNetworks: [] },
@@ -444,19 +483,34 @@ const cases: Case[] = [
       namespaces: [ns(APP_NS, 'Inherit', 'Inherit'), ns('/acme/team-b/dev', 'Inherit', 'Inherit'), ns('/acme', 'Allow', 'Allow')],
     }),
     query: appToIdp(),
-    expected: { action: 'Accept', policy: null, byDefault: true, report: false, reason: 'no policy covers processing units with type=private-app reaching localhost:9400 (external network idp) (default of /acme: Allow)' },
+    expected: {
+      action: 'Accept',
+      policy: null,
+      byDefault: true,
+      report: false,
+      reason: 'no policy covers processing units with type=private-app reaching localhost:9400 (external network idp) (default of /acme: Allow)',
+    },
   },
   {
     name: 'a missing namespace object counts as Inherit',
     objects: objects({ externalNetworks: [idp], namespaces: [ns('/acme/team-b', 'Reject', 'Allow')] }),
     query: appToIdp(),
-    expected: { action: 'Accept', byDefault: true, reason: 'no policy covers processing units with type=private-app reaching localhost:9400 (external network idp) (default of /acme/team-b: Allow)' },
+    expected: {
+      action: 'Accept',
+      byDefault: true,
+      reason: 'no policy covers processing units with type=private-app reaching localhost:9400 (external network idp) (default of /acme/team-b: Allow)',
+    },
   },
   {
     name: 'the nearest setting wins over an ancestor',
     objects: objects({ externalNetworks: [idp], namespaces: [ns(APP_NS, 'Allow', 'Reject'), ns('/acme', 'Allow', 'Allow')] }),
     query: appToIdp(),
-    expected: { action: 'Reject', byDefault: true, report: true, reason: `no policy allows processing units with type=private-app to reach localhost:9400 (external network idp) (default of ${APP_NS}: Reject)` },
+    expected: {
+      action: 'Reject',
+      byDefault: true,
+      report: true,
+      reason: `no policy allows processing units with type=private-app to reach localhost:9400 (external network idp) (default of ${APP_NS}: Reject)`,
+    },
   },
   {
     name: 'incoming and outgoing defaults are separate: outgoing Inherit walks up while incoming is set',
@@ -468,13 +522,22 @@ const cases: Case[] = [
     name: 'Inherit all the way up reaches the built-in root outgoing Reject',
     objects: objects({ namespaces: [ns(APP_NS, 'Inherit', 'Inherit'), ns('/acme', 'Inherit', 'Inherit')] }),
     query: appToIdp('anywhere.example.org', 443),
-    expected: { action: 'Reject', byDefault: true, reason: 'no policy allows processing units with type=private-app to reach anywhere.example.org:443 (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      byDefault: true,
+      reason: 'no policy allows processing units with type=private-app to reach anywhere.example.org:443 (default of /: Reject)',
+    },
   },
   {
     name: 'a / namespace object overrides the built-in root defaults',
     objects: objects({ namespaces: [ns('/', 'Reject', 'Allow')] }),
     query: browser('192.0.2.10'),
-    expected: { action: 'Reject', byDefault: true, report: true, reason: 'no policy allows 192.0.2.10 to reach processing units with type=private-app on port 443 (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      byDefault: true,
+      report: true,
+      reason: 'no policy allows 192.0.2.10 to reach processing units with type=private-app on port 443 (default of /: Reject)',
+    },
   },
   {
     name: 'a / namespace object with Inherit falls back to the built-in root defaults',
@@ -486,7 +549,11 @@ const cases: Case[] = [
     name: 'namespace objects with absolute names are found too',
     objects: objects({ namespaces: [{ ...ns('/acme', 'Reject', 'Allow'), name: '/acme', namespace: '/' }] }),
     query: appToIdp('anywhere.example.org', 443),
-    expected: { action: 'Accept', byDefault: true, reason: 'no policy covers processing units with type=private-app reaching anywhere.example.org:443 (default of /acme: Allow)' },
+    expected: {
+      action: 'Accept',
+      byDefault: true,
+      reason: 'no policy covers processing units with type=private-app reaching anywhere.example.org:443 (default of /acme: Allow)',
+    },
   },
 
   // Address forms.
@@ -536,18 +603,31 @@ const cases: Case[] = [
     name: 'host and address both given, no policy: the reason names both',
     objects: objects({ externalNetworks: [idp] }),
     query: { ...appToIdp(), destination: { type: 'External', host: 'idp.internal', ip: '127.0.0.1' } },
-    expected: { action: 'Reject', reason: 'no policy allows processing units with type=private-app to reach idp.internal [127.0.0.1]:9400 (external network idp) (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      reason: 'no policy allows processing units with type=private-app to reach idp.internal [127.0.0.1]:9400 (external network idp) (default of /: Reject)',
+    },
   },
   {
     name: 'udp flows name the protocol in the reason',
     objects: objects({ externalNetworks: [extnet('dns', { entries: ['8.8.8.8'], servicePorts: ['udp/53'] })] }),
     query: { source: app, destination: { type: 'External', ip: '8.8.8.8' }, protocol: 'udp', port: 53, enforcedAt: 'source' },
-    expected: { action: 'Reject', externalNetworks: ['dns'], reason: 'no policy allows processing units with type=private-app to reach 8.8.8.8:53/udp (external network dns) (default of /: Reject)' },
+    expected: {
+      action: 'Reject',
+      externalNetworks: ['dns'],
+      reason: 'no policy allows processing units with type=private-app to reach 8.8.8.8:53/udp (external network dns) (default of /: Reject)',
+    },
   },
   {
     name: 'a PU with only system tags is described by its namespace',
     objects: objects({}),
-    query: { source: { type: 'ProcessingUnit', tags: ['$identity=processingunit', '$namespace=/acme'], namespace: '/acme' }, destination: { type: 'External', host: 'x.example' }, protocol: 'tcp', port: 443, enforcedAt: 'source' },
+    query: {
+      source: { type: 'ProcessingUnit', tags: ['$identity=processingunit', '$namespace=/acme'], namespace: '/acme' },
+      destination: { type: 'External', host: 'x.example' },
+      protocol: 'tcp',
+      port: 443,
+      enforcedAt: 'source',
+    },
     expected: { action: 'Reject', reason: 'no policy allows processing units in /acme to reach x.example:443 (default of /: Reject)' },
   },
 ];

@@ -5,9 +5,7 @@ import { appliesIn, systemTags } from '../snapshot.ts';
 import { matchesTagExpression } from '../matching/tag-expression.ts';
 import { externalNetworksFor, type Protocol } from './external-networks.ts';
 
-export type FlowParty =
-  | { type: 'ProcessingUnit'; tags: string[]; namespace: string }
-  | { type: 'External'; ip?: string; host?: string };
+export type FlowParty = { type: 'ProcessingUnit'; tags: string[]; namespace: string } | { type: 'External'; ip?: string; host?: string };
 
 export interface FlowQuery {
   source: FlowParty;
@@ -171,8 +169,6 @@ export function evaluateFlow(objects: NetworkObjects, query: FlowQuery): FlowVer
     byDefault: true,
     report: !accepted,
     externalNetworks,
-    reason: accepted
-      ? `no policy covers ${source} reaching ${destination} ${because}`
-      : `no policy allows ${source} to reach ${destination} ${because}`,
+    reason: accepted ? `no policy covers ${source} reaching ${destination} ${because}` : `no policy allows ${source} to reach ${destination} ${because}`,
   };
 }

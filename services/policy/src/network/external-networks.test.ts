@@ -103,10 +103,20 @@ const networks: ExternalNetworkObject[] = [
 const scopeCases: Array<{ name: string; namespace: string; target: NetworkTarget & { protocol: Protocol; port: number }; expected: string[] }> = [
   { name: 'same namespace, by name', namespace: '/acme/team-b/dev', target: { host: 'localhost', protocol: 'tcp', port: 9400 }, expected: ['idp'] },
   { name: 'same namespace, by address', namespace: '/acme/team-b/dev', target: { ip: '127.0.0.1', protocol: 'tcp', port: 9400 }, expected: ['idp'] },
-  { name: 'non-propagated network not in a child', namespace: '/acme/team-b/dev/private-app', target: { host: 'localhost', protocol: 'tcp', port: 9400 }, expected: [] },
+  {
+    name: 'non-propagated network not in a child',
+    namespace: '/acme/team-b/dev/private-app',
+    target: { host: 'localhost', protocol: 'tcp', port: 9400 },
+    expected: [],
+  },
   { name: 'wrong port', namespace: '/acme/team-b/dev', target: { host: 'localhost', protocol: 'tcp', port: 9401 }, expected: [] },
   { name: 'wrong protocol', namespace: '/acme/team-b/dev', target: { host: 'localhost', protocol: 'udp', port: 9400 }, expected: [] },
-  { name: 'propagated from ancestor; the non-propagated one only in its own namespace', namespace: '/acme/team-b', target: { ip: '10.1.2.3', protocol: 'tcp', port: 22 }, expected: ['corp'] },
+  {
+    name: 'propagated from ancestor; the non-propagated one only in its own namespace',
+    namespace: '/acme/team-b',
+    target: { ip: '10.1.2.3', protocol: 'tcp', port: 22 },
+    expected: ['corp'],
+  },
   { name: 'both in their own namespace', namespace: '/acme', target: { ip: '10.1.2.3', protocol: 'tcp', port: 22 }, expected: ['corp', 'corp-private'] },
   { name: 'not in scope above its namespace', namespace: '/', target: { ip: '10.1.2.3', protocol: 'tcp', port: 22 }, expected: [] },
   { name: 'sibling namespace not in scope', namespace: '/acme/team-b', target: { ip: '192.0.2.1', protocol: 'tcp', port: 22 }, expected: [] },

@@ -20,7 +20,11 @@ function unitOf(snapshot: Snapshot, service: ServiceObject): ProcessingUnitObjec
   );
 }
 
-const objectsOf = (snapshot: Snapshot) => ({ namespaces: snapshot.namespaces, externalNetworks: snapshot.externalNetworks, policies: snapshot.networkPolicies });
+const objectsOf = (snapshot: Snapshot) => ({
+  namespaces: snapshot.namespaces,
+  externalNetworks: snapshot.externalNetworks,
+  policies: snapshot.networkPolicies,
+});
 
 export function checkIncoming(snapshot: Snapshot, service: ServiceObject, clientIp: string): FlowVerdict {
   const pu = unitOf(snapshot, service);

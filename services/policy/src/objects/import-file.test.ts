@@ -35,7 +35,10 @@ function rejected(text: string): Array<{ attribute: string; message: string }> {
   assert.fail('the document was accepted');
 }
 
-const attributes = (text: string) => rejected(text).map((e) => e.attribute).sort();
+const attributes = (text: string) =>
+  rejected(text)
+    .map((e) => e.attribute)
+    .sort();
 
 test('every bad attribute of a document is reported at once, with its path', () => {
   const { exposedPort: _omitted, ...noExposedPort } = goodService;
@@ -83,7 +86,10 @@ for (const { name, text, attribute } of structural) {
 for (const reserved of ['$name=x', '@org=x', '+sys=x']) {
   test(`associatedTags may not use the reserved key of ${reserved}`, () => {
     const errors = rejected(doc({ services: [{ ...goodService, associatedTags: ['team=b', reserved] }] }));
-    assert.deepEqual(errors.map((e) => e.attribute), ['data.services[0].associatedTags[1]']);
+    assert.deepEqual(
+      errors.map((e) => e.attribute),
+      ['data.services[0].associatedTags[1]'],
+    );
     assert.match(errors[0]!.message, /reserved/);
   });
 }
@@ -181,7 +187,10 @@ test('IDs are stable: derived from kind, namespace and name, whatever the input 
   const text = doc({ services: [{ ...goodService, ID: 'chosen-by-client' }], httpresourcespecs: [{ ...goodSpec, name: 'app' }] });
   const first = parseImportDocument(text, 't');
   const again = parseImportDocument(text, 't');
-  assert.deepEqual(first.map((o) => o.ID), again.map((o) => o.ID));
+  assert.deepEqual(
+    first.map((o) => o.ID),
+    again.map((o) => o.ID),
+  );
 
   const [service, spec] = first as [ServiceObject, HTTPResourceSpecObject];
   assert.equal(service.ID, stableObjectId('service', NS, 'app'));
@@ -195,5 +204,11 @@ test('IDs are stable: derived from kind, namespace and name, whatever the input 
 
 test('the document namespace is the default; an object may name its own', () => {
   const objects = parseImportDocument(doc({ httpresourcespecs: [goodSpec, { ...goodSpec, name: 'other', namespace: '/acme' }] }), 't');
-  assert.deepEqual(objects.map((o) => [o.name, o.namespace]), [['api', NS], ['other', '/acme']]);
+  assert.deepEqual(
+    objects.map((o) => [o.name, o.namespace]),
+    [
+      ['api', NS],
+      ['other', '/acme'],
+    ],
+  );
 });

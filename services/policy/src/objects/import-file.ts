@@ -41,7 +41,8 @@ export function importObjects(doc: unknown, source: string, namespaceOverride?: 
   if (!doc || typeof doc !== 'object') throw new ImportError(source, [{ attribute: '(root)', message: 'must be a mapping with a data section' }]);
   const { namespace: documentNamespace, data } = doc as { namespace?: unknown; data?: unknown };
   const defaultNamespace = documentNamespace ?? namespaceOverride;
-  if (!data || typeof data !== 'object') throw new ImportError(source, [{ attribute: 'data', message: 'is required: a mapping of kinds (services, httpresourcespecs, …) to lists' }]);
+  if (!data || typeof data !== 'object')
+    throw new ImportError(source, [{ attribute: 'data', message: 'is required: a mapping of kinds (services, httpresourcespecs, …) to lists' }]);
 
   const objects: PolicyObject[] = [];
   const errors: AttributeError[] = [];

@@ -13,17 +13,24 @@ export type NamespaceName = { ok: true; path: string } | { ok: false; status: 40
 /** The absolute path a namespace object's `name` stands for when written in namespace `container`. */
 export function resolveNamespaceName(name: string, container: string): NamespaceName {
   if (name === '/') {
-    return container === '/' ? { ok: true, path: '/' } : { ok: false, status: 403, message: `the root namespace's defaults can be set from / only, not from ${container}` };
+    return container === '/'
+      ? { ok: true, path: '/' }
+      : { ok: false, status: 403, message: `the root namespace's defaults can be set from / only, not from ${container}` };
   }
   const relative = name.startsWith('/') ? name.slice(1) : name;
   const segments = relative.split('/');
   for (const segment of segments) {
     if (segment === '.' || segment === '..') return { ok: false, status: 422, message: 'must not contain . or .. segments: name the namespace by its path' };
-    if (!NAMESPACE_SEGMENT.test(segment)) return { ok: false, status: 422, message: 'must be a namespace name (letters, digits, . _ -) or an absolute path such as /acme/team-b/dev' };
+    if (!NAMESPACE_SEGMENT.test(segment))
+      return { ok: false, status: 422, message: 'must be a namespace name (letters, digits, . _ -) or an absolute path such as /acme/team-b/dev' };
   }
   const path = name.startsWith('/') ? name : `${container === '/' ? '' : container}/${relative}`;
   if (path === container || !withinSubtree(path, container)) {
-    return { ok: false, status: 403, message: `a namespace object written in ${container} can only describe a namespace below it (such as ${container === '/' ? '' : container}/team), not ${path}` };
+    return {
+      ok: false,
+      status: 403,
+      message: `a namespace object written in ${container} can only describe a namespace below it (such as ${container === '/' ? '' : container}/team), not ${path}`,
+    };
   }
   return { ok: true, path };
 }

@@ -12,12 +12,25 @@ const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 const namespacePath = z
   .string()
   // The shape first, dot segments aside: they have their own message.
-  .refine((v) => isNamespacePath(v.split('/').map((segment) => (isDotSegment(segment) ? '_' : segment)).join('/')), 'must be a namespace path such as /acme/team-b')
+  .refine(
+    (v) =>
+      isNamespacePath(
+        v
+          .split('/')
+          .map((segment) => (isDotSegment(segment) ? '_' : segment))
+          .join('/'),
+      ),
+    'must be a namespace path such as /acme/team-b',
+  )
   .refine((v) => !v.split('/').some(isDotSegment), 'must not contain dot segments (. or ..)');
 const name = z.string().min(1, 'is required').max(256);
 const port = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-  z.number({ message: 'is required: a TCP port (1-65535)' }).int('must be a TCP port (1-65535)').min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)'),
+  z
+    .number({ message: 'is required: a TCP port (1-65535)' })
+    .int('must be a TCP port (1-65535)')
+    .min(1, 'must be a TCP port (1-65535)')
+    .max(65535, 'must be a TCP port (1-65535)'),
 );
 
 /**
@@ -100,7 +113,10 @@ function legacyServicePorts(protocols: string[] | undefined, ports: string[] | u
 /** A DNS name (FQDN or a single label such as localhost) or an IP address, as users type it in a browser. */
 const hostName = z
   .string()
-  .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(v), 'must be a host name such as app.example.com');
+  .refine(
+    (v) => isIP(v) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(v),
+    'must be a host name such as app.example.com',
+  );
 
 function httpUrl(protocols: string[], message: string) {
   return z.string().refine((v) => {
@@ -140,7 +156,10 @@ export const objectSchemas = {
     gatewayID: z.string().optional(),
     applicationPorts: z.array(port).optional(),
     exposedPorts: z.array(port).optional(),
-    serviceProblems: z.array(z.strictObject({ serviceID: z.string(), message: z.string().max(1024) })).max(1000).optional(),
+    serviceProblems: z
+      .array(z.strictObject({ serviceID: z.string(), message: z.string().max(1024) }))
+      .max(1000)
+      .optional(),
   }),
   service: z
     .strictObject({
@@ -159,9 +178,19 @@ export const objectSchemas = {
       /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
       acceptBearerTokens: z.boolean().default(false),
       /** A session unused for this long ends (seconds). */
-      sessionIdleTimeoutSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(30 * 86400).default(2 * 3600),
+      sessionIdleTimeoutSeconds: z
+        .number()
+        .int()
+        .min(60, 'must be at least 60 seconds')
+        .max(30 * 86400)
+        .default(2 * 3600),
       /** No session lives longer, refresh or not (seconds). */
-      sessionMaxLifetimeSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(90 * 86400).default(12 * 3600),
+      sessionMaxLifetimeSeconds: z
+        .number()
+        .int()
+        .min(60, 'must be at least 60 seconds')
+        .max(90 * 86400)
+        .default(12 * 3600),
       hosts: z.array(hostName).min(1, 'needs at least one host name'),
       port: port,
       exposedPort: port,
@@ -177,19 +206,27 @@ export const objectSchemas = {
       disabled: z.boolean().default(false),
     })
     // Runs even when other attributes are bad (`when`), so every problem is reported at once.
-    .superRefine((s, ctx) => {
-      if (s.authorizationType === 'OIDC') {
-        for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
-          if (!s[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'is required when authorizationType is OIDC' });
+    .superRefine(
+      (s, ctx) => {
+        if (s.authorizationType === 'OIDC') {
+          for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
+            if (!s[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'is required when authorizationType is OIDC' });
+          }
+          if (s.OIDCProviderURL && isAzureMultiTenantProvider(s.OIDCProviderURL) && !s.OIDCAllowedTenants?.length) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['OIDCAllowedTenants'],
+              message:
+                "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may",
+            });
+          }
         }
-        if (s.OIDCProviderURL && isAzureMultiTenantProvider(s.OIDCProviderURL) && !(s.OIDCAllowedTenants?.length)) {
-          ctx.addIssue({ code: 'custom', path: ['OIDCAllowedTenants'], message: "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may" });
+        if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
+          ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
         }
-      }
-      if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
-        ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
-      }
-    }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }),
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    ),
   httpresourcespec: z.strictObject({
     ...base,
     endpoints: z.array(endpoint).default([]),
@@ -200,8 +237,17 @@ export const objectSchemas = {
       entries: z.array(networkEntry).min(1, 'needs at least one entry: a CIDR, an IP address, a DNS name or *.domain'),
       servicePorts: z.array(servicePort).optional(),
       /** The older form: protocols + ports. */
-      protocols: z.array(z.string().transform((p) => p.toLowerCase()).pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' }))).optional(),
-      ports: z.array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().refine(validPortRange, 'must be a port (1-65535) or a range like 80:100'))).optional(),
+      protocols: z
+        .array(
+          z
+            .string()
+            .transform((p) => p.toLowerCase())
+            .pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' })),
+        )
+        .optional(),
+      ports: z
+        .array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().refine(validPortRange, 'must be a port (1-65535) or a range like 80:100')))
+        .optional(),
     })
     .transform(({ protocols, ports, servicePorts, ...rest }) => ({
       ...rest,
@@ -229,14 +275,21 @@ export interface AttributeError {
  * wrote during a rolling upgrade is ignored rather than the whole object lost (a lost Reject policy would
  * open traffic).
  */
-export function validateObject(kind: ObjectKind, input: unknown, options: { unknownAttributes?: 'refuse' | 'drop' } = {}): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
+export function validateObject(
+  kind: ObjectKind,
+  input: unknown,
+  options: { unknownAttributes?: 'refuse' | 'drop' } = {},
+): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
   let candidate = input;
   let result = objectSchemas[kind].safeParse(candidate);
   // Each round removes the unknown attributes zod reported (nested ones surface once their parent parses).
   for (let round = 0; options.unknownAttributes === 'drop' && !result.success && round < 5; round++) {
     const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
     if (unknown.length === 0) break;
-    candidate = withoutKeys(candidate, unknown.map((i) => ({ path: i.path, keys: (i as { keys: string[] }).keys })));
+    candidate = withoutKeys(
+      candidate,
+      unknown.map((i) => ({ path: i.path, keys: (i as { keys: string[] }).keys })),
+    );
     result = objectSchemas[kind].safeParse(candidate);
   }
   if (result.success) {
@@ -265,7 +318,10 @@ function withoutKeys(value: unknown, removals: Array<{ path: ReadonlyArray<Prope
 function issueErrors(kind: ObjectKind, issue: z.core.$ZodIssue): AttributeError[] {
   if (issue.code === 'unrecognized_keys') {
     const where = issue.path.length === 0 ? `a ${kind}` : `this part of a ${kind}`;
-    return issue.keys.map((key) => ({ attribute: attributePath([...issue.path, key]), message: `is not an attribute of ${where}; microseg does not support it (remove it, or check its spelling)` }));
+    return issue.keys.map((key) => ({
+      attribute: attributePath([...issue.path, key]),
+      message: `is not an attribute of ${where}; microseg does not support it (remove it, or check its spelling)`,
+    }));
   }
   return [{ attribute: attributePath(issue.path) || kind, message: issue.message }];
 }

@@ -71,7 +71,10 @@ export class MemoryObjectStore implements Pick<ObjectStore, 'entry' | 'create' |
   }
 
   #rebuild(revision: number): void {
-    this.#snapshot = Snapshot.build([...this.#entries.values()].map((e) => e.object), revision);
+    this.#snapshot = Snapshot.build(
+      [...this.#entries.values()].map((e) => e.object),
+      revision,
+    );
   }
 }
 

@@ -35,7 +35,14 @@ export async function startPolicyHarness(env: Record<string, string> = {}): Prom
   const nats = await startNats({ isolated: true, dataDir: dir, defaultPort: 0 });
   const admin = newToken().token;
   // Many requests fail on purpose from 127.0.0.1: no 429 here (test/attacks/admin-api.test.ts has those).
-  const config = policyConfigSchema.parse({ NATS_URL: nats.url, MICROSEG_DATA_DIR: dir, POLICY_ADMIN_TOKEN: admin, LOG_LEVEL: 'silent', POLICY_AUTH_FAILURE_BURST: '10000', ...env });
+  const config = policyConfigSchema.parse({
+    NATS_URL: nats.url,
+    MICROSEG_DATA_DIR: dir,
+    POLICY_ADMIN_TOKEN: admin,
+    LOG_LEVEL: 'silent',
+    POLICY_AUTH_FAILURE_BURST: '10000',
+    ...env,
+  });
   const app = await buildPolicyApp(config, createLogger('policy', 'silent'));
   const call: PolicyHarness['call'] = async (method, url, options = {}) => {
     const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? admin}`, ...options.headers };

@@ -1,9 +1,22 @@
 // Objects for unit tests, complete as the store holds them (validated, defaults filled in), with the fields
 // a test cares about given.
-import type { ExternalNetworkObject, HTTPResourceSpecObject, NamespaceObject, NetworkAccessPolicyObject, ProcessingUnitObject, ServiceObject } from '@microseg/contracts';
+import type {
+  ExternalNetworkObject,
+  HTTPResourceSpecObject,
+  NamespaceObject,
+  NetworkAccessPolicyObject,
+  ProcessingUnitObject,
+  ServiceObject,
+} from '@microseg/contracts';
 import { stableObjectId } from '../objects/import-file.ts';
 
-const base = (kind: Parameters<typeof stableObjectId>[0], name: string, namespace: string) => ({ ID: stableObjectId(kind, namespace, name), name, namespace, associatedTags: [] as string[], propagate: false });
+const base = (kind: Parameters<typeof stableObjectId>[0], name: string, namespace: string) => ({
+  ID: stableObjectId(kind, namespace, name),
+  name,
+  namespace,
+  associatedTags: [] as string[],
+  propagate: false,
+});
 
 export function service(name: string, namespace: string, fields: Partial<ServiceObject> = {}): ServiceObject {
   return {
@@ -29,14 +42,34 @@ export function service(name: string, namespace: string, fields: Partial<Service
 }
 
 export function oidcService(name: string, namespace: string, fields: Partial<ServiceObject> = {}): ServiceObject {
-  return service(name, namespace, { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: `${name}-client`, OIDCClientSecret: `${name}-secret`, ...fields });
+  return service(name, namespace, {
+    authorizationType: 'OIDC',
+    OIDCProviderURL: 'https://idp.example.com',
+    OIDCClientID: `${name}-client`,
+    OIDCClientSecret: `${name}-secret`,
+    ...fields,
+  });
 }
 
 export function processingUnit(name: string, namespace: string, fields: Partial<ProcessingUnitObject> = {}): ProcessingUnitObject {
-  return { ...base('processingunit', name, namespace), kind: 'processingunit', associatedTags: [`app=${name}`], address: '10.0.0.1', status: 'Running', applicationPorts: [3000], exposedPorts: [443], ...fields };
+  return {
+    ...base('processingunit', name, namespace),
+    kind: 'processingunit',
+    associatedTags: [`app=${name}`],
+    address: '10.0.0.1',
+    status: 'Running',
+    applicationPorts: [3000],
+    exposedPorts: [443],
+    ...fields,
+  };
 }
 
-export function resourceSpec(name: string, namespace: string, endpoints: HTTPResourceSpecObject['endpoints'], fields: Partial<HTTPResourceSpecObject> = {}): HTTPResourceSpecObject {
+export function resourceSpec(
+  name: string,
+  namespace: string,
+  endpoints: HTTPResourceSpecObject['endpoints'],
+  fields: Partial<HTTPResourceSpecObject> = {},
+): HTTPResourceSpecObject {
   return { ...base('httpresourcespec', name, namespace), kind: 'httpresourcespec', associatedTags: [`api=${name}`], endpoints, ...fields };
 }
 
@@ -44,10 +77,20 @@ export function externalNetwork(name: string, namespace: string, entries: string
   return { ...base('externalnetwork', name, namespace), kind: 'externalnetwork', associatedTags: [`net=${name}`], entries, servicePorts: ['any'], ...fields };
 }
 
-export function networkPolicy(name: string, namespace: string, fields: Partial<NetworkAccessPolicyObject> & Pick<NetworkAccessPolicyObject, 'subject' | 'object' | 'action' | 'applyPolicyMode'>): NetworkAccessPolicyObject {
+export function networkPolicy(
+  name: string,
+  namespace: string,
+  fields: Partial<NetworkAccessPolicyObject> & Pick<NetworkAccessPolicyObject, 'subject' | 'object' | 'action' | 'applyPolicyMode'>,
+): NetworkAccessPolicyObject {
   return { ...base('networkaccesspolicy', name, namespace), kind: 'networkaccesspolicy', logsEnabled: false, disabled: false, ...fields };
 }
 
 export function namespaceObject(path: string, container: string, fields: Partial<NamespaceObject> = {}): NamespaceObject {
-  return { ...base('namespace', path, container), kind: 'namespace', defaultPUIncomingTrafficAction: 'Inherit', defaultPUOutgoingTrafficAction: 'Inherit', ...fields };
+  return {
+    ...base('namespace', path, container),
+    kind: 'namespace',
+    defaultPUIncomingTrafficAction: 'Inherit',
+    defaultPUOutgoingTrafficAction: 'Inherit',
+    ...fields,
+  };
 }

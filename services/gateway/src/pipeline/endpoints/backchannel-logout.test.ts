@@ -10,7 +10,12 @@ import { backchannelLogout, MAX_LOGOUT_BODY } from './backchannel-logout.ts';
 function call(authn: Partial<AuthnClient>, init: { method?: string; body?: string } = {}) {
   const deps = fakeDeps({ authn });
   const res = new FakeResponse();
-  const req = fakeRequest({ method: init.method ?? 'POST', url: '/aporeto/oidc/backchannel-logout', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: init.body ?? 'logout_token=h.p.s' });
+  const req = fakeRequest({
+    method: init.method ?? 'POST',
+    url: '/aporeto/oidc/backchannel-logout',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: init.body ?? 'logout_token=h.p.s',
+  });
   return { deps, res, done: backchannelLogout(deps, contextFor(req, res, { path: '/aporeto/oidc/backchannel-logout' })) };
 }
 

@@ -9,15 +9,20 @@ import type { AuthnClient } from '../../clients/authn.ts';
 import { CLIENT_IP, contextFor, FakeResponse, fakeDeps, fakeRequest, unavailableError } from '../testing/fakes.ts';
 import { completeLogin, localPath } from './callback.ts';
 
-const signedIn = (returnTo = '/docs?page=2') => create(LoginCallbackResponseSchema, { ticket: 'id.secret', maxAgeSeconds: 3600, returnTo, subject: 'alice@example.com' });
+const signedIn = (returnTo = '/docs?page=2') =>
+  create(LoginCallbackResponseSchema, { ticket: 'id.secret', maxAgeSeconds: 3600, returnTo, subject: 'alice@example.com' });
 
 function call(authn: Partial<AuthnClient>, method = 'GET') {
   const deps = fakeDeps({ authn });
   const res = new FakeResponse();
-  const ctx = contextFor(fakeRequest({ method, url: '/aporeto/oidc/callback?code=c&state=s', headers: { accept: 'text/html', cookie: '__Host-microseg-login=bind-1' } }), res, {
-    path: '/aporeto/oidc/callback',
-    query: 'code=c&state=s',
-  });
+  const ctx = contextFor(
+    fakeRequest({ method, url: '/aporeto/oidc/callback?code=c&state=s', headers: { accept: 'text/html', cookie: '__Host-microseg-login=bind-1' } }),
+    res,
+    {
+      path: '/aporeto/oidc/callback',
+      query: 'code=c&state=s',
+    },
+  );
   return { deps, res, done: completeLogin(deps, ctx) };
 }
 
@@ -28,7 +33,10 @@ test('callback: authn exchanges the code (with the query, the login binding, the
   assert.equal(res.statusCode, 302);
   assert.equal(res.headers.location, '/docs?page=2');
   assert.equal(res.headers['set-cookie'], '__Host-microseg=id.secret; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600');
-  assert.deepEqual(deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.method]), [[true, '', 302, 'alice@example.com', 'GET']]);
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.statusCode, f.user, f.method]),
+    [[true, '', 302, 'alice@example.com', 'GET']],
+  );
 });
 
 for (const method of ['POST', 'HEAD', 'PUT']) {
@@ -37,15 +45,30 @@ for (const method of ['POST', 'HEAD', 'PUT']) {
     assert.equal(await done, true);
     assert.equal(res.statusCode, 400);
     assert.deepEqual(deps.authn.calls, []);
-    assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['invalid']);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => f.dropReason),
+      ['invalid'],
+    );
   });
 }
 
 const refusals: Array<{ name: string; error: Error; status: number; code: string; shows: RegExp }> = [
   { name: 'state unknown or used', error: new MicrosegError('AUTHN_STATE_INVALID'), status: 400, code: 'AUTHN_STATE_INVALID', shows: /already used/ },
   { name: 'another browser', error: new MicrosegError('AUTHN_STATE_BINDING'), status: 400, code: 'AUTHN_STATE_BINDING', shows: /another browser/ },
-  { name: 'a token that fails validation', error: new MicrosegError('AUTHN_TOKEN_INVALID', 'nonce mismatch'), status: 401, code: 'AUTHN_TOKEN_INVALID', shows: /nonce mismatch/ },
-  { name: 'the IdP cannot be reached', error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'token endpoint timed out'), status: 502, code: 'AUTHN_DISCOVERY_FAILED', shows: /could not be reached or its discovery document is invalid/ },
+  {
+    name: 'a token that fails validation',
+    error: new MicrosegError('AUTHN_TOKEN_INVALID', 'nonce mismatch'),
+    status: 401,
+    code: 'AUTHN_TOKEN_INVALID',
+    shows: /nonce mismatch/,
+  },
+  {
+    name: 'the IdP cannot be reached',
+    error: new MicrosegError('AUTHN_DISCOVERY_FAILED', 'token endpoint timed out'),
+    status: 502,
+    code: 'AUTHN_DISCOVERY_FAILED',
+    shows: /could not be reached or its discovery document is invalid/,
+  },
 ];
 for (const { name, error, status, code, shows } of refusals) {
   test(`callback: authn refuses (${name}) → ${status} ${code}, no cookie, "no session was created"`, async () => {
@@ -56,7 +79,10 @@ for (const { name, error, status, code, shows } of refusals) {
     assert.match(res.body, shows);
     assert.match(res.body, /No session was created/);
     assert.equal(res.headers['set-cookie'], undefined);
-    assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['token']);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => f.dropReason),
+      ['token'],
+    );
   });
 }
 

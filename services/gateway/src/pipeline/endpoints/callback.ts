@@ -22,7 +22,12 @@ export async function completeLogin(deps: Pick<PipelineDeps, 'authn' | 'flows'>,
   } catch (err) {
     if (err instanceof Unavailable) return unavailable(deps, ctx);
     if (!(err instanceof MicrosegError)) throw err;
-    return refuse(deps, ctx, { code: err.code, message: err.message, details: ['No session was created. Open the application again to start a new login.'] }, 'token');
+    return refuse(
+      deps,
+      ctx,
+      { code: err.code, message: err.message, details: ['No session was created. Open the application again to start a new login.'] },
+      'token',
+    );
   }
   redirect(ctx.res, localPath(reply.returnTo), { 'set-cookie': hostCookie(cookies.session, reply.ticket, reply.maxAgeSeconds) });
   recordFlow(deps, ctx, true, '', 302, reply.subject);

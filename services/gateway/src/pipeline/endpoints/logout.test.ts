@@ -14,7 +14,9 @@ const sameOrigin = { 'sec-fetch-site': 'same-origin', cookie: '__Host-microseg=t
 
 function call(method: string, headers: Record<string, string>, authn: Partial<AuthnClient> = {}, deps: FakeDeps = fakeDeps({ authn })) {
   const res = new FakeResponse();
-  const ctx = contextFor(fakeRequest({ method, url: '/aporeto/oidc/logout', headers: { accept: 'text/html', ...headers } }), res, { path: '/aporeto/oidc/logout' });
+  const ctx = contextFor(fakeRequest({ method, url: '/aporeto/oidc/logout', headers: { accept: 'text/html', ...headers } }), res, {
+    path: '/aporeto/oidc/logout',
+  });
   return { deps, res, done: logout(deps, ctx) };
 }
 
@@ -64,7 +66,17 @@ for (const [name, headers] of crossOrigin) {
 async function withCachedSession(authn: Partial<AuthnClient>): Promise<FakeDeps> {
   let lookups = 0;
   const deps = fakeDeps({
-    authn: { ...authn, lookupSession: async () => create(SessionLookupResponseSchema, { found: ++lookups === 1, sessionId: 's-1', subject: 'alice', tags: [], cacheUntilMs: BigInt(Date.now() + 60_000) }) },
+    authn: {
+      ...authn,
+      lookupSession: async () =>
+        create(SessionLookupResponseSchema, {
+          found: ++lookups === 1,
+          sessionId: 's-1',
+          subject: 'alice',
+          tags: [],
+          cacheUntilMs: BigInt(Date.now() + 60_000),
+        }),
+    },
   });
   await resolveSession(deps, contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse()));
   return deps;
@@ -76,13 +88,19 @@ async function stillCached(deps: FakeDeps): Promise<boolean> {
   return ctx.session !== undefined;
 }
 
-const cleared = ['__Host-microseg=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0', '__Host-microseg-login=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0'];
+const cleared = [
+  '__Host-microseg=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0',
+  '__Host-microseg-login=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0',
+];
 
 test("logout: a same-origin POST ends the session at authn, clears both cookies, forgets the cached session and goes to the IdP's end-session URL", async () => {
   const deps = await withCachedSession({ logout: async () => create(LogoutResponseSchema, { redirectUrl: 'https://idp.example.com/logout?id_token_hint=x' }) });
   const { res, done } = call('POST', sameOrigin, {}, deps);
   assert.equal(await done, true);
-  assert.deepEqual(deps.authn.calls.filter((c) => c.method === 'logout').map((c) => c.args[0]), [{ serviceId: 'svc-1', ticket: 't1', clientIp: CLIENT_IP }]);
+  assert.deepEqual(
+    deps.authn.calls.filter((c) => c.method === 'logout').map((c) => c.args[0]),
+    [{ serviceId: 'svc-1', ticket: 't1', clientIp: CLIENT_IP }],
+  );
   assert.equal(res.statusCode, 302);
   assert.equal(res.headers.location, 'https://idp.example.com/logout?id_token_hint=x');
   assert.deepEqual(res.headers['set-cookie'], cleared);
@@ -114,6 +132,9 @@ for (const answered of [false, true]) {
     assert.equal(res.statusCode, 503);
     assert.equal(res.headers['set-cookie'], undefined);
     assert.equal(await stillCached(deps), true);
-    assert.deepEqual(deps.flows.recorded.map((f) => f.dropReason), ['unavailable']);
+    assert.deepEqual(
+      deps.flows.recorded.map((f) => f.dropReason),
+      ['unavailable'],
+    );
   });
 }

@@ -18,7 +18,12 @@ export async function logout(deps: Pick<PipelineDeps, 'authn' | 'sessions' | 'fl
   }
   if (method !== 'POST') return refuse(deps, ctx, { code: 'GATEWAY_BAD_REQUEST', message: 'Log out with POST from a page of this application.' }, 'invalid');
   if (!isSameOriginRequest(ctx.req.headers, ctx.host!)) {
-    return refuse(deps, ctx, { code: 'GATEWAY_CROSS_ORIGIN_REQUEST', details: ['You are still signed in.', `To sign out, open ${paths.logout} on this site and confirm.`] }, 'invalid');
+    return refuse(
+      deps,
+      ctx,
+      { code: 'GATEWAY_CROSS_ORIGIN_REQUEST', details: ['You are still signed in.', `To sign out, open ${paths.logout} on this site and confirm.`] },
+      'invalid',
+    );
   }
   const ticket = singleCookie(ctx.req.headers.cookie, cookies.session);
   let redirectUrl = '/';

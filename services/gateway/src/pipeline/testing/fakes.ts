@@ -163,7 +163,8 @@ export const fakeAuthn = (given: Partial<AuthnClient> = {}) =>
 export const fakePolicy = (given: Partial<PolicyClient> = {}) => recording<PolicyClient>('policy', ['decide', 'sync'], given);
 
 /** What a client throws when the service does not answer (`answered`: it answered with an error). */
-export const unavailableError = (service: ServiceName, answered = false) => new Unavailable(service, answered, new BusRequestError('timeout', `svc.${service}.v1.test`));
+export const unavailableError = (service: ServiceName, answered = false) =>
+  new Unavailable(service, answered, new BusRequestError('timeout', `svc.${service}.v1.test`));
 
 export class FakeFlows {
   readonly recorded: FlowInput[] = [];
@@ -203,7 +204,9 @@ export interface FakeDeps extends PipelineDeps {
 }
 
 /** Fake clients, flows and forwarder; the real caches (in memory, deterministic) and routing state. */
-export function fakeDeps(init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache } = {}): FakeDeps {
+export function fakeDeps(
+  init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache } = {},
+): FakeDeps {
   const state = new RoutingState(init.routes ?? [route()], 1n);
   return {
     state: () => state,

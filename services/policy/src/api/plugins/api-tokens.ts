@@ -23,7 +23,10 @@ const tokenBody = z.preprocess(
     name: z.string({ error: 'is required' }).min(1, 'is required'),
     role: z.enum(roles, { error: `must be one of ${roles.join(', ')}` }),
     // Only a string names a namespace; anything else is as if it were left out.
-    namespace: z.preprocess((v) => (typeof v === 'string' ? v : undefined), z.string().refine(isNamespacePath, 'must be a namespace path such as /acme/team-b').optional()),
+    namespace: z.preprocess(
+      (v) => (typeof v === 'string' ? v : undefined),
+      z.string().refine(isNamespacePath, 'must be a namespace path such as /acme/team-b').optional(),
+    ),
   }),
 );
 
@@ -39,7 +42,10 @@ export const apiTokenRoutes: FastifyPluginAsync<ApiTokensOptions> = async (api, 
 
   api.get('/apitokens', async (req) => {
     const { namespace } = requireAccess(req, 'admin');
-    return tokens.list().filter((t) => withinSubtree(t.namespace, namespace)).map(withoutHash);
+    return tokens
+      .list()
+      .filter((t) => withinSubtree(t.namespace, namespace))
+      .map(withoutHash);
   });
 
   api.post('/apitokens', async (req, reply) => {

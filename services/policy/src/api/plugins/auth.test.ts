@@ -15,7 +15,9 @@ async function app(limiter = new AuthFailureLimiter({ burst: 1_000, perMinute: 1
   await http.register(async (api) => {
     await api.register(authentication, { tokens: fakeTokens(principals), authFailures: limiter });
     api.get('/who', async (req) => ({ ...callerOf(req) }));
-    api.get('/may/:action', async (req) => ({ namespace: requireAccess(req, (req.params as { action: Action }).action, { namespace: (req.query as { ns?: string }).ns }).namespace }));
+    api.get('/may/:action', async (req) => ({
+      namespace: requireAccess(req, (req.params as { action: Action }).action, { namespace: (req.query as { ns?: string }).ns }).namespace,
+    }));
   });
   return http;
 }
@@ -50,7 +52,10 @@ test('no token, an unknown one, another scheme or two headers: 401 UNAUTHENTICAT
 test('a bad X-Namespace is a 400 once the token is known', async () => {
   const http = await app();
   const res = await get(http, '/who', { authorization: 'Bearer acmeEditor', 'x-namespace': '/acme/../other' });
-  assert.deepEqual([res.status, res.body.code, res.body.message], [400, 'BAD_REQUEST', 'X-Namespace must be a namespace path such as /acme/team-b, not "/acme/../other"']);
+  assert.deepEqual(
+    [res.status, res.body.code, res.body.message],
+    [400, 'BAD_REQUEST', 'X-Namespace must be a namespace path such as /acme/team-b, not "/acme/../other"'],
+  );
 });
 
 test('past the failures an address may make: 429 with Retry-After, even with a good token; other addresses and the health probe are not affected', async () => {
@@ -82,5 +87,8 @@ test('requireAccess: inside the token subtree and with a role that allows the ac
 });
 
 test('a route outside the plugin scope has no caller: callerOf fails closed', () => {
-  assert.throws(() => callerOf({} as never), (err: Error & { code?: string }) => err.code === 'UNAUTHENTICATED');
+  assert.throws(
+    () => callerOf({} as never),
+    (err: Error & { code?: string }) => err.code === 'UNAUTHENTICATED',
+  );
 });

@@ -46,7 +46,10 @@ export const authentication = fp<AuthOptions>(
       const principal = token ? tokens.authenticate(token) : undefined;
       if (!principal) {
         authFailures.failed(req.ip);
-        throw new MicrosegError('UNAUTHENTICATED', several ? 'send one Authorization header, not several' : 'a valid API token is required: send Authorization: Bearer <token>');
+        throw new MicrosegError(
+          'UNAUTHENTICATED',
+          several ? 'send one Authorization header, not several' : 'a valid API token is required: send Authorization: Bearer <token>',
+        );
       }
       req.principal = principal;
       req.namespace = parsePart(namespaceHeaders, req.headers)['x-namespace'] ?? principal.namespace;
@@ -69,11 +72,17 @@ const cannot: Record<Action, string> = { read: 'read', write: 'change objects', 
  * The caller may `action` in `namespace` (the request's by default): inside its token's subtree, with a role
  * that allows it; 403 otherwise. `doing` names the action in the refusal when it is not the usual one.
  */
-export function requireAccess(req: FastifyRequest, action: Action, options: { namespace?: string; doing?: string } = {}): { principal: Principal; namespace: string } {
+export function requireAccess(
+  req: FastifyRequest,
+  action: Action,
+  options: { namespace?: string; doing?: string } = {},
+): { principal: Principal; namespace: string } {
   const caller = callerOf(req);
   const { principal } = caller;
   const namespace = options.namespace ?? caller.namespace;
-  if (!withinSubtree(namespace, principal.namespace)) throw new MicrosegError('FORBIDDEN', `the token ${principal.name} is limited to ${principal.namespace} and cannot act on ${namespace}`);
-  if (!allows(principal.role, action)) throw new MicrosegError('FORBIDDEN', `the token ${principal.name} has the role ${principal.role}, which cannot ${options.doing ?? cannot[action]}`);
+  if (!withinSubtree(namespace, principal.namespace))
+    throw new MicrosegError('FORBIDDEN', `the token ${principal.name} is limited to ${principal.namespace} and cannot act on ${namespace}`);
+  if (!allows(principal.role, action))
+    throw new MicrosegError('FORBIDDEN', `the token ${principal.name} has the role ${principal.role}, which cannot ${options.doing ?? cannot[action]}`);
   return caller;
 }

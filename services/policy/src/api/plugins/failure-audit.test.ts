@@ -22,7 +22,8 @@ async function app(refused: () => number | undefined = () => 1) {
     api.get('/:plural/:id', async (req) => {
       const status = Number((req.query as { status?: string }).status ?? 200);
       if (status === 403) throw new MicrosegError('FORBIDDEN', 'not with mst_0123456789abcdef_secretsecretsecret');
-      if (status === 422) throw new MicrosegError('POLICY_VALIDATION_FAILED', 'port must be a TCP port', { errors: [{ attribute: 'port', message: 'must be a TCP port' }] });
+      if (status === 422)
+        throw new MicrosegError('POLICY_VALIDATION_FAILED', 'port must be a TCP port', { errors: [{ attribute: 'port', message: 'must be a TCP port' }] });
       if (status === 401) throw new MicrosegError('UNAUTHENTICATED', 'the token Bearer abc.def is wrong');
       if (status === 429) throw new MicrosegError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 5 });
       if (status === 404) throw new MicrosegError('NOT_FOUND');
@@ -46,7 +47,13 @@ test('401, 403 and 422 are audited with the route pattern (a known kind filled i
     [
       ['apiAuthenticationFailed', 'GET /:plural/:id by a client without a valid token from 127.0.0.1: 401 UNAUTHENTICATED.', 'api', '', '/acme/dev'],
       ['apiAccessDenied', 'GET /services/:id by token ops from 127.0.0.1: 403 FORBIDDEN: not with mst_[redacted].', 'apitoken', 'tok-1', '/acme/dev'],
-      ['apiChangeRefused', 'GET /services/:id by token ops from 127.0.0.1: 422 POLICY_VALIDATION_FAILED: port must be a TCP port.', 'apitoken', 'tok-1', '/acme/dev'],
+      [
+        'apiChangeRefused',
+        'GET /services/:id by token ops from 127.0.0.1: 422 POLICY_VALIDATION_FAILED: port must be a TCP port.',
+        'apitoken',
+        'tok-1',
+        '/acme/dev',
+      ],
     ],
   );
 });

@@ -18,7 +18,8 @@ async function app() {
   return http;
 }
 
-const post = (http: Awaited<ReturnType<typeof app>>, url: string, payload: string, headers: Record<string, string>) => http.inject({ method: 'POST', url, payload, headers });
+const post = (http: Awaited<ReturnType<typeof app>>, url: string, payload: string, headers: Record<string, string>) =>
+  http.inject({ method: 'POST', url, payload, headers });
 
 test('a YAML body is read as YAML (each of its content types); bad YAML and duplicate YAML keys are 400', async () => {
   const http = await app();
@@ -41,7 +42,9 @@ test('JSON with a key given twice, at any depth or spelt with an escape, is 400;
     assert.match(res.json().message, /appears twice in one object; send each key once$/);
   }
   assert.equal((await post(http, '/echo', '{"__proto__":{"x":1}}', { 'content-type': 'application/json' })).statusCode, 400);
-  assert.deepEqual((await post(http, '/echo', '{"a":{"b":1},"c":[{"b":2}]}', { 'content-type': 'application/json' })).json(), { received: { a: { b: 1 }, c: [{ b: 2 }] } });
+  assert.deepEqual((await post(http, '/echo', '{"a":{"b":1},"c":[{"b":2}]}', { 'content-type': 'application/json' })).json(), {
+    received: { a: { b: 1 }, c: [{ b: 2 }] },
+  });
 });
 
 test('answers are YAML when the client asks for YAML, JSON otherwise', async () => {
@@ -51,7 +54,14 @@ test('answers are YAML when the client asks for YAML, JSON otherwise', async () 
   assert.deepEqual(parseYaml(yaml.body), { received: { name: 'web' } });
   const json = await post(http, '/echo', '{"name":"web"}', { 'content-type': 'application/json' });
   assert.match(String(json.headers['content-type']), /^application\/json/);
-  const cases: Array<[string | undefined, boolean]> = [['application/yaml', true], ['text/yaml', true], ['application/x-yaml; q=0.9', true], ['application/json', false], ['application/yamlish', false], [undefined, false]];
+  const cases: Array<[string | undefined, boolean]> = [
+    ['application/yaml', true],
+    ['text/yaml', true],
+    ['application/x-yaml; q=0.9', true],
+    ['application/json', false],
+    ['application/yamlish', false],
+    [undefined, false],
+  ];
   for (const [accept, yes] of cases) assert.equal(wantsYaml(accept), yes, String(accept));
 });
 

@@ -34,7 +34,8 @@ export const bodyFormats = fp(
       jsonParser(req, text, (err: Error | null, value?: unknown) => {
         if (err) return done(err);
         const twice = duplicateKey(text);
-        if (twice !== undefined) return done(new MicrosegError('BAD_REQUEST', `the key ${JSON.stringify(twice.slice(0, 64))} appears twice in one object; send each key once`));
+        if (twice !== undefined)
+          return done(new MicrosegError('BAD_REQUEST', `the key ${JSON.stringify(twice.slice(0, 64))} appears twice in one object; send each key once`));
         done(null, value);
       });
     });

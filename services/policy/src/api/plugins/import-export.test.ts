@@ -39,22 +39,62 @@ test('an export imported back: everything updated, the stored client secret kept
   const res = await call(app, 'POST', '/import', { as: 'acmeEditor', body: exported });
   assert.deepEqual([res.status, res.body], [200, { created: 0, updated: 1 }]);
   assert.equal((store.snapshot.objects.find((o) => o.name === 'shop') as ServiceObject).OIDCClientSecret, sealedBefore);
-  assert.deepEqual(bus.events.map((e) => e.kind), ['objectUpdated']);
+  assert.deepEqual(
+    bus.events.map((e) => e.kind),
+    ['objectUpdated'],
+  );
   assert.deepEqual(announced, [store.snapshot.revision]);
 });
 
 test('all or nothing: one object outside the subtree, one processing unit, or one sealed secret refuses the whole import', async () => {
   const cases: Array<[string, unknown, number, string[]?]> = [
-    ['another namespace', { data: { httpresourcespecs: [{ name: 'mine', endpoints: [] }, { name: 'theirs', namespace: '/other', endpoints: [] }] } }, 403],
+    [
+      'another namespace',
+      {
+        data: {
+          httpresourcespecs: [
+            { name: 'mine', endpoints: [] },
+            { name: 'theirs', namespace: '/other', endpoints: [] },
+          ],
+        },
+      },
+      403,
+    ],
     ['a processing unit', { data: { httpresourcespecs: [{ name: 'mine', endpoints: [] }], processingunits: [{ name: 'pu', address: '10.0.0.1' }] } }, 403],
-    ['a sealed secret', { data: { httpresourcespecs: [{ name: 'mine', endpoints: [] }], services: [{ name: 'x', hosts: ['x.example.com'], port: 1, exposedPort: 443, OIDCClientSecret: 'enc:v2:x' }] } }, 422, ['data.services[0].OIDCClientSecret']],
-    ['an invalid object', { data: { httpresourcespecs: [{ name: 'mine', endpoints: [] }, { name: 'bad', endpoints: 'no' }] } }, 422],
+    [
+      'a sealed secret',
+      {
+        data: {
+          httpresourcespecs: [{ name: 'mine', endpoints: [] }],
+          services: [{ name: 'x', hosts: ['x.example.com'], port: 1, exposedPort: 443, OIDCClientSecret: 'enc:v2:x' }],
+        },
+      },
+      422,
+      ['data.services[0].OIDCClientSecret'],
+    ],
+    [
+      'an invalid object',
+      {
+        data: {
+          httpresourcespecs: [
+            { name: 'mine', endpoints: [] },
+            { name: 'bad', endpoints: 'no' },
+          ],
+        },
+      },
+      422,
+    ],
   ];
   for (const [what, doc, status, attributes] of cases) {
     const { app, store } = await setup();
     const res = await call(app, 'POST', '/import', { as: 'acmeEditor', body: doc });
     assert.equal(res.status, status, `${what}: ${res.text}`);
-    if (attributes) for (const a of attributes) assert.ok(res.body.errors.some((e: { attribute: string }) => e.attribute === a), `${what}: ${res.text}`);
+    if (attributes)
+      for (const a of attributes)
+        assert.ok(
+          res.body.errors.some((e: { attribute: string }) => e.attribute === a),
+          `${what}: ${res.text}`,
+        );
     assert.deepEqual(store.writes, [], `${what}: nothing written`);
   }
 });

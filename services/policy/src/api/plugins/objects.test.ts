@@ -39,7 +39,10 @@ test('create: 201 with the ETag, the secret sealed at rest and never shown, audi
   assert.equal(res.body.OIDCClientSecret, undefined);
   assert.ok(!res.text.includes('s3cret'));
   assert.match((stored.object as ServiceObject).OIDCClientSecret!, /^enc:v2:/);
-  assert.deepEqual(bus.events.map((e) => [e.kind, e.input.title, e.input.content]), [['objectCreated', 'service created', 'service shop was created in /acme/dev by token acme-editor.']]);
+  assert.deepEqual(
+    bus.events.map((e) => [e.kind, e.input.title, e.input.content]),
+    [['objectCreated', 'service created', 'service shop was created in /acme/dev by token acme-editor.']],
+  );
   assert.deepEqual(announced, [store.snapshot.revision]);
   const again = await call(app, 'POST', '/services', { as: 'acmeEditor', ns: '/acme/dev', body: body('shop') });
   assert.deepEqual([again.status, again.body.code], [409, 'CONFLICT']);
@@ -47,7 +50,11 @@ test('create: 201 with the ETag, the secret sealed at rest and never shown, audi
 
 test('create: every bad attribute at once (a sealed secret among them), 422, nothing written', async () => {
   const { app, store, bus } = await setup();
-  const res = await call(app, 'POST', '/services', { as: 'acmeEditor', ns: '/acme', body: { name: 'bad', exposedPort: 70000, ...oidc, OIDCClientSecret: 'enc:v2:stolen' } });
+  const res = await call(app, 'POST', '/services', {
+    as: 'acmeEditor',
+    ns: '/acme',
+    body: { name: 'bad', exposedPort: 70000, ...oidc, OIDCClientSecret: 'enc:v2:stolen' },
+  });
   assert.equal(res.status, 422);
   assert.equal(res.body.code, 'POLICY_VALIDATION_FAILED');
   const attributes = res.body.errors.map((e: { attribute: string }) => e.attribute);
@@ -69,16 +76,28 @@ test("a service's ports must be allowed by its unit's gateway: 422 naming the al
   const { app } = await setup([processingUnit('shop', '/acme')]);
   const res = await call(app, 'POST', '/services', { as: 'acmeEditor', ns: '/acme', body: body('shop', { selectors: [['app=shop']], port: 22 }) });
   assert.equal(res.status, 422);
-  assert.deepEqual(res.body.errors.map((e: { attribute: string }) => e.attribute), ['port']);
+  assert.deepEqual(
+    res.body.errors.map((e: { attribute: string }) => e.attribute),
+    ['port'],
+  );
   assert.match(res.body.message, /allowed: 3000/);
 });
 
 test('read: one namespace or its subtree, by ID or name, with the ETag and the serving status; kinds and objects unknown are 404', async () => {
   const web = service('web', '/acme');
   const { app, store } = await setup([web, service('shown', '/acme/dev'), service('other', '/other')]);
-  assert.deepEqual((await call(app, 'GET', '/services', { as: 'acmeViewer' })).body.map((s: { name: string }) => s.name), ['web']);
+  assert.deepEqual(
+    (await call(app, 'GET', '/services', { as: 'acmeViewer' })).body.map((s: { name: string }) => s.name),
+    ['web'],
+  );
   const recursive = await call(app, 'GET', '/services?recursive=true', { as: 'acmeViewer' });
-  assert.deepEqual(recursive.body.map((s: { name: string; servingStatus?: string }) => [s.name, s.servingStatus]), [['web', undefined], ['shown', 'Served']]);
+  assert.deepEqual(
+    recursive.body.map((s: { name: string; servingStatus?: string }) => [s.name, s.servingStatus]),
+    [
+      ['web', undefined],
+      ['shown', 'Served'],
+    ],
+  );
   for (const id of [web.ID, 'web']) {
     const one = await call(app, 'GET', `/services/${id}`, { as: 'acmeViewer' });
     assert.deepEqual([one.status, one.body.ID, one.headers.etag], [200, web.ID, `"${store.entry('service', web.ID)!.revision}"`]);
@@ -96,16 +115,27 @@ test('update: If-Match must name the current revision (412 otherwise, 400 when i
   const sealedBefore = (stored().object as ServiceObject).OIDCClientSecret;
   const stale = await call(app, 'PUT', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: body('shop', oidc), headers: { 'if-match': '"999"' } });
   assert.deepEqual([stale.status, stale.body.code], [412, 'PRECONDITION_FAILED']);
-  assert.equal((await call(app, 'PUT', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: body('shop', oidc), headers: { 'if-match': 'latest' } })).status, 400);
+  assert.equal(
+    (await call(app, 'PUT', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: body('shop', oidc), headers: { 'if-match': 'latest' } })).status,
+    400,
+  );
   const renamed = await call(app, 'PATCH', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: { name: 'other' } });
   assert.deepEqual([renamed.status, renamed.body.errors?.[0]?.attribute], [422, 'name']);
-  const put = await call(app, 'PUT', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: body('shop', { ...oidc, port: 4000 }), headers: { 'if-match': created.headers.etag as string } });
+  const put = await call(app, 'PUT', '/services/shop', {
+    as: 'acmeEditor',
+    ns: '/acme',
+    body: body('shop', { ...oidc, port: 4000 }),
+    headers: { 'if-match': created.headers.etag as string },
+  });
   assert.equal(put.status, 200, put.text);
   assert.equal(put.headers.etag, `"${stored().revision}"`);
   assert.equal((stored().object as ServiceObject).OIDCClientSecret, sealedBefore, 'the stored secret is kept as it was');
   const patched = await call(app, 'PATCH', '/services/shop', { as: 'acmeEditor', ns: '/acme', body: { description: 'edited' } });
   assert.deepEqual([patched.status, patched.body.port, patched.body.description], [200, 4000, 'edited']);
-  assert.deepEqual(bus.events.map((e) => e.kind), ['objectCreated', 'objectUpdated', 'objectUpdated']);
+  assert.deepEqual(
+    bus.events.map((e) => e.kind),
+    ['objectCreated', 'objectUpdated', 'objectUpdated'],
+  );
   assert.equal(announced.length, 3);
 });
 

@@ -39,7 +39,8 @@ export interface ObjectsOptions {
 }
 
 export const objectRoutes: FastifyPluginAsync<ObjectsOptions> = async (api, { store, secrets, audit, announce, serviceStatus }) => {
-  const send = (reply: FastifyReply, status: number, object: PolicyObject, revision: number) => reply.code(status).header('etag', `"${revision}"`).send(shown(object, serviceStatus));
+  const send = (reply: FastifyReply, status: number, object: PolicyObject, revision: number) =>
+    reply.code(status).header('etag', `"${revision}"`).send(shown(object, serviceStatus));
   const announceNow = () => announce(store.snapshot.revision);
 
   api.get('/:plural', async (req) => {
@@ -64,7 +65,8 @@ export const objectRoutes: FastifyPluginAsync<ObjectsOptions> = async (api, { st
     try {
       revision = await store.create(sealObject(secrets, object));
     } catch (err) {
-      if (err instanceof StoreConflict) throw new MicrosegError('CONFLICT', `a ${kind} named ${value.name} exists in ${namespace}; update it or choose another name`);
+      if (err instanceof StoreConflict)
+        throw new MicrosegError('CONFLICT', `a ${kind} named ${value.name} exists in ${namespace}; update it or choose another name`);
       throw err;
     }
     audit(principal, 'created', object);
@@ -88,7 +90,11 @@ export const objectRoutes: FastifyPluginAsync<ObjectsOptions> = async (api, { st
     refuseProcessingUnitWrite(kind);
     const expected = parsePart(ifMatchHeaders, req.headers)['if-match'];
     const existing = findObject(store, kind, namespace, id);
-    if (expected !== undefined && expected !== existing.revision) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`);
+    if (expected !== undefined && expected !== existing.revision)
+      throw new MicrosegError(
+        'PRECONDITION_FAILED',
+        `the ${kind} changed since you read it (ETag "${existing.revision}", not "${expected}"); read it again and retry`,
+      );
     const body = (req.body ?? {}) as Record<string, unknown>;
     const input: Record<string, unknown> = merge ? { ...publicView(existing.object), ...body } : body;
     // The older protocols + ports form in a patch replaces the stored servicePorts.
@@ -109,7 +115,8 @@ export const objectRoutes: FastifyPluginAsync<ObjectsOptions> = async (api, { st
     try {
       revision = await store.replace(sealObject(secrets, object, existing.object), expected ?? existing.revision);
     } catch (err) {
-      if (err instanceof StoreConflict) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
+      if (err instanceof StoreConflict)
+        throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being updated; read it again and retry`);
       throw err;
     }
     audit(principal, 'updated', object);
@@ -126,11 +133,13 @@ export const objectRoutes: FastifyPluginAsync<ObjectsOptions> = async (api, { st
     const { principal, namespace } = requireAccess(req, kind === 'processingunit' ? 'admin' : 'write');
     const expected = parsePart(ifMatchHeaders, req.headers)['if-match'];
     const existing = findObject(store, kind, namespace, id);
-    if (expected !== undefined && expected !== existing.revision) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);
+    if (expected !== undefined && expected !== existing.revision)
+      throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed since you read it; read it again and retry`);
     try {
       await store.remove(kind, existing.object.ID, existing.revision);
     } catch (err) {
-      if (err instanceof StoreConflict) throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being deleted; read it again and retry`);
+      if (err instanceof StoreConflict)
+        throw new MicrosegError('PRECONDITION_FAILED', `the ${kind} changed while it was being deleted; read it again and retry`);
       throw err;
     }
     audit(principal, 'deleted', existing.object);

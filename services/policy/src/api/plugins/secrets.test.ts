@@ -16,7 +16,13 @@ const keyB = Buffer.alloc(32, 2);
 
 function service(name: string, box: SecretBox): PolicyObject {
   const ID = `id-${name}`;
-  return { kind: 'service', ID, name, namespace: `/ns-${name}`, OIDCClientSecret: box.seal(`${name}-secret`, { kind: 'service', id: ID, field: 'OIDCClientSecret' }) } as unknown as PolicyObject;
+  return {
+    kind: 'service',
+    ID,
+    name,
+    namespace: `/ns-${name}`,
+    OIDCClientSecret: box.seal(`${name}-secret`, { kind: 'service', id: ID, field: 'OIDCClientSecret' }),
+  } as unknown as PolicyObject;
 }
 
 test('reseal: compare-and-set per object; a concurrent edit wins and is reported, the rest is re-sealed and audited', async () => {
@@ -33,7 +39,10 @@ test('reseal: compare-and-set per object; a concurrent edit wins and is reported
     },
   } as unknown as ObjectStore;
   const events: Array<{ title: string; content: string; namespace: string }> = [];
-  const bus = { emitEvent: (kind: EventKind, e: { content: string; namespace: string }) => events.push({ title: eventCatalogue[kind].title, content: e.content, namespace: e.namespace }) } as unknown as Bus;
+  const bus = {
+    emitEvent: (kind: EventKind, e: { content: string; namespace: string }) =>
+      events.push({ title: eventCatalogue[kind].title, content: e.content, namespace: e.namespace }),
+  } as unknown as Bus;
   const secrets = new SecretBox([keyB, keyA]);
 
   const app = Fastify();
@@ -46,11 +55,30 @@ test('reseal: compare-and-set per object; a concurrent edit wins and is reported
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json();
 
-  assert.deepEqual(writes.map((w) => [w.object.ID, w.expected]), [['id-a', 10], ['id-c', 12]], 'each written against the revision it was read at');
+  assert.deepEqual(
+    writes.map((w) => [w.object.ID, w.expected]),
+    [
+      ['id-a', 10],
+      ['id-c', 12],
+    ],
+    'each written against the revision it was read at',
+  );
   for (const w of writes) assert.equal(keyIdOfSealed((w.object as unknown as { OIDCClientSecret: string }).OIDCClientSecret), secrets.currentKeyId);
-  assert.deepEqual(body.resealed.map((r: { name: string; fields: string[] }) => [r.name, r.fields]), [['a', ['OIDCClientSecret']], ['c', ['OIDCClientSecret']]]);
-  assert.deepEqual(body.conflicts.map((c: { name: string }) => c.name), ['busy']);
-  assert.deepEqual(events.map((e) => e.namespace), ['/ns-a', '/ns-c', '/']);
+  assert.deepEqual(
+    body.resealed.map((r: { name: string; fields: string[] }) => [r.name, r.fields]),
+    [
+      ['a', ['OIDCClientSecret']],
+      ['c', ['OIDCClientSecret']],
+    ],
+  );
+  assert.deepEqual(
+    body.conflicts.map((c: { name: string }) => c.name),
+    ['busy'],
+  );
+  assert.deepEqual(
+    events.map((e) => e.namespace),
+    ['/ns-a', '/ns-c', '/'],
+  );
   assert.ok(events.every((e) => e.title === 'Secrets re-sealed' && e.content.includes('root-admin') && e.content.includes(secrets.currentKeyId)));
   assert.match(events.at(-1)!.content, /2 object\(s\) re-sealed, 1 changed meanwhile \(run the re-seal again\)/);
   for (const e of events) assert.ok(!e.content.includes('-secret'), 'no secret in an event');

@@ -51,7 +51,10 @@ export const secretRoutes: FastifyPluginAsync<SecretsOptions> = async (api, { st
   api.post('/secrets/reseal', async (req) => {
     const { principal } = callerOf(req);
     if (principal.namespace !== '/' || !allows(principal.role, 'admin')) {
-      throw new MicrosegError('FORBIDDEN', `re-sealing covers every namespace: it needs an admin token of /, and ${principal.name} is a ${principal.role} of ${principal.namespace}`);
+      throw new MicrosegError(
+        'FORBIDDEN',
+        `re-sealing covers every namespace: it needs an admin token of /, and ${principal.name} is a ${principal.role} of ${principal.namespace}`,
+      );
     }
     const done: Array<ObjectRef & { fields: string[] }> = [];
     const conflicts: ObjectRef[] = [];
@@ -65,13 +68,21 @@ export const secretRoutes: FastifyPluginAsync<SecretsOptions> = async (api, { st
       try {
         await store.replace(object, entry.revision);
         done.push({ ...refOf(object), fields });
-        audit(principal, object, `${fields.join(' and ')} of the ${object.kind} ${object.name} in ${object.namespace} sealed again with key ${secrets.currentKeyId} by token ${principal.name}.`);
+        audit(
+          principal,
+          object,
+          `${fields.join(' and ')} of the ${object.kind} ${object.name} in ${object.namespace} sealed again with key ${secrets.currentKeyId} by token ${principal.name}.`,
+        );
       } catch (err) {
         if (!(err instanceof StoreConflict)) throw err;
         conflicts.push(refOf(object));
       }
     }
-    audit(principal, { kind: 'secrets', ID: '', namespace: '/' }, `Secrets re-sealed with key ${secrets.currentKeyId} by token ${principal.name}: ${done.length} object(s) re-sealed, ${conflicts.length} changed meanwhile (run the re-seal again), ${unreadable.length} secret(s) cannot be decrypted (msctl secrets status).`);
+    audit(
+      principal,
+      { kind: 'secrets', ID: '', namespace: '/' },
+      `Secrets re-sealed with key ${secrets.currentKeyId} by token ${principal.name}: ${done.length} object(s) re-sealed, ${conflicts.length} changed meanwhile (run the re-seal again), ${unreadable.length} secret(s) cannot be decrypted (msctl secrets status).`,
+    );
     return { keyId: secrets.currentKeyId, resealed: done, conflicts, unreadable };
   });
 };

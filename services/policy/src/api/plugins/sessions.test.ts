@@ -9,7 +9,17 @@ import { call, pluginApp } from '../../testing/api-fakes.ts';
 import { FakeBus } from '../../testing/fake-bus.ts';
 import { sessionRoutes } from './sessions.ts';
 
-const session = { id: 'sess-1', serviceId: 'svc', namespace: '/acme/dev', user: 'alice@example.com', subject: 'alice', issuer: 'https://idp', createdAtMs: 0n, expiresAtMs: 3_600_000n, refreshable: true };
+const session = {
+  id: 'sess-1',
+  serviceId: 'svc',
+  namespace: '/acme/dev',
+  user: 'alice@example.com',
+  subject: 'alice',
+  issuer: 'https://idp',
+  createdAtMs: 0n,
+  expiresAtMs: 3_600_000n,
+  refreshable: true,
+};
 
 /** A bus whose authn answers with `answer` (or throws what it throws); the requests made are kept. */
 function fakeBus(answer: () => Record<string, unknown>) {
@@ -23,7 +33,19 @@ test('list: what authn answers, as the API shows sessions; the request namespace
   const { bus, asked } = fakeBus(() => ({ sessions: [session] }));
   const app = await pluginApp(sessionRoutes, { bus });
   const res = await call(app, 'GET', '/sessions?user=alice@example.com&recursive=true', { as: 'acmeEditor' });
-  assert.deepEqual(res.body, [{ ID: 'sess-1', serviceID: 'svc', namespace: '/acme/dev', user: 'alice@example.com', subject: 'alice', issuer: 'https://idp', createTime: '1970-01-01T00:00:00.000Z', expireTime: '1970-01-01T01:00:00.000Z', refreshable: true }]);
+  assert.deepEqual(res.body, [
+    {
+      ID: 'sess-1',
+      serviceID: 'svc',
+      namespace: '/acme/dev',
+      user: 'alice@example.com',
+      subject: 'alice',
+      issuer: 'https://idp',
+      createTime: '1970-01-01T00:00:00.000Z',
+      expireTime: '1970-01-01T01:00:00.000Z',
+      refreshable: true,
+    },
+  ]);
   assert.deepEqual(asked, [{ subject: requests.authnSessionList.subject, message: { namespace: '/acme', recursive: true, user: 'alice@example.com' } }]);
 });
 
@@ -34,10 +56,13 @@ test('revoke: one session (anywhere in the subtree) or a user; naming neither is
   assert.equal((await call(app, 'DELETE', '/sessions?user=alice@example.com', { as: 'acmeAdmin' })).body.length, 1);
   const neither = await call(app, 'DELETE', '/sessions', { as: 'acmeEditor' });
   assert.deepEqual([neither.status, neither.body.code], [400, 'BAD_REQUEST']);
-  assert.deepEqual(asked.map((a) => a.message), [
-    { namespace: '/acme', recursive: true, sessionId: 'sess-1', user: '', revokedBy: 'acme-editor' },
-    { namespace: '/acme', recursive: false, sessionId: '', user: 'alice@example.com', revokedBy: 'acme-admin' },
-  ]);
+  assert.deepEqual(
+    asked.map((a) => a.message),
+    [
+      { namespace: '/acme', recursive: true, sessionId: 'sess-1', user: '', revokedBy: 'acme-editor' },
+      { namespace: '/acme', recursive: false, sessionId: '', user: 'alice@example.com', revokedBy: 'acme-admin' },
+    ],
+  );
 });
 
 test('viewers, and anyone outside the subtree, may neither list nor revoke: 403 before authn is asked', async () => {

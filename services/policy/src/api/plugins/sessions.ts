@@ -36,7 +36,8 @@ async function ask<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof BusRequestError) throw new MicrosegError('UNAVAILABLE', 'the authn service does not answer; retry', { cause: err });
-    if (err instanceof MicrosegError && err.status >= 500) throw new MicrosegError('UNAVAILABLE', 'the authn service cannot answer right now; retry', { cause: err });
+    if (err instanceof MicrosegError && err.status >= 500)
+      throw new MicrosegError('UNAVAILABLE', 'the authn service cannot answer right now; retry', { cause: err });
     throw err;
   }
 }
