@@ -34,35 +34,38 @@ const server = createServer({ cert: readFileSync(certFile), key: readFileSync(ke
   res.once('close', () => {
     if (!done) controller?.abort(new Error('client closed'));
   });
-  agent.dispatch({ origin, path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined }, {
-    onRequestStart(c: Controller) {
-      controller = c;
-    },
-    onResponseStart(_c: Controller, status: number, upstream: Record<string, string | string[] | undefined>) {
-      const out: Record<string, string | string[]> = {};
-      for (const name in upstream) if (!HOP_BY_HOP.has(name) && upstream[name] !== undefined) out[name] = upstream[name]!;
-      res.writeHead(status, out);
-      res.cork();
-      process.nextTick(() => res.uncork());
-    },
-    onResponseData(c: Controller, chunk: Buffer) {
-      if (!res.write(chunk)) {
-        c.pause();
-        res.once('drain', () => c.resume());
-      }
-    },
-    onResponseEnd() {
-      done = true;
-      res.end();
-    },
-    onResponseError(_c: Controller, _err: Error) {
-      done = true;
-      if (!res.headersSent) {
-        res.writeHead(502);
+  agent.dispatch(
+    { origin, path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined },
+    {
+      onRequestStart(c: Controller) {
+        controller = c;
+      },
+      onResponseStart(_c: Controller, status: number, upstream: Record<string, string | string[] | undefined>) {
+        const out: Record<string, string | string[]> = {};
+        for (const name in upstream) if (!HOP_BY_HOP.has(name) && upstream[name] !== undefined) out[name] = upstream[name]!;
+        res.writeHead(status, out);
+        res.cork();
+        process.nextTick(() => res.uncork());
+      },
+      onResponseData(c: Controller, chunk: Buffer) {
+        if (!res.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+      },
+      onResponseEnd() {
+        done = true;
         res.end();
-      } else res.destroy();
+      },
+      onResponseError(_c: Controller, _err: Error) {
+        done = true;
+        if (!res.headersSent) {
+          res.writeHead(502);
+          res.end();
+        } else res.destroy();
+      },
     },
-  } as Dispatcher.DispatchHandler);
+  );
 });
 server.listen(Number(port), '127.0.0.1', () => process.stdout.write(`listening ${port}\n`));
 process.on('SIGTERM', () => {

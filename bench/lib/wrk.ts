@@ -99,7 +99,7 @@ export function runWrk(options: WrkOptions, wrkPath = '/usr/bin/wrk'): Promise<W
       try {
         resolve(parseWrk(out));
       } catch (e) {
-        reject(e as Error);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
   });

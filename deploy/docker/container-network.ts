@@ -12,6 +12,8 @@
 import net from 'node:net';
 
 type Listen = typeof net.Server.prototype.listen;
+// Taken off the prototype on purpose: it is called with each server as `this` (listenUnpatched below).
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const originalListen: Listen = net.Server.prototype.listen;
 /** The unpatched listen, whatever the arguments. */
 const listenUnpatched = originalListen as (this: net.Server, ...args: unknown[]) => net.Server;

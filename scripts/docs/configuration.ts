@@ -89,7 +89,7 @@ export function configurationTable(shape: Record<string, z.ZodType>): Table {
 
 /** `config:common`, `config:redis`, `config:gateway`, …: the table of that group or service. */
 export function configurationBlock(arg: string): Table | undefined {
-  if (sharedGroups[arg]) return configurationTable(sharedGroups[arg]!);
-  if (serviceSchemas[arg]) return configurationTable(ownShape(serviceSchemas[arg]!));
+  if (sharedGroups[arg]) return configurationTable(sharedGroups[arg]);
+  if (serviceSchemas[arg]) return configurationTable(ownShape(serviceSchemas[arg]));
   return undefined;
 }

@@ -132,7 +132,7 @@ describe('deploy/compose', () => {
         if (condition === 'service_completed_successfully') assert.equal(target.restart, 'no', `${dependency} runs once`);
       }
     }
-    const waitsFor = (name: string) => Object.keys((compose.services[name]!.depends_on ?? {}) as object);
+    const waitsFor = (name: string) => Object.keys(compose.services[name]!.depends_on ?? {});
     for (const service of services)
       if (service !== 'policy') assert.ok(waitsFor(service).includes('policy') || waitsFor(service).includes('authn'), `${service} starts after policy`);
     assert.deepEqual(waitsFor('gateway').sort(), ['app', 'authn', 'flowlog', 'policy']);
@@ -205,7 +205,7 @@ describe('deploy/compose', () => {
   test('secrets: generated once by init (or taken from the gitignored .env) and handed to each container in a volume of its own, read as files', () => {
     const init = compose.services['init']!;
     assert.equal(init.command?.[0], 'init-demo');
-    const args = init.command!.slice(1);
+    const args = init.command.slice(1);
     const secretsDir = args[args.indexOf('--secrets') + 1]!;
     const [store, out] = args.slice(args.indexOf('--credentials') + 1);
     assert.ok(store!.startsWith(`${secretsDir}/`), 'the credentials are kept with the secrets');

@@ -27,7 +27,7 @@ const registered = new Map(
   registry
     .getMetricsAsArray()
     .filter((m) => m.name.startsWith('microseg_') && !m.name.startsWith('microseg_process_'))
-    .map((m) => [m.name, { type: m.type as unknown as string, labels: ((m as unknown as { labelNames?: string[] }).labelNames ?? []) as string[] }]),
+    .map((m) => [m.name, { type: m.type as unknown as string, labels: (m as unknown as { labelNames?: string[] }).labelNames ?? [] }]),
 );
 const expressions = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 const histogramSuffix = /_(bucket|sum|count)$/;

@@ -189,7 +189,7 @@ describe('deploy/k8s', () => {
       for (const o of builds[overlay].objects) {
         const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
         const model = group
-          ? groups[groupKey(group!)]?.[version!]?.[o.kind]
+          ? groups[groupKey(group)]?.[version!]?.[o.kind]
           : (groups['v1'] as unknown as Record<string, new (data: unknown) => { validate(): void }>)[o.kind];
         assert.ok(model, `${overlay}: a model for ${o.apiVersion} ${o.kind}`);
         assert.doesNotThrow(() => new model(o).validate(), `${overlay}: ${o.kind}/${o.metadata.name} is valid`);
@@ -268,8 +268,8 @@ describe('deploy/k8s', () => {
         const healthPort = configured(service, env, healthPortVariable[service]);
         assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', `${overlay}: ${service} readiness on /readyz`);
         assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', `${overlay}: ${service} liveness on /healthz`);
-        assert.equal(portNumber(c, c.readinessProbe!.httpGet!.port), healthPort, `${overlay}: ${service} probes its configured health port`);
-        assert.equal(portNumber(c, c.livenessProbe!.httpGet!.port), healthPort);
+        assert.equal(portNumber(c, c.readinessProbe.httpGet.port), healthPort, `${overlay}: ${service} probes its configured health port`);
+        assert.equal(portNumber(c, c.livenessProbe.httpGet.port), healthPort);
         assert.ok(
           c.ports?.some((p) => p.containerPort === healthPort),
           `${overlay}: ${service} declares its health port`,

@@ -176,7 +176,7 @@ function applyPatch(objects: K8sObject[], dir: string, p: Patch): void {
   if (Array.isArray(doc)) {
     const targets = objects.filter((o) => matches(o, p.target?.kind, p.target?.name));
     if (targets.length === 0) throw new Error(`${dir}: patch ${p.path ?? ''} matches nothing`);
-    for (const t of targets) jsonPatch(t as unknown as JsonObject, doc as Array<{ op: string; path: string; value?: Json }>);
+    for (const t of targets) jsonPatch(t, doc as Array<{ op: string; path: string; value?: Json }>);
     return;
   }
   const patchObject = doc as K8sObject;

@@ -65,7 +65,7 @@ describe('login through the gateway', () => {
 
     const echo = await page.goto(`${cluster.gatewayUrl}/_echo`);
     assert.equal(echo?.status(), 200);
-    const received = JSON.parse(await echo!.text()) as { headers: Record<string, string> };
+    const received = JSON.parse(await echo.text()) as { headers: Record<string, string> };
     assert.equal(received.headers['x-user-email'], 'alice@example.com');
     assert.ok(!JSON.stringify(received.headers).includes('mallory'), 'the client-sent identity header reached the app');
     assert.ok(!(received.headers.cookie ?? '').includes('__Host-microseg'), 'the session cookie reached the app');

@@ -323,7 +323,7 @@ function firstLiveFlow(base: string, marker: string): { ready: Promise<void>; fl
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of res.body!) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        buffer += decoder.decode(chunk, { stream: true });
         if (buffer.includes('event: ready')) ready();
         const match = new RegExp(`"URI":"(GET /public/${marker})"`).exec(buffer);
         if (match) return match[1]!;

@@ -149,7 +149,7 @@ test('the key file deleted: policy starts, the demo sign-in works, the API-made 
   await waitFor('the Error event for the service', async () => events.some((e) => e.title === 'Secret cannot be decrypted' && e.namespace === NS));
   const [event] = events.filter((e) => e.title === 'Secret cannot be decrypted');
   assert.equal(event?.level, 'Error');
-  assert.match(event!.content, new RegExp(`key ${keyIdOf(oldKey)}.*POLICY_SECRETS_KEYS.*msctl api update service walkthrough-app -n ${NS}`));
+  assert.match(event.content, new RegExp(`key ${keyIdOf(oldKey)}.*POLICY_SECRETS_KEYS.*msctl api update service walkthrough-app -n ${NS}`));
   for (const e of events) assert.ok(!e.content.includes('walkthrough-secret'), 'an event carries the secret');
 });
 

@@ -31,7 +31,7 @@ class FakeStream {
       }
       const duplicate = this.stored.includes(msgId);
       if (!duplicate) this.stored.push(msgId);
-      return { stream: 'TEST', seq: this.stored.indexOf(msgId) + 1, duplicate, domain: '' } as PubAck;
+      return { stream: 'TEST', seq: this.stored.indexOf(msgId) + 1, duplicate, domain: '' };
     },
   } as unknown as JetStreamClient;
 

@@ -91,15 +91,15 @@ export function resolveSettings(flags: Flags, env: Env, file: ConfigFile | undef
     if (fromFile !== undefined) return { value: fromFile, origin: { from: 'config', label: path } as Origin };
     return undefined;
   };
-  const api = pick(flags.api, '--api', 'MSCTL_API', file?.api) ?? { value: defaultApi, origin: { from: 'default', label: 'the default' } as Origin };
+  const api = pick(flags.api, '--api', 'MSCTL_API', file?.api) ?? { value: defaultApi, origin: { from: 'default', label: 'the default' } };
   const flowlog = pick(flags.flowlog, '--flowlog', 'MSCTL_FLOWLOG', file?.flowlog) ?? {
     value: defaultFlowlog,
-    origin: { from: 'default', label: 'the default' } as Origin,
+    origin: { from: 'default', label: 'the default' },
   };
   const token = pick(flags.token, '--token', 'MSCTL_TOKEN', file?.token);
   const namespace = pick(flags.namespace, '--namespace', 'MSCTL_NAMESPACE', file?.namespace) ?? {
     value: defaultNamespace,
-    origin: { from: 'default', label: 'the default' } as Origin,
+    origin: { from: 'default', label: 'the default' },
   };
   checkApi(api.value, api.origin);
   checkApi(flowlog.value, flowlog.origin, 'flowlog URL', `--flowlog ${defaultFlowlog}`);

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, fields, parseConfig, z } from './index.ts';
 
 const schema = z.object({
@@ -71,9 +74,6 @@ test('Redis: one server or a Sentinel group; the ACL user and password from thei
 });
 
 test('NAME_FILE gives a variable the content of a file; both at once, or an unreadable file, are named', async () => {
-  const { mkdtemp, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const dir = await mkdtemp(join(tmpdir(), 'config-'));
   await writeFile(join(dir, 'pw'), 's3cret\n');
   const schema = z.object({ PASSWORD: z.string().optional(), OTHER: z.string().optional() });

@@ -116,12 +116,12 @@ function requestedScopes(ctx: KoaContextWithOIDC): string[] {
 }
 
 function setScopes(ctx: KoaContextWithOIDC, scopes: readonly string[]): void {
-  const params = ctx.oidc.params as Record<string, unknown> | undefined;
+  const params = ctx.oidc.params;
   if (params) params['scope'] = [...new Set(scopes)].join(' ');
 }
 
 function currentScopes(ctx: KoaContextWithOIDC): string[] {
-  const scope = (ctx.oidc.params as Record<string, unknown> | undefined)?.['scope'];
+  const scope = ctx.oidc.params?.['scope'];
   return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
 }
 

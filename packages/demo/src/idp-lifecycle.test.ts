@@ -448,7 +448,7 @@ describe('demo IdP session lifecycle', () => {
     const [delivered] = logoutTokensAt(receiver, from);
     assert.equal(receiver.received.length, from + 1);
     assert.equal(delivered?.path, '/a/backchannel-logout');
-    assertLogoutToken(delivered!.claims, idp.issuer, appA.clientId, sid);
+    assertLogoutToken(delivered.claims, idp.issuer, appA.clientId, sid);
     const after = await stats(idp);
     assert.equal(after.backchannelLogoutsSent - before.backchannelLogoutsSent, 1);
   });

@@ -5,7 +5,7 @@ import type { JWK } from 'oidc-provider';
 export function generateRs256SigningJwk(): JWK {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
-  return { ...jwk, kid: randomUUID(), alg: 'RS256', use: 'sig' } as JWK;
+  return { ...jwk, kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
 /** Random keys for signing oidc-provider's cookies, new each start. */

@@ -282,8 +282,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pickOtel(process.env), ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      child.stdout!.pipe(log, { end: false });
-      child.stderr!.pipe(log, { end: false });
+      child.stdout.pipe(log, { end: false });
+      child.stderr.pipe(log, { end: false });
       let exited = false;
       child.once('exit', () => (exited = true));
       children.set(key, child);
@@ -389,5 +389,5 @@ export function serviceNodeArgs(name: ServiceName): string[] {
 export const GATEWAY_V8_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
 
 function pick(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {
-  return Object.fromEntries(names.flatMap((n) => (env[n] ? [[n, env[n]!]] : [])));
+  return Object.fromEntries(names.flatMap((n) => (env[n] ? [[n, env[n]]] : [])));
 }

@@ -7,7 +7,7 @@ const insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
 
 /** fetch that accepts the gateway's self-signed certificate (tests only). */
 export const insecureFetch = ((input: string | URL, init?: RequestInit) =>
-  undiciFetch(input as never, { ...(init as object), dispatcher: insecureAgent } as never)) as unknown as typeof fetch;
+  undiciFetch(input, { ...(init as object), dispatcher: insecureAgent })) as unknown as typeof fetch;
 
 export interface LoggedIn {
   browser: TestBrowser;

@@ -128,7 +128,7 @@ export async function verifyBearer(deps: BearerDeps, req: BearerVerifyRequest): 
   if (!oidc.settings.acceptBearerTokens) return { valid: false };
   try {
     const payload = await acceptBearer(deps, oidc, req.token);
-    const tags = tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), payload as Record<string, unknown>);
+    const tags = tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), payload);
     const subject = typeof payload.email === 'string' ? payload.email : payload.sub!;
     return { valid: true, tags, subject, expiresAtMs: BigInt(payload.exp! * 1000) };
   } catch {

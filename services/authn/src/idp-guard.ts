@@ -124,11 +124,14 @@ function effectivePort(url: URL): number {
   return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
 }
 
+/** An aborted signal's reason as an Error (AbortSignal.timeout's is a DOMException, which is one). */
+const abortReason = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+
 /** Settles with `promise`, or rejects when `signal` aborts first (a DNS lookup cannot be cancelled). */
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(abortReason(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
@@ -157,7 +160,7 @@ export function guardedFetch(deps: IdpGuardDeps, settings: { serviceId: string; 
     if (problem)
       throw addressRefused(`authn does not call this identity provider endpoint: ${problem}. An operator may list the host in AUTHN_IDP_ENDPOINT_HOSTS.`);
 
-    const signals = [AbortSignal.timeout(deps.idpTimeoutMs), ...(options?.signal ? [options.signal as AbortSignal] : [])];
+    const signals = [AbortSignal.timeout(deps.idpTimeoutMs), ...(options?.signal ? [options.signal] : [])];
     const signal = AbortSignal.any(signals);
     const host = canonicalHost(target.hostname);
     const resolved = await addressesOf(deps, host, signal);

@@ -92,7 +92,7 @@ export function parseNetworks(entries: readonly string[]): ParsedNetwork[] {
     if (!parsed || (bits !== undefined && !/^\d{1,3}$/.test(bits))) throw new Error(`${JSON.stringify(entry)} is not a CIDR or an IP address`);
     const max = parsed.kind() === 'ipv4' ? 32 : 128;
     // An IPv4-mapped CIDR (::ffff:10.0.0.0/104) names IPv4 space: its prefix shrinks by 96 bits.
-    const wasMapped = parsed.kind() === 'ipv4' && isIP(base!.replace(/^\[|\]$/g, '')) === 6;
+    const wasMapped = parsed.kind() === 'ipv4' && isIP(base.replace(/^\[|\]$/g, '')) === 6;
     const prefix = bits === undefined ? max : Number(bits) - (wasMapped ? 96 : 0);
     if (prefix < 0 || prefix > max) throw new Error(`${JSON.stringify(entry)} has a prefix longer than the address`);
     return [parsed, prefix];
@@ -100,7 +100,7 @@ export function parseNetworks(entries: readonly string[]): ParsedNetwork[] {
 }
 
 function inNetworks(parsed: Parsed, networks: readonly ParsedNetwork[]): boolean {
-  return networks.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base as never, bits));
+  return networks.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits));
 }
 
 /** Lower case, without brackets or a trailing dot. */

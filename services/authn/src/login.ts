@@ -146,10 +146,10 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     if (denied) return fail(denied.code, denied.message, namespace, err, denied.message);
     return fail('AUTHN_TOKEN_INVALID', (err as Error).message, namespace, err);
   }
-  const tenant = tenantProblem(oidc.settings.allowedTenants, oidc.settings.providerUrl, claims as Record<string, unknown>);
+  const tenant = tenantProblem(oidc.settings.allowedTenants, oidc.settings.providerUrl, claims);
   if (tenant) return fail('AUTHN_TOKEN_INVALID', tenant, namespace);
   const profile = profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile);
-  const tags = tagsFromClaims(profile, claims as Record<string, unknown>);
+  const tags = tagsFromClaims(profile, claims);
   const now = Date.now();
   const lifetimes = [claims.exp * 1000];
   const expiresIn = tokens.expiresIn();

@@ -107,7 +107,7 @@ async function signIn(config: client.Configuration, profile: ProviderProfile, sc
 function idClaims(tokens: Tokens): Record<string, unknown> & { iss: string; sub: string } {
   const claims = tokens.claims();
   assert.ok(claims && tokens.id_token, 'an ID token');
-  return claims as Record<string, unknown> & { iss: string; sub: string };
+  return claims;
 }
 
 function scopesOf(url: URL): string[] {

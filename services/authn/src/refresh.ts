@@ -133,7 +133,7 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
   const next: SessionRecord = {
     ...record,
     // Claims and tags follow the new ID token; without one, the old ones stand.
-    tags: claims ? tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), claims as Record<string, unknown>) : record.tags,
+    tags: claims ? tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), claims) : record.tags,
     sid: claims && typeof claims.sid === 'string' ? claims.sid : record.sid,
     idToken: tokens.id_token ?? record.idToken,
     // A rotated refresh token replaces the old one in the same write.

@@ -144,7 +144,7 @@ export class SessionStore {
       .exists(redisKeys.sessionActive(ticket.id))
       .exec()) as [[Error | null, string | null], [Error | null, number]];
     // A pipeline reports failures per command: Redis being away is not "no such session".
-    if (getError || existsError) throw getError ?? existsError;
+    if (getError || existsError) throw getError ?? existsError ?? new Error('the Redis pipeline failed');
     if (!sealed) return undefined;
     const plain = openSession(ticket, sealed);
     if (!plain) return undefined;

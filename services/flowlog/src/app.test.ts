@@ -240,7 +240,7 @@ async function readStream(
   const deadline = setTimeout(() => controller.abort(), 15_000);
   try {
     for await (const chunk of res.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      buffer += decoder.decode(chunk, { stream: true });
       let cut;
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, cut);

@@ -15,19 +15,10 @@ import { connect as tlsConnect } from 'node:tls';
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { Bus } from '@microseg/bus';
-import { queues, requests, subjects } from '@microseg/contracts';
+import { requests, subjects } from '@microseg/contracts';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import { SessionLookupRequestSchema, SessionLookupResponseSchema } from '@microseg/proto/authn';
-import {
-  Decision,
-  DecideRequestSchema,
-  DecideResponseSchema,
-  GatewaySyncRequestSchema,
-  GatewaySyncResponseSchema,
-  PolicyChangedSchema,
-  ServiceRouteSchema,
-  type GatewaySyncRequest,
-} from '@microseg/proto/policy';
+
+import { Decision, PolicyChangedSchema, ServiceRouteSchema, type GatewaySyncRequest } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import { freePort, startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildGatewayApp, type GatewayApp } from './app.ts';

@@ -76,51 +76,54 @@ export class Forwarder {
       };
       res.once('close', onClientClose);
       const resumeOnDrain = () => controller?.resume();
-      this.#agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined }, {
-        onRequestStart(c: DispatchController) {
-          controller = c;
-          // The client left before the request was dispatched.
-          if (res.destroyed) c.abort(new Error('the client closed the connection'));
+      this.#agent.dispatch(
+        { origin, path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined },
+        {
+          onRequestStart(c: DispatchController) {
+            controller = c;
+            // The client left before the request was dispatched.
+            if (res.destroyed) c.abort(new Error('the client closed the connection'));
+          },
+          onResponseStart(c: DispatchController, statusCode: number, upstreamHeaders: Record<string, string | string[] | undefined>) {
+            metrics.gatewayUpstreamDuration().observe((performance.now() - started) / 1000);
+            try {
+              res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders));
+              status = statusCode;
+              res.cork();
+              process.nextTick(uncork, res);
+            } catch (err) {
+              // A head Node refuses to send (an invalid header from the application): a 502, not half a response.
+              c.abort(err as Error);
+            }
+          },
+          onResponseData(c: DispatchController, chunk: Buffer) {
+            if (!res.write(chunk)) {
+              c.pause();
+              res.once('drain', resumeOnDrain);
+            }
+          },
+          onResponseEnd() {
+            res.end();
+            settle({ ok: true, status });
+          },
+          onResponseError(_c: DispatchController, err: Error) {
+            // The client left before the application answered: not the application's failure (499, as nginx says).
+            if (status === 0 && res.destroyed) {
+              settle({ ok: true, status: CLIENT_CLOSED });
+              return;
+            }
+            if (status === 0) {
+              const kind = isTimeout(err) ? 'timeout' : 'unreachable';
+              metrics.gatewayUpstreamErrors().inc({ kind });
+              settle({ ok: false, kind });
+              return;
+            }
+            // The upstream broke mid-body or the client went away: the head is sent, only the socket can say so.
+            res.destroy();
+            settle({ ok: true, status });
+          },
         },
-        onResponseStart(c: DispatchController, statusCode: number, upstreamHeaders: Record<string, string | string[] | undefined>) {
-          metrics.gatewayUpstreamDuration().observe((performance.now() - started) / 1000);
-          try {
-            res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders));
-            status = statusCode;
-            res.cork();
-            process.nextTick(uncork, res);
-          } catch (err) {
-            // A head Node refuses to send (an invalid header from the application): a 502, not half a response.
-            c.abort(err as Error);
-          }
-        },
-        onResponseData(c: DispatchController, chunk: Buffer) {
-          if (!res.write(chunk)) {
-            c.pause();
-            res.once('drain', resumeOnDrain);
-          }
-        },
-        onResponseEnd() {
-          res.end();
-          settle({ ok: true, status });
-        },
-        onResponseError(_c: DispatchController, err: Error) {
-          // The client left before the application answered: not the application's failure (499, as nginx says).
-          if (status === 0 && res.destroyed) {
-            settle({ ok: true, status: CLIENT_CLOSED });
-            return;
-          }
-          if (status === 0) {
-            const kind = isTimeout(err) ? 'timeout' : 'unreachable';
-            metrics.gatewayUpstreamErrors().inc({ kind });
-            settle({ ok: false, kind });
-            return;
-          }
-          // The upstream broke mid-body or the client went away: the head is sent, only the socket can say so.
-          res.destroy();
-          settle({ ok: true, status });
-        },
-      } as Dispatcher.DispatchHandler);
+      );
     });
   }
 

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '@microseg/bus';
-import { requests, subjects } from '@microseg/contracts';
-import { Decision, DecideRequestSchema, DecideResponseSchema } from '@microseg/proto/policy';
+import { requests } from '@microseg/contracts';
+import { Decision } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from './app.ts';
@@ -42,7 +42,7 @@ after(async () => {
 async function create(kind: string, body: Record<string, unknown>): Promise<string> {
   const res = await app.http.inject({ method: 'POST', url: `/${kind}`, headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': NS }, payload: body });
   assert.equal(res.statusCode, 201, res.body);
-  return (res.json() as { ID: string }).ID;
+  return res.json<{ ID: string }>().ID;
 }
 
 const ask = (serviceId: string, clientIp = '') =>

@@ -16,7 +16,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { buckets, requests, subjects } from '@microseg/contracts';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import { DecideRequestSchema, DecideResponseSchema } from '@microseg/proto/policy';
+
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from './app.ts';
@@ -97,7 +97,7 @@ after(async () => {
 
 async function api(path: string, token: string) {
   const res = await app!.http.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${token}`, 'x-namespace': '/acme' } });
-  return { status: res.statusCode, body: res.json() as unknown };
+  return { status: res.statusCode, body: res.json<unknown>() };
 }
 
 const skipped = (key: string) => events.filter((e) => e.title === 'Malformed entry skipped' && e.content.includes(JSON.stringify(key)));

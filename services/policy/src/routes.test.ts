@@ -9,7 +9,7 @@ import { Snapshot } from './snapshot.ts';
 function service(namespace: string, name: string, createTime: string | undefined, extra: object = {}): ServiceObject {
   const doc = { namespace, data: { services: [{ name, hosts: ['localhost'], port: 3000, exposedPort: 8443, selectors: [['app=x']], ...extra }] } };
   const parsed = parseImportDocument(JSON.stringify(doc), 'test')[0] as ServiceObject;
-  return createTime ? ({ ...parsed, createTime } as ServiceObject) : parsed;
+  return createTime ? { ...parsed, createTime } : parsed;
 }
 
 function pu(

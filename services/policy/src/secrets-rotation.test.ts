@@ -17,14 +17,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { buckets, requests, subjects } from '@microseg/contracts';
 import { errorCodes } from '@microseg/errors';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import {
-  DecideRequestSchema,
-  DecideResponseSchema,
-  GatewaySyncRequestSchema,
-  GatewaySyncResponseSchema,
-  OidcClientRequestSchema,
-  OidcClientResponseSchema,
-} from '@microseg/proto/policy';
+
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from './app.ts';
@@ -99,9 +92,9 @@ async function call(method: 'GET' | 'POST', url: string, body?: unknown) {
     method,
     url,
     headers: { authorization: `Bearer ${ADMIN}`, 'x-namespace': NS },
-    ...(body ? { payload: body as object } : {}),
+    ...(body ? { payload: body } : {}),
   });
-  return { status: res.statusCode, body: res.json() as any };
+  return { status: res.statusCode, body: res.json<any>() };
 }
 
 const oidcClient = (name: string) => app!.bus.request(requests.policyOidcClient, { serviceId: id(name) }, 5_000);

@@ -194,6 +194,7 @@ async function readKeyFile(file: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(
       `the secrets key file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or give the key in POLICY_SECRETS_KEYS`,
+      { cause: err },
     );
   }
 }
@@ -256,8 +257,7 @@ export function publicView<T extends object>(object: T): Partial<T> {
 /** Open every write-only field of an object (a copy). Throws SecretUnreadable. */
 export function openObject<T extends { kind: string; ID: string }>(box: SecretBox, object: T): T {
   const copy = { ...object } as Fields;
-  for (const field of writeOnlyFields)
-    if (typeof copy[field] === 'string' && copy[field]) copy[field] = box.open(copy[field] as string, contextOf(object, field));
+  for (const field of writeOnlyFields) if (typeof copy[field] === 'string' && copy[field]) copy[field] = box.open(copy[field], contextOf(object, field));
   return copy as T;
 }
 

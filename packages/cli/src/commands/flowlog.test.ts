@@ -66,7 +66,7 @@ test('logs asks flowlog with the token and the filters, and prints a table newes
   const [request] = flowlog.requests;
   assert.equal(request?.path, '/api/v1/events');
   assert.equal(request?.headers.authorization, 'Bearer mst_viewer');
-  const query = only(request!);
+  const query = only(request);
   assert.deepEqual(
     { ...query, from: undefined },
     { namespace: '/acme', recursive: 'true', level: 'Warning,Error', category: 'authn', q: 'bob', limit: '100', from: undefined },

@@ -222,7 +222,7 @@ for (const { name, request, decide, lookup, status, asked, forwarded } of whole)
     const deps: FakeDeps = fakeDeps({
       routes: [route({ claimsToHttpHeaderMappings: [{ claimName: 'email', targetHttpHeader: 'X-User-Email' }] })],
       authn: lookup ? { lookupSession: lookup } : {},
-      policy: decide ? { decide: decide as never } : {},
+      policy: decide ? { decide: decide } : {},
     });
     const res = await send(createRequestHandler(deps, PORT), request);
     assert.equal(res.statusCode, status, res.body);

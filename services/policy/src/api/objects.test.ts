@@ -15,9 +15,9 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { stringify as toYaml } from 'yaml';
-import { requests, subjects } from '@microseg/contracts';
+import { requests } from '@microseg/contracts';
 import { LogEventSchema, type LogEvent } from '@microseg/proto/events';
-import { OidcClientRequestSchema, OidcClientResponseSchema } from '@microseg/proto/policy';
+
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from '../app.ts';
@@ -88,7 +88,7 @@ async function call(
   } catch {
     assert.fail(`${method} ${url} answered ${res.statusCode} with a body that is not JSON: ${res.body.slice(0, 200)}`);
   }
-  return { status: res.statusCode, body, text: res.body, etag: res.headers.etag as string | undefined, contentType: String(res.headers['content-type'] ?? '') };
+  return { status: res.statusCode, body, text: res.body, etag: res.headers.etag, contentType: String(res.headers['content-type'] ?? '') };
 }
 
 const attributes = (res: Reply): string[] => (res.body.errors as Array<{ attribute: string }>).map((e) => e.attribute).sort();
@@ -859,7 +859,7 @@ test('GET /export returns the import format without IDs or secrets, and it can b
     exported.body.data.services.map((s: { name: string }) => s.name),
     ['plain', 'web'],
   );
-  for (const list of Object.values(exported.body.data) as Array<Array<Record<string, unknown>>>) {
+  for (const list of Object.values<Array<Record<string, unknown>>>(exported.body.data)) {
     for (const o of list) {
       for (const field of ['ID', 'kind', 'createTime', 'updateTime', 'OIDCClientSecret', 'TLSCertificateKey'])
         assert.ok(!(field in o), `${o.name} has ${field}`);

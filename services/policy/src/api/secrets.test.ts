@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
-import { buckets, requests, subjects } from '@microseg/contracts';
-import { OidcClientRequestSchema, OidcClientResponseSchema } from '@microseg/proto/policy';
+import { buckets, requests } from '@microseg/contracts';
+
 import { createLogger } from '@microseg/telemetry';
 import { startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildPolicyApp, type PolicyApp } from '../app.ts';
@@ -57,7 +57,7 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH';
 async function call(method: Method, url: string, options: { token?: string; ns?: string; body?: unknown } = {}) {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? ADMIN}`, 'x-namespace': options.ns ?? TEAM_A };
   const res = await app.http.inject({ method, url, headers, ...(options.body === undefined ? {} : { payload: options.body as object }) });
-  return { status: res.statusCode, body: res.json() as any, text: res.body };
+  return { status: res.statusCode, body: res.json<any>(), text: res.body };
 }
 
 async function token(role: string, namespace: string): Promise<string> {

@@ -54,7 +54,7 @@ export async function startPolicyHarness(env: Record<string, string> = {}): Prom
     } catch {
       assert.fail(`${method} ${url} answered ${res.statusCode} with a body that is not JSON: ${res.body.slice(0, 200)}`);
     }
-    return { status: res.statusCode, body, text: res.body, etag: res.headers.etag as string | undefined };
+    return { status: res.statusCode, body, text: res.body, etag: res.headers.etag };
   };
   return {
     app,

@@ -22,7 +22,7 @@ export class FakeBus implements Pick<Bus, 'serve' | 'request' | 'emitEvent' | 'b
 
   serve<C extends RequestContract>(contract: C, handler: Handler<C['request'], C['reply']>): void {
     if (this.#handlers.has(contract.subject)) throw new Error(`${contract.subject} is served twice`);
-    this.#handlers.set(contract.subject, { contract, handler: handler as unknown as Handler<DescMessage, DescMessage> });
+    this.#handlers.set(contract.subject, { contract, handler: handler });
   }
 
   /** The subjects served, in order. */
@@ -34,7 +34,7 @@ export class FakeBus implements Pick<Bus, 'serve' | 'request' | 'emitEvent' | 'b
   async call<C extends RequestContract>(contract: C, message: MessageInitShape<C['request']>): Promise<MessageInitShape<C['reply']>> {
     const served = this.#handlers.get(contract.subject);
     if (!served) throw new Error(`nothing serves ${contract.subject}`);
-    return (await served.handler(create(contract.request, message) as MessageShape<DescMessage>)) as MessageInitShape<C['reply']>;
+    return (await served.handler(create<DescMessage>(contract.request, message))) as MessageInitShape<C['reply']>;
   }
 
   /** How requests on `contract` are answered from now on (throw to fail them). */

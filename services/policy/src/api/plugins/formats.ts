@@ -31,7 +31,7 @@ export const bodyFormats = fp(
     api.removeContentTypeParser('application/json');
     api.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
       const text = String(body);
-      jsonParser(req, text, (err: Error | null, value?: unknown) => {
+      void jsonParser(req, text, (err: Error | null, value?: unknown) => {
         if (err) return done(err);
         const twice = duplicateKey(text);
         if (twice !== undefined)
