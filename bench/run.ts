@@ -10,6 +10,9 @@
 //   6. (--profile) the gateway's top self-time frames on the protected scenario.
 //
 // Writes bench/results/<date>.md and bench/results/latest.md and prints the table.
+//
+// Why one long file: it is a script read top to bottom, one measured scenario after another in the
+// order of the report it prints; the reusable parts (load generators, processes, reports) live in bench/lib/.
 import { parseArgs } from 'node:util';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,3 +1,7 @@
+// The bus: one NATS connection per service with its own identity, typed requests (Bus.request/serve over
+// the contracts' subject table), events (Bus.emitEvent), broadcasts and JetStream access.
+// Why over 300 lines: every way a service touches NATS goes through this one class, so that tracing,
+// error mapping and permissions are applied alike; the stream set-up and errors live in streams.ts and errors.ts.
 import { connect } from '@nats-io/transport-node';
 import { nkeyAuthenticator, type ConnectionOptions } from '@nats-io/nats-core';
 import { eventCatalogue, inboxPrefix, subjects, type EventInput, type EventKind, type RequestContract, type ServiceIdentity } from '@microseg/contracts';

@@ -5,6 +5,9 @@
 // <dataDir>/secrets (an nkey per service, a Redis ACL user per service, a CA),
 // NATS and Redis of our own on TLS that refuse anonymous clients, and every
 // service connecting with its own identity and nothing more.
+//
+// Why over 300 lines: the start order and its wiring (servers, credentials, each service's environment)
+// read best in one place; ports and servers are already in ports.ts and servers.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';

@@ -9,6 +9,9 @@
 // Every path may be prefixed with `/t/<tenant>/`: each tenant is an issuer of
 // its own (`issuerFor(name)`), so a test can give a relying party a provider
 // it has never discovered, without restarting anything.
+//
+// Why over 300 lines: one provider whose every endpoint can be scripted to misbehave; the scenarios share
+// its keys and request log, so they stay together.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
