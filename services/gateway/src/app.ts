@@ -14,6 +14,7 @@ import { Listeners } from './listeners.ts';
 import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
 import { createRequestHandler, type PipelineDeps } from './pipeline/index.ts';
+import { ClientAddresses } from './client-address.ts';
 import { busAuthnClient } from './clients/authn.ts';
 import { busPolicyClient } from './clients/policy.ts';
 import { Unavailable } from './clients/unavailable.ts';
@@ -59,7 +60,17 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
   const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
-  const deps: PipelineDeps = { state: () => state, authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS), policy, flows, forwarder, decisions, sessions, logger };
+  const deps: PipelineDeps = {
+    state: () => state,
+    authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS),
+    policy,
+    flows,
+    forwarder,
+    decisions,
+    sessions,
+    logger,
+    addresses: new ClientAddresses(config.GATEWAY_TRUSTED_PROXIES),
+  };
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
     reservedPorts: [config.GATEWAY_ADMIN_PORT],

@@ -12,6 +12,12 @@ export const gatewayConfigSchema = z.object({
   /** Health probes. */
   GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1'),
   GATEWAY_ADMIN_PORT: fields.port(7090),
+  /**
+   * Proxies in front of the gateway (load balancers, ingresses), as CIDRs or addresses, comma-separated. From
+   * these peers only, X-Forwarded-For is read from the right, skipping trusted hops, to find the client's
+   * address. Empty (the default): the TCP peer is the client.
+   */
+  GATEWAY_TRUSTED_PROXIES: fields.networks(),
   /** Bound on each question to authn or policy; past it the request gets 503. */
   BUS_TIMEOUT_MS: fields.milliseconds(1_000),
   /** Bound on the application's answer (headers); past it 504. */

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
+import type { ClientAddresses } from '../client-address.ts';
 import type { AuthnClient } from '../clients/authn.ts';
 import type { PolicyClient } from '../clients/policy.ts';
 import type { DecisionCache } from '../decision-cache.ts';
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   decisions: DecisionCache;
   sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
   logger: Logger;
+  /** The client's address from the peer and, from trusted proxies only, X-Forwarded-For. */
+  addresses: Pick<ClientAddresses, 'resolve'>;
 }
 
 export interface Session {
@@ -35,8 +38,10 @@ export interface RequestContext {
   /** The listener's port. */
   readonly port: number;
   readonly requestId: string;
-  /** The TCP peer's address (SPEC §11: never a client-sent header). */
+  /** The client's address: the TCP peer, or what trusted proxies say it is (SPEC §4: never a client's own word). */
   readonly clientIp: string;
+  /** X-Forwarded-For for the application: from the client to our peer, the hops we could check. */
+  readonly forwardedFor: string;
   /** Found by the route stage. */
   route: ServiceRoute | undefined;
   /** The Host header, as sent (one, checked by the framing stage). */

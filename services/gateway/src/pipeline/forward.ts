@@ -24,7 +24,7 @@ export const forward: Stage = async (deps, ctx) => {
   const headers = upstreamRequestHeaders({
     incoming: ctx.req.headers,
     host: ctx.host!,
-    clientIp: ctx.clientIp,
+    forwardedFor: ctx.forwardedFor,
     requestId: ctx.requestId,
     claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : NO_CLAIMS,
     mappedHeaderNames: mappedHeaderNamesOf(route),

@@ -10,7 +10,7 @@ function forward(incoming: IncomingHttpHeaders, overrides: Partial<UpstreamHeade
   return upstreamRequestHeaders({
     incoming,
     host: 'app.example.com',
-    clientIp: '203.0.113.7',
+    forwardedFor: '203.0.113.7',
     requestId: 'req-1',
     claimHeaders: claimHeaderValues(ALICE_TAGS, EMAIL_MAPPING),
     mappedHeaderNames: EMAIL_MAPPING.map((m) => m.targetHttpHeader),

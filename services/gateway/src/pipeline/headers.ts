@@ -74,7 +74,8 @@ function mappedSet(names: readonly string[]): ReadonlySet<string> {
 export interface UpstreamHeaderInput {
   incoming: IncomingHttpHeaders;
   host: string;
-  clientIp: string;
+  /** The X-Forwarded-For value: the client's address, then each checked hop (client-address.ts). */
+  forwardedFor: string;
   requestId: string;
   /** Header name → values, from the session's claims. */
   claimHeaders: ReadonlyMap<string, string[]>;
@@ -99,7 +100,7 @@ export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<strin
     out[name] = value;
   }
   out.host = input.host;
-  out['x-forwarded-for'] = input.clientIp;
+  out['x-forwarded-for'] = input.forwardedFor;
   out['x-forwarded-proto'] = 'https';
   out['x-forwarded-host'] = input.host;
   out[own.requestId] = input.requestId;

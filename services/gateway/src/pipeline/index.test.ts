@@ -231,3 +231,19 @@ for (const { name, request, decide, lookup, status, asked, forwarded } of whole)
     for (const [header, value] of Object.entries(forwarded ?? {})) assert.equal(deps.forwarder.calls[0]?.headers[header], value);
   });
 }
+
+test('the client address: X-Forwarded-For is believed from a trusted proxy only, and is what policy, flows and the application see', async () => {
+  const decideAllow = async () => ALLOW;
+  // The fake socket's peer is 203.0.113.7 (CLIENT_IP).
+  const spoofed = fakeDeps({ policy: { decide: decideAllow } });
+  await send(createRequestHandler(spoofed, PORT), { url: '/docs', headers: { 'x-forwarded-for': '10.9.9.9' } });
+  assert.equal((spoofed.policy.calls[0]?.args[0] as { clientIp: string }).clientIp, '203.0.113.7');
+  assert.equal(spoofed.flows.recorded[0]?.clientIp, '203.0.113.7');
+  assert.equal(spoofed.forwarder.calls[0]?.headers['x-forwarded-for'], '203.0.113.7');
+
+  const behindBalancer = fakeDeps({ policy: { decide: decideAllow }, trustedProxies: ['203.0.113.0/24'] });
+  await send(createRequestHandler(behindBalancer, PORT), { url: '/docs', headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.4' } });
+  assert.equal((behindBalancer.policy.calls[0]?.args[0] as { clientIp: string }).clientIp, '198.51.100.4');
+  assert.equal(behindBalancer.flows.recorded[0]?.clientIp, '198.51.100.4');
+  assert.equal(behindBalancer.forwarder.calls[0]?.headers['x-forwarded-for'], '198.51.100.4, 203.0.113.7');
+});

@@ -41,12 +41,14 @@ export function createRequestHandler(
     }
   };
   return (req, res) => {
+    const client = deps.addresses.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
     const ctx: RequestContext = {
       req,
       res,
       port,
       requestId: randomUUID(),
-      clientIp: req.socket.remoteAddress ?? '',
+      clientIp: client.address,
+      forwardedFor: client.forwardedFor,
       route: undefined,
       host: undefined,
       // Until the target is normalised, flows show the path only as far as it is safe to log.

@@ -15,6 +15,7 @@ import type { FlowInput } from '../../flows.ts';
 import type { ForwardResult } from '../../forward.ts';
 import { SessionCache } from '../../session-cache.ts';
 import { RoutingState } from '../../state.ts';
+import { ClientAddresses } from '../../client-address.ts';
 import type { PipelineDeps, RequestContext } from '../context.ts';
 
 export const CLIENT_IP = '203.0.113.7';
@@ -123,6 +124,7 @@ export function contextFor(req: IncomingMessage, res: FakeResponse, init: Partia
     port: PORT,
     requestId: 'req-1',
     clientIp: CLIENT_IP,
+    forwardedFor: CLIENT_IP,
     route: route(),
     host: HOST,
     path: '/',
@@ -205,7 +207,7 @@ export interface FakeDeps extends PipelineDeps {
 
 /** Fake clients, flows and forwarder; the real caches (in memory, deterministic) and routing state. */
 export function fakeDeps(
-  init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache } = {},
+  init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache; trustedProxies?: string[] } = {},
 ): FakeDeps {
   const state = new RoutingState(init.routes ?? [route()], 1n);
   return {
@@ -217,5 +219,6 @@ export function fakeDeps(
     decisions: init.decisions ?? new DecisionCache({ capacity: 100, graceMs: 30_000, maxAgeMs: 60_000 }),
     sessions: new SessionCache(100),
     logger: createLogger('gateway-test', 'silent'),
+    addresses: new ClientAddresses(init.trustedProxies ?? []),
   };
 }
