@@ -15,6 +15,7 @@ import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
 import { createRequestHandler, type PipelineDeps } from './pipeline/index.ts';
 import { ClientAddresses } from './client-address.ts';
+import { ProxyProtocol } from './proxy-protocol.ts';
 import { busAuthnClient } from './clients/authn.ts';
 import { busPolicyClient } from './clients/policy.ts';
 import { Unavailable } from './clients/unavailable.ts';
@@ -60,6 +61,10 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
   const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
+  const proxyProtocol = new ProxyProtocol(
+    { sources: config.GATEWAY_PROXY_PROTOCOL_SOURCES, ports: config.GATEWAY_PROXY_PROTOCOL_PORTS, timeoutMs: config.GATEWAY_PROXY_PROTOCOL_TIMEOUT_MS },
+    (peer, reason) => logger.debug({ peer, reason }, 'PROXY protocol header refused; connection closed'),
+  );
   const deps: PipelineDeps = {
     state: () => state,
     authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS),
@@ -69,7 +74,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     decisions,
     sessions,
     logger,
-    addresses: new ClientAddresses(config.GATEWAY_TRUSTED_PROXIES),
+    addresses: new ClientAddresses(config.GATEWAY_TRUSTED_PROXIES, (socket) => proxyProtocol.peers.peerOf(socket)),
   };
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
@@ -77,6 +82,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     certs,
     logger,
     handlerFor: (port) => createRequestHandler(deps, port),
+    proxyProtocol,
   });
   // Each problem said once, as an event in the service's namespace; its end too, while the service exists.
   const problems = new ProblemLog({

@@ -3,6 +3,7 @@
 // the first address that is not a trusted proxy is the client. What a client writes further left is never
 // believed — anyone can send `X-Forwarded-For: 1.2.3.4`; only the hops our proxies appended are facts.
 // That address is the one network policies, flows, events and login rate limits use.
+import type { IncomingHttpHeaders } from 'node:http';
 import { NetworkSet, normaliseIp } from '@microseg/config';
 
 /** At most this many hops are read from the right; a longer chain is cut there (its left part is unknowable anyway). */
@@ -27,11 +28,24 @@ function entryAddress(entry: string): string | undefined {
   return undefined;
 }
 
+interface PeerSocket {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+}
+
 export class ClientAddresses {
   readonly #trusted: NetworkSet;
+  readonly #peerOf: (socket: PeerSocket) => string;
 
-  constructor(trustedProxies: readonly string[]) {
+  /** `peerOf`: the connection's peer, as the PROXY protocol gave it (proxy-protocol.ts); by default the socket's. */
+  constructor(trustedProxies: readonly string[], peerOf: (socket: PeerSocket) => string = (socket) => socket.remoteAddress ?? '') {
     this.#trusted = new NetworkSet(trustedProxies);
+    this.#peerOf = peerOf;
+  }
+
+  /** The request's client: its connection's peer, then X-Forwarded-For if that peer is a trusted proxy. */
+  forRequest(req: { socket: PeerSocket; headers: IncomingHttpHeaders }): ClientAddress {
+    return this.resolve(this.#peerOf(req.socket), req.headers['x-forwarded-for']);
   }
 
   /**

@@ -18,6 +18,32 @@ export const gatewayConfigSchema = z.object({
    * address. Empty (the default): the TCP peer is the client.
    */
   GATEWAY_TRUSTED_PROXIES: fields.networks(),
+  /**
+   * Peers (CIDRs or addresses) that must start each connection with a PROXY protocol header (v1 or v2), as
+   * layer-4 load balancers do; the address it gives is the connection's peer. Empty (the default): off.
+   */
+  GATEWAY_PROXY_PROTOCOL_SOURCES: fields.networks(),
+  /** The exposed ports the PROXY protocol is required on for those peers (comma-separated); empty: every one. */
+  GATEWAY_PROXY_PROTOCOL_PORTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^\d{1,5}$/, 'must list TCP port numbers, e.g. 443,8443')
+          .transform(Number)
+          .pipe(z.number().int().min(1, 'must list TCP ports (1-65535)').max(65535, 'must list TCP ports (1-65535)')),
+      ),
+    ),
+  /** How long such a peer has to send its whole PROXY header; then the connection is closed. */
+  GATEWAY_PROXY_PROTOCOL_TIMEOUT_MS: fields.milliseconds(5_000),
   /** Bound on each question to authn or policy; past it the request gets 503. */
   BUS_TIMEOUT_MS: fields.milliseconds(1_000),
   /** Bound on the application's answer (headers); past it 504. */

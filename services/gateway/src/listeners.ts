@@ -2,9 +2,11 @@
 // that cannot be opened is reported and skipped; the others open all the same,
 // and the next sync tries it again.
 import { createServer, type Server } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
+import type { ProxyProtocol } from './proxy-protocol.ts';
 import type { CertificateStore } from './tls.ts';
 
 /** Why a port is not listened on: `RESERVED` (the gateway's own), or the error code of `listen` (EADDRINUSE, EACCES, …). */
@@ -12,6 +14,9 @@ export type PortFailures = Map<number, string>;
 
 export class Listeners {
   readonly #servers = new Map<number, Server>();
+  /** The TCP servers in front of the ports that take the PROXY protocol: they listen, the TLS server does not. */
+  readonly #fronts = new Map<number, NetServer>();
+  readonly #proxyProtocol: ProxyProtocol | undefined;
   #failures: PortFailures = new Map();
   readonly #host: string;
   readonly #reserved: ReadonlySet<number>;
@@ -26,7 +31,10 @@ export class Listeners {
     certs: CertificateStore;
     logger: Logger;
     handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+    /** Where the PROXY protocol is required (GATEWAY_PROXY_PROTOCOL_*). */
+    proxyProtocol?: ProxyProtocol;
   }) {
+    this.#proxyProtocol = options.proxyProtocol;
     this.#host = options.host;
     this.#reserved = new Set(options.reservedPorts ?? []);
     this.#certs = options.certs;
@@ -43,6 +51,7 @@ export class Listeners {
     for (const [port, server] of this.#servers) {
       if (!ports.has(port)) {
         this.#servers.delete(port);
+        this.#closeFront(port);
         server.close();
         server.closeIdleConnections();
         this.#logger.info({ port }, 'listener closed');
@@ -85,11 +94,13 @@ export class Listeners {
         this.#logger.debug({ code: err.code, port }, 'client error');
       });
       server.on('tlsClientError', (err) => this.#logger.debug({ err: err.message, port }, 'TLS handshake failed'));
+      const front = this.#proxyProtocol?.appliesTo(port) ? this.#proxyProtocol.front(server) : undefined;
+      const listening = front ?? server;
       const failed = await new Promise<string | undefined>((resolve) => {
         const onError = (err: NodeJS.ErrnoException) => resolve(err.code ?? 'ERROR');
-        server.once('error', onError);
-        server.listen(port, this.#host, () => {
-          server.off('error', onError);
+        listening.once('error', onError);
+        listening.listen(port, this.#host, () => {
+          listening.off('error', onError);
           resolve(undefined);
         });
       });
@@ -98,6 +109,7 @@ export class Listeners {
         continue;
       }
       this.#servers.set(port, server);
+      if (front) this.#fronts.set(port, front);
       this.#logger.info({ port, host: this.#host }, 'listening');
     }
     // Said once per port and reason, not at every sync that tries again.
@@ -107,12 +119,22 @@ export class Listeners {
     return failures;
   }
 
+  #closeFront(port: number, done: () => void = () => {}): boolean {
+    const front = this.#fronts.get(port);
+    if (!front) return false;
+    this.#fronts.delete(port);
+    // It counts the connections it handed on: its callback comes when the last one is closed.
+    front.close(() => done());
+    return true;
+  }
+
   /** Stop accepting; wait for in-flight requests within the grace period. */
   async close(graceMs: number): Promise<void> {
-    const closing = [...this.#servers.values()].map(
-      (server) =>
+    const closing = [...this.#servers].map(
+      ([port, server]) =>
         new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          if (this.#closeFront(port, resolve)) server.close();
+          else server.close(() => resolve());
           server.closeIdleConnections();
         }),
     );

@@ -23,7 +23,7 @@ export interface PipelineDeps {
   sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
   logger: Logger;
   /** The client's address from the peer and, from trusted proxies only, X-Forwarded-For. */
-  addresses: Pick<ClientAddresses, 'resolve'>;
+  addresses: Pick<ClientAddresses, 'forRequest'>;
 }
 
 export interface Session {

@@ -41,7 +41,7 @@ export function createRequestHandler(
     }
   };
   return (req, res) => {
-    const client = deps.addresses.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
+    const client = deps.addresses.forRequest(req);
     const ctx: RequestContext = {
       req,
       res,
