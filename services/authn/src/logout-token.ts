@@ -3,6 +3,7 @@ import { jwtVerify } from 'jose';
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@microseg/contracts';
 import type { OidcClient } from './oidc-clients.ts';
+import { acceptedAlgorithms } from './id-token.ts';
 import { keySetOf } from './jwks.ts';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -21,7 +22,8 @@ export async function verifyLogoutToken(redis: Redis, oidc: OidcClient, token: s
     audience: oidc.settings.clientId,
     maxTokenAge: MAX_AGE_SECONDS,
     clockTolerance: 5,
-    algorithms: metadata.id_token_signing_alg_values_supported?.filter((a) => a !== 'none') ?? ['RS256'],
+    // The ID tokens' rule (asymmetric only, of those announced): HMAC is refused by us, not only by jose.
+    algorithms: acceptedAlgorithms(metadata.id_token_signing_alg_values_supported),
     requiredClaims: ['iat', 'jti', 'events'],
   });
   const events = payload.events as Record<string, unknown> | undefined;
