@@ -10,6 +10,9 @@
 //
 // A little over 300 lines, kept in one file: buildGraph and the helpers only it uses (node ids, edge
 // building, styles, the summary), with the graph's types, which take a fifth of it.
+//
+// Why over 300 lines: nodes, edges and their grouping are one pure function of the inventory and the window;
+// split, the rules that make an edge red or green would live far from the nodes they join. graph.test.ts covers each.
 import type { StoredFlow } from './records.ts';
 
 export type NodeType = 'ProcessingUnit' | 'Service' | 'ExternalNetwork' | 'Somewhere' | 'Claims';

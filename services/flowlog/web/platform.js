@@ -1,6 +1,9 @@
 // The Platform view: the graph of a namespace (and optionally its children)
 // drawn with Cytoscape.js, fed by /api/v1/graph and updated live from
 // /api/v1/stream. Every value from the data is set as text, never as HTML.
+//
+// Why over 300 lines: one page script (no bundler): the graph, its side panel and the live updates share the
+// page's state; the helpers every page uses are in console.js.
 import { ago, api, clear, el, formatClock, formatTime, plural, readHash, rememberNamespaces, signIn, stream, writeHash } from './console.js';
 
 /** Past this many nodes the graph is not drawn: the table is clearer and the browser stays responsive. */
