@@ -1,5 +1,4 @@
 import { commonSchema, fields, redisSchema, z } from '@microseg/config';
-import { parseNetworks } from './idp-network.ts';
 
 /** A comma-separated list, blanks dropped. */
 const list = () =>
@@ -27,13 +26,7 @@ export const authnConfigSchema = z.object({
    * Networks (CIDRs or addresses, comma-separated) where an identity provider may be although they are
    * private, loopback, link-local or otherwise special: an IdP on an internal network. Empty: none.
    */
-  AUTHN_IDP_ALLOWED_NETWORKS: list().superRefine((entries, ctx) => {
-    try {
-      parseNetworks(entries);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `${(err as Error).message}; list CIDRs such as 10.20.0.0/16,fd00:1::/64` });
-    }
-  }),
+  AUTHN_IDP_ALLOWED_NETWORKS: fields.networks(),
   /**
    * Hosts (`host` for port 443, or `host:port`; comma-separated) where an identity provider's token
    * endpoint and JWKS may be besides the provider's own origin; https only. accounts.google.com's API

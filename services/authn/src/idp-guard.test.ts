@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import { subjects } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
 import { guardedFetch, IdpRedirectRefused, pinnedTransport, type IdpGuardDeps, type Resolver, type Transport } from './idp-guard.ts';
-import { parseNetworks, type ResolvedAddress } from './idp-network.ts';
+import { NetworkSet } from '@microseg/config';
+import type { ResolvedAddress } from './idp-network.ts';
 import { OidcClients } from './oidc-clients.ts';
 
 const PROVIDER = 'https://idp.example.com';
@@ -49,7 +50,7 @@ function harness(options: {
     bus: bus as never,
     busTimeoutMs: 1_000,
     idpTimeoutMs: 2_000,
-    network: { allowedNetworks: parseNetworks(options.allowedNetworks ?? []), endpointHosts: options.endpointHosts ?? [] },
+    network: { allowedNetworks: new NetworkSet(options.allowedNetworks ?? []), endpointHosts: options.endpointHosts ?? [] },
     resolver,
     transport,
   };

@@ -14,7 +14,8 @@ import type * as client from 'openid-client';
 import type { Bus } from '@microseg/bus';
 import { requests } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
-import { canonicalHost, checkAddress, endpointProblem, type IdpNetworkSettings, type ParsedNetwork, type ResolvedAddress } from './idp-network.ts';
+import { canonicalHost, checkAddress, endpointProblem, type IdpNetworkSettings, type ResolvedAddress } from './idp-network.ts';
+import type { NetworkSet } from '@microseg/config';
 
 /** The most an IdP answer (discovery, token, JWKS) may weigh: one IdP must not exhaust the memory authn shares with every other service. */
 export const IDP_ANSWER_LIMIT_BYTES = 1024 * 1024;
@@ -104,7 +105,7 @@ export interface IdpGuardDeps {
   bus: Pick<Bus, 'request'>;
   busTimeoutMs: number;
   idpTimeoutMs: number;
-  network: Pick<IdpNetworkSettings, 'endpointHosts'> & { allowedNetworks: readonly ParsedNetwork[] };
+  network: Pick<IdpNetworkSettings, 'endpointHosts'> & { allowedNetworks: NetworkSet };
   resolver: Resolver;
   transport: Transport;
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkAddress, endpointProblem, isLoopbackProvider, parseNetworks } from './idp-network.ts';
+import { NetworkSet } from '@microseg/config';
+import { checkAddress, endpointProblem, isLoopbackProvider } from './idp-network.ts';
 
 const PUBLIC_PROVIDER = 'https://idp.example.com';
 const LOOPBACK_PROVIDER = 'http://localhost:9400';
@@ -67,7 +68,7 @@ for (const { name, address, host, provider, allowed, expected } of addresses) {
     const verdict = checkAddress(address, {
       host: host ?? 'idp.example.com',
       providerUrl: provider ?? PUBLIC_PROVIDER,
-      allowedNetworks: parseNetworks(allowed ?? []),
+      allowedNetworks: new NetworkSet(allowed ?? []),
     });
     if (expected === true) assert.deepEqual(verdict, { allowed: true });
     else {
@@ -76,13 +77,6 @@ for (const { name, address, host, provider, allowed, expected } of addresses) {
     }
   });
 }
-
-test('parseNetworks names a bad entry', () => {
-  assert.throws(() => parseNetworks(['10.0.0.0/8', 'not-a-network']), /"not-a-network" is not a CIDR/);
-  assert.throws(() => parseNetworks(['10.0.0.0/33']), /prefix longer/);
-  assert.throws(() => parseNetworks(['10.0.0.0/x']), /not a CIDR/);
-  assert.equal(parseNetworks(['10.0.0.0/8', 'fd00::/8', '192.168.1.1']).length, 3);
-});
 
 test('isLoopbackProvider: localhost, 127.x and [::1] only', () => {
   for (const url of ['http://localhost:9400', 'http://127.0.0.1:1', 'http://[::1]:8080', 'https://localhost']) assert.equal(isLoopbackProvider(url), true, url);

@@ -6,6 +6,7 @@
 // caller resolves names and connects (idp-guard.ts).
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import type { NetworkSet } from '@microseg/config';
 
 export interface ResolvedAddress {
   address: string;
@@ -77,30 +78,8 @@ export interface AddressContext {
   host: string;
   /** The service's provider URL. */
   providerUrl: string;
-  /** Parsed AUTHN_IDP_ALLOWED_NETWORKS. */
-  allowedNetworks: readonly ParsedNetwork[];
-}
-
-export type ParsedNetwork = [Parsed, number];
-
-/** Parses AUTHN_IDP_ALLOWED_NETWORKS entries (CIDRs or single addresses); throws naming the bad entry. */
-export function parseNetworks(entries: readonly string[]): ParsedNetwork[] {
-  return entries.map((entry) => {
-    const text = entry.trim();
-    const [base, bits] = text.includes('/') ? text.split('/', 2) : [text, undefined];
-    const parsed = canonicalAddress(base ?? '');
-    if (!parsed || (bits !== undefined && !/^\d{1,3}$/.test(bits))) throw new Error(`${JSON.stringify(entry)} is not a CIDR or an IP address`);
-    const max = parsed.kind() === 'ipv4' ? 32 : 128;
-    // An IPv4-mapped CIDR (::ffff:10.0.0.0/104) names IPv4 space: its prefix shrinks by 96 bits.
-    const wasMapped = parsed.kind() === 'ipv4' && isIP(base.replace(/^\[|\]$/g, '')) === 6;
-    const prefix = bits === undefined ? max : Number(bits) - (wasMapped ? 96 : 0);
-    if (prefix < 0 || prefix > max) throw new Error(`${JSON.stringify(entry)} has a prefix longer than the address`);
-    return [parsed, prefix];
-  });
-}
-
-function inNetworks(parsed: Parsed, networks: readonly ParsedNetwork[]): boolean {
-  return networks.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits));
+  /** AUTHN_IDP_ALLOWED_NETWORKS. */
+  allowedNetworks: NetworkSet;
 }
 
 /** Lower case, without brackets or a trailing dot. */
@@ -133,7 +112,7 @@ export function checkAddress(address: string, context: AddressContext): AddressV
   if (!parsed) return { allowed: false, reason: `${JSON.stringify(address)} is not an IP address` };
   const range = rangeOf(parsed);
   if (range === 'unicast') return { allowed: true };
-  if (inNetworks(parsed, context.allowedNetworks)) return { allowed: true };
+  if (context.allowedNetworks.has(parsed.toString())) return { allowed: true };
   if (range === 'loopback' && isLoopbackProvider(context.providerUrl) && canonicalHost(new URL(context.providerUrl).hostname) === context.host)
     return { allowed: true };
   return { allowed: false, reason: `${parsed.toString()} is ${RANGE_NAMES[range] ?? 'a special-purpose address'}` };

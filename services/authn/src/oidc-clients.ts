@@ -17,7 +17,8 @@ import {
   type Resolver,
   type Transport,
 } from './idp-guard.ts';
-import { endpointProblem, isLoopbackProvider, parseNetworks, type IdpNetworkSettings } from './idp-network.ts';
+import { NetworkSet } from '@microseg/config';
+import { endpointProblem, isLoopbackProvider, type IdpNetworkSettings } from './idp-network.ts';
 
 export { IDP_ANSWER_LIMIT_BYTES, IdpAnswerTooLarge, limitBody } from './idp-guard.ts';
 
@@ -60,7 +61,7 @@ export class OidcClients {
       bus,
       busTimeoutMs: options.busTimeoutMs,
       idpTimeoutMs: options.idpTimeoutMs,
-      network: { allowedNetworks: parseNetworks(options.network?.allowedNetworks ?? []), endpointHosts: options.network?.endpointHosts ?? [] },
+      network: { allowedNetworks: new NetworkSet(options.network?.allowedNetworks ?? []), endpointHosts: options.network?.endpointHosts ?? [] },
       resolver: options.resolver ?? systemResolver,
       transport: options.transport ?? pinnedTransport,
     };
