@@ -57,6 +57,18 @@ const refused: Array<{ name: string; base: keyof typeof bases; input: Record<str
   { name: 'a * in a key', base: 'spec', input: endpoint([['*=admin']]), errors: [['endpoints[0].allowedScopes[0][0]', /only in the value/]] },
   { name: 'a negation without a key', base: 'spec', input: endpoint([['a=1', '!=x']]), errors: [['endpoints[0].allowedScopes[0][1]', /needs a key/]] },
   { name: 'two ! before =', base: 'spec', input: endpoint([['a=1', 'b!!=x']]), errors: [['endpoints[0].allowedScopes[0][1]', /more than one !/]] },
+  {
+    name: 'an empty pattern (what YAML makes of an unquoted !groups=x)',
+    base: 'spec',
+    input: endpoint([['a=1', '']]),
+    errors: [['endpoints[0].allowedScopes[0][1]', /is empty.*YAML tag.*key!=value/]],
+  },
+  {
+    name: 'a space in a key, with a * too: one error',
+    base: 'spec',
+    input: endpoint([['a=1', 'my *=x']]),
+    errors: [['endpoints[0].allowedScopes[0][1]', /key=value/]],
+  },
   { name: 'a negation-only policy subject', base: 'policy', input: { subject: [['app!=web']] }, errors: [['subject[0]', /only negations/]] },
   { name: 'a negation-only policy object', base: 'policy', input: { object: [['ext:name!=corp']] }, errors: [['object[0]', /only negations/]] },
   { name: 'negation-only selectors', base: 'service', input: { selectors: [['type!=x']] }, errors: [['selectors[0]', /only negations/]] },

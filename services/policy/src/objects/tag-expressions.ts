@@ -6,21 +6,30 @@
 import { z } from '@microseg/config';
 import { compileTagPattern, tagPatternProblem } from '../matching/tag-pattern.ts';
 
-export const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
+const TAG_FORM = /^[^=\s]+=.*$/;
+export const tag = z.string().regex(TAG_FORM, 'must be a tag of the form key=value');
 /** An object's own tags: data, not patterns (a `*` or `!` in them is a character like any other). */
 export const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or + are reserved for the system');
 
 export const NEGATIONS_ONLY_MESSAGE =
   'holds only negations (key!=value), which would let in everyone without those tags, even a user whose IdP sends no such claim: add a tag that must be present, such as email_verified=true or email=*@example.com';
 
-const pattern = tag.superRefine((text, ctx) => {
-  const problem = tagPatternProblem(text);
+const pattern = z.string().superRefine((text, ctx) => {
+  if (text === '') {
+    // What YAML makes of an unquoted `- !groups=x`: a YAML tag on an empty value.
+    ctx.addIssue({
+      code: 'custom',
+      message: 'is empty: it must be a tag of the form key=value (in YAML, a plain value that starts with ! is a YAML tag; write a negation as key!=value)',
+    });
+    return;
+  }
+  const problem = TAG_FORM.test(text) ? tagPatternProblem(text) : 'must be a tag of the form key=value';
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 /** A list whose every well-formed pattern is a negation (an empty list stays allowed: it matches nothing). */
 function onlyNegations(list: readonly string[]): boolean {
-  const patterns = list.filter((t) => tag.safeParse(t).success && tagPatternProblem(t) === undefined).map(compileTagPattern);
+  const patterns = list.filter((t) => TAG_FORM.test(t) && tagPatternProblem(t) === undefined).map(compileTagPattern);
   return patterns.length > 0 && patterns.every((p) => p.negated) && patterns.length === list.length;
 }
 
