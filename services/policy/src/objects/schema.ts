@@ -2,7 +2,8 @@
 // attribute is reported at once; defaults follow SPEC §2.
 //
 // Why over 300 lines: one schema per kind of the original API, side by side, so that a field's rules and its
-// neighbours' read together; the shared pieces (tags, ports, URLs) are defined once at the top.
+// neighbours' read together; the shared pieces (ports, URLs) are defined once at the top, tags and tag
+// expressions in tag-expressions.ts.
 import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, isAzureMultiTenantProvider, isNamespacePath, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
