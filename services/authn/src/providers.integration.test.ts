@@ -167,7 +167,15 @@ describe('provider profiles against the demo IdP behaving like each provider', (
       assert.equal(login.url.searchParams.get('prompt'), null, 'Keycloak needs no prompt=consent for offline_access');
       const tokens = await login.exchange();
       const tags = tagsFromClaims(profile, idClaims(tokens));
-      for (const tag of ['realm_access.roles=admin', 'realm_access.roles=user', `resource_access.${CLIENT_ID}.roles=editor`, 'email=alice@example.com']) {
+      for (const tag of [
+        'realm_access.roles=admin',
+        'realm_access.roles=user',
+        `resource_access.${CLIENT_ID}.roles=editor`,
+        // The generic nested form (SPEC §4.4) of the same claims.
+        'realm_access:roles=admin',
+        `resource_access:${CLIENT_ID}:roles=editor`,
+        'email=alice@example.com',
+      ]) {
         assert.ok(tags.includes(tag), `${tag} in ${tags.join(', ')}`);
       }
       assert.ok(tokens.refresh_token, 'a refresh token for offline_access');

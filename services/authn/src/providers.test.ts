@@ -50,6 +50,13 @@ test('Keycloak roles nested under realm_access and resource_access become tags',
   assert.ok(!tags.some((t) => t.endsWith('=7')), 'numbers are ignored');
   assert.ok(tags.includes('email=alice@example.com'));
   assert.ok(!tagsFromClaims('google', claims).includes('realm_access.roles=admin'), 'only for Keycloak-like providers');
+  // The generic nested form, for every provider (SPEC §4.4).
+  for (const profile of ['keycloak', 'google', 'generic'] as const) {
+    const nested = tagsFromClaims(profile, claims);
+    for (const tag of ['realm_access:roles=admin', 'realm_access:roles=offline_access', 'resource_access:private-app:roles=editor']) {
+      assert.ok(nested.includes(tag), `${profile}: ${tag} in ${nested.join(', ')}`);
+    }
+  }
 });
 
 test('an Azure AD groups overage is flagged rather than silently missing', () => {

@@ -150,3 +150,25 @@ for (const { name, extra, applies } of scopeCases) {
     }
   });
 }
+
+test('decide: wildcards and negations in allowedScopes (SPEC §1.2)', () => {
+  const rules = extraSpec('/acme/team-b/dev/private-app', {
+    name: 'patterns',
+    associatedTags: ['app=private-app'],
+    endpoints: [
+      { URI: '/staff/*', methods: ['GET'], allowedScopes: [['email=*@example.com']] },
+      { URI: '/no-admins/*', methods: ['GET'], allowedScopes: [['email=*@example.com', 'groups!=admins']] },
+    ],
+  });
+  const objects = [...demo, rules];
+  const decision = (tags: string[], path: string) => verdictOf(objects, as(tags, 'GET', path)).decision;
+  assert.equal(decision(ALICE, '/staff/x'), Decision.ALLOW);
+  assert.equal(decision(BOB, '/staff/x'), Decision.ALLOW);
+  assert.equal(decision(['email=eve@example.org'], '/staff/x'), Decision.DENY);
+  assert.equal(decision(['email=*'], '/staff/x'), Decision.DENY, 'a claim value with * is data');
+  assert.equal(decision([...ALICE, 'groups=admins'], '/no-admins/x'), Decision.DENY);
+  assert.equal(decision([...BOB, 'groups=engineering'], '/no-admins/x'), Decision.ALLOW);
+  // The same snapshot answers again from its compiled patterns.
+  const snapshot = Snapshot.build(objects, 1);
+  for (let i = 0; i < 3; i++) assert.equal(decide(snapshot, service, as(BOB, 'GET', '/no-admins/x')).decision, Decision.ALLOW);
+});

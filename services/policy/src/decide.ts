@@ -2,7 +2,6 @@
 // login required, allowed scopes. Pure: a snapshot and a request in, a verdict out.
 import { Decision } from '@microseg/proto/policy';
 import type { ServiceObject } from '@microseg/contracts';
-import { matchesTagExpression } from './matching/tag-expression.ts';
 import type { Snapshot } from './snapshot.ts';
 
 export interface DecideInput {
@@ -35,7 +34,7 @@ export function decide(snapshot: Snapshot, service: ServiceObject, input: Decide
   if (!input.authenticated) return { ...describe(grants[0]!), decision: Decision.LOGIN, reason: 'login-required' };
 
   const tags = new Set(input.tags);
-  const granted = grants.find((g) => matchesTagExpression(g.allowedScopes, tags));
+  const granted = grants.find((g) => g.scopes.matches(tags));
   if (granted) return { ...describe(granted), decision: Decision.ALLOW, reason: 'scope' };
   return { ...describe(grants[0]!), decision: Decision.DENY, reason: 'scope-mismatch' };
 }

@@ -11,12 +11,14 @@ import type {
 } from '@microseg/contracts';
 import { withinSubtree } from '@microseg/contracts';
 import { compileEndpoints, type UriMatcher } from './matching/uri-matcher.ts';
-import { matchesTagExpression } from './matching/tag-expression.ts';
+import { compileTagExpression, matchesTagExpression, type CompiledTagExpression } from './matching/tag-expression.ts';
 
 export interface EndpointGrant {
   spec: HTTPResourceSpecObject;
   public: boolean;
   allowedScopes: string[][];
+  /** allowedScopes compiled once per snapshot (wildcards, negations), for every decision. */
+  scopes: CompiledTagExpression;
   uri: string;
 }
 
@@ -66,7 +68,11 @@ export class Snapshot {
         .filter((spec) => appliesIn(spec.namespace, spec.propagate, service.namespace))
         .filter((spec) => matchesTagExpression(service.exposedAPIs, systemTags(spec)))
         .flatMap((spec) =>
-          spec.endpoints.map((e) => ({ uri: e.URI, methods: e.methods, value: { spec, public: e.public, allowedScopes: e.allowedScopes, uri: e.URI } })),
+          spec.endpoints.map((e) => ({
+            uri: e.URI,
+            methods: e.methods,
+            value: { spec, public: e.public, allowedScopes: e.allowedScopes, scopes: compileTagExpression(e.allowedScopes), uri: e.URI },
+          })),
         );
       matcher = compileEndpoints(rules);
       this.#matchers.set(service.ID, matcher);

@@ -24,7 +24,7 @@ export function parseObjectEntry(key: string, text: string): Parsed<PolicyObject
   if (!stored.success) return { ok: false, problem: describe(stored.error.issues.map((i) => ({ attribute: path(i.path), message: i.message }))) };
   const { kind, ID, createTime, updateTime } = stored.data;
   if (key !== `${kind}.${ID}`) return { ok: false, problem: `the key does not match the content: it names a ${kind} with another ID, or another kind` };
-  const result = validateObject(kind, json.value, { unknownAttributes: 'drop' });
+  const result = validateObject(kind, json.value, { unknownAttributes: 'drop', source: 'stored' });
   if (!result.ok) return { ok: false, problem: describe(result.errors) };
   const object = { ...result.value, kind, ID } as Record<string, unknown>;
   if (createTime !== undefined) object.createTime = createTime;

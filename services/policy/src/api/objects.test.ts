@@ -495,6 +495,7 @@ const validationTable: Record<string, Row[]> = {
     ],
     ['OIDCCallbackURL not a URL', { OIDCCallbackURL: 'app.example.com' }, ['OIDCCallbackURL']],
     ['an empty OIDC scope', { OIDCScopes: [''] }, ['OIDCScopes[0]']],
+    ['selectors of negations only', { selectors: [['type!=walkthrough-app']] }, ['selectors[0]']],
     ['exposedServiceIsTLS not a boolean', { exposedServiceIsTLS: 'yes' }, ['exposedServiceIsTLS']],
     ['disabled not a boolean', { disabled: 1 }, ['disabled']],
     ['OIDC without provider, client or secret', { authorizationType: 'OIDC' }, ['OIDCClientID', 'OIDCClientSecret', 'OIDCProviderURL']],
@@ -558,6 +559,19 @@ const validationTable: Record<string, Row[]> = {
     ['public not a boolean', { endpoints: [{ URI: '/a', methods: ['GET'], public: 'yes' }] }, ['endpoints[0].public']],
     ['an allowedScopes tag without =', { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['admins']] }] }, ['endpoints[0].allowedScopes[0][0]']],
     ['a scopes (alias) tag without =', { endpoints: [{ URI: '/a', methods: ['GET'], scopes: [['admins']] }] }, ['endpoints[0].scopes[0][0]']],
+    // SPEC §1.2: a list of negations only would let everyone in; keys are never wildcards; negation is key!=value.
+    [
+      'an allowedScopes list of negations only',
+      { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['email=*@example.com'], ['groups!=contractors']] }] },
+      ['endpoints[0].allowedScopes[1]'],
+    ],
+    ['a scopes (alias) list of negations only', { endpoints: [{ URI: '/a', methods: ['GET'], scopes: [['email!=*']] }] }, ['endpoints[0].scopes[0]']],
+    ['a * in an allowedScopes key', { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['*=admins']] }] }, ['endpoints[0].allowedScopes[0][0]']],
+    [
+      'a negation written with a leading !',
+      { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: [['email=*@example.com', '!groups=contractors']] }] },
+      ['endpoints[0].allowedScopes[0][1]'],
+    ],
     ['allowedScopes not nested', { endpoints: [{ URI: '/a', methods: ['GET'], allowedScopes: ['groups=admins'] }] }, ['endpoints[0].allowedScopes[0]']],
     [
       'the second endpoint bad',
@@ -602,6 +616,8 @@ const validationTable: Record<string, Row[]> = {
     ['object missing', { object: undefined }, ['object']],
     ['object empty', { object: [] }, ['object']],
     ['an object tag without =', { object: [['ok=1'], ['idp']] }, ['object[1][0]']],
+    ['a subject of negations only', { subject: [['app!=web']] }, ['subject[0]']],
+    ['an object tag with * in its key', { object: [['ext:*=idp']] }, ['object[0][0]']],
     ['an unknown action', { action: 'Deny' }, ['action']],
     ['an action in the wrong case', { action: 'allow' }, ['action']],
     ['an unknown applyPolicyMode', { applyPolicyMode: 'Both' }, ['applyPolicyMode']],

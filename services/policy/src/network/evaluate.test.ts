@@ -686,3 +686,26 @@ test('namespaceDefault: root built-ins with no namespace objects', () => {
   assert.deepEqual(namespaceDefault([], APP_NS, 'outgoing'), { action: 'Reject', decidedBy: '/' });
   assert.deepEqual(namespaceDefault([], '/', 'outgoing'), { action: 'Reject', decidedBy: '/' });
 });
+
+test('subjects and objects take wildcards and negations (SPEC §1.2)', () => {
+  const anyApp = policy('reject-apps-but-private', {
+    action: 'Reject',
+    applyPolicyMode: 'OutgoingTraffic',
+    subject: [['$identity=processingunit', 'type=*', 'type!=private-app']],
+    object: [['ext:name=id*']],
+  });
+  const world = objects({ externalNetworks: [idp], policies: [allowAppToIdp, anyApp] });
+  assert.equal(evaluateFlow(world, appToIdp()).action, 'Accept', 'the private app is not among the rejected');
+  const batch: FlowParty = { type: 'ProcessingUnit', tags: ['$identity=processingunit', 'type=batch'], namespace: APP_NS };
+  const billing = evaluateFlow(world, { ...appToIdp(), source: batch });
+  assert.deepEqual({ action: billing.action, policy: billing.policy?.name }, { action: 'Reject', policy: 'reject-apps-but-private' });
+  // A negation-only list (stored before the API refused them) rejects nobody rather than everyone.
+  const negationOnly = policy('negation-only', {
+    action: 'Allow',
+    applyPolicyMode: 'OutgoingTraffic',
+    subject: [['type!=private-app']],
+    object: [['ext:name=idp']],
+  });
+  const verdict = evaluateFlow(objects({ externalNetworks: [idp], policies: [negationOnly] }), { ...appToIdp(), source: batch });
+  assert.deepEqual({ action: verdict.action, byDefault: verdict.byDefault }, { action: 'Reject', byDefault: true });
+});

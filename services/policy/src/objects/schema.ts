@@ -2,15 +2,13 @@
 // attribute is reported at once; defaults follow SPEC §2.
 //
 // Why over 300 lines: one schema per kind of the original API, side by side, so that a field's rules and its
-// neighbours' read together; the shared pieces (tags, ports, URLs) are defined once at the top.
+// neighbours' read together; the shared pieces (ports, URLs) are defined once at the top, tags and tag
+// expressions in tag-expressions.ts.
 import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, isAzureMultiTenantProvider, isNamespacePath, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 import { normalisePattern } from '@microseg/paths';
-
-const tag = z.string().regex(/^[^=\s]+=.*$/, 'must be a tag of the form key=value');
-const userTag = tag.refine((t) => !/^[$@+]/.test(t), 'keys starting with $, @ or + are reserved for the system');
-const tagExpression = z.array(z.array(tag));
+import { storedTagExpression, tagExpression, userTag, type TagExpressionSchema } from './tag-expressions.ts';
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 const namespacePath = z
   .string()
@@ -65,22 +63,23 @@ const method = z
   .transform((m) => m.toUpperCase())
   .refine((m): m is HTTPMethod => (httpMethods as readonly string[]).includes(m), `must be one of ${httpMethods.join(', ')}`);
 
-const endpoint = z
-  .strictObject({
-    /** Stored as the gateway spells request paths (`/caf%c3%a9/*` → `/caf%C3%A9/*`), so GET shows what is matched. */
-    URI: z.string().transform((uri, ctx) => {
-      const normalised = normalisePattern(uri);
-      if (normalised.ok) return normalised.pattern;
-      ctx.addIssue({ code: 'custom', message: normalised.message });
-      return z.NEVER;
-    }),
-    methods: z.array(method).min(1, 'needs at least one method'),
-    public: z.boolean().default(false),
-    allowedScopes: tagExpression.optional(),
-    /** Input alias of allowedScopes, as the walkthrough writes it. */
-    scopes: tagExpression.optional(),
-  })
-  .transform(({ scopes, allowedScopes, ...rest }) => ({ ...rest, allowedScopes: allowedScopes ?? scopes ?? [] }));
+const endpoint = (tagExpression: TagExpressionSchema) =>
+  z
+    .strictObject({
+      /** Stored as the gateway spells request paths (`/caf%c3%a9/*` → `/caf%C3%A9/*`), so GET shows what is matched. */
+      URI: z.string().transform((uri, ctx) => {
+        const normalised = normalisePattern(uri);
+        if (normalised.ok) return normalised.pattern;
+        ctx.addIssue({ code: 'custom', message: normalised.message });
+        return z.NEVER;
+      }),
+      methods: z.array(method).min(1, 'needs at least one method'),
+      public: z.boolean().default(false),
+      allowedScopes: tagExpression.optional(),
+      /** Input alias of allowedScopes, as the walkthrough writes it. */
+      scopes: tagExpression.optional(),
+    })
+    .transform(({ scopes, allowedScopes, ...rest }) => ({ ...rest, allowedScopes: allowedScopes ?? scopes ?? [] }));
 
 const PORT_RANGE = /^(\d{1,5})(:(\d{1,5}))?$/;
 
@@ -145,127 +144,134 @@ const providerURL = z.string().refine((v) => {
   }
 }, 'must be an https URL (http is accepted only for localhost during development)');
 
-export const objectSchemas = {
-  namespace: z.strictObject({
-    ...base,
-    defaultPUIncomingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
-    defaultPUOutgoingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
-  }),
-  processingunit: z.strictObject({
-    ...base,
-    address: z.string().min(1, 'is required'),
-    status: z.enum(['Running', 'Stopped']).default('Running'),
-    lastSeen: z.string().optional(),
-    gatewayID: z.string().optional(),
-    applicationPorts: z.array(port).optional(),
-    exposedPorts: z.array(port).optional(),
-    serviceProblems: z
-      .array(z.strictObject({ serviceID: z.string(), message: z.string().max(1024) }))
-      .max(1000)
-      .optional(),
-  }),
-  service: z
-    .strictObject({
+/** The schemas, with the tag expressions of input or of stored objects (tag-expressions.ts). */
+const schemasWith = (tagExpression: TagExpressionSchema) =>
+  ({
+    namespace: z.strictObject({
       ...base,
-      type: z.literal('HTTP').default('HTTP'),
-      authorizationType: z.enum(['None', 'OIDC']).default('None'),
-      OIDCProviderURL: providerURL.optional(),
-      OIDCClientID: z.string().min(1).optional(),
-      OIDCClientSecret: z.string().min(1).optional(),
-      OIDCCallbackURL: httpUrl(['https:'], 'must be the https URL users reach the application at, such as https://app.example.com').optional(),
-      OIDCScopes: z.array(z.string().min(1)).default([]),
-      /** Provider quirks; `auto` chooses from the issuer (accounts.google.com → google, …). */
-      OIDCProviderProfile: z.enum(['auto', 'generic', 'google', 'azure', 'okta', 'keycloak']).default('auto'),
-      /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. */
-      OIDCAllowedTenants: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a tenant id such as 72f988bf-86f1-41af-91ab-2d7cd011db47')).default([]),
-      /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
-      acceptBearerTokens: z.boolean().default(false),
-      /** A session unused for this long ends (seconds). */
-      sessionIdleTimeoutSeconds: z
-        .number()
-        .int()
-        .min(60, 'must be at least 60 seconds')
-        .max(30 * 86400)
-        .default(2 * 3600),
-      /** No session lives longer, refresh or not (seconds). */
-      sessionMaxLifetimeSeconds: z
-        .number()
-        .int()
-        .min(60, 'must be at least 60 seconds')
-        .max(90 * 86400)
-        .default(12 * 3600),
-      hosts: z.array(hostName).min(1, 'needs at least one host name'),
-      port: port,
-      exposedPort: port,
-      exposedServiceIsTLS: z.boolean().default(false),
-      selectors: tagExpression.default([]),
-      exposedAPIs: tagExpression.default([]),
-      claimsToHTTPHeaderMappings: z
-        .array(z.strictObject({ claimName: z.string().min(1), targetHTTPHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name') }))
-        .default([]),
-      redirectURLOnAuthorizationFailure: httpUrl(['https:', 'http:'], 'must be an http or https URL').optional(),
-      TLSCertificate: z.string().optional(),
-      TLSCertificateKey: z.string().optional(),
+      defaultPUIncomingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
+      defaultPUOutgoingTrafficAction: z.enum(['Allow', 'Reject', 'Inherit']).default('Inherit'),
+    }),
+    processingunit: z.strictObject({
+      ...base,
+      address: z.string().min(1, 'is required'),
+      status: z.enum(['Running', 'Stopped']).default('Running'),
+      lastSeen: z.string().optional(),
+      gatewayID: z.string().optional(),
+      applicationPorts: z.array(port).optional(),
+      exposedPorts: z.array(port).optional(),
+      serviceProblems: z
+        .array(z.strictObject({ serviceID: z.string(), message: z.string().max(1024) }))
+        .max(1000)
+        .optional(),
+    }),
+    service: z
+      .strictObject({
+        ...base,
+        type: z.literal('HTTP').default('HTTP'),
+        authorizationType: z.enum(['None', 'OIDC']).default('None'),
+        OIDCProviderURL: providerURL.optional(),
+        OIDCClientID: z.string().min(1).optional(),
+        OIDCClientSecret: z.string().min(1).optional(),
+        OIDCCallbackURL: httpUrl(['https:'], 'must be the https URL users reach the application at, such as https://app.example.com').optional(),
+        OIDCScopes: z.array(z.string().min(1)).default([]),
+        /** Provider quirks; `auto` chooses from the issuer (accounts.google.com → google, …). */
+        OIDCProviderProfile: z.enum(['auto', 'generic', 'google', 'azure', 'okta', 'keycloak']).default('auto'),
+        /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. */
+        OIDCAllowedTenants: z
+          .array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a tenant id such as 72f988bf-86f1-41af-91ab-2d7cd011db47'))
+          .default([]),
+        /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
+        acceptBearerTokens: z.boolean().default(false),
+        /** A session unused for this long ends (seconds). */
+        sessionIdleTimeoutSeconds: z
+          .number()
+          .int()
+          .min(60, 'must be at least 60 seconds')
+          .max(30 * 86400)
+          .default(2 * 3600),
+        /** No session lives longer, refresh or not (seconds). */
+        sessionMaxLifetimeSeconds: z
+          .number()
+          .int()
+          .min(60, 'must be at least 60 seconds')
+          .max(90 * 86400)
+          .default(12 * 3600),
+        hosts: z.array(hostName).min(1, 'needs at least one host name'),
+        port: port,
+        exposedPort: port,
+        exposedServiceIsTLS: z.boolean().default(false),
+        selectors: tagExpression.default([]),
+        exposedAPIs: tagExpression.default([]),
+        claimsToHTTPHeaderMappings: z
+          .array(z.strictObject({ claimName: z.string().min(1), targetHTTPHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name') }))
+          .default([]),
+        redirectURLOnAuthorizationFailure: httpUrl(['https:', 'http:'], 'must be an http or https URL').optional(),
+        TLSCertificate: z.string().optional(),
+        TLSCertificateKey: z.string().optional(),
+        disabled: z.boolean().default(false),
+      })
+      // Runs even when other attributes are bad (`when`), so every problem is reported at once.
+      .superRefine(
+        (s, ctx) => {
+          if (s.authorizationType === 'OIDC') {
+            for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
+              if (!s[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'is required when authorizationType is OIDC' });
+            }
+            if (s.OIDCProviderURL && isAzureMultiTenantProvider(s.OIDCProviderURL) && !s.OIDCAllowedTenants?.length) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['OIDCAllowedTenants'],
+                message:
+                  "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may",
+              });
+            }
+          }
+          if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
+            ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
+          }
+        },
+        { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+      ),
+    httpresourcespec: z.strictObject({
+      ...base,
+      endpoints: z.array(endpoint(tagExpression)).default([]),
+    }),
+    externalnetwork: z
+      .strictObject({
+        ...base,
+        entries: z.array(networkEntry).min(1, 'needs at least one entry: a CIDR, an IP address, a DNS name or *.domain'),
+        servicePorts: z.array(servicePort).optional(),
+        /** The older form: protocols + ports. */
+        protocols: z
+          .array(
+            z
+              .string()
+              .transform((p) => p.toLowerCase())
+              .pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' })),
+          )
+          .optional(),
+        ports: z
+          .array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().refine(validPortRange, 'must be a port (1-65535) or a range like 80:100')))
+          .optional(),
+      })
+      .transform(({ protocols, ports, servicePorts, ...rest }) => ({
+        ...rest,
+        servicePorts: servicePorts ?? legacyServicePorts(protocols, ports),
+      })),
+    networkaccesspolicy: z.strictObject({
+      ...base,
+      subject: tagExpression.min(1, 'is required: a tag expression such as [["$identity=processingunit", "app=web"]]'),
+      object: tagExpression.min(1, 'is required: a tag expression such as [["ext:name=idp"]]'),
+      action: z.enum(['Allow', 'Reject']).default('Allow'),
+      applyPolicyMode: z.enum(['OutgoingTraffic', 'IncomingTraffic', 'Bidirectional']).default('Bidirectional'),
+      logsEnabled: z.boolean().default(false),
       disabled: z.boolean().default(false),
-    })
-    // Runs even when other attributes are bad (`when`), so every problem is reported at once.
-    .superRefine(
-      (s, ctx) => {
-        if (s.authorizationType === 'OIDC') {
-          for (const field of ['OIDCProviderURL', 'OIDCClientID', 'OIDCClientSecret'] as const) {
-            if (!s[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'is required when authorizationType is OIDC' });
-          }
-          if (s.OIDCProviderURL && isAzureMultiTenantProvider(s.OIDCProviderURL) && !s.OIDCAllowedTenants?.length) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['OIDCAllowedTenants'],
-              message:
-                "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may",
-            });
-          }
-        }
-        if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
-          ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
-        }
-      },
-      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
-    ),
-  httpresourcespec: z.strictObject({
-    ...base,
-    endpoints: z.array(endpoint).default([]),
-  }),
-  externalnetwork: z
-    .strictObject({
-      ...base,
-      entries: z.array(networkEntry).min(1, 'needs at least one entry: a CIDR, an IP address, a DNS name or *.domain'),
-      servicePorts: z.array(servicePort).optional(),
-      /** The older form: protocols + ports. */
-      protocols: z
-        .array(
-          z
-            .string()
-            .transform((p) => p.toLowerCase())
-            .pipe(z.enum(['tcp', 'udp', 'any'], { message: 'must be tcp, udp or any' })),
-        )
-        .optional(),
-      ports: z
-        .array(z.union([z.string(), z.number()]).transform(String).pipe(z.string().refine(validPortRange, 'must be a port (1-65535) or a range like 80:100')))
-        .optional(),
-    })
-    .transform(({ protocols, ports, servicePorts, ...rest }) => ({
-      ...rest,
-      servicePorts: servicePorts ?? legacyServicePorts(protocols, ports),
-    })),
-  networkaccesspolicy: z.strictObject({
-    ...base,
-    subject: tagExpression.min(1, 'is required: a tag expression such as [["$identity=processingunit", "app=web"]]'),
-    object: tagExpression.min(1, 'is required: a tag expression such as [["ext:name=idp"]]'),
-    action: z.enum(['Allow', 'Reject']).default('Allow'),
-    applyPolicyMode: z.enum(['OutgoingTraffic', 'IncomingTraffic', 'Bidirectional']).default('Bidirectional'),
-    logsEnabled: z.boolean().default(false),
-    disabled: z.boolean().default(false),
-  }),
-} satisfies Record<ObjectKind, z.ZodType>;
+    }),
+  }) satisfies Record<ObjectKind, z.ZodType>;
+
+export const objectSchemas = schemasWith(tagExpression);
+const storedObjectSchemas = schemasWith(storedTagExpression);
 
 export interface AttributeError {
   attribute: string;
@@ -276,15 +282,17 @@ export interface AttributeError {
  * Input (the API, imports, bootstrap files) must not hold attributes microseg does not know: they are
  * refused. What is already stored is read with `unknownAttributes: 'drop'`: an attribute a newer version
  * wrote during a rolling upgrade is ignored rather than the whole object lost (a lost Reject policy would
- * open traffic).
+ * open traffic). For the same reason `source: 'stored'` reads tag expressions without the rules on
+ * patterns that came later (tag-expressions.ts).
  */
 export function validateObject(
   kind: ObjectKind,
   input: unknown,
-  options: { unknownAttributes?: 'refuse' | 'drop' } = {},
+  options: { unknownAttributes?: 'refuse' | 'drop'; source?: 'input' | 'stored' } = {},
 ): { ok: true; value: Record<string, unknown> } | { ok: false; errors: AttributeError[] } {
+  const schema = (options.source === 'stored' ? storedObjectSchemas : objectSchemas)[kind];
   let candidate = input;
-  let result = objectSchemas[kind].safeParse(candidate);
+  let result = schema.safeParse(candidate);
   // Each round removes the unknown attributes zod reported (nested ones surface once their parent parses).
   for (let round = 0; options.unknownAttributes === 'drop' && !result.success && round < 5; round++) {
     const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
@@ -293,7 +301,7 @@ export function validateObject(
       candidate,
       unknown.map((i) => ({ path: i.path, keys: (i as { keys: string[] }).keys })),
     );
-    result = objectSchemas[kind].safeParse(candidate);
+    result = schema.safeParse(candidate);
   }
   if (result.success) {
     const value = { ...(result.data as Record<string, unknown>) };
