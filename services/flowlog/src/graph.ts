@@ -50,6 +50,8 @@ export interface GraphNode {
   type: NodeType;
   name: string;
   namespace: string;
+  /** The object's ID in the policy service (processing units, services, external networks it lists). */
+  objectID?: string;
   /** Processing units: Running, Stopped, Silent (not heard of lately), or Unknown when only flows name it. */
   status?: string;
   lastSeen?: number;
@@ -123,6 +125,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: puId(pu.namespace, pu.name),
       type: 'ProcessingUnit',
+      objectID: pu.id,
       name: pu.name,
       namespace: pu.namespace,
       status: silent ? 'Silent' : pu.status,
@@ -136,6 +139,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: serviceId(s.id),
       type: 'Service',
+      objectID: s.id,
       name: s.name,
       namespace: s.namespace,
       tags: s.tags,
@@ -156,6 +160,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: extId(n.namespace, n.name),
       type: 'ExternalNetwork',
+      objectID: n.id,
       name: n.name,
       namespace: n.namespace,
       tags: n.tags,
