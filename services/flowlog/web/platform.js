@@ -1,7 +1,25 @@
 // The Platform view: the graph of a namespace (and optionally its children)
 // drawn with Cytoscape.js, fed by /api/v1/graph and updated live from
 // /api/v1/stream. Every value from the data is set as text, never as HTML.
-import { ago, api, clear, el, formatClock, formatTime, plural, readHash, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+import {
+  ago,
+  api,
+  clear,
+  el,
+  formatClock,
+  formatTime,
+  hashOf,
+  plural,
+  readHash,
+  readHashAll,
+  rememberNamespaces,
+  signIn,
+  stream,
+  writeHash,
+} from './console.js';
+import { filterable, filterables, Filters } from './filters.js';
+import { GroupBy } from './grouping.js';
+import { unitLogs } from './unit-logs.js';
 
 /** Past this many nodes the graph is not drawn: the table is clearer and the browser stays responsive. */
 const MAX_DRAWN_NODES = 200;
@@ -36,6 +54,10 @@ const state = {
   selected: undefined,
   graph: undefined,
   drawnNodes: '',
+  /** Clicked values of the flow table (filters.js), applied by the API to the flows the graph is made of. */
+  filters: undefined,
+  /** The tag keys nodes are grouped by (grouping.js), grouped by the API. */
+  groupBy: undefined,
 };
 let cy;
 let liveAbort;
@@ -75,6 +97,23 @@ const graphStyle = [
   { selector: 'node.ExternalNetwork', style: { shape: 'round-rectangle', 'background-color': '#0d9488', width: 44, height: 44 } },
   { selector: 'node.Somewhere', style: { shape: 'rectangle', 'background-color': '#dc2626', width: 40, height: 40 } },
   { selector: 'node.Claims', style: { shape: 'ellipse', 'background-color': '#d97706', width: 38, height: 38 } },
+  {
+    selector: 'node.group',
+    style: {
+      shape: 'round-rectangle',
+      'background-color': '#f1f5f9',
+      'background-opacity': 0.7,
+      'border-color': '#94a3b8',
+      'border-width': 1,
+      'border-style': 'dashed',
+      'text-valign': 'top',
+      'text-halign': 'center',
+      'text-margin-y': -4,
+      'font-weight': 600,
+      color: '#334155',
+      padding: 18,
+    },
+  },
   { selector: 'node:selected', style: { 'border-color': '#0f172a', 'border-width': 4 } },
   { selector: 'node.faded, edge.faded', style: { opacity: 0.25 } },
   {
@@ -128,7 +167,14 @@ async function load() {
   const seq = ++loadSeq;
   const { from, to } = window_();
   try {
-    const graph = await api('/graph', { namespace: state.namespace, recursive: state.recursive, from, to });
+    const graph = await api('/graph', {
+      namespace: state.namespace,
+      recursive: state.recursive,
+      from,
+      to,
+      filter: state.filters.texts(),
+      groupBy: state.groupBy.keys.join(','),
+    });
     if (seq !== loadSeq) return;
     state.graph = graph;
     render();
@@ -195,12 +241,17 @@ function visible() {
     const keep = new Set(edges.flatMap((e) => [e.source, e.target]));
     for (const [id, node] of nodes) if (!keep.has(id) && !matches(node)) nodes.delete(id);
   }
-  return { nodes: [...nodes.values()], edges };
+  // The groups that still hold a node shown, and the groups around them.
+  const byId = new Map((graph.groups ?? []).map((g) => [g.id, g]));
+  const used = new Set();
+  for (const node of nodes.values()) for (let g = byId.get(node.group); g && !used.has(g.id); g = byId.get(g.parent)) used.add(g.id);
+  return { nodes: [...nodes.values()], edges, groups: (graph.groups ?? []).filter((g) => used.has(g.id)) };
 }
 
 function render() {
   const graph = state.graph;
-  const { nodes, edges } = visible();
+  const { nodes, edges, groups } = visible();
+  state.groupBy.offer(graph.tagKeys ?? []);
   const flows = edges.filter((e) => e.style !== 'selects');
   $('summary').replaceChildren(
     graph.summary,
@@ -226,12 +277,13 @@ function render() {
   $('workspace').hidden = false;
   $('graph').parentElement.hidden = !drawGraph;
   $('workspace').classList.toggle('table-only', !drawGraph);
-  if (drawGraph) drawCytoscape(nodes, edges);
+  if (drawGraph) drawCytoscape(nodes, edges, groups);
   const empty = $('graph-empty');
   empty.hidden = nodes.length > 0;
-  empty.textContent = state.filter
-    ? 'Nothing matches the filter.'
-    : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
+  empty.textContent =
+    state.filter || state.filters.size
+      ? 'Nothing matches the filters.'
+      : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
   renderTable(flows);
   renderPanel();
 }
@@ -242,21 +294,30 @@ function showWarnings(list) {
   box.textContent = list.join(' ');
 }
 
-function drawCytoscape(nodes, edges) {
+function drawCytoscape(nodes, edges, groups) {
   if (!cy) {
     cy = cytoscape({ container: $('graph'), style: graphStyle, minZoom: 0.2, maxZoom: 3, boxSelectionEnabled: false });
     // For diagnostics and browser tests: the drawn graph.
     window.microsegGraph = cy;
     cy.on('tap', 'edge', (evt) => select({ kind: 'edge', id: evt.target.id() }));
-    cy.on('tap', 'node', (evt) => select({ kind: 'node', id: evt.target.id(), tab: 'General' }));
+    cy.on('tap', 'node', (evt) => {
+      if (!evt.target.hasClass('group')) select({ kind: 'node', id: evt.target.id(), tab: 'General' });
+    });
     cy.on('tap', (evt) => {
       if (evt.target === cy) select(undefined);
     });
   }
   const namespaces = new Set(nodes.map((n) => n.namespace).filter(Boolean));
   const maxHits = Math.max(1, ...edges.map((e) => e.hits));
+  const shownGroups = new Set(groups.map((g) => g.id));
   const elements = [
-    ...nodes.map((n) => ({ group: 'nodes', data: { id: n.id, label: nodeLabel(n, namespaces.size > 1) }, classes: [n.type, n.status ?? ''].join(' ') })),
+    // Parents first: a group's id starts with its parent's, so sorted ids put each parent before its children.
+    ...groups.map((g) => ({ group: 'nodes', data: { id: g.id, label: `${g.key}: ${g.value}`, parent: g.parent }, classes: 'group' })),
+    ...nodes.map((n) => ({
+      group: 'nodes',
+      data: { id: n.id, label: nodeLabel(n, namespaces.size > 1), parent: shownGroups.has(n.group) ? n.group : undefined },
+      classes: [n.type, n.status ?? ''].join(' '),
+    })),
     ...edges.map((e) => ({
       group: 'edges',
       data: {
@@ -272,31 +333,58 @@ function drawCytoscape(nodes, edges) {
   cy.resize();
   const wanted = new Set(elements.map((e) => e.data.id));
   cy.batch(() => {
+    // Added and moved first, removed last: removing a group removes what is still inside it.
+    for (const element of elements) {
+      const { parent, ...data } = element.data;
+      const existing = cy.getElementById(data.id);
+      if (existing.empty()) cy.add({ ...element, data: parent ? element.data : data });
+      else {
+        if (element.group === 'nodes' && (existing.data('parent') ?? undefined) !== parent) existing.move({ parent: parent ?? null });
+        existing.data(data);
+        existing.classes(element.classes);
+      }
+    }
     cy.elements()
       .filter((e) => !wanted.has(e.id()))
       .remove();
-    for (const element of elements) {
-      const existing = cy.getElementById(element.data.id);
-      if (existing.nonempty()) {
-        existing.data(element.data);
-        existing.classes(element.classes);
-      } else cy.add(element);
-    }
   });
-  // The layout runs only when the set of nodes changes: live updates keep every node where it is.
-  const drawn = nodes
-    .map((n) => n.id)
+  // The layout runs only when the nodes or their groups change: live updates keep every node where it is.
+  const drawn = elements
+    .filter((e) => e.group === 'nodes')
+    .map((e) => `${e.data.id} ${e.data.parent ?? ''}`)
     .sort()
     .join('\n');
   if (drawn !== state.drawnNodes) {
     state.drawnNodes = drawn;
-    layout();
+    layout(groups.length > 0);
   }
   cy.$(':selected').unselect();
   if (state.selected) cy.getElementById(state.selected.id).select();
 }
 
-function layout() {
+function layout(grouped) {
+  if (grouped) {
+    // Boxes around groups: a force-directed layout that knows about compound nodes.
+    cy.layout({
+      name: 'cose',
+      animate: false,
+      randomize: true,
+      padding: 40,
+      nodeDimensionsIncludeLabels: true,
+      componentSpacing: 40,
+      gravity: 40,
+      nestingFactor: 0.9,
+      idealEdgeLength: () => 90,
+      nodeRepulsion: () => 9000,
+      numIter: 1500,
+    }).run();
+    cy.fit(undefined, 40);
+    if (cy.zoom() > 1.4) {
+      cy.zoom(1.4);
+      cy.center();
+    }
+    return;
+  }
   const roots = cy.nodes().filter((n) => n.indegree(false) === 0);
   cy.layout({
     name: 'breadthfirst',
@@ -409,17 +497,30 @@ function nodeName(id) {
   return nodeById(id)?.name ?? id;
 }
 
+/** The filter a node stands for as a flow's source or destination: a service by its ID, anything else by name. */
+function endFilter(id, side) {
+  const node = nodeById(id);
+  if (!node) return [`${side}.name`, id];
+  if (node.type === 'Service') return ['serviceID', node.objectID ?? (id === 'svc:unknown' ? '' : id.slice(4))];
+  return [`${side}.name`, node.name];
+}
+
+function endCell(id, side) {
+  const [field, value] = endFilter(id, side);
+  return el('td', {}, el('span', { className: `kind ${nodeById(id)?.type ?? ''}` }), ' ', filterable(field, value, nodeName(id)));
+}
+
 function renderTable(flows) {
   $('flow-count').textContent = `(${flows.length})`;
   const rows = [...flows]
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .map((e) => {
-      const policy = [...new Set(e.policies.map((p) => (p.byDefault ? 'namespace default' : p.name)).filter(Boolean))].join(', ');
-      const uris =
-        e.uris
-          .slice(0, 3)
-          .map((u) => u.uri)
-          .join(', ') + (e.uris.length > 3 ? ` +${e.uris.length - 3}` : '');
+      const policies = new Map();
+      for (const p of e.policies) {
+        if (p.byDefault) policies.set('default', ['byDefault', 'true', 'namespace default']);
+        else if (p.name) policies.set(`policy ${p.name}`, ['policyName', p.name, p.name]);
+      }
+      const uris = e.uris.slice(0, 3).map((u) => ['URI', u.uri, u.uri]);
       const open = () => select({ kind: 'edge', id: e.id });
       return el(
         'tr',
@@ -435,11 +536,11 @@ function renderTable(flows) {
             'aria-label': `${resultText[e.style]}: ${nodeName(e.source)} to ${nodeName(e.target)}, show flow details`,
           }),
         ),
-        el('td', {}, el('span', { className: `kind ${nodeById(e.source)?.type ?? ''}` }), ' ', nodeName(e.source)),
-        el('td', {}, el('span', { className: `kind ${nodeById(e.target)?.type ?? ''}` }), ' ', nodeName(e.target)),
-        el('td', { text: uris }),
-        el('td', { text: policy }),
-        el('td', { text: e.dropReasons.map((d) => d.reason).join(', ') }),
+        endCell(e.source, 'source'),
+        endCell(e.target, 'destination'),
+        el('td', {}, filterables(uris, e.uris.length - uris.length)),
+        el('td', {}, filterables([...policies.values()])),
+        el('td', {}, filterables(e.dropReasons.map((d) => ['dropReason', d.reason, d.reason]))),
         el('td', { className: 'num', text: String(e.hits) }),
         el('td', { className: 'time', text: ago(e.lastSeen) }),
       );
@@ -456,12 +557,17 @@ function select(selection) {
     if (selection) cy.getElementById(selection.id).select();
   }
   for (const row of $('flows').tBodies[0].rows) row.classList.toggle('selected', row.dataset.edge === selection?.id);
-  renderPanel();
+  renderPanel(true);
 }
 
-function renderPanel() {
+/** `chosen`: the user picked what to show (read it afresh); otherwise a redraw of the graph. */
+function renderPanel(chosen = false) {
   const panel = $('panel');
   const selection = state.selected;
+  const showing = selection?.kind === 'node' ? `${selection.id}\n${selection.tab}` : '';
+  // The Event logs tab reads pages of its own: a redraw of the graph leaves it as it is.
+  if (!chosen && selection?.tab === 'Event logs' && panel.dataset.showing === showing && nodeById(selection.id)) return;
+  panel.dataset.showing = '';
   if (!selection || !state.graph) {
     clear(
       panel,
@@ -477,6 +583,7 @@ function renderPanel() {
   const node = nodeById(selection.id);
   if (!node) return clear(panel, el('p', { className: 'placeholder', text: 'This node is not in the view any more.' }));
   clear(panel, nodeDetails(node, selection.tab ?? 'General'));
+  panel.dataset.showing = showing;
 }
 
 const dl = (rows) =>
@@ -556,7 +663,13 @@ function matchesExpression(expression, tags) {
 }
 
 function nodeDetails(node, tab) {
-  const tabs = ['General', 'Flows', 'Policies', 'Tags'];
+  const tabs = [
+    'General',
+    'Flows',
+    'Policies',
+    ...(node.type === 'ProcessingUnit' || (node.type === 'Service' && node.objectID) ? ['Event logs'] : []),
+    'Tags',
+  ];
   const header = el('h2', {}, el('span', { className: `kind ${node.type}` }), node.name);
   const tabBar = el(
     'div',
@@ -639,6 +752,8 @@ function nodeDetails(node, tab) {
           )
         : el('p', { className: 'muted', text: 'None.' }),
     ];
+  } else if (tab === 'Event logs') {
+    body = unitLogs(node, { namespace: state.namespace, recursive: state.recursive });
   } else {
     body = node.tags.length
       ? el(
@@ -667,11 +782,19 @@ function nodeDetails(node, tab) {
 // ---------------------------------------------------------------- controls
 
 function saveHash() {
-  writeHash({ namespace: state.namespace, recursive: state.recursive, window: state.windowMs, view: state.view });
-  $('events-link').href = `/events#namespace=${encodeURIComponent(state.namespace)}&recursive=${state.recursive}`;
+  writeHash({
+    namespace: state.namespace,
+    recursive: state.recursive,
+    window: state.windowMs,
+    view: state.view,
+    groupBy: state.groupBy.keys.join(','),
+    f: state.filters.texts(),
+  });
+  $('events-link').href = `/events${hashOf({ namespace: state.namespace, recursive: state.recursive })}`;
 }
 
 function bindControls() {
+  state.filters.watch($('flows'));
   const namespace = $('namespace');
   namespace.value = state.namespace;
   namespace.addEventListener('change', () => {
@@ -732,6 +855,14 @@ signIn((viewer) => {
   if (hash.recursive) state.recursive = hash.recursive !== 'false';
   if (hash.window && [300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
   if (hash.view === 'table') state.view = 'table';
+  const changed = () => {
+    saveHash();
+    void load();
+  };
+  state.filters = new Filters($('filters'), changed);
+  state.filters.load(readHashAll('f'));
+  state.groupBy = new GroupBy({ input: $('group-by'), datalist: $('tag-keys'), chips: $('group-keys') }, changed);
+  state.groupBy.set((hash.groupBy ?? '').split(','));
   rememberNamespaces($('namespaces'), [viewer.namespace]);
   bindControls();
   saveHash();
