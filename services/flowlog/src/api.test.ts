@@ -100,3 +100,44 @@ test('graph: the window defaults to the last hour; what the inventory could not 
   assert.deepEqual([res.body.namespace, res.body.recursive, res.body.warnings], ['/acme', false, ['The policy service did not answer.']]);
   assert.deepEqual([asked[0]!.query.from, asked[0]!.query.to], [3_600_000, 7_200_000]);
 });
+
+test('filters: repeated filter=key=value / key!=value reach the store parsed; the graph takes them and groupBy', async () => {
+  const { get, asked } = await setup();
+  await get('/api/v1/flows?filter=user%3Dbob%40example.com&filter=action!%3DAccept', 'tok-acme');
+  await get('/api/v1/events?filter=targetID%3Dpu-1', 'tok-acme');
+  assert.deepEqual(asked[0]!.query.filters, [
+    { field: 'user', value: 'bob@example.com', exclude: false },
+    { field: 'action', value: 'Accept', exclude: true },
+  ]);
+  assert.deepEqual(asked[1]!.query.filters, [{ field: 'targetID', value: 'pu-1', exclude: false }]);
+  const graph = await get('/api/v1/graph?filter=dropReason%3Dapi&groupBy=%24namespace,app', 'tok-acme');
+  assert.equal(graph.status, 200);
+  assert.deepEqual(asked[2]!.query.filters, [{ field: 'dropReason', value: 'api', exclude: false }]);
+  assert.deepEqual([graph.body.groups, graph.body.tagKeys], [[], []]);
+});
+
+test('bad filters and group keys: 400 {code, message} naming the parameter, JSON that no browser runs; nothing asked of the store', async () => {
+  const { get, asked } = await setup();
+  const many = Array.from({ length: 21 }, (_, i) => `filter=user%3Du${i}`).join('&');
+  const cases: Array<[string, RegExp]> = [
+    ['/api/v1/flows?filter=nope%3D1', /^filter: unknown field "nope"; one of namespace, action/],
+    ['/api/v1/flows?filter=__proto__%3Dx', /^filter: unknown field "__proto__"/],
+    ['/api/v1/events?filter=user%3Dalice', /^filter: unknown field "user"; one of level/],
+    ['/api/v1/flows?filter=justtext', /^filter: "justtext" is not key=value or key!=value/],
+    [`/api/v1/flows?${many}`, /^filter: at most 20 filters/],
+    [`/api/v1/flows?filter=user%3D${'x'.repeat(400)}`, /^filter: a filter is at most 300 characters/],
+    ['/api/v1/graph?groupBy=a,b,c,d', /^groupBy: must name at most 3 tag keys/],
+    ['/api/v1/graph?groupBy=app%3Dx', /^groupBy.0: must be tag keys/],
+    ['/api/v1/graph?filter=%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Dx', /^filter: unknown field "<script>alert\(1\)<\/script>"/],
+  ];
+  for (const [url, message] of cases) {
+    const res = await get(url, 'tok-acme');
+    assert.equal(res.status, 400, url);
+    assert.equal(res.body.code, 'BAD_REQUEST', url);
+    assert.match(res.body.message, message, url);
+    assert.match(String(res.headers['content-type']), /^application\/json/, url);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+    assert.match(String(res.headers['content-security-policy']), /default-src 'none'/, url);
+  }
+  assert.equal(asked.length, 0);
+});

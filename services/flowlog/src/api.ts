@@ -8,7 +8,9 @@ import { NAMESPACE_PATH, withinSubtree } from '@microseg/contracts';
 import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import { z } from '@microseg/config';
 import { bearerOf, type TokenVerifier, type Viewer } from './auth.ts';
+import { eventFields, flowFields, MAX_FILTERS, parseFilter, type FieldFilter, type FieldTable } from './filters.ts';
 import { buildGraph } from './graph.ts';
+import { MAX_GROUP_KEYS, TAG_KEY, viewOf } from './graph-view.ts';
 import type { InventoryAsker } from './inventory.ts';
 import type { LiveHub } from './live.ts';
 import { streamTo } from './stream.ts';
@@ -66,9 +68,38 @@ const paging = {
     }),
   q: z.string().max(200).optional(),
 };
-const flowsQuery = z.object({ ...selection, ...window, ...paging, action: z.enum(['Accept', 'Reject'], { message: 'must be Accept or Reject' }).optional() });
-const eventsQuery = z.object({ ...selection, ...window, ...paging, level: csv, category: csv });
-const graphQuery = z.object({ ...selection, ...window });
+/** `filter=key=value` / `filter=key!=value`, repeated (filters.ts); each field one of the route's. */
+function filterParam<T>(fields: FieldTable<T>) {
+  return z
+    .union([z.string(), z.array(z.string())], { message: 'must be key=value or key!=value' })
+    .optional()
+    .transform((value, ctx): FieldFilter[] => {
+      const texts = value === undefined ? [] : typeof value === 'string' ? [value] : value;
+      if (texts.length > MAX_FILTERS) {
+        ctx.addIssue({ code: 'custom', message: `at most ${MAX_FILTERS} filters` });
+        return [];
+      }
+      const filters: FieldFilter[] = [];
+      for (const text of texts) {
+        const parsed = parseFilter(text, fields);
+        if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+        else filters.push(parsed);
+      }
+      return filters;
+    });
+}
+const groupBy = csv.pipe(
+  z.array(z.string().regex(TAG_KEY, 'must be tag keys such as $namespace,app')).max(MAX_GROUP_KEYS, `must name at most ${MAX_GROUP_KEYS} tag keys`).optional(),
+);
+const flowsQuery = z.object({
+  ...selection,
+  ...window,
+  ...paging,
+  action: z.enum(['Accept', 'Reject'], { message: 'must be Accept or Reject' }).optional(),
+  filter: filterParam(flowFields),
+});
+const eventsQuery = z.object({ ...selection, ...window, ...paging, level: csv, category: csv, filter: filterParam(eventFields) });
+const graphQuery = z.object({ ...selection, ...window, filter: filterParam(flowFields), groupBy });
 const streamQuery = z.object({ ...selection });
 
 export function encodeCursor(cursor: Cursor): string {
@@ -117,7 +148,12 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
   };
 
   api.addHook('onRequest', async (req, reply) => {
-    reply.header('cache-control', 'no-store');
+    // JSON only, never a page: whatever a query echoes back (a filter's field name) cannot run anywhere.
+    reply.headers({
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    });
     req.viewer = await authenticate(req);
   });
 
@@ -125,13 +161,13 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
 
   api.get('/flows', async (req) => {
     const query = parse(flowsQuery, req);
-    const page = await deps.store.flows({ ...query, ...scope(req, query) });
+    const page = await deps.store.flows({ ...query, ...scope(req, query), filters: query.filter });
     return { flows: page.items, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   });
 
   api.get('/events', async (req) => {
     const query = parse(eventsQuery, req);
-    const page = await deps.store.events({ ...query, ...scope(req, query), levels: query.level, categories: query.category });
+    const page = await deps.store.events({ ...query, ...scope(req, query), levels: query.level, categories: query.category, filters: query.filter });
     return { events: page.items, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   });
 
@@ -141,8 +177,9 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
     const to = query.to ?? Date.now();
     const from = query.from ?? to - 3_600_000;
     if (from > to) throw fail('BAD_REQUEST', 'from: must not be after to');
-    const [inventory, flows] = await Promise.all([deps.inventory(namespace, recursive), allFlows(deps.store, { namespace, recursive, from, to })]);
-    const graph = buildGraph(inventory.value, flows.items, { from, to });
+    const filters = query.filter;
+    const [inventory, flows] = await Promise.all([deps.inventory(namespace, recursive), allFlows(deps.store, { namespace, recursive, from, to, filters })]);
+    const graph = viewOf(buildGraph(inventory.value, flows.items, { from, to }), { groupBy: query.groupBy ?? [], filtered: filters.length > 0 });
     const warnings = [
       ...(inventory.warning ? [inventory.warning] : []),
       ...(flows.truncated ? ['Only the most recent 20000 flow aggregates of this window are drawn; narrow the window.'] : []),
@@ -155,7 +192,10 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
 
 const GRAPH_FLOW_BOUND = 20_000;
 
-async function allFlows(store: Pick<FlowlogStore, 'flows'>, query: { namespace: string; recursive: boolean; from: number; to: number }) {
+async function allFlows(
+  store: Pick<FlowlogStore, 'flows'>,
+  query: { namespace: string; recursive: boolean; from: number; to: number; filters: readonly FieldFilter[] },
+) {
   const items = [];
   let cursor: Cursor | undefined;
   do {

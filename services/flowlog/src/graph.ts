@@ -53,6 +53,8 @@ export interface GraphNode {
   type: NodeType;
   name: string;
   namespace: string;
+  /** The object's ID in the policy service (processing units, services, external networks it lists). */
+  objectID?: string;
   /** Processing units: Running, Stopped, Silent (not heard of lately), or Unknown when only flows name it. */
   status?: string;
   lastSeen?: number;
@@ -126,6 +128,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: puId(pu.namespace, pu.name),
       type: 'ProcessingUnit',
+      objectID: pu.id,
       name: pu.name,
       namespace: pu.namespace,
       status: silent ? 'Silent' : pu.status,
@@ -139,6 +142,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: serviceId(s.id),
       type: 'Service',
+      objectID: s.id,
       name: s.name,
       namespace: s.namespace,
       tags: s.tags,
@@ -159,6 +163,7 @@ export function buildGraph(inventory: Inventory, flows: readonly StoredFlow[], w
     add({
       id: extId(n.namespace, n.name),
       type: 'ExternalNetwork',
+      objectID: n.id,
       name: n.name,
       namespace: n.namespace,
       tags: n.tags,

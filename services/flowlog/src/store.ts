@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@microseg/contracts';
 import type { FlowEvent, LogEvent } from '@microseg/proto/events';
+import { eventFields, flowFields, matcher, type FieldFilter } from './filters.ts';
 import { eventRecordOf, flowRecordOf, inNamespace, MINUTE_MS, type FlowRecord, type StoredEvent, type StoredFlow } from './records.ts';
 
 export type { FlowRecord, StoredEvent, StoredFlow } from './records.ts';
@@ -53,6 +54,8 @@ interface CommonQuery {
   to?: number;
   /** Case-insensitive text that must appear in one of the fields. */
   q?: string;
+  /** Field filters (filters.ts): clicked values to keep or to leave out. */
+  filters?: readonly FieldFilter[];
   limit: number;
   cursor?: Cursor;
 }
@@ -125,6 +128,7 @@ export class FlowlogStore {
   /** Flow aggregates, newest minute first. */
   async flows(query: FlowQuery): Promise<Page<StoredFlow>> {
     const text = query.q?.toLowerCase();
+    const passes = matcher(flowFields, query.filters);
     // An aggregate of minute m holds flows from m to m + 59 999 ms.
     const min = query.from === undefined ? '-inf' : Math.floor(query.from / MINUTE_MS) * MINUTE_MS;
     const max = query.to ?? '+inf';
@@ -147,6 +151,7 @@ export class FlowlogStore {
         if (query.from !== undefined && flow.lastSeen < query.from) return undefined;
         if (query.to !== undefined && flow.firstSeen > query.to) return undefined;
         if (text && !flowText(flow).includes(text)) return undefined;
+        if (!passes(flow)) return undefined;
         return flow;
       });
     });
@@ -157,6 +162,7 @@ export class FlowlogStore {
     const text = query.q?.toLowerCase();
     const levels = query.levels?.length ? new Set(query.levels.map((l) => l.toLowerCase())) : undefined;
     const categories = query.categories?.length ? new Set(query.categories.map((c) => c.toLowerCase())) : undefined;
+    const passes = matcher(eventFields, query.filters);
     const page = await this.#page(redisKeys.eventIndex, query.from ?? '-inf', query.to ?? '+inf', query, async (entries) =>
       entries.map(({ member }) => {
         const e = JSON.parse(member) as StoredEvent;
@@ -164,6 +170,7 @@ export class FlowlogStore {
         if (levels && !levels.has(e.level.toLowerCase())) return undefined;
         if (categories && !categories.has(e.category.toLowerCase())) return undefined;
         if (text && !eventText(e).includes(text)) return undefined;
+        if (!passes(e)) return undefined;
         return e;
       }),
     );

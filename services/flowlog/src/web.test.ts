@@ -15,7 +15,17 @@ async function app() {
 
 test('pages and assets carry the CSP and an ETag; a matching If-None-Match is 304', async () => {
   const http = await app();
-  for (const url of ['/', '/events', '/assets/console.js', '/assets/cytoscape.min.js']) {
+  for (const url of [
+    '/',
+    '/events',
+    '/assets/console.js',
+    '/assets/filters.js',
+    '/assets/grouping.js',
+    '/assets/unit-logs.js',
+    '/assets/graph-draw.js',
+    '/assets/panel.js',
+    '/assets/cytoscape.min.js',
+  ]) {
     const res = await http.inject({ url });
     assert.equal(res.statusCode, 200, url);
     assert.equal(res.headers['content-security-policy'], contentSecurityPolicy, url);

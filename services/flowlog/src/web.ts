@@ -66,6 +66,11 @@ export async function registerPages(app: FastifyInstance): Promise<void> {
     'console.js': await load(join(webDir, 'console.js')),
     'platform.js': await load(join(webDir, 'platform.js')),
     'events.js': await load(join(webDir, 'events.js')),
+    'filters.js': await load(join(webDir, 'filters.js')),
+    'graph-draw.js': await load(join(webDir, 'graph-draw.js')),
+    'grouping.js': await load(join(webDir, 'grouping.js')),
+    'panel.js': await load(join(webDir, 'panel.js')),
+    'unit-logs.js': await load(join(webDir, 'unit-logs.js')),
     'favicon.svg': await load(join(webDir, 'favicon.svg')),
     'cytoscape.min.js': await load(require.resolve('cytoscape/dist/cytoscape.min.js')),
   };

@@ -40,10 +40,17 @@ export class ApiError extends Error {
   }
 }
 
-function query(params) {
+/** Parameters as a query string; an array is the parameter repeated (`filter=a=1&filter=b!=2`). */
+function encodeParams(params) {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params ?? {})) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
-  const text = search.toString();
+  for (const [key, value] of Object.entries(params ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined && one !== null && one !== '') search.append(key, String(one));
+  }
+  return search.toString();
+}
+
+function query(params) {
+  const text = encodeParams(params);
   return text ? `?${text}` : '';
 }
 
@@ -175,10 +182,19 @@ export function readHash() {
   return Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
 }
 
+/** Every value of a repeated setting of the fragment (`#f=a%3D1&f=b!%3D2`). */
+export function readHashAll(key) {
+  return new URLSearchParams(location.hash.slice(1)).getAll(key);
+}
+
+/** Arrays are written as the setting repeated. */
 export function writeHash(values) {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(values)) if (value !== undefined && value !== '') search.set(key, String(value));
-  history.replaceState(null, '', `#${search.toString()}`);
+  history.replaceState(null, '', `#${encodeParams(values)}`);
+}
+
+/** A fragment for a link to another page of the console, built the same way. */
+export function hashOf(values) {
+  return `#${encodeParams(values)}`;
 }
 
 const pad = (n) => String(n).padStart(2, '0');

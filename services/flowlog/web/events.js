@@ -1,6 +1,7 @@
 // Monitor → Event logs: newest first, filters, cursor paging and a live tail
 // from /api/v1/stream. Every value is set as text, never as HTML.
-import { api, clear, el, formatTime, readHash, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+import { api, clear, el, formatTime, readHash, readHashAll, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+import { filterable, Filters } from './filters.js';
 
 const PAGE_SIZE = 50;
 const LIVE_ROWS = 200;
@@ -23,6 +24,8 @@ const state = {
   waiting: 0,
   /** Events the live stream brought lately: merged into a first page fetched meanwhile. */
   recentLive: [],
+  /** Clicked values (filters.js), applied by the API. */
+  filters: undefined,
 };
 const RECENT_LIVE = 100;
 let liveAbort;
@@ -35,6 +38,7 @@ function params(cursor) {
     level: state.level,
     category: state.category,
     q: state.text,
+    filter: state.filters.texts(),
     from: state.windowMs ? Date.now() - state.windowMs : undefined,
     limit: PAGE_SIZE,
     cursor,
@@ -46,12 +50,18 @@ function row(event, fresh) {
     'tr',
     { className: `${event.level}${fresh ? ' fresh' : ''}`, dataset: { id: event.id } },
     el('td', { className: 'time', text: formatTime(event.time) }),
-    el('td', {}, el('span', { className: `level ${event.level}`, text: event.level })),
-    el('td', { text: event.category }),
-    el('td', { className: 'title', text: event.title }),
+    el('td', {}, filterable('level', event.level, el('span', { className: `level ${event.level}`, text: event.level }))),
+    el('td', {}, filterable('category', event.category)),
+    el('td', { className: 'title' }, filterable('title', event.title)),
     el('td', { className: 'content', text: event.content }),
-    el('td', {}, event.targetIdentity ? el('span', {}, event.targetIdentity, el('br'), el('span', { className: 'muted', text: event.targetID })) : ''),
-    el('td', { text: event.namespace || '—' }),
+    el(
+      'td',
+      {},
+      event.targetIdentity
+        ? el('span', {}, filterable('targetIdentity', event.targetIdentity), el('br'), filterable('targetID', event.targetID, event.targetID, 'muted'))
+        : '',
+    ),
+    el('td', {}, event.namespace ? filterable('namespace', event.namespace) : '—'),
   );
 }
 
@@ -66,7 +76,7 @@ async function load(cursor) {
     if (cursor === undefined) {
       // What the stream delivered while this page was on its way may not be stored yet: keep it.
       const ids = new Set(shown.map((e) => e.id));
-      const missing = state.recentLive.filter((e) => passes(e) && !ids.has(e.id));
+      const missing = state.filters.size ? [] : state.recentLive.filter((e) => passes(e) && !ids.has(e.id));
       if (missing.length) shown = [...missing, ...shown].sort((a, b) => b.time - a.time);
     }
     state.shown = new Set(shown.map((e) => e.id));
@@ -82,7 +92,7 @@ async function load(cursor) {
     }
     const first = state.history.length === 0;
     $('status').textContent =
-      `${page.events.length ? `${page.events.length} event${page.events.length === 1 ? '' : 's'}` : 'No events'} in ${state.namespace}${state.recursive ? ' and below' : ''}${first ? ', newest first' : ''}${state.level ? ` · level ${state.level.replaceAll(',', ', ')}` : ''}${state.category ? ` · category ${state.category}` : ''}${state.text ? ` · matching “${state.text}”` : ''}`;
+      `${page.events.length ? `${page.events.length} event${page.events.length === 1 ? '' : 's'}` : 'No events'} in ${state.namespace}${state.recursive ? ' and below' : ''}${first ? ', newest first' : ''}${state.level ? ` · level ${state.level.replaceAll(',', ', ')}` : ''}${state.category ? ` · category ${state.category}` : ''}${state.text ? ` · matching “${state.text}”` : ''}${state.filters.size ? ` · ${state.filters.size === 1 ? '1 filter' : `${state.filters.size} filters`}` : ''}`;
     $('page-info').textContent = `Page ${state.history.length + 1}`;
     $('newer').disabled = first;
     $('older').disabled = !state.next;
@@ -95,7 +105,15 @@ let streaming = '';
 
 function reload() {
   state.history = [];
-  writeHash({ namespace: state.namespace, recursive: state.recursive, level: state.level, category: state.category, window: state.windowMs, q: state.text });
+  writeHash({
+    namespace: state.namespace,
+    recursive: state.recursive,
+    level: state.level,
+    category: state.category,
+    window: state.windowMs,
+    q: state.text,
+    f: state.filters.texts(),
+  });
   $('platform-link').href = `/#namespace=${encodeURIComponent(state.namespace)}&recursive=${state.recursive}`;
   // The stream is per namespace; the other filters apply here, so it goes on when only they change.
   const key = `${state.namespace}|${state.recursive}|${state.live}`;
@@ -122,10 +140,27 @@ function passes(event) {
   return true;
 }
 
+let refilter;
+let settle;
+/**
+ * With filters, only the API knows every field: the newest page is read again (at most twice a second,
+ * and once more when the store has surely caught up with the stream) rather than guessed here.
+ */
+function refilterSoon() {
+  if (state.history.length > 0) return;
+  refilter ??= setTimeout(() => {
+    refilter = undefined;
+    void load(undefined);
+  }, 500);
+  clearTimeout(settle);
+  settle = setTimeout(() => state.history.length === 0 && void load(undefined), 2_500);
+}
+
 function onLiveEvent(event) {
   state.recentLive.unshift(event);
   state.recentLive.length = Math.min(state.recentLive.length, RECENT_LIVE);
   if (!passes(event) || state.shown.has(event.id)) return;
+  if (state.filters.size) return refilterSoon();
   state.shown.add(event.id);
   if (state.history.length > 0) {
     // Not on the newest page: say so rather than move the rows under the reader's eyes.
@@ -166,6 +201,7 @@ function startLive() {
 }
 
 function bindControls() {
+  state.filters.watch($('events'));
   const namespace = $('namespace');
   namespace.value = state.namespace;
   namespace.addEventListener('change', () => {
@@ -241,6 +277,8 @@ signIn((viewer) => {
   if (hash.category) state.category = hash.category;
   if (hash.window !== undefined && [0, 300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
   if (hash.q) state.text = hash.q;
+  state.filters = new Filters($('filters'), () => reload());
+  state.filters.load(readHashAll('f'));
   rememberNamespaces($('namespaces'), [viewer.namespace]);
   bindControls();
   reload();

@@ -3,29 +3,33 @@
 // /api/v1/stream. Every value from the data is set as text, never as HTML.
 //
 // Why over 300 lines: one page script (no bundler): the graph, its side panel and the live updates share the
-// page's state; the helpers every page uses are in console.js.
-import { ago, api, clear, el, formatClock, formatTime, plural, readHash, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+// page's state; drawing is in graph-draw.js, the side panel in panel.js, the helpers every page uses in console.js.
+import {
+  ago,
+  api,
+  clear,
+  el,
+  formatClock,
+  formatTime,
+  hashOf,
+  plural,
+  readHash,
+  readHashAll,
+  rememberNamespaces,
+  signIn,
+  stream,
+  writeHash,
+} from './console.js';
+import { filterable, filterables, Filters } from './filters.js';
+import { drawGraph, selectInGraph } from './graph-draw.js';
+import { GroupBy } from './grouping.js';
+import { flowDetails, nodeDetails, resultText, selectsDetails } from './panel.js';
 
 /** Past this many nodes the graph is not drawn: the table is clearer and the browser stays responsive. */
 const MAX_DRAWN_NODES = 200;
 const LIVE_SLIDE_MS = 30_000;
 
 const $ = (id) => document.getElementById(id);
-const typeNames = {
-  ProcessingUnit: 'Processing unit',
-  Service: 'Service',
-  ExternalNetwork: 'External network',
-  Somewhere: 'Somewhere (no external network matches)',
-  Claims: 'User (claims)',
-};
-const resultText = {
-  'accept-policy': 'Accept',
-  'accept-default': 'Accept (default)',
-  'reject-policy': 'Reject',
-  'reject-default': 'Reject (default)',
-  mixed: 'Accept and Reject',
-};
-
 const state = {
   viewer: undefined,
   namespace: '/',
@@ -38,86 +42,13 @@ const state = {
   hidden: new Set(),
   selected: undefined,
   graph: undefined,
-  drawnNodes: '',
+  /** Clicked values of the flow table (filters.js), applied by the API to the flows the graph is made of. */
+  filters: undefined,
+  /** The tag keys nodes are grouped by (grouping.js), grouped by the API. */
+  groupBy: undefined,
 };
-let cy;
 let liveAbort;
 let loadSeq = 0;
-
-const green = '#16a34a';
-const red = '#dc2626';
-const orange = '#ea580c';
-const graphStyle = [
-  {
-    selector: 'node',
-    style: {
-      label: 'data(label)',
-      'font-family': 'system-ui, sans-serif',
-      'font-size': 11,
-      color: '#1f2937',
-      'text-valign': 'bottom',
-      'text-halign': 'center',
-      'text-margin-y': 6,
-      'text-wrap': 'wrap',
-      'text-max-width': 150,
-      'text-background-color': '#ffffff',
-      'text-background-opacity': 0.85,
-      'text-background-padding': 2,
-      width: 42,
-      height: 42,
-      'border-width': 2,
-      'border-color': '#ffffff',
-    },
-  },
-  { selector: 'node.ProcessingUnit', style: { shape: 'hexagon', 'background-color': '#2563eb', width: 48, height: 44 } },
-  {
-    selector: 'node.ProcessingUnit.Stopped, node.ProcessingUnit.Unknown, node.ProcessingUnit.Silent',
-    style: { 'background-color': '#94a3b8', 'border-color': '#475569', 'border-style': 'dashed' },
-  },
-  { selector: 'node.Service', style: { shape: 'round-rectangle', 'background-color': '#7c3aed', width: 56, height: 34 } },
-  { selector: 'node.ExternalNetwork', style: { shape: 'round-rectangle', 'background-color': '#0d9488', width: 44, height: 44 } },
-  { selector: 'node.Somewhere', style: { shape: 'rectangle', 'background-color': '#dc2626', width: 40, height: 40 } },
-  { selector: 'node.Claims', style: { shape: 'ellipse', 'background-color': '#d97706', width: 38, height: 38 } },
-  { selector: 'node:selected', style: { 'border-color': '#0f172a', 'border-width': 4 } },
-  { selector: 'node.faded, edge.faded', style: { opacity: 0.25 } },
-  {
-    selector: 'edge',
-    style: {
-      'curve-style': 'bezier',
-      width: 'data(width)',
-      'target-arrow-shape': 'triangle',
-      'arrow-scale': 1.1,
-      label: 'data(label)',
-      'font-size': 11,
-      'font-weight': 600,
-      'text-background-color': '#ffffff',
-      'text-background-opacity': 1,
-      'text-background-padding': 2,
-      'text-background-shape': 'round-rectangle',
-    },
-  },
-  { selector: 'edge.accept-policy', style: { 'line-color': green, 'target-arrow-color': green, color: green } },
-  { selector: 'edge.accept-default', style: { 'line-color': green, 'target-arrow-color': green, color: green, 'line-style': 'dashed' } },
-  { selector: 'edge.reject-policy', style: { 'line-color': red, 'target-arrow-color': red, color: red } },
-  { selector: 'edge.reject-default', style: { 'line-color': red, 'target-arrow-color': red, color: red, 'line-style': 'dashed' } },
-  { selector: 'edge.mixed', style: { 'line-color': orange, 'target-arrow-color': orange, color: orange } },
-  { selector: 'edge.selects', style: { 'line-color': '#cbd5e1', 'target-arrow-shape': 'none', 'line-style': 'dotted', width: 2, label: '' } },
-  { selector: 'edge:selected', style: { 'underlay-color': '#0f172a', 'underlay-opacity': 0.18, 'underlay-padding': 5 } },
-];
-
-function nodeLabel(node, multipleNamespaces) {
-  const lines = [node.type === 'ExternalNetwork' ? `☁ ${node.name}` : node.name];
-  if (node.type === 'ProcessingUnit')
-    lines.push(
-      node.status === 'Running'
-        ? '● running'
-        : node.status === 'Silent'
-          ? `○ silent, last seen ${ago(node.lastSeen)}`
-          : `○ ${(node.status ?? 'unknown').toLowerCase()}`,
-    );
-  if (multipleNamespaces && node.namespace) lines.push(node.namespace);
-  return lines.join('\n');
-}
 
 // ---------------------------------------------------------------- loading
 
@@ -131,7 +62,14 @@ async function load() {
   const seq = ++loadSeq;
   const { from, to } = window_();
   try {
-    const graph = await api('/graph', { namespace: state.namespace, recursive: state.recursive, from, to });
+    const graph = await api('/graph', {
+      namespace: state.namespace,
+      recursive: state.recursive,
+      from,
+      to,
+      filter: state.filters.texts(),
+      groupBy: state.groupBy.keys.join(','),
+    });
     if (seq !== loadSeq) return;
     state.graph = graph;
     render();
@@ -198,12 +136,17 @@ function visible() {
     const keep = new Set(edges.flatMap((e) => [e.source, e.target]));
     for (const [id, node] of nodes) if (!keep.has(id) && !matches(node)) nodes.delete(id);
   }
-  return { nodes: [...nodes.values()], edges };
+  // The groups that still hold a node shown, and the groups around them.
+  const byId = new Map((graph.groups ?? []).map((g) => [g.id, g]));
+  const used = new Set();
+  for (const node of nodes.values()) for (let g = byId.get(node.group); g && !used.has(g.id); g = byId.get(g.parent)) used.add(g.id);
+  return { nodes: [...nodes.values()], edges, groups: (graph.groups ?? []).filter((g) => used.has(g.id)) };
 }
 
 function render() {
   const graph = state.graph;
-  const { nodes, edges } = visible();
+  const { nodes, edges, groups } = visible();
+  state.groupBy.offer(graph.tagKeys ?? []);
   const flows = edges.filter((e) => e.style !== 'selects');
   $('summary').replaceChildren(
     graph.summary,
@@ -225,16 +168,17 @@ function render() {
   );
   renderTimeline(graph.timeline);
   renderHidden();
-  const drawGraph = state.view === 'graph' && !tooMany;
+  const showGraph = state.view === 'graph' && !tooMany;
   $('workspace').hidden = false;
-  $('graph').parentElement.hidden = !drawGraph;
-  $('workspace').classList.toggle('table-only', !drawGraph);
-  if (drawGraph) drawCytoscape(nodes, edges);
+  $('graph').parentElement.hidden = !showGraph;
+  $('workspace').classList.toggle('table-only', !showGraph);
+  if (showGraph) drawGraph($('graph'), { nodes, edges, groups, selectedId: state.selected?.id }, select);
   const empty = $('graph-empty');
   empty.hidden = nodes.length > 0;
-  empty.textContent = state.filter
-    ? 'Nothing matches the filter.'
-    : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
+  empty.textContent =
+    state.filter || state.filters.size
+      ? 'Nothing matches the filters.'
+      : `Nothing in ${state.namespace} yet: no processing unit is registered and no flow was seen in this window.`;
   renderTable(flows);
   renderPanel();
 }
@@ -243,81 +187,6 @@ function showWarnings(list) {
   const box = $('warnings');
   box.hidden = list.length === 0;
   box.textContent = list.join(' ');
-}
-
-function drawCytoscape(nodes, edges) {
-  if (!cy) {
-    cy = cytoscape({ container: $('graph'), style: graphStyle, minZoom: 0.2, maxZoom: 3, boxSelectionEnabled: false });
-    // For diagnostics and browser tests: the drawn graph.
-    window.microsegGraph = cy;
-    cy.on('tap', 'edge', (evt) => select({ kind: 'edge', id: evt.target.id() }));
-    cy.on('tap', 'node', (evt) => select({ kind: 'node', id: evt.target.id(), tab: 'General' }));
-    cy.on('tap', (evt) => {
-      if (evt.target === cy) select(undefined);
-    });
-  }
-  const namespaces = new Set(nodes.map((n) => n.namespace).filter(Boolean));
-  const maxHits = Math.max(1, ...edges.map((e) => e.hits));
-  const elements = [
-    ...nodes.map((n) => ({ group: 'nodes', data: { id: n.id, label: nodeLabel(n, namespaces.size > 1) }, classes: [n.type, n.status ?? ''].join(' ') })),
-    ...edges.map((e) => ({
-      group: 'edges',
-      data: {
-        id: e.id,
-        source: e.source,
-        target: e.target,
-        label: e.style === 'selects' ? '' : e.accepted && e.rejected ? `${e.accepted} ✓  ${e.rejected} ✗` : String(e.hits),
-        width: e.style === 'selects' ? 2 : 2 + Math.round((4 * Math.log(1 + e.hits)) / Math.log(1 + maxHits)),
-      },
-      classes: e.style,
-    })),
-  ];
-  cy.resize();
-  const wanted = new Set(elements.map((e) => e.data.id));
-  cy.batch(() => {
-    cy.elements()
-      .filter((e) => !wanted.has(e.id()))
-      .remove();
-    for (const element of elements) {
-      const existing = cy.getElementById(element.data.id);
-      if (existing.nonempty()) {
-        existing.data(element.data);
-        existing.classes(element.classes);
-      } else cy.add(element);
-    }
-  });
-  // The layout runs only when the set of nodes changes: live updates keep every node where it is.
-  const drawn = nodes
-    .map((n) => n.id)
-    .sort()
-    .join('\n');
-  if (drawn !== state.drawnNodes) {
-    state.drawnNodes = drawn;
-    layout();
-  }
-  cy.$(':selected').unselect();
-  if (state.selected) cy.getElementById(state.selected.id).select();
-}
-
-function layout() {
-  const roots = cy.nodes().filter((n) => n.indegree(false) === 0);
-  cy.layout({
-    name: 'breadthfirst',
-    directed: true,
-    roots: roots.nonempty() ? roots : undefined,
-    spacingFactor: 1.05,
-    padding: 40,
-    animate: false,
-    avoidOverlap: true,
-    nodeDimensionsIncludeLabels: true,
-    // Left to right: sources, services, processing units, what they reach.
-    transform: (_node, position) => ({ x: position.y * 1.6, y: position.x * 0.8 }),
-  }).run();
-  cy.fit(undefined, 40);
-  if (cy.zoom() > 1.4) {
-    cy.zoom(1.4);
-    cy.center();
-  }
 }
 
 function renderTimeline(timeline) {
@@ -412,17 +281,30 @@ function nodeName(id) {
   return nodeById(id)?.name ?? id;
 }
 
+/** The filter a node stands for as a flow's source or destination: a service by its ID, anything else by name. */
+function endFilter(id, side) {
+  const node = nodeById(id);
+  if (!node) return [`${side}.name`, id];
+  if (node.type === 'Service') return ['serviceID', node.objectID ?? (id === 'svc:unknown' ? '' : id.slice(4))];
+  return [`${side}.name`, node.name];
+}
+
+function endCell(id, side) {
+  const [field, value] = endFilter(id, side);
+  return el('td', {}, el('span', { className: `kind ${nodeById(id)?.type ?? ''}` }), ' ', filterable(field, value, nodeName(id)));
+}
+
 function renderTable(flows) {
   $('flow-count').textContent = `(${flows.length})`;
   const rows = [...flows]
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .map((e) => {
-      const policy = [...new Set(e.policies.map((p) => (p.byDefault ? 'namespace default' : p.name)).filter(Boolean))].join(', ');
-      const uris =
-        e.uris
-          .slice(0, 3)
-          .map((u) => u.uri)
-          .join(', ') + (e.uris.length > 3 ? ` +${e.uris.length - 3}` : '');
+      const policies = new Map();
+      for (const p of e.policies) {
+        if (p.byDefault) policies.set('default', ['byDefault', 'true', 'namespace default']);
+        else if (p.name) policies.set(`policy ${p.name}`, ['policyName', p.name, p.name]);
+      }
+      const uris = e.uris.slice(0, 3).map((u) => ['URI', u.uri, u.uri]);
       const open = () => select({ kind: 'edge', id: e.id });
       return el(
         'tr',
@@ -438,11 +320,11 @@ function renderTable(flows) {
             'aria-label': `${resultText[e.style]}: ${nodeName(e.source)} to ${nodeName(e.target)}, show flow details`,
           }),
         ),
-        el('td', {}, el('span', { className: `kind ${nodeById(e.source)?.type ?? ''}` }), ' ', nodeName(e.source)),
-        el('td', {}, el('span', { className: `kind ${nodeById(e.target)?.type ?? ''}` }), ' ', nodeName(e.target)),
-        el('td', { text: uris }),
-        el('td', { text: policy }),
-        el('td', { text: e.dropReasons.map((d) => d.reason).join(', ') }),
+        endCell(e.source, 'source'),
+        endCell(e.target, 'destination'),
+        el('td', {}, filterables(uris, e.uris.length - uris.length)),
+        el('td', {}, filterables([...policies.values()])),
+        el('td', {}, filterables(e.dropReasons.map((d) => ['dropReason', d.reason, d.reason]))),
         el('td', { className: 'num', text: String(e.hits) }),
         el('td', { className: 'time', text: ago(e.lastSeen) }),
       );
@@ -454,17 +336,35 @@ function renderTable(flows) {
 
 function select(selection) {
   state.selected = selection;
-  if (cy) {
-    cy.$(':selected').unselect();
-    if (selection) cy.getElementById(selection.id).select();
-  }
+  selectInGraph(selection?.id);
   for (const row of $('flows').tBodies[0].rows) row.classList.toggle('selected', row.dataset.edge === selection?.id);
-  renderPanel();
+  renderPanel(true);
 }
 
-function renderPanel() {
+/** What the side panel (panel.js) needs of the page. */
+function panelView() {
+  return {
+    graph: state.graph,
+    nodeById,
+    nodeName,
+    select,
+    selection: { namespace: state.namespace, recursive: state.recursive },
+    hide: (id) => {
+      state.hidden.add(id);
+      select(undefined);
+      render();
+    },
+  };
+}
+
+/** `chosen`: the user picked what to show (read it afresh); otherwise a redraw of the graph. */
+function renderPanel(chosen = false) {
   const panel = $('panel');
   const selection = state.selected;
+  const showing = selection?.kind === 'node' ? `${selection.id}\n${selection.tab}` : '';
+  // The Event logs tab reads pages of its own: a redraw of the graph leaves it as it is.
+  if (!chosen && selection?.tab === 'Event logs' && panel.dataset.showing === showing && nodeById(selection.id)) return;
+  panel.dataset.showing = '';
   if (!selection || !state.graph) {
     clear(
       panel,
@@ -475,206 +375,30 @@ function renderPanel() {
   if (selection.kind === 'edge') {
     const edge = state.graph.edges.find((e) => e.id === selection.id);
     if (!edge) return clear(panel, el('p', { className: 'placeholder', text: 'This flow is not in the window any more.' }));
-    return clear(panel, edge.style === 'selects' ? selectsDetails(edge) : flowDetails(edge));
+    return clear(panel, edge.style === 'selects' ? selectsDetails(edge, panelView()) : flowDetails(edge, panelView()));
   }
   const node = nodeById(selection.id);
   if (!node) return clear(panel, el('p', { className: 'placeholder', text: 'This node is not in the view any more.' }));
-  clear(panel, nodeDetails(node, selection.tab ?? 'General'));
-}
-
-const dl = (rows) =>
-  el(
-    'dl',
-    {},
-    rows.filter(Boolean).flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]),
-  );
-
-function party(node, ips, extra) {
-  if (!node) return '—';
-  const parts = [el('strong', { text: node.name })];
-  const facts = [typeNames[node.type] ?? node.type, node.namespace, ips.length ? ips.join(', ') : '', extra].filter(Boolean);
-  return el('span', {}, parts, el('br'), el('span', { className: 'muted', text: facts.join(' · ') }));
-}
-
-function flowDetails(edge) {
-  const source = nodeById(edge.source);
-  const target = nodeById(edge.target);
-  const ports = edge.ports.length ? `port ${edge.ports.join(', ')}` : '';
-  const protocol = edge.uris.some((u) => /^[A-Z]+ \//.test(u.uri)) ? 'HTTP' : edge.uris.some((u) => u.uri.startsWith('udp/')) ? 'UDP' : 'TCP';
-  const decided = edge.policies.map((p) =>
-    el(
-      'li',
-      {},
-      el('span', { className: `result ${p.action}${p.byDefault ? ' default' : ''}`, text: p.action }),
-      ' ',
-      p.byDefault ? 'namespace default (no policy applies)' : p.name || 'no policy involved (microseg login)',
-      el('span', { className: 'muted', text: ` · ${plural(p.hits, 'hit', 'hits')}` }),
-    ),
-  );
-  return [
-    el('h2', {}, 'Flow details ', el('span', { className: `result ${edge.style}`, text: resultText[edge.style] })),
-    dl([
-      ['Source', party(source, edge.sourceIPs)],
-      ['Destination', party(target, edge.destinationIPs, [protocol, ports].filter(Boolean).join(' '))],
-      ['Result', `${resultText[edge.style]}${edge.style === 'mixed' ? ' — a policy changed within the window' : ''}`],
-      ['Hits', `${edge.hits} (${edge.accepted} accepted, ${edge.rejected} rejected)`],
-      edge.dropReasons.length && ['Drop reason', edge.dropReasons.map((d) => `${d.reason} (${d.hits})`).join(', ')],
-      edge.users.length && ['Users', edge.users.map((u) => `${u.name} (${u.hits})`).join(', ')],
-      ['First seen', formatTime(edge.firstSeen)],
-      ['Last seen', `${formatTime(edge.lastSeen)} (${ago(edge.lastSeen)})`],
-    ]),
-    el('h3', { text: 'Decided by' }),
-    el('ul', { className: 'plain' }, decided),
-    el('h3', { text: protocol === 'HTTP' ? 'URIs' : 'Connections' }),
-    el(
-      'table',
-      { className: 'data compact' },
-      el('thead', {}, el('tr', {}, el('th', { text: protocol === 'HTTP' ? 'URI' : 'What' }), el('th', { text: 'Result' }), el('th', { text: 'Hits' }))),
-      el(
-        'tbody',
-        {},
-        edge.uris.map((u) =>
-          el(
-            'tr',
-            {},
-            el('td', { text: u.uri }),
-            el('td', {}, el('span', { className: `result ${u.action}`, text: u.action })),
-            el('td', { className: 'num', text: String(u.hits) }),
-          ),
-        ),
-      ),
-    ),
-  ];
-}
-
-function selectsDetails(edge) {
-  return [
-    el('h2', { text: 'Service → processing unit' }),
-    el('p', { text: `${nodeName(edge.source)} selects ${nodeName(edge.target)}: requests to the service are forwarded to this processing unit.` }),
-  ];
-}
-
-function matchesExpression(expression, tags) {
-  return expression.some((clause) => clause.length > 0 && clause.every((tag) => tags.includes(tag)));
-}
-
-function nodeDetails(node, tab) {
-  const tabs = ['General', 'Flows', 'Policies', 'Tags'];
-  const header = el('h2', {}, el('span', { className: `kind ${node.type}` }), node.name);
-  const tabBar = el(
-    'div',
-    { className: 'tabs', role: 'tablist' },
-    tabs.map((name) =>
-      el('button', {
-        type: 'button',
-        role: 'tab',
-        'aria-selected': String(name === tab),
-        text: name,
-        onclick: () => select({ kind: 'node', id: node.id, tab: name }),
-      }),
-    ),
-  );
-  let body;
-  if (tab === 'General') {
-    const details = Object.entries(node.details).map(([key, value]) => [
-      key.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase()),
-      Array.isArray(value) ? value.join(', ') : value,
-    ]);
-    body = dl([
-      ['Type', typeNames[node.type] ?? node.type],
-      node.namespace && ['Namespace', node.namespace],
-      node.status && ['Status', el('span', { className: `status ${node.status}`, text: node.status })],
-      node.lastSeen && ['Last seen', `${formatTime(node.lastSeen)} (${ago(node.lastSeen)})`],
-      ...details,
-      ['Traffic', `${node.accepted} accepted, ${node.rejected} rejected`],
-    ]);
-  } else if (tab === 'Flows') {
-    const edges = state.graph.edges.filter((e) => e.style !== 'selects' && (e.source === node.id || e.target === node.id));
-    body = edges.length
-      ? el(
-          'ul',
-          { className: 'plain' },
-          edges.map((e) =>
-            el(
-              'li',
-              {},
-              el('span', { className: `result ${e.style}`, text: resultText[e.style] }),
-              ' ',
-              el('button', {
-                type: 'button',
-                className: 'linklike',
-                text: e.source === node.id ? `→ ${nodeName(e.target)}` : `← ${nodeName(e.source)}`,
-                onclick: () => select({ kind: 'edge', id: e.id }),
-              }),
-              el('span', { className: 'muted', text: ` · ${plural(e.hits, 'hit', 'hits')}` }),
-            ),
-          ),
-        )
-      : el('p', { className: 'muted', text: 'No flow in this window.' });
-  } else if (tab === 'Policies') {
-    const ns = state.graph.namespaces.find((n) => n.path === node.namespace);
-    const policies = state.graph.policies.filter((p) => matchesExpression(p.subject, node.tags) || matchesExpression(p.object, node.tags));
-    body = [
-      ns
-        ? dl([
-            ['Incoming default', `${ns.incomingDefault} (set by ${ns.incomingDecidedBy})`],
-            ['Outgoing default', `${ns.outgoingDefault} (set by ${ns.outgoingDecidedBy})`],
-          ])
-        : el('p', { className: 'muted', text: 'Namespace defaults: not known for this node.' }),
-      el('h3', { text: 'Network policies that name it' }),
-      policies.length
-        ? el(
-            'ul',
-            { className: 'plain' },
-            policies.map((p) =>
-              el(
-                'li',
-                {},
-                el('span', { className: `result ${p.action === 'Allow' ? 'Accept' : 'Reject'}`, text: p.action }),
-                ' ',
-                el('strong', { text: p.name }),
-                el('span', {
-                  className: 'muted',
-                  text: ` · ${p.applyPolicyMode}${matchesExpression(p.subject, node.tags) ? ' · as subject' : ' · as object'}${p.logsEnabled ? ' · logs enabled' : ''}${p.disabled ? ' · disabled' : ''} · ${p.namespace}`,
-                }),
-              ),
-            ),
-          )
-        : el('p', { className: 'muted', text: 'None.' }),
-    ];
-  } else {
-    body = node.tags.length
-      ? el(
-          'div',
-          {},
-          node.tags.map((t) => el('span', { className: t.startsWith('$') ? 'tag system' : 'tag', text: t })),
-        )
-      : el('p', { className: 'muted', text: 'No tags.' });
-  }
-  const actions = el(
-    'div',
-    { className: 'actions' },
-    el('button', {
-      type: 'button',
-      text: 'Hide this node',
-      onclick: () => {
-        state.hidden.add(node.id);
-        select(undefined);
-        render();
-      },
-    }),
-  );
-  return [header, tabBar, body, actions];
+  clear(panel, nodeDetails(node, selection.tab ?? 'General', panelView()));
+  panel.dataset.showing = showing;
 }
 
 // ---------------------------------------------------------------- controls
 
 function saveHash() {
-  writeHash({ namespace: state.namespace, recursive: state.recursive, window: state.windowMs, view: state.view });
-  $('events-link').href = `/events#namespace=${encodeURIComponent(state.namespace)}&recursive=${state.recursive}`;
+  writeHash({
+    namespace: state.namespace,
+    recursive: state.recursive,
+    window: state.windowMs,
+    view: state.view,
+    groupBy: state.groupBy.keys.join(','),
+    f: state.filters.texts(),
+  });
+  $('events-link').href = `/events${hashOf({ namespace: state.namespace, recursive: state.recursive })}`;
 }
 
 function bindControls() {
+  state.filters.watch($('flows'));
   const namespace = $('namespace');
   namespace.value = state.namespace;
   namespace.addEventListener('change', () => {
@@ -735,6 +459,14 @@ signIn((viewer) => {
   if (hash.recursive) state.recursive = hash.recursive !== 'false';
   if (hash.window && [300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
   if (hash.view === 'table') state.view = 'table';
+  const changed = () => {
+    saveHash();
+    void load();
+  };
+  state.filters = new Filters($('filters'), changed);
+  state.filters.load(readHashAll('f'));
+  state.groupBy = new GroupBy({ input: $('group-by'), datalist: $('tag-keys'), chips: $('group-keys') }, changed);
+  state.groupBy.set((hash.groupBy ?? '').split(','));
   rememberNamespaces($('namespaces'), [viewer.namespace]);
   bindControls();
   saveHash();
