@@ -2,10 +2,10 @@
 # docker compose for deploy/compose, with podman as the engine, in a network namespace of its own (so
 # the published ports never meet the machine's own).
 #
-#   compose.sh start        the namespace, podman's Docker-compatible API in it, the health-check loop
-#   compose.sh ARGS…        docker-compose ARGS against that API (up -d, ps, logs, run --rm msctl …, down -v)
-#   compose.sh stop         stops the loop and the API, removes the namespace (after `down -v`)
-#   compose.sh in CMD…      CMD inside the namespace (curl, the checks, podman)
+#   compose.sh engine start   the namespace, podman's Docker-compatible API in it, the health-check loop
+#   compose.sh ARGS…          docker-compose ARGS against that API (up -d, ps, logs, run --rm msctl …, down -v)
+#   compose.sh engine stop    stops the loop and the API, removes the namespace (after `down -v`)
+#   compose.sh in CMD…        CMD inside the namespace (curl, the checks, podman)
 #
 # docker-compose 1.29 rejects compose.yaml's top-level `name:`: it runs a copy without it, with that
 # name as the project (-p) and deploy/compose as the project directory (relative paths, .env).
@@ -73,6 +73,7 @@ stop() {
     ip netns delete "$NETNS"
   fi
   rm -rf "$RUN_DIR"
+  rmdir "$(dirname "$RUN_DIR")" 2>/dev/null || true
 }
 
 compose_file() {
@@ -82,8 +83,13 @@ compose_file() {
 }
 
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
+  engine)
+    case "${2:-}" in
+      start) start ;;
+      stop) stop ;;
+      *) echo "compose.sh engine start|stop" >&2; exit 2 ;;
+    esac
+    ;;
   in)
     shift
     exec nsenter --net="/run/netns/$NETNS" "$@"

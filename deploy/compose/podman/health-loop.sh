@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the containers' health checks: without systemd, podman never does by itself, and compose's
-# `depends_on: condition: service_healthy` waits on them. compose.sh starts it (inside the namespace).
+# Runs the health checks of the project's containers: without systemd, podman never does by itself,
+# and compose's `depends_on: condition: service_healthy` waits on them. compose.sh starts it (inside
+# the namespace).
 #
 # A container whose check has not passed yet (starting, unhealthy) is probed every
 # MICROSEG_HEALTH_INTERVAL seconds (default 2), a healthy one every MICROSEG_HEALTH_HEALTHY_INTERVAL
@@ -25,7 +26,7 @@ while :; do
       last[$id]=$now
       podman healthcheck run "$id" >/dev/null 2>&1 &
     fi
-  done < <(podman ps --format '{{.ID}} {{.Status}}' 2>/dev/null)
+  done < <(podman ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.ID}} {{.Status}}' 2>/dev/null)
   wait
   sleep 1
 done

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # `npm run test:containers`: deploy/compose for real, on a machine without Docker Hub or a Docker engine.
 # Installs what it needs (setup-host.sh), builds the images (images.sh), starts podman's Docker API in a
-# network namespace of its own (compose.sh start), runs checks.ts there, and always cleans up: `down -v`,
+# network namespace of its own (compose.sh engine start), runs checks.ts there, and always cleans up: `down -v`,
 # the API and the health loop stopped, the namespace removed. Run as root; re-runs reuse the images.
 set -euo pipefail
+# A namespace and a project of its own: a session of try.sh (namespace microseg-compose, project microseg)
+# may run beside it.
+export MICROSEG_PODMAN_NETNS="${MICROSEG_PODMAN_NETNS:-microseg-test}"
+export MICROSEG_PODMAN_PROJECT="${MICROSEG_PODMAN_PROJECT:-microseg-test}"
 . "$(dirname "$0")/env.sh"
-export MICROSEG_PODMAN_PROJECT="$PROJECT"
 
 node="$ROOT/node_modules/.bin/node"
 [ -x "$node" ] || { echo "test.sh: run npm ci first (Node 24 comes from the project's dependencies)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "test.sh: needs root (podman, network namespaces)" >&2; exit 2; }
 
 # One run at a time on a machine: the namespace, the socket and the project name are fixed.
-mkdir -p /run/microseg-podman
-exec 9>"/run/microseg-podman/$NETNS.lock"
-flock -n 9 || { echo "test.sh: another run holds /run/microseg-podman/$NETNS.lock" >&2; exit 2; }
+mkdir -p "$STATE"
+exec 9>"$STATE/$NETNS.lock"
+flock -n 9 || { echo "test.sh: another run holds $STATE/$NETNS.lock" >&2; exit 2; }
 
 status=1
 cleanup() {
@@ -27,7 +30,7 @@ cleanup() {
     say "the health loop: $(tail -3 "$RUN_DIR/health.log" 2>/dev/null)"
   fi
   if [ -S "$SOCKET" ]; then "$HERE/compose.sh" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true; fi
-  "$HERE/compose.sh" stop || true
+  "$HERE/compose.sh" engine stop || true
   say "cleaned up (exit $rc)"
   exit "$rc"
 }
@@ -40,8 +43,8 @@ t=$(date +%s)
 "$HERE/images.sh"
 say "images: $(($(date +%s) - t)) s"
 # A previous run killed hard may have left the namespace behind: start from a clean one.
-"$HERE/compose.sh" stop >/dev/null 2>&1 || true
-"$HERE/compose.sh" start
+"$HERE/compose.sh" engine stop >/dev/null 2>&1 || true
+"$HERE/compose.sh" engine start
 "$HERE/compose.sh" down -v --remove-orphans --timeout 0 >/dev/null 2>&1
 t=$(date +%s)
 nsenter --net="/run/netns/$NETNS" "$node" --test --test-reporter=spec --test-timeout=600000 "$HERE/checks.ts"
