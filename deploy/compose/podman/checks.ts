@@ -7,7 +7,7 @@
 // reach the OTLP receiver; one authn and one policy replica killed and it still serves; the test kit
 // runs its servers in containers through the same engine; `down -v` leaves nothing behind.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +23,7 @@ const idp = 'http://localhost:9400';
 const flowlog = 'http://localhost:7080';
 const jaeger = 'http://localhost:16686';
 const scale = { authn: 3, policy: 2 };
+const composeLog = join(repoRoot, 'test-results', 'containers-compose.log');
 /** Services that run for good, with their replica count. */
 const expected: Record<string, number> = {
   nats: 1,
@@ -60,8 +61,9 @@ after(async () => {
 });
 
 async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${gateway}/`);
-  assert.ok(page.url().startsWith(idp), `expected the IdP's login page, got ${page.url()}`);
+  const res = await page.goto(`${gateway}/`);
+  if (!page.url().startsWith(idp))
+    assert.fail(`expected the IdP's login page, got ${page.url()}: HTTP ${res?.status()} ${((await page.textContent('body')) ?? '').slice(0, 300)}`);
   await page.getByLabel(/e-?mail/i).fill(email);
   await page.getByLabel(/password/i).fill(password);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(gateway)), page.getByRole('button', { name: 'Sign in' }).click()]);
@@ -204,6 +206,9 @@ describe(`deploy/compose (project ${project}) in containers`, () => {
   test('`down -v` leaves no container, volume or network of the project behind', async () => {
     await browser?.close();
     browser = undefined;
+    // What the containers said, kept for a failed run (test.sh shows its warnings and errors).
+    await mkdir(join(repoRoot, 'test-results'), { recursive: true });
+    await writeFile(composeLog, await compose(['logs', '--no-color', '--timestamps']));
     await compose(['down', '-v', '--remove-orphans', '--timeout', '10']);
     const label = labelFilter(`com.docker.compose.project=${project}`);
     assert.deepEqual(await projectContainers(project), []);

@@ -69,7 +69,7 @@ if [ -z "$(image_id localhost/debian:bookworm)" ]; then
   mirror=http://deb.debian.org
   mmdebstrap --variant=minbase --quiet bookworm - "deb $mirror/debian bookworm main" \
     "deb $mirror/debian bookworm-updates main" "deb $mirror/debian-security bookworm-security main" |
-    podman import --change 'CMD ["/bin/bash"]' \
+    podman import --quiet --change 'CMD ["/bin/bash"]' \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - localhost/debian:bookworm >/dev/null
 fi
 debian="$(image_id localhost/debian:bookworm)"

@@ -20,6 +20,7 @@ exec 9>"$STATE/$NETNS.lock"
 flock -n 9 || { echo "test.sh: another run holds $STATE/$NETNS.lock" >&2; exit 2; }
 
 status=1
+rm -f "$ROOT/test-results/containers-compose.log"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -27,7 +28,12 @@ cleanup() {
     say "failed: the containers as they were, and their last logs"
     "$HERE/compose.sh" ps -a >&2 || true
     "$HERE/compose.sh" logs --no-color --tail=25 >&2 || true
-    say "the health loop: $(tail -3 "$RUN_DIR/health.log" 2>/dev/null)"
+    if [ -s "$ROOT/test-results/containers-compose.log" ]; then
+      say "warnings and errors the containers logged (all of it: test-results/containers-compose.log):"
+      grep -E '"level":"?(warn|error|fatal)|"level":(40|50|60)' "$ROOT/test-results/containers-compose.log" | tail -30 | cut -c1-400 >&2 || true
+    fi
+    say "the health checks' last changes:"
+    tail -15 "$RUN_DIR/health.log" >&2 2>/dev/null || true
   fi
   if [ -S "$SOCKET" ]; then "$HERE/compose.sh" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true; fi
   "$HERE/compose.sh" engine stop || true
