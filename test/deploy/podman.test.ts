@@ -1,8 +1,13 @@
-// deploy/compose/podman: the stand-ins' trace store (standins/otel.ts) as a unit, and the scripts against
-// compose.yaml and the test kit: every image they name is one images.sh builds. `npm run test:containers`
-// runs the whole thing for real; this runs everywhere.
+// deploy/compose/podman: the stand-ins' trace store (standins/otel.ts) and the checks' engine client
+// (engine.ts) as units, and the scripts against compose.yaml and the test kit: every image they name is
+// one images.sh builds. `npm run test:containers` runs the whole thing for real; this runs everywhere.
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { engine, healthOf, labelFilter, projectContainers } from '../../deploy/compose/podman/engine.ts';
 import { hexId, spansOf, TraceStore } from '../../deploy/compose/podman/standins/otel.ts';
 import { readText, readYaml } from './lib.ts';
 
@@ -54,6 +59,45 @@ describe('the tracing stand-ins (standins/otel.ts)', () => {
     for (const id of ['a', 'b', 'c']) store.add(spansOf(exportRequest('s', id.repeat(32), [{ spanId: '1'.repeat(16), name: id }])));
     assert.deepEqual([...store.traces.keys()], ['b'.repeat(32), 'c'.repeat(32)]);
     assert.equal(store.query('s', 1).data.length, 1);
+  });
+});
+
+describe("checks.ts's engine client (engine.ts) against a Docker API on a unix socket", () => {
+  test('containers of a project with their compose service, health, errors', async () => {
+    const socket = join(await mkdtemp(join(tmpdir(), 'microseg-engine-')), 'api.sock');
+    const asked: string[] = [];
+    const server = http.createServer((req, res) => {
+      asked.push(req.url ?? '');
+      const url = new URL(req.url ?? '/', 'http://engine');
+      if (url.pathname === '/containers/json')
+        res.end(
+          JSON.stringify([{ Id: 'a1', Names: ['/p_authn_1'], State: 'running', Status: 'Up (healthy)', Labels: { 'com.docker.compose.service': 'authn' } }]),
+        );
+      else if (url.pathname === '/containers/a1/json') res.end(JSON.stringify({ State: { Health: { Status: 'healthy' } } }));
+      else if (url.pathname === '/containers/b2/json') res.end(JSON.stringify({ State: {} }));
+      else res.writeHead(404).end('{"message":"no such thing"}');
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    const before = process.env['DOCKER_HOST'];
+    process.env['DOCKER_HOST'] = `unix://${socket}`;
+    try {
+      const containers = await projectContainers('p');
+      assert.deepEqual(
+        containers.map((c) => [c.Id, c.service]),
+        [['a1', 'authn']],
+      );
+      assert.deepEqual(JSON.parse(decodeURIComponent(asked[0]!.split('filters=')[1]!)), { label: ['com.docker.compose.project=p'] });
+      assert.equal(await healthOf('a1'), 'healthy');
+      assert.equal(await healthOf('b2'), undefined);
+      await assert.rejects(engine('/volumes/nope'), /HTTP 404/);
+      assert.equal(labelFilter('a=b', 'c'), `filters=${encodeURIComponent('{"label":["a=b","c"]}')}`);
+      process.env['DOCKER_HOST'] = 'tcp://127.0.0.1:2375';
+      assert.throws(() => engine('/_ping'), /unix socket/);
+    } finally {
+      if (before === undefined) delete process.env['DOCKER_HOST'];
+      else process.env['DOCKER_HOST'] = before;
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
