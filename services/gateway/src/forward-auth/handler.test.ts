@@ -162,7 +162,7 @@ test('untrusted peer: 403 GATEWAY_FORWARD_AUTH_UNTRUSTED; nothing asked of authn
 
 test('malformed: 400 naming what is missing; nothing asked', async () => {
   const { res, deps } = await ask({ headers: { 'x-original-uri': '/docs', 'x-forwarded-for': BROWSER_IP } });
-  assert.equal(res.statusCode, 400);
+  assert.equal(res.statusCode, 400, 'not an nginx request yet: the status as it is');
   assert.match(res.json().message, /lacks x-original-method, x-forwarded-host/);
   assert.deepEqual(deps.policy.calls, []);
 });
@@ -178,7 +178,8 @@ test('a host no forward-auth service has (or a service not served through forwar
 for (const uri of ['/public/../admin', '/public/%2e%2e/admin', '//admin', '/public//x', '/%7Euser', '/caf%c3%a9']) {
   test(`a path not in its normal form is refused (the ingress forwards it as sent): ${uri}`, async () => {
     const { res, deps } = await ask({ headers: nginx(uri, withSession) });
-    assert.equal(res.statusCode, 400);
+    assert.equal(res.statusCode, 403, 'nginx gets 403 for a 400 (it would answer 500 for anything but 2xx, 401, 403)');
+    assert.equal(res.json().code, 'GATEWAY_BAD_REQUEST');
     assert.match(res.json().message, /normal form/);
     assert.deepEqual(deps.policy.calls, []);
   });
@@ -187,14 +188,18 @@ for (const uri of ['/public/../admin', '/public/%2e%2e/admin', '//admin', '/publ
 for (const uri of ['/public/..%2Fadmin', '/admin;jsessionid=1', '/public/%00', 'https://evil.example/', '*']) {
   test(`an ambiguous path is refused as at the service port: ${uri}`, async () => {
     const { res } = await ask({ headers: nginx(uri, withSession) });
-    assert.equal(res.statusCode, 400);
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.json().code, 'GATEWAY_BAD_REQUEST');
+    if (!uri.startsWith('/')) return;
+    const envoy = await ask({ url: `/envoy${uri}`, headers: { host: APP_HOST, 'x-forwarded-for': BROWSER_IP } });
+    assert.equal(envoy.res.statusCode, 400, 'Traefik and Envoy pass the 400 on as it is');
   });
 }
 
 test("the gateway's own endpoints are not decided on: the ingress must route them to the gateway", async () => {
   for (const path of ['/aporeto/oidc/callback?code=c&state=s', '/aporeto/oidc/logout', '/aporeto/oidc/backchannel-logout']) {
     const { res, deps } = await ask({ headers: nginx(path, html) });
-    assert.equal(res.statusCode, 400);
+    assert.equal(res.statusCode, 403);
     assert.match(res.body, /belongs to the gateway/);
     assert.deepEqual(deps.authn.calls, []);
   }

@@ -32,14 +32,18 @@ export function originalRequestView(req: IncomingMessage, original: OriginalRequ
 }
 
 /**
- * nginx's auth_request acts on 2xx, 401 and 403 only (anything else is an error, 500): a redirect the gateway
- * would send (to the IdP, to `redirectURLOnAuthorizationFailure`) becomes a 401 with the same Location and
- * Set-Cookie, which the documented configuration turns back into the redirect.
+ * nginx's auth_request acts on 2xx, 401 and 403 only; anything else is an error, which nginx answers with 500.
+ * So for nginx a redirect the gateway would send (to the IdP, to `redirectURLOnAuthorizationFailure`) becomes a
+ * 401 with the same Location and Set-Cookie, which the documented configuration turns back into the redirect;
+ * and a malformed or ambiguous request (400: the client's fault, not the server's) becomes a 403. A 404 (no
+ * forward-auth service at that host: a configuration error) and a 503 (authn or policy away) stay errors.
  */
-function redirectsAsUnauthorized(res: ServerResponse): void {
+function asNginxExpects(res: ServerResponse): void {
   const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
-  res.writeHead = (status: number, ...rest: unknown[]) => writeHead(status === 302 ? 401 : status, ...rest);
+  res.writeHead = (status: number, ...rest: unknown[]) => writeHead(NGINX_STATUS[status] ?? status, ...rest);
 }
+
+const NGINX_STATUS: Partial<Record<number, number>> = { 302: 401, 400: 403 };
 
 export function createForwardAuthHandler(deps: ForwardAuthDeps, options: { port: number; trusted: BlockList }): Handler {
   const untrusted = createRequestHandler(deps, options.port, [refuseUntrustedPeer]);
@@ -51,7 +55,7 @@ export function createForwardAuthHandler(deps: ForwardAuthDeps, options: { port:
       const refuseMalformed: Stage = (d, ctx) => badRequest(d, ctx, parsed.message);
       return createRequestHandler(deps, options.port, [rejectAmbiguousFraming, refuseMalformed])(req, res);
     }
-    if (parsed.request.mode === 'nginx') redirectsAsUnauthorized(res);
+    if (parsed.request.mode === 'nginx') asNginxExpects(res);
     decide(originalRequestView(req, parsed.request), res);
   };
 }
