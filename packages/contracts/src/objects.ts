@@ -76,6 +76,8 @@ export interface ServiceObject extends BaseObject {
   /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. Empty: no `tid` check. (Absent in objects stored before it existed.) */
   OIDCAllowedTenants?: string[];
   acceptBearerTokens: boolean;
+  /** Served through an ingress that asks the gateway's forward-auth port (docs/forward-auth.md). (Absent in objects stored before it existed: false.) */
+  forwardAuth?: boolean;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;
   hosts: string[];

@@ -22,6 +22,8 @@ export {
 export { startNats, startRedis } from './servers.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
+export { startNginx, nginxBinary, selfSignedCertificate, type NginxOptions, type RunningNginx } from './nginx.ts';
+export { startForwardAuthNginx, forwardAuthNginxSite, FORWARD_AUTH_NGINX_SITE, type ForwardAuthSite } from './forward-auth.ts';
 export {
   startHostileIdp,
   type HostileIdp,

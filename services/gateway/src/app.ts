@@ -23,6 +23,7 @@ import { DecisionCache } from './decision-cache.ts';
 import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
+import { ForwardAuthListener } from './forward-auth/listener.ts';
 
 export interface GatewayApp {
   admin: FastifyInstance;
@@ -76,6 +77,19 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     logger,
     addresses: new ClientAddresses(config.GATEWAY_TRUSTED_PROXIES, (socket) => proxyProtocol.peers.peerOf(socket)),
   };
+  // Forward-auth (docs/forward-auth.md): its own port, for ingresses only; the same stages, minus forwarding.
+  const forwardAuth = config.GATEWAY_FORWARD_AUTH_PORT
+    ? new ForwardAuthListener(
+        { ...deps, state: () => state },
+        {
+          host: config.GATEWAY_FORWARD_AUTH_HOST,
+          port: config.GATEWAY_FORWARD_AUTH_PORT,
+          trustedProxies: config.GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES,
+          certs,
+          logger,
+        },
+      )
+    : undefined;
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
     reservedPorts: [config.GATEWAY_ADMIN_PORT],
@@ -199,6 +213,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     sync,
     async start() {
       await syncUntilDone();
+      await forwardAuth?.listen();
       heartbeat = setInterval(() => void syncUntilDone(), config.GATEWAY_SYNC_INTERVAL_MS);
       heartbeat.unref();
     },
@@ -209,6 +224,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       clearInterval(sweeper);
       await admin.close();
       await listeners.close(graceMs);
+      await forwardAuth?.close(graceMs);
       await forwarder.close();
       flows.flush();
       await bus.close(graceMs);

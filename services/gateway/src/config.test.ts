@@ -28,3 +28,27 @@ test('every problem is named at once: no processing units file, a negative grace
       /GATEWAY_PROCESSING_UNITS/.test(err.message) && /GATEWAY_DECISION_GRACE_MS/.test(err.message) && /GATEWAY_DECISION_CACHE_MS/.test(err.message),
   );
 });
+
+test('forward-auth is off by default; on, it needs the trusted ingresses, and they must be CIDRs or addresses', () => {
+  const off = parseConfig(gatewayConfigSchema, required);
+  assert.deepEqual([off.GATEWAY_FORWARD_AUTH_PORT, off.GATEWAY_FORWARD_AUTH_HOST, off.GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES], [0, '127.0.0.1', []]);
+  const on = parseConfig(gatewayConfigSchema, {
+    ...required,
+    GATEWAY_FORWARD_AUTH_PORT: '7443',
+    GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: '10.0.0.0/24, 127.0.0.1',
+  });
+  assert.deepEqual(on.GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES, ['10.0.0.0/24', '127.0.0.1']);
+  assert.throws(
+    () => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_FORWARD_AUTH_PORT: '7443' }),
+    /GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: is required/,
+  );
+  assert.throws(
+    () => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_FORWARD_AUTH_PORT: '7443', GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: 'ingress.internal' }),
+    /GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: "ingress.internal" is not a CIDR/,
+  );
+  assert.throws(
+    () => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_FORWARD_AUTH_PORT: '7090', GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: '127.0.0.1' }),
+    /GATEWAY_FORWARD_AUTH_PORT: must differ from GATEWAY_ADMIN_PORT/,
+  );
+  assert.throws(() => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_FORWARD_AUTH_PORT: '70000' }), /GATEWAY_FORWARD_AUTH_PORT/);
+});

@@ -94,6 +94,7 @@ export function routesFor(
       tlsCertificate: service.TLSCertificate ?? '',
       tlsCertificateKey: service.TLSCertificateKey ?? '',
       acceptBearerTokens: service.acceptBearerTokens,
+      forwardAuth: service.forwardAuth ?? false,
     });
   }
   return routes;

@@ -237,6 +237,13 @@ export declare type ServiceRoute = Message<"microseg.v1.ServiceRoute"> & {
    * @generated from field: bool accept_bearer_tokens = 15;
    */
   acceptBearerTokens: boolean;
+
+  /**
+   * Ingresses in front of it ask the gateway's forward-auth port about its hosts (docs/forward-auth.md).
+   *
+   * @generated from field: bool forward_auth = 16;
+   */
+  forwardAuth: boolean;
 };
 
 /**

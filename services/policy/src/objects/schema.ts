@@ -183,6 +183,8 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
           .default([]),
         /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
         acceptBearerTokens: z.boolean().default(false),
+        /** Served through an ingress (nginx, Traefik, Envoy) that asks the gateway's forward-auth port about each request to its hosts. */
+        forwardAuth: z.boolean().default(false),
         /** A session unused for this long ends (seconds). */
         sessionIdleTimeoutSeconds: z
           .number()
