@@ -76,6 +76,8 @@ export interface ServiceObject extends BaseObject {
   /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. Empty: no `tid` check. (Absent in objects stored before it existed.) */
   OIDCAllowedTenants?: string[];
   acceptBearerTokens: boolean;
+  /** The user's access token goes to the application in `Authorization: Bearer`. (Absent in objects stored before it existed.) */
+  passAccessToken?: boolean;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;
   hosts: string[];

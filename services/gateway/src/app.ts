@@ -18,6 +18,7 @@ import { busAuthnClient } from './clients/authn.ts';
 import { busPolicyClient } from './clients/policy.ts';
 import { Unavailable } from './clients/unavailable.ts';
 import { DecisionCache } from './decision-cache.ts';
+import { Assertions, AssertionKeySet } from './assertion/index.ts';
 import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
@@ -59,7 +60,19 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
   const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
-  const deps: PipelineDeps = { state: () => state, authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS), policy, flows, forwarder, decisions, sessions, logger };
+  // The identity assertions' keys come with the routes (the sync reply, on this gateway's own inbox).
+  const assertions = new Assertions(new AssertionKeySet((message) => logger.error({}, message)));
+  const deps: PipelineDeps = {
+    state: () => state,
+    authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS),
+    policy,
+    flows,
+    forwarder,
+    decisions,
+    sessions,
+    assertions,
+    logger,
+  };
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
     reservedPorts: [config.GATEWAY_ADMIN_PORT],
@@ -111,6 +124,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         });
       return !problem;
     });
+    assertions.keys.update(reply.assertion);
     const next = new RoutingState(allowed, reply.revision);
     // A service that cannot be served (its port, its certificate) is reported; every other one is served.
     const certificateProblems = certs.update(next);

@@ -94,6 +94,8 @@ export function routesFor(
       tlsCertificate: service.TLSCertificate ?? '',
       tlsCertificateKey: service.TLSCertificateKey ?? '',
       acceptBearerTokens: service.acceptBearerTokens,
+      // Absent in objects stored before it existed.
+      passAccessToken: service.passAccessToken ?? false,
     });
   }
   return routes;

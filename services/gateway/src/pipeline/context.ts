@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
+import type { Assertions } from '../assertion/index.ts';
 import type { AuthnClient } from '../clients/authn.ts';
 import type { PolicyClient } from '../clients/policy.ts';
 import type { DecisionCache } from '../decision-cache.ts';
@@ -20,12 +21,16 @@ export interface PipelineDeps {
   forwarder: Pick<Forwarder, 'forward'>;
   decisions: DecisionCache;
   sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
+  /** The identity assertions (SPEC §8.4) and their published keys. */
+  assertions: Pick<Assertions, 'for' | 'keys'>;
   logger: Logger;
 }
 
 export interface Session {
   subject: string;
   tags: string[];
+  /** The user's access token, for a service that passes it on (passAccessToken); never logged. */
+  accessToken?: string;
 }
 
 /** One per request, made by the runner with every field present (one shape for every request). */

@@ -177,6 +177,8 @@ export const objectSchemas = {
       OIDCAllowedTenants: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a tenant id such as 72f988bf-86f1-41af-91ab-2d7cd011db47')).default([]),
       /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
       acceptBearerTokens: z.boolean().default(false),
+      /** The user's access token goes to the application in `Authorization: Bearer` (SPEC §8.5). */
+      passAccessToken: z.boolean().default(false),
       /** A session unused for this long ends (seconds). */
       sessionIdleTimeoutSeconds: z
         .number()
