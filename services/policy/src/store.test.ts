@@ -36,6 +36,7 @@ function service(name: string, overrides: Partial<ServiceObject> = {}): ServiceO
     OIDCProviderProfile: 'auto',
     OIDCAllowedTenants: [],
     acceptBearerTokens: false,
+    passAccessToken: false,
     sessionIdleTimeoutSeconds: 7200,
     sessionMaxLifetimeSeconds: 43200,
     OIDCScopes: [],
