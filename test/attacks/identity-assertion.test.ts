@@ -37,7 +37,7 @@ before(async () => {
     associatedTags: ['app=private-app'],
     endpoints: [{ URI: '/_echo/public', methods: ['GET'], public: true }],
   });
-  assert.equal(spec.status, 200, JSON.stringify(spec.body));
+  assert.equal(spec.status, 201, JSON.stringify(spec.body));
 });
 
 after(async () => {
