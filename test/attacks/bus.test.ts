@@ -109,7 +109,7 @@ describe('NATS', () => {
     await admin.flush();
     assert.deepEqual(heard, [], 'nothing reached the subscribers');
   });
-  test('no other service reaches the assertion signing keys: not the gateway sync whose reply carries them, not their bucket, not the gateway\'s replies', async () => {
+  test("no other service reaches the assertion signing keys: not the gateway sync whose reply carries them, not their bucket, not the gateway's replies", async () => {
     for (const who of ['authn', 'flowlog'] as const) {
       const nc = await connect({ ...natsConnectOptions(cluster.natsConnection(who), who), name: `intruder-with-${who}-credentials` });
       open.push(nc);

@@ -81,7 +81,17 @@ const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 /** alice's claims, as the gateway would write them, fresh. */
 function claims(extra: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: 'microseg', aud: AUD, sub: 'alice', email: 'alice@example.com', tags: ['email=alice@example.com'], iat: now, exp: now + 10, jti: 'forged', ...extra };
+  return {
+    iss: 'microseg',
+    aud: AUD,
+    sub: 'alice',
+    email: 'alice@example.com',
+    tags: ['email=alice@example.com'],
+    iat: now,
+    exp: now + 10,
+    jti: 'forged',
+    ...extra,
+  };
 }
 
 function es256(header: Record<string, unknown>, payload: unknown, key: ReturnType<typeof generateKeyPairSync>['privateKey']): string {
@@ -96,12 +106,12 @@ async function publishedKey(): Promise<Record<string, string>> {
 }
 
 describe('through the gateway', () => {
-  test('a client-sent assertion, in any spelling and twice, never reaches the application: alice gets the gateway\'s own, an anonymous request none', async () => {
+  test("a client-sent assertion, in any spelling and twice, never reaches the application: alice gets the gateway's own, an anonymous request none", async () => {
     const forged = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims({ email: 'mallory@example.com' }))}.`;
     const spellings = [HEADER, forged, 'X-Microseg-Jwt-Assertion', forged, 'x_microseg_jwt_assertion', forged, 'X-MICROSEG-JWT-ASSERTION', forged];
     const seen = await viaGateway('/_echo', spellings);
     const received = Object.entries(seen.headers).filter(([name]) => name.replaceAll('_', '-') === HEADER);
-    assert.equal(received.length, 1, 'one copy, the gateway\'s');
+    assert.equal(received.length, 1, "one copy, the gateway's");
     assert.notEqual(received[0]![1], forged);
     assert.equal(decodeJwt(received[0]![1] as string).email, 'alice@example.com');
     assert.equal(seen.assertion?.present && seen.assertion.verified, true);
@@ -161,7 +171,7 @@ describe('straight to the application, past the gateway: forged assertions are r
       error: /JOSEAlgNotAllowed/,
     },
     {
-      name: "HS256 keyed with the published public key (PEM, as the classic confusion does)",
+      name: 'HS256 keyed with the published public key (PEM, as the classic confusion does)',
       token: async () => {
         const jwk = await publishedKey();
         const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
@@ -226,7 +236,12 @@ describe('replay and expiry', () => {
     assert.ok(result?.present && !result.verified, JSON.stringify(result));
     assert.match(result.error, /JWTClaimValidationFailed: unexpected "aud" claim value/);
     // The same check with the library alone, for an application that is not the demo's.
-    const verifyAsB = assertionVerifier({ jwksUrl: `${cluster.gatewayUrl}/.well-known/microseg/jwks.json`, issuer: 'microseg', audiences: ['/acme/other/app'], caFile });
+    const verifyAsB = assertionVerifier({
+      jwksUrl: `${cluster.gatewayUrl}/.well-known/microseg/jwks.json`,
+      issuer: 'microseg',
+      audiences: ['/acme/other/app'],
+      caFile,
+    });
     const alone = await verifyAsB(token);
     assert.ok(alone.present && !alone.verified);
   });

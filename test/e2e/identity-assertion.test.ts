@@ -79,7 +79,12 @@ function remoteVerifier(cacheMaxAge = 600_000) {
   const keys = createRemoteJWKSet(new URL(`${cluster.gatewayUrl}${JWKS_PATH}`), {
     cacheMaxAge,
     [customFetch]: (url, options) =>
-      undiciFetch(url, { method: 'GET', headers: Object.fromEntries(options.headers.entries()), signal: options.signal, dispatcher: trusting }) as unknown as Promise<Response>,
+      undiciFetch(url, {
+        method: 'GET',
+        headers: Object.fromEntries(options.headers.entries()),
+        signal: options.signal,
+        dispatcher: trusting,
+      }) as unknown as Promise<Response>,
   });
   return (token: string) => jwtVerify(token, keys, { algorithms: ['ES256'], issuer: 'microseg', audience: AUD, requiredClaims: ['sub', 'iat', 'exp', 'jti'] });
 }
@@ -135,7 +140,11 @@ test('a rotation keeps every request verifying throughout, on both gateways and 
   assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
   const next = rotated.body.keys.find((k: { state: string }) => k.state === 'next').kid as string;
   // Published by both gateways before it signs.
-  await waitFor('both gateways to publish the next key', async () => (await Promise.all(gateways().map(jwksOf))).every((s) => s.keys.some((k) => k.kid === next)), 5_000);
+  await waitFor(
+    'both gateways to publish the next key',
+    async () => (await Promise.all(gateways().map(jwksOf))).every((s) => s.keys.some((k) => k.kid === next)),
+    5_000,
+  );
 
   const kids = new Set<string>();
   const failures: string[] = [];
@@ -176,10 +185,7 @@ test('a rotation keeps every request verifying throughout, on both gateways and 
     5_000,
   );
   const now = await jwksOf(gateways()[0]!);
-  await assert.rejects(
-    jwtVerify(oldToken, createLocalJWKSet(now), { algorithms: ['ES256'], issuer: 'microseg', audience: AUD }),
-    /no applicable key/i,
-  );
+  await assert.rejects(jwtVerify(oldToken, createLocalJWKSet(now), { algorithms: ['ES256'], issuer: 'microseg', audience: AUD }), /no applicable key/i);
   const after = await echo();
   assert.equal(decodeProtectedHeader(after.headers['x-microseg-jwt-assertion']!).kid, fresh);
   // An application that fetched the key set moments ago meets an unknown kid and may fetch again only after
@@ -187,7 +193,7 @@ test('a rotation keeps every request verifying throughout, on both gateways and 
   await remoteVerifier()(after.headers['x-microseg-jwt-assertion']!);
 });
 
-test('passAccessToken: the application gets alice\'s access token as Authorization (the IdP accepts it), never the client\'s own', async () => {
+test("passAccessToken: the application gets alice's access token as Authorization (the IdP accepts it), never the client's own", async () => {
   const patched = await api('PATCH', '/services/private-app', { passAccessToken: true });
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.equal(patched.body.passAccessToken, true);
@@ -202,5 +208,9 @@ test('passAccessToken: the application gets alice\'s access token as Authorizati
 
   // Off again: the client's Authorization is the application's business, as before.
   assert.equal((await api('PATCH', '/services/private-app', { passAccessToken: false })).status, 200);
-  await waitFor('the gateway to stop passing the token', async () => (await echo(undefined, { authorization: 'Basic eDp5' })).headers.authorization === 'Basic eDp5', 5_000);
+  await waitFor(
+    'the gateway to stop passing the token',
+    async () => (await echo(undefined, { authorization: 'Basic eDp5' })).headers.authorization === 'Basic eDp5',
+    5_000,
+  );
 });

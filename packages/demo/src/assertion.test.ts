@@ -107,7 +107,11 @@ describe('identity assertion verifier', () => {
     },
     { name: 'for another service', token: () => sign(published, { aud: '/acme/other' }), error: /JWTClaimValidationFailed.*aud/ },
     { name: 'from another issuer', token: () => sign(published, { iss: 'https://evil.example' }), error: /JWTClaimValidationFailed.*iss/ },
-    { name: 'expired', token: () => sign(published, { iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 }), error: /JWTExpired/ },
+    {
+      name: 'expired',
+      token: () => sign(published, { iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 }),
+      error: /JWTExpired/,
+    },
     { name: 'without a jti', token: () => sign(published, { jti: undefined }), error: /JWTClaimValidationFailed.*jti/ },
   ];
   for (const { name, token, error } of forgeries) {

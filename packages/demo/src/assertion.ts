@@ -25,9 +25,7 @@ export interface VerifiedClaims extends JWTPayload {
 }
 
 export type AssertionResult =
-  | { present: false }
-  | { present: true; verified: true; kid: string; claims: VerifiedClaims }
-  | { present: true; verified: false; error: string };
+  { present: false } | { present: true; verified: true; kid: string; claims: VerifiedClaims } | { present: true; verified: false; error: string };
 
 /** A verifier of assertions; each token's answer is kept until the token expires (the gateway reuses a token). */
 export function assertionVerifier(check: AssertionCheck): (token: string | undefined) => Promise<AssertionResult> {

@@ -110,9 +110,15 @@ async function runApp(): Promise<Closable> {
         cacheMaxAgeMs: secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS') === undefined ? undefined : secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS')! * 1000,
       }
     : undefined;
-  if (assertion && assertion.audiences.length === 0) throw new Error('DEMO_APP_ASSERTION_AUDIENCES is required with DEMO_APP_JWKS_URL: the services this app is');
+  if (assertion && assertion.audiences.length === 0)
+    throw new Error('DEMO_APP_ASSERTION_AUDIENCES is required with DEMO_APP_JWKS_URL: the services this app is');
   const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000), assertion });
-  log({ level: 'info', msg: 'demo app listening', url: app.url, assertion: assertion && { jwksUrl, issuer: assertion.issuer, audiences: assertion.audiences } });
+  log({
+    level: 'info',
+    msg: 'demo app listening',
+    url: app.url,
+    assertion: assertion && { jwksUrl, issuer: assertion.issuer, audiences: assertion.audiences },
+  });
   return app;
 }
 

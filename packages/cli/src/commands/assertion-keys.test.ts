@@ -26,7 +26,13 @@ const ring = (extra: Record<string, unknown> = {}) => ({
     prepublishSeconds: 3600,
     rotationDays: 30,
     keys: [
-      { kid: 'old-kid', state: 'signing', createdAt: '2026-11-01T00:00:00.000Z', activatesAt: '2026-11-01T00:00:00.000Z', publishedUntil: '2026-12-01T01:02:00.000Z' },
+      {
+        kid: 'old-kid',
+        state: 'signing',
+        createdAt: '2026-11-01T00:00:00.000Z',
+        activatesAt: '2026-11-01T00:00:00.000Z',
+        publishedUntil: '2026-12-01T01:02:00.000Z',
+      },
       { kid: 'new-kid', state: 'next', createdAt: '2026-12-01T00:00:00.000Z', activatesAt: '2026-12-01T01:00:00.000Z', publishedUntil: null },
     ],
     ...extra,
@@ -52,14 +58,14 @@ test('assertion-keys rotate: POST /assertionkeys/rotate; --immediately asks for 
   assert.equal(started.code, 0);
   assert.equal(api.requests[0]?.method, 'POST');
   assert.equal(api.requests[0]?.path, '/assertionkeys/rotate');
-  assert.deepEqual(api.requests[0]!.body, { immediate: false });
+  assert.deepEqual(api.requests[0].body, { immediate: false });
   assert.match(started.stdout, /key new-kid is published and signs from 2026-12-01T01:00:00.000Z/);
 
   const waiting = await msctl(['assertion-keys', 'rotate'], () => ring({ rotated: false }));
   assert.match(waiting.stdout, /a rotation is already under way: key new-kid/);
 
   await msctl(['assertion-keys', 'rotate', '--immediately'], () => ring({ rotated: true }));
-  assert.deepEqual(api.requests[0]!.body, { immediate: true });
+  assert.deepEqual(api.requests[0].body, { immediate: true });
 });
 
 test('assertion-keys rotate: the API refusing (not an admin of /) is an error with its message, exit non-zero', async () => {

@@ -17,7 +17,15 @@ const alice = (): Session => ({ subject: 'alice@example.com', tags: ['sub=u-123'
 function setup(ttlSeconds = 60) {
   let now = T0;
   const keys = new AssertionKeySet();
-  keys.update(settingsWith([{ key: a, activateAtMs: T0, publishUntilMs: T0 + 100_000 + 120_000 }, { key: b, activateAtMs: T0 + 100_000 }], { ttlSeconds }));
+  keys.update(
+    settingsWith(
+      [
+        { key: a, activateAtMs: T0, publishUntilMs: T0 + 100_000 + 120_000 },
+        { key: b, activateAtMs: T0 + 100_000 },
+      ],
+      { ttlSeconds },
+    ),
+  );
   const assertions = new Assertions(keys, () => now);
   return { assertions, keys, at: (ms: number) => (now = ms) };
 }

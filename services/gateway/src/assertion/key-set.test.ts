@@ -12,7 +12,12 @@ const b = testKey('key-b');
 
 test('the newest activated key signs; a key waiting for its time is published already; a retired one is not', () => {
   const set = new AssertionKeySet();
-  set.update(settingsWith([{ key: a, activateAtMs: T0, publishUntilMs: T0 + 5_000 + 120_000 }, { key: b, activateAtMs: T0 + 5_000 }]));
+  set.update(
+    settingsWith([
+      { key: a, activateAtMs: T0, publishUntilMs: T0 + 5_000 + 120_000 },
+      { key: b, activateAtMs: T0 + 5_000 },
+    ]),
+  );
   assert.equal(set.signer(T0)?.kid, 'key-a');
   assert.deepEqual(kids(set.jwks(T0)), ['key-a', 'key-b'], 'the next key is in the key set before it signs');
   assert.equal(set.signer(T0 + 5_000)?.kid, 'key-b');

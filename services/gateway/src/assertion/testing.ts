@@ -41,7 +41,15 @@ export function settingsWith(
 /** The header and claims of a compact ES256 JWS whose signature `key` verifies; throws otherwise. */
 export function verifiedBy(token: string, key: TestKey): { header: Record<string, unknown>; claims: Record<string, unknown> } {
   const [h, p, sig] = token.split('.') as [string, string, string];
-  const ok = verify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: key.publicJwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+  const ok = verify(
+    'sha256',
+    Buffer.from(`${h}.${p}`),
+    { key: createPublicKey({ key: key.publicJwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+    Buffer.from(sig, 'base64url'),
+  );
   if (!ok) throw new Error(`not signed by ${key.kid}`);
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>, claims: JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown> };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>,
+    claims: JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>,
+  };
 }

@@ -17,7 +17,11 @@ const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: '
 function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init: { bearer?: boolean; oidc?: boolean; passAccessToken?: boolean } = {}) {
   const deps = fakeDeps({ authn });
   const res = new FakeResponse();
-  const svc = route({ authorizationType: init.oidc === false ? '' : 'OIDC', acceptBearerTokens: init.bearer ?? false, passAccessToken: init.passAccessToken ?? false });
+  const svc = route({
+    authorizationType: init.oidc === false ? '' : 'OIDC',
+    acceptBearerTokens: init.bearer ?? false,
+    passAccessToken: init.passAccessToken ?? false,
+  });
   const ctx = contextFor(fakeRequest({ headers: { accept: 'application/json', ...headers } }), res, { route: svc });
   return { deps, res, ctx, done: resolveSession(deps, ctx) };
 }

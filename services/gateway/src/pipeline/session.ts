@@ -65,7 +65,12 @@ async function verifyBearer(authn: AuthnClient, route: Route, token: string): Pr
   if (!reply.valid) return { value: undefined, until: 0 };
   return {
     // The bearer token is the access token: kept only for a service that passes it on.
-    value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags, ...(route.passAccessToken ? { accessToken: token } : {}) },
+    value: {
+      sessionId: BEARER_ANSWERS,
+      subject: subjectOf(reply.tags, reply.subject),
+      tags: reply.tags,
+      ...(route.passAccessToken ? { accessToken: token } : {}),
+    },
     until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)),
   };
 }

@@ -38,7 +38,7 @@ test('the first look makes the first key; gateways get it with its private half 
   assert.equal(sent.issuer, settings.issuer);
   assert.equal(sent.ttlSeconds, 60);
   assert.equal(sent.keys?.length, 1);
-  const key = sent.keys![0]!;
+  const key = sent.keys[0]!;
   assert.equal(key.activateAtMs, BigInt(T0));
   assert.equal(key.publishUntilMs, 0n);
   assert.equal(JSON.parse(key.publicJwk!).kid, key.kid);

@@ -5,7 +5,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { SecretBox, keyIdOfSealed } from '../secrets.ts';
-import { CLOCK_SKEW_MS, describe, firstRing, maintain, publishUntilMs, rotate, sealContextOf, signingKey, thumbprint, type Ring, type RingSettings } from './ring.ts';
+import {
+  CLOCK_SKEW_MS,
+  describe,
+  firstRing,
+  maintain,
+  publishUntilMs,
+  rotate,
+  sealContextOf,
+  signingKey,
+  thumbprint,
+  type Ring,
+  type RingSettings,
+} from './ring.ts';
 
 const box = new SecretBox([Buffer.alloc(32, 3)]);
 const T0 = Date.parse('2026-12-01T00:00:00Z');
@@ -104,7 +116,10 @@ test('after a secrets-key rotation, maintenance seals the private halves again w
   const { ring: resealed, changed } = maintain(ring, rotated, T0 + 1, settings);
   assert.ok(changed);
   assert.equal(keyIdOfSealed(resealed.keys[0]!.privateKey), rotated.currentKeyId);
-  assert.equal(rotated.open(resealed.keys[0]!.privateKey, sealContextOf(ring.keys[0]!.kid)), box.open(ring.keys[0]!.privateKey, sealContextOf(ring.keys[0]!.kid)));
+  assert.equal(
+    rotated.open(resealed.keys[0]!.privateKey, sealContextOf(ring.keys[0]!.kid)),
+    box.open(ring.keys[0]!.privateKey, sealContextOf(ring.keys[0]!.kid)),
+  );
   // A half no key opens is left as it is (reported where it is used), never dropped.
   const stranger = new SecretBox([Buffer.alloc(32, 5)]);
   const kept = maintain(ring, stranger, T0 + 1, settings);

@@ -136,7 +136,12 @@ export function rotate(ring: Ring, box: Pick<SecretBox, 'seal'>, nowMs: number, 
  * halves sealed with an older secrets key (so that the old key can be removed), and start a rotation when the
  * signing key is due to be replaced by `rotationDays` (the switch itself then happens on that day).
  */
-export function maintain(ring: Ring, box: Pick<SecretBox, 'seal' | 'open' | 'needsReseal'>, nowMs: number, settings: RingSettings): { ring: Ring; changed: boolean } {
+export function maintain(
+  ring: Ring,
+  box: Pick<SecretBox, 'seal' | 'open' | 'needsReseal'>,
+  nowMs: number,
+  settings: RingSettings,
+): { ring: Ring; changed: boolean } {
   let changed = false;
   let keys = ring.keys.filter((k) => {
     const until = publishUntilMs(ring, k, settings.ttlSeconds);

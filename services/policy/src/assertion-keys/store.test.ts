@@ -42,11 +42,7 @@ test('two replicas making the first key at once agree on one ring, and a rotatio
   const keysA = new AssertionKeys({ store: a, secrets, settings });
   const keysB = new AssertionKeys({ store: b, secrets, settings });
   const made = await Promise.all([keysA.maintain(), keysB.maintain()]);
-  assert.deepEqual(
-    made.filter(Boolean).length,
-    1,
-    'one replica made the key, the other found it',
-  );
+  assert.deepEqual(made.filter(Boolean).length, 1, 'one replica made the key, the other found it');
   await waitFor('both replicas to see the ring', async () => a.ring?.keys.length === 1 && b.ring?.keys.length === 1, 5_000);
   assert.equal(a.ring!.keys[0]!.kid, b.ring!.keys[0]!.kid);
 

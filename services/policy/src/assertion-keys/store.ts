@@ -35,8 +35,9 @@ export function parseRing(text: string): { ok: true; ring: Ring } | { ok: false;
     return { ok: false, problem: 'is not JSON' };
   }
   const parsed = ringSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, problem: `is not a key ring (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')})` };
-  const ring = parsed.data as Ring;
+  if (!parsed.success)
+    return { ok: false, problem: `is not a key ring (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')})` };
+  const ring = parsed.data;
   if (ring.keys.some((k) => k.publicJwk.kid !== k.kid)) return { ok: false, problem: 'is not a key ring (a key names another kid in its JWK)' };
   return { ok: true, ring };
 }

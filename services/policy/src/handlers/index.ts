@@ -22,7 +22,10 @@ export interface PolicyHandlerDeps {
   assertionKeys: Pick<AssertionKeys, 'forGateways'>;
 }
 
-export function servePolicy(bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>, { store, tokens, secrets, secretHealth, assertionKeys }: PolicyHandlerDeps): void {
+export function servePolicy(
+  bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>,
+  { store, tokens, secrets, secretHealth, assertionKeys }: PolicyHandlerDeps,
+): void {
   serveDecide(bus, { store });
   serveGatewaySync(bus, { store, secrets, secretHealth, assertionKeys });
   serveOidcClient(bus, { store, secrets, secretHealth });
