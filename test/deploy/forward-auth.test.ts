@@ -21,6 +21,9 @@ test('nginx: the auth subrequest sets every header the gateway reads, from nginx
     ['$request_method', '$request_uri', '$host', '$remote_addr'],
   );
   assert.match(auth, /proxy_pass_request_body off;/);
+  // The signed assertion is copied from the 200 onto the application's request, replacing any client copy.
+  assert.match(site, /auth_request_set \$microseg_assertion \$upstream_http_x_microseg_jwt_assertion;/);
+  assert.match(site, /proxy_set_header X-Microseg-Jwt-Assertion \$microseg_assertion;/);
   const parsed = parseForwardAuthRequest({
     method: 'GET',
     url: '/nginx',
@@ -43,7 +46,8 @@ test('Traefik: /traefik, X-Forwarded-* from Traefik alone, the identity and cook
   assert.equal(auth.trustForwardHeader, false);
   // Go's (?i) is JavaScript's i flag.
   const regex = new RegExp(auth.authResponseHeadersRegex.replace(/^\(\?i\)/, ''), 'i');
-  for (const name of ['X-User-Email', 'X_user_email', 'x-user_email', 'Cookie']) assert.ok(regex.test(name), name);
+  for (const name of ['X-User-Email', 'X_user_email', 'x-user_email', 'X-Microseg-Jwt-Assertion', 'x_microseg_jwt_assertion', 'Cookie'])
+    assert.ok(regex.test(name), name);
   for (const name of ['Authorization', 'X-User-Email-Verified', 'Set-Cookie']) assert.ok(!regex.test(name), name);
   assert.deepEqual(http.routers.app!.middlewares, ['microseg']);
   const endpoints = http.routers['microseg-endpoints']!;
@@ -63,7 +67,7 @@ test('Envoy: path_prefix /envoy, the headers the gateway reads, the identity and
   assert.equal(extAuthz.http_service.path_prefix, ENVOY_PREFIX);
   const exact = (list: { patterns: Array<{ exact: string }> }) => list.patterns.map((p) => p.exact);
   assert.deepEqual(exact(extAuthz.allowed_headers).sort(), ['accept', 'cookie', 'sec-fetch-mode', 'x-forwarded-for']);
-  assert.deepEqual(exact(extAuthz.http_service.authorization_response.allowed_upstream_headers).sort(), ['cookie', MAPPED]);
+  assert.deepEqual(exact(extAuthz.http_service.authorization_response.allowed_upstream_headers).sort(), ['cookie', 'x-microseg-jwt-assertion', MAPPED]);
   const routes = hcm.route_config.virtual_hosts[0].routes;
   assert.equal(routes[0].match.prefix, '/aporeto/oidc/');
   assert.equal(routes[0].typed_per_filter_config['envoy.filters.http.ext_authz'].disabled, true);

@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Browser } from 'playwright-core';
 import {
   freePort,
@@ -110,6 +111,10 @@ describe('nginx in front of the demo application, asking the gateway', () => {
     assert.equal(received.headers['x-user-email'], 'alice@example.com');
     assert.ok(!JSON.stringify(received.headers).includes('mallory'), 'the client-sent identity header reached the app');
     assert.ok(!(received.headers.cookie ?? '').includes('microseg'), 'a microseg cookie reached the app');
+    // The signed identity assertion came through nginx too, for this service, verifiable with the published key set.
+    const keys = (await (await insecureFetch(`https://localhost:${cluster.ports.walkthrough}/.well-known/microseg/jwks.json`)).json()) as JSONWebKeySet;
+    const { payload } = await jwtVerify(String(received.headers['x-microseg-jwt-assertion']), createLocalJWKSet(keys), { audience: `${NS}/ingress-app` });
+    assert.equal(payload.email, 'alice@example.com');
 
     const session = (await context.cookies(nginx.url)).find((c) => c.name === '__Host-microseg');
     assert.ok(session, 'no session cookie for the application host');

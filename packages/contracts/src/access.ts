@@ -94,6 +94,7 @@ export const busPermissions: Readonly<Record<ServiceIdentity, BusPermissions>> =
       ...streamOwner(eventStream),
       ...bucketOwner(buckets.objects),
       ...bucketOwner(buckets.apiTokens),
+      ...bucketOwner(buckets.assertionKeys),
     ],
     subscribe: [`${inboxPrefix('policy')}.>`, 'svc.policy.>', subjects.gatewayDecision],
     allowResponses: true,

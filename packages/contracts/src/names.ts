@@ -59,6 +59,11 @@ export const buckets = Object.freeze({
   objects: 'microseg_objects',
   /** API tokens: `<id>` → role, namespace and the SHA-256 of the secret (never the secret). */
   apiTokens: 'microseg_tokens',
+  /**
+   * The keys that sign identity assertions (key `ring`): public halves in clear, private halves sealed with
+   * policy's secrets keys. Only policy reads and writes it; gateways get the keys in their sync reply.
+   */
+  assertionKeys: 'microseg_assertion_keys',
 });
 
 /**
@@ -118,6 +123,8 @@ export const paths = Object.freeze({
   logout: '/aporeto/oidc/logout',
   /** OIDC Back-Channel Logout: the IdP POSTs a logout token here. */
   backchannelLogout: '/aporeto/oidc/backchannel-logout',
+  /** The public keys of the identity assertions (a JWK Set), on every service host. */
+  assertionKeys: '/.well-known/microseg/jwks.json',
 });
 
 /** Headers microseg sets towards the application; client-sent copies are always removed. */
@@ -125,4 +132,6 @@ export const headers = Object.freeze({
   requestId: 'x-request-id',
   /** Prefix of microseg's own headers. */
   ownPrefix: 'x-microseg-',
+  /** The signed identity assertion (a JWT, ES256) on every request forwarded with a user. */
+  assertion: 'x-microseg-jwt-assertion',
 });

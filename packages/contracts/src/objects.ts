@@ -78,6 +78,8 @@ export interface ServiceObject extends BaseObject {
   acceptBearerTokens: boolean;
   /** Served through an ingress that asks the gateway's forward-auth port (docs/forward-auth.md). (Absent in objects stored before it existed: false.) */
   forwardAuth?: boolean;
+  /** The user's access token goes to the application in `Authorization: Bearer`. (Absent in objects stored before it existed.) */
+  passAccessToken?: boolean;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;
   hosts: string[];

@@ -96,8 +96,29 @@ async function runIdp(): Promise<Closable> {
 }
 
 async function runApp(): Promise<Closable> {
-  const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000) });
-  log({ level: 'info', msg: 'demo app listening', url: app.url });
+  // With DEMO_APP_JWKS_URL, the app verifies microseg's identity assertions and shows the result.
+  const jwksUrl = process.env['DEMO_APP_JWKS_URL'];
+  const assertion = jwksUrl
+    ? {
+        jwksUrl,
+        issuer: process.env['DEMO_APP_ASSERTION_ISSUER'] || 'microseg',
+        audiences: (process.env['DEMO_APP_ASSERTION_AUDIENCES'] ?? '')
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+        caFile: process.env['DEMO_APP_JWKS_CA_FILE'] || undefined,
+        cacheMaxAgeMs: secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS') === undefined ? undefined : secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS')! * 1000,
+      }
+    : undefined;
+  if (assertion && assertion.audiences.length === 0)
+    throw new Error('DEMO_APP_ASSERTION_AUDIENCES is required with DEMO_APP_JWKS_URL: the services this app is');
+  const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000), assertion });
+  log({
+    level: 'info',
+    msg: 'demo app listening',
+    url: app.url,
+    assertion: assertion && { jwksUrl, issuer: assertion.issuer, audiences: assertion.audiences },
+  });
   return app;
 }
 

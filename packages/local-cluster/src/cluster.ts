@@ -53,6 +53,9 @@ export const defaultPorts: ClusterPorts = {
   redis: 6380,
 };
 
+/** The services the demo application plays (`aud` of their assertions): the demo's own and the walkthrough's. */
+export const DEMO_APP_AUDIENCES = ['/acme/team-b/dev/private-app/private-app', '/acme/team-c/walkthrough/nginx'];
+
 export interface Replica {
   /** `authn#2` */
   key: string;
@@ -77,6 +80,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Extra environment for the demo IdP (token lifetimes, refresh-token rotation, …). */
   idpEnv?: Record<string, string>;
+  /** Extra environment for the demo application (how it verifies identity assertions, …). */
+  appEnv?: Record<string, string>;
   logLevel?: string;
   /**
    * More ports the gateway's file allows than the cluster's own (the gateway and walkthrough ports, the demo
@@ -244,7 +249,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         DEMO_WALKTHROUGH_REDIRECT_URI: `https://localhost:${ports.walkthrough}/aporeto/oidc/callback`,
         ...options.idpEnv,
       },
-      app: { DEMO_APP_PORT: String(ports.app) },
+      app: {
+        DEMO_APP_PORT: String(ports.app),
+        // The demo app verifies microseg's identity assertions against the gateway's key set, over TLS, trusting
+        // the certificate the gateway generates for localhost (read when the key set is fetched).
+        DEMO_APP_JWKS_URL: `${gatewayUrl}/.well-known/microseg/jwks.json`,
+        DEMO_APP_JWKS_CA_FILE: join(dataDir, 'gateway', 'certs', 'localhost.crt'),
+        DEMO_APP_ASSERTION_AUDIENCES: DEMO_APP_AUDIENCES.join(','),
+        ...(options.env?.POLICY_ASSERTION_ISSUER ? { DEMO_APP_ASSERTION_ISSUER: options.env.POLICY_ASSERTION_ISSUER } : {}),
+        ...options.appEnv,
+      },
       policy: {
         ...busIdentity('policy'),
         ...common,

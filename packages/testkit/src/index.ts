@@ -7,6 +7,7 @@ export {
   serviceNames,
   serviceNodeArgs,
   GATEWAY_V8_FLAGS,
+  DEMO_APP_AUDIENCES,
   freePort,
   isListening,
   waitFor,

@@ -20,6 +20,7 @@ import { busAuthnClient } from './clients/authn.ts';
 import { busPolicyClient } from './clients/policy.ts';
 import { Unavailable } from './clients/unavailable.ts';
 import { DecisionCache } from './decision-cache.ts';
+import { Assertions, AssertionKeySet } from './assertion/index.ts';
 import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
@@ -66,6 +67,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     { sources: config.GATEWAY_PROXY_PROTOCOL_SOURCES, ports: config.GATEWAY_PROXY_PROTOCOL_PORTS, timeoutMs: config.GATEWAY_PROXY_PROTOCOL_TIMEOUT_MS },
     (peer, reason) => logger.debug({ peer, reason }, 'PROXY protocol header refused; connection closed'),
   );
+  // The identity assertions' keys come with the routes (the sync reply, on this gateway's own inbox).
+  const assertions = new Assertions(new AssertionKeySet((message) => logger.error({}, message)));
   const deps: PipelineDeps = {
     state: () => state,
     authn: busAuthnClient(bus, config.BUS_TIMEOUT_MS),
@@ -74,6 +77,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     forwarder,
     decisions,
     sessions,
+    assertions,
     logger,
     addresses: new ClientAddresses(config.GATEWAY_TRUSTED_PROXIES, (socket) => proxyProtocol.peers.peerOf(socket)),
   };
@@ -142,6 +146,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         });
       return !problem;
     });
+    assertions.keys.update(reply.assertion);
     const next = new RoutingState(allowed, reply.revision);
     // A service that cannot be served (its port, its certificate) is reported; every other one is served.
     const certificateProblems = certs.update(next);

@@ -9,6 +9,8 @@ export interface CachedSession {
   sessionId: string;
   subject: string;
   tags: string[];
+  /** Only for a service that passes it to the application (passAccessToken); never logged. */
+  accessToken?: string;
 }
 
 interface Entry {

@@ -95,6 +95,8 @@ export function routesFor(
       tlsCertificateKey: service.TLSCertificateKey ?? '',
       acceptBearerTokens: service.acceptBearerTokens,
       forwardAuth: service.forwardAuth ?? false,
+      // Absent in objects stored before it existed.
+      passAccessToken: service.passAccessToken ?? false,
     });
   }
   return routes;

@@ -37,6 +37,7 @@ function service(name: string, overrides: Partial<ServiceObject> = {}): ServiceO
     OIDCAllowedTenants: [],
     acceptBearerTokens: false,
     forwardAuth: false,
+    passAccessToken: false,
     sessionIdleTimeoutSeconds: 7200,
     sessionMaxLifetimeSeconds: 43200,
     OIDCScopes: [],

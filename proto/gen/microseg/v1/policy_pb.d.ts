@@ -244,6 +244,13 @@ export declare type ServiceRoute = Message<"microseg.v1.ServiceRoute"> & {
    * @generated from field: bool forward_auth = 16;
    */
   forwardAuth: boolean;
+
+  /**
+   * The user's access token goes to the application in `Authorization: Bearer` (passAccessToken).
+   *
+   * @generated from field: bool pass_access_token = 17;
+   */
+  passAccessToken: boolean;
 };
 
 /**
@@ -270,6 +277,14 @@ export declare type GatewaySyncResponse = Message<"microseg.v1.GatewaySyncRespon
    * @generated from field: uint64 revision = 3;
    */
   revision: bigint;
+
+  /**
+   * How gateways sign identity assertions, with the private keys: this reply reaches the gateway's own inbox
+   * only (access.ts), and no other service may ask for it.
+   *
+   * @generated from field: microseg.v1.AssertionSettings assertion = 4;
+   */
+  assertion?: AssertionSettings | undefined;
 };
 
 /**
@@ -277,6 +292,84 @@ export declare type GatewaySyncResponse = Message<"microseg.v1.GatewaySyncRespon
  * Use `create(GatewaySyncResponseSchema)` to create a new message.
  */
 export declare const GatewaySyncResponseSchema: GenMessage<GatewaySyncResponse>;
+
+/**
+ * The identity assertion every gateway signs for each request it forwards with a user (SPEC §8.4).
+ *
+ * @generated from message microseg.v1.AssertionSettings
+ */
+export declare type AssertionSettings = Message<"microseg.v1.AssertionSettings"> & {
+  /**
+   * `iss` of every assertion.
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * `exp` - `iat`.
+   *
+   * @generated from field: uint32 ttl_seconds = 2;
+   */
+  ttlSeconds: number;
+
+  /**
+   * Every key of the ring, oldest first: published in the JWK Set, the newest activated one signs.
+   *
+   * @generated from field: repeated microseg.v1.AssertionKey keys = 3;
+   */
+  keys: AssertionKey[];
+};
+
+/**
+ * Describes the message microseg.v1.AssertionSettings.
+ * Use `create(AssertionSettingsSchema)` to create a new message.
+ */
+export declare const AssertionSettingsSchema: GenMessage<AssertionSettings>;
+
+/**
+ * @generated from message microseg.v1.AssertionKey
+ */
+export declare type AssertionKey = Message<"microseg.v1.AssertionKey"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * The public key as a JWK (JSON: kty, crv, x, y, kid, alg, use).
+   *
+   * @generated from field: string public_jwk = 2;
+   */
+  publicJwk: string;
+
+  /**
+   * PKCS #8 PEM (ES256, P-256); empty when this policy replica cannot open it (the key is still published).
+   *
+   * @generated from field: string private_key_pem = 3;
+   */
+  privateKeyPem: string;
+
+  /**
+   * From then on the key signs (until a newer key is activated); before, it is only published.
+   *
+   * @generated from field: int64 activate_at_ms = 4;
+   */
+  activateAtMs: bigint;
+
+  /**
+   * Published until then (its last assertion has expired by then); 0: no end yet.
+   *
+   * @generated from field: int64 publish_until_ms = 5;
+   */
+  publishUntilMs: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKey.
+ * Use `create(AssertionKeySchema)` to create a new message.
+ */
+export declare const AssertionKeySchema: GenMessage<AssertionKey>;
 
 /**
  * svc.policy.v1.decide — may this request reach the application?

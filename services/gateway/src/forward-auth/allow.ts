@@ -1,6 +1,6 @@
 // What the 200 of a forward-auth decision carries: the headers the ingress copies onto the request it sends to
 // the application (docs/forward-auth.md). This is the one place they are made.
-import { cookies } from '@microseg/contracts';
+import { cookies, headers as own } from '@microseg/contracts';
 import type { ServiceRoute } from '@microseg/proto/policy';
 import type { Session } from '../pipeline/context.ts';
 import { withoutCookies } from '../pipeline/cookies.ts';
@@ -16,6 +16,8 @@ export interface AllowInput {
   session: Session | undefined;
   /** The Cookie header of the original request, as the ingress passed it on. */
   cookie: string | undefined;
+  /** The signed identity assertion for this user and service (assertion/index.ts), when there is a user. */
+  assertion: string | undefined;
 }
 
 /**
@@ -28,8 +30,8 @@ export interface AllowInput {
  *   copy whether or not the answer has it; Envoy only sets those the answer has, so a client's own copy of a
  *   header the session has no value for must be removed by name.
  *
- * The signed identity assertion (a JWT for the application, issue 14 point 4) belongs here too, beside the
- * claim headers, once it exists; an ingress copies it like them.
+ * - `x-microseg-jwt-assertion`: the signed identity assertion (SPEC §8.4), when there is a user; an ingress
+ *   copies it like the claim headers (for Envoy, removed by name when there is none).
  */
 export function allowHeaders(input: AllowInput): Record<string, string> {
   const out: Record<string, string> = {};
@@ -42,6 +44,8 @@ export function allowHeaders(input: AllowInput): Record<string, string> {
     if (values.length > 0) out[name] = values.join(', ');
     else unset.push(name);
   }
+  if (input.assertion !== undefined) out[own.assertion] = input.assertion;
+  else unset.push(own.assertion);
   const kept = withoutCookies(input.cookie, [cookies.session, cookies.loginBinding]);
   if (kept) out.cookie = kept;
   else unset.push('cookie');

@@ -149,7 +149,7 @@ test('refused: 403 with the reason, for every ingress; a rejected flow', async (
 test('Envoy: the 200 names the headers to remove that it does not set', async () => {
   const { res } = await ask({ url: '/envoy/public/x', method: 'POST', headers: { host: APP_HOST, 'x-forwarded-for': BROWSER_IP } });
   assert.equal(res.statusCode, 200);
-  assert.equal(res.headers['x-envoy-auth-headers-to-remove'], 'x-user-email, cookie');
+  assert.equal(res.headers['x-envoy-auth-headers-to-remove'], 'x-user-email, x-microseg-jwt-assertion, cookie');
 });
 
 test('untrusted peer: 403 GATEWAY_FORWARD_AUTH_UNTRUSTED; nothing asked of authn or policy', async () => {

@@ -3,6 +3,7 @@
 // already be in its normal form, and an allowed request is answered 200 instead of forwarded. A request here is
 // a view of the original one (handler.ts): its method, target, Host and client address are the ingress's
 // account of them.
+import { assertionFor } from '../assertion/index.ts';
 import { paths } from '@microseg/contracts';
 import type { ServiceRoute } from '@microseg/proto/policy';
 import { decide } from '../pipeline/decision.ts';
@@ -75,7 +76,13 @@ export const refuseOwnEndpoints: Stage = (deps, ctx) => {
 
 /** Allowed: 200 with what the ingress copies to the application's request (allow.ts). */
 export const allowForwardAuth: Stage = (deps, ctx) => {
-  const headers = allowHeaders({ mode: modes.get(ctx.req) ?? 'nginx', route: ctx.route!, session: ctx.session, cookie: ctx.req.headers.cookie });
+  const headers = allowHeaders({
+    mode: modes.get(ctx.req) ?? 'nginx',
+    route: ctx.route!,
+    session: ctx.session,
+    cookie: ctx.req.headers.cookie,
+    assertion: assertionFor(deps, ctx),
+  });
   ctx.res.writeHead(200, { ...headers, 'cache-control': 'no-store', 'content-length': '0' });
   ctx.res.end();
   recordFlow(deps, ctx, true, '', 200, ctx.session?.subject);

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
 import type { ClientAddresses } from '../client-address.ts';
+import type { Assertions } from '../assertion/index.ts';
 import type { AuthnClient } from '../clients/authn.ts';
 import type { PolicyClient } from '../clients/policy.ts';
 import type { DecisionCache } from '../decision-cache.ts';
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   forwarder: Pick<Forwarder, 'forward'>;
   decisions: DecisionCache;
   sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
+  /** The identity assertions (SPEC §8.4) and their published keys. */
+  assertions: Pick<Assertions, 'for' | 'keys'>;
   logger: Logger;
   /** The client's address from the peer and, from trusted proxies only, X-Forwarded-For. */
   addresses: Pick<ClientAddresses, 'forRequest'>;
@@ -29,6 +32,8 @@ export interface PipelineDeps {
 export interface Session {
   subject: string;
   tags: string[];
+  /** The user's access token, for a service that passes it on (passAccessToken); never logged. */
+  accessToken?: string;
 }
 
 /** One per request, made by the runner with every field present (one shape for every request). */

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decision } from '@microseg/proto/policy';
+import { AssertionKeySet, Assertions } from '../assertion/index.ts';
+import { settingsWith, testKey, verifiedBy } from '../assertion/testing.ts';
 import { forward } from './forward.ts';
 import { CLIENT_IP, contextFor, FakeResponse, fakeDeps, fakeRequest, HOST, route, verdict } from './testing/fakes.ts';
 
@@ -90,3 +92,30 @@ for (const { kind, status, code, dropReason } of failures) {
     );
   });
 }
+
+test('forward: with a user, the signed assertion replaces any copy the client sent; the access token only where the service passes it', async () => {
+  const key = testKey('k1');
+  const keys = new AssertionKeySet();
+  keys.update(settingsWith([{ key, activateAtMs: 0 }]));
+  const deps = fakeDeps({ assertions: new Assertions(keys) });
+  const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.';
+  const headers = { 'X-Microseg-Jwt-Assertion': forged, X_Microseg_Jwt_Assertion: forged, authorization: 'Bearer mallory' };
+  const session = { subject: 'alice@example.com', tags: ['email=alice@example.com'], accessToken: 'at-1' };
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ namespace: '/acme', name: 'app' }), path: '/', session }));
+  const sent = deps.forwarder.calls[0]!.headers;
+  assert.equal(verifiedBy(sent['x-microseg-jwt-assertion'] as string, key).claims.aud, '/acme/app');
+  assert.equal(sent['X-Microseg-Jwt-Assertion'], undefined);
+  assert.equal(sent['X_Microseg_Jwt_Assertion'], undefined);
+  assert.equal(sent.authorization, 'Bearer mallory', "a service that does not pass the token leaves the client's Authorization alone");
+
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ passAccessToken: true }), path: '/', session }));
+  assert.equal(deps.forwarder.calls[1]!.headers.authorization, 'Bearer at-1');
+
+  // No user: no assertion, and the client's copy is gone all the same.
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ passAccessToken: true }), path: '/public' }));
+  const anonymous = deps.forwarder.calls[2]!.headers;
+  assert.deepEqual(
+    Object.keys(anonymous).filter((n) => /assertion|authorization/i.test(n)),
+    [],
+  );
+});

@@ -1,7 +1,9 @@
 // SPEC §3.8, §8: the decided request goes to the service's processing unit (the Forwarder streams it both
-// ways), with what the application may trust set by the gateway alone (headers.ts). Upstream down: 502; too
+// ways), with what the application may trust set by the gateway alone (headers.ts): the mapped claims, the
+// signed identity assertion and, where asked for, the access token (assertion/identity-headers.ts). Upstream down: 502; too
 // slow: 504.
 import type { ServiceRoute } from '@microseg/proto/policy';
+import { identityHeaders } from '../assertion/identity-headers.ts';
 import type { Stage } from './context.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { recordFlow, refuse } from './outcome.ts';
@@ -28,6 +30,8 @@ export const forward: Stage = async (deps, ctx) => {
     requestId: ctx.requestId,
     claimHeaders: ctx.session ? claimHeaderValues(ctx.session.tags, route.claimsToHttpHeaderMappings) : NO_CLAIMS,
     mappedHeaderNames: mappedHeaderNamesOf(route),
+    // The signed assertion and, where the service asks for it, the access token (SPEC §8.4, §8.5).
+    identity: identityHeaders(deps, ctx),
   });
   // Decided: the response may finish (and the access log be written) before the flow is recorded below.
   ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };

@@ -208,3 +208,18 @@ test('claimHeaderValues: values per mapped header, exact claim name only', () =>
     ],
   );
 });
+
+test('identity headers: every client copy of each name removed (any case, _ or -), then microseg sets its values; undefined sets nothing', () => {
+  const out = forward(
+    { Authorization: 'Bearer mallory', x_microseg_jwt_assertion: 'forged', accept: '*/*' },
+    { identity: { 'x-microseg-jwt-assertion': 'signed', authorization: undefined } },
+  );
+  assert.equal(out['x-microseg-jwt-assertion'], 'signed');
+  assert.deepEqual(
+    folded(out).filter((n) => n === 'authorization' || n === 'x-microseg-jwt-assertion'),
+    ['x-microseg-jwt-assertion'],
+  );
+  assert.equal(out.accept, '*/*');
+  // Without identity headers, Authorization is the application's business and passes.
+  assert.equal(forward({ authorization: 'Basic eDp5' }).authorization, 'Basic eDp5');
+});

@@ -21,7 +21,7 @@ const otherKey = new SecretBox([Buffer.alloc(32, 8)]);
 function setup(objects: PolicyObject[]) {
   const store = new MemoryObjectStore(objects);
   const bus = new FakeBus();
-  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), now: () => NOW });
+  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), assertionKeys, now: () => NOW });
   const sync = (
     units: Array<{ name: string; namespace: string; tags: string[]; address?: string }>,
     extra: { problems?: Array<{ serviceId: string; message: string }> } = {},
@@ -34,6 +34,14 @@ function setup(objects: PolicyObject[]) {
     });
   return { store, bus, sync };
 }
+
+const assertionKeys = {
+  forGateways: () => ({
+    issuer: 'microseg',
+    ttlSeconds: 60,
+    keys: [{ kid: 'k1', publicJwk: '{}', privateKeyPem: 'PEM', activateAtMs: 1n, publishUntilMs: 0n }],
+  }),
+};
 
 const webUnit = { name: 'web', namespace: '/acme', tags: ['app=web'] };
 
@@ -129,4 +137,15 @@ test('a TLS key is sent opened; one this replica cannot open leaves that service
     ['tls', 'the-key'],
   ]);
   assert.ok(bus.events.some((e) => e.kind === 'secretUnreadable' && e.input.targetId === unreadable.ID));
+});
+
+test('the reply carries the assertion keys, private halves included (the gateway signs with them)', async () => {
+  const { sync } = setup([]);
+  const reply = await sync([webUnit]);
+  assert.equal(reply.assertion?.issuer, 'microseg');
+  assert.equal(reply.assertion?.ttlSeconds, 60);
+  assert.deepEqual(
+    reply.assertion?.keys?.map((k) => [k.kid, k.privateKeyPem]),
+    [['k1', 'PEM']],
+  );
 });

@@ -2,6 +2,7 @@
 // own module here. app.ts calls servePolicy once the stores are open.
 import type { Bus } from '@microseg/bus';
 import type { TokenStore } from '../api/tokens.ts';
+import type { AssertionKeys } from '../assertion-keys/keys.ts';
 import type { SecretHealthReporter } from '../secret-health.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Snapshot } from '../snapshot.ts';
@@ -18,11 +19,15 @@ export interface PolicyHandlerDeps {
   tokens: Pick<TokenStore, 'authenticate'>;
   secrets: Pick<SecretBox, 'open'>;
   secretHealth: Pick<SecretHealthReporter, 'check'>;
+  assertionKeys: Pick<AssertionKeys, 'forGateways'>;
 }
 
-export function servePolicy(bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>, { store, tokens, secrets, secretHealth }: PolicyHandlerDeps): void {
+export function servePolicy(
+  bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>,
+  { store, tokens, secrets, secretHealth, assertionKeys }: PolicyHandlerDeps,
+): void {
   serveDecide(bus, { store });
-  serveGatewaySync(bus, { store, secrets, secretHealth });
+  serveGatewaySync(bus, { store, secrets, secretHealth, assertionKeys });
   serveOidcClient(bus, { store, secrets, secretHealth });
   serveFlowCheck(bus, { store });
   serveTokenVerify(bus, tokens);

@@ -185,6 +185,8 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
         acceptBearerTokens: z.boolean().default(false),
         /** Served through an ingress (nginx, Traefik, Envoy) that asks the gateway's forward-auth port about each request to its hosts. */
         forwardAuth: z.boolean().default(false),
+        /** The user's access token goes to the application in `Authorization: Bearer` (SPEC §8.5). */
+        passAccessToken: z.boolean().default(false),
         /** A session unused for this long ends (seconds). */
         sessionIdleTimeoutSeconds: z
           .number()

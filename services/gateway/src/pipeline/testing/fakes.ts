@@ -16,6 +16,7 @@ import type { ForwardResult } from '../../forward.ts';
 import { SessionCache } from '../../session-cache.ts';
 import { RoutingState } from '../../state.ts';
 import { ClientAddresses } from '../../client-address.ts';
+import { Assertions, AssertionKeySet } from '../../assertion/index.ts';
 import type { PipelineDeps, RequestContext } from '../context.ts';
 
 export const CLIENT_IP = '203.0.113.7';
@@ -207,7 +208,14 @@ export interface FakeDeps extends PipelineDeps {
 
 /** Fake clients, flows and forwarder; the real caches (in memory, deterministic) and routing state. */
 export function fakeDeps(
-  init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache; trustedProxies?: string[] } = {},
+  init: {
+    authn?: Partial<AuthnClient>;
+    policy?: Partial<PolicyClient>;
+    routes?: ServiceRoute[];
+    decisions?: DecisionCache;
+    trustedProxies?: string[];
+    assertions?: Assertions;
+  } = {},
 ): FakeDeps {
   const state = new RoutingState(init.routes ?? [route()], 1n);
   return {
@@ -218,6 +226,8 @@ export function fakeDeps(
     forwarder: new FakeForwarder(),
     decisions: init.decisions ?? new DecisionCache({ capacity: 100, graceMs: 30_000, maxAgeMs: 60_000 }),
     sessions: new SessionCache(100),
+    // No key: requests go without an assertion unless a test gives keys (assertion/testing.ts).
+    assertions: init.assertions ?? new Assertions(new AssertionKeySet()),
     logger: createLogger('gateway-test', 'silent'),
     addresses: new ClientAddresses(init.trustedProxies ?? []),
   };
