@@ -37,11 +37,14 @@ export type EchoResponse = {
 
 const ECHO_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
+/** The application's pages may open its WebSocket (`/ws`, same origin) and nothing else. */
+const APP_CONTENT_SECURITY_POLICY = `${PAGE_CONTENT_SECURITY_POLICY}; connect-src 'self'`;
+
 function sendHtml(response: ServerResponse, status: number, html: string): void {
   response.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': PAGE_CONTENT_SECURITY_POLICY,
+    'content-security-policy': APP_CONTENT_SECURITY_POLICY,
     'x-content-type-options': 'nosniff',
   });
   response.end(html);

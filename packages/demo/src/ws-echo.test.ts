@@ -44,6 +44,11 @@ describe('demo app: /ws', () => {
     socket.close();
   });
 
+  it("lets the application's own pages connect to it (CSP connect-src 'self')", async () => {
+    const page = await fetch(`${app.url}/`);
+    assert.match(page.headers.get('content-security-policy') ?? '', /(^|; )connect-src 'self'(;|$)/);
+  });
+
   it('says null without the header', async () => {
     const socket = new WebSocket(`${app.url.replace('http:', 'ws:')}/ws`);
     const [hello] = await messages(socket, 1);
