@@ -4,7 +4,7 @@ import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
-import type { Logger } from '@microseg/telemetry';
+import { metrics, type Logger } from '@microseg/telemetry';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { GatewayConfig } from './config.ts';
 import { loadGatewayFile, routeAllowed, type GatewayFile } from './processing-units.ts';
@@ -67,7 +67,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     maxPerCredential: config.GATEWAY_WEBSOCKETS_PER_SESSION,
     recheckMs: 10_000,
     checkDecision: decisionCheck({ policy, decisions }),
-    onClose: (reason) => logger.debug({ reason }, 'websocket closed by the gateway'),
+    onClose: (reason) => metrics.gatewayWebSocketsClosed().inc({ reason }),
   });
   bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => {
     const id = m.bearerAnswers ? BEARER_ANSWERS : m.sessionId;

@@ -46,11 +46,11 @@ test('the stages, in the order of SPEC §3', () => {
   );
 });
 
-test("an upgrade's stages: a request's, with the handshake checked before the session, and the socket proxy in place of forward", () => {
+test("an upgrade's stages: a request's, with the handshake checked before the session, the Origin after it, and the socket proxy in place of forward", () => {
   const sockets = new SocketRegistry({ maxSockets: 1, maxPerCredential: 1, recheckMs: 1_000, checkDecision: async () => 'allow' });
   assert.deepEqual(
     upgradeStages({ sockets, upstreamTimeoutMs: 1_000 }).map((s) => s.name),
-    ['rejectAmbiguousFraming', 'findService', 'normaliseTarget', 'checkUpgrade', 'noteStart', 'resolveSession', 'decide', 'proxyWebSocket'],
+    ['rejectAmbiguousFraming', 'findService', 'normaliseTarget', 'checkUpgrade', 'noteStart', 'resolveSession', 'checkOrigin', 'decide', 'proxyWebSocket'],
   );
 });
 

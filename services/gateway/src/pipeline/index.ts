@@ -14,7 +14,7 @@ import { refuse } from './outcome.ts';
 import { findService } from './route.ts';
 import { resolveSession } from './session.ts';
 import { normaliseTarget } from './target.ts';
-import { checkUpgrade, responseOn } from './upgrade.ts';
+import { checkOrigin, checkUpgrade, responseOn } from './upgrade.ts';
 import { webSocketProxy, type WebSocketDeps } from './websocket-proxy.ts';
 
 export type { PipelineDeps } from './context.ts';
@@ -31,7 +31,8 @@ export const stages: readonly Stage[] = [
 
 /**
  * The stages of an upgrade (SPEC §8.4): a request's, authorised like a GET of its path, with the WebSocket
- * handshake checked (and anything else refused) before the session, and a socket proxy in place of forward.
+ * handshake checked (anything else refused) before the session, the Origin after it (so that a hijacking
+ * attempt's flow names the user), and a socket proxy in place of forward.
  */
 export function upgradeStages(ws: WebSocketDeps): readonly Stage[] {
   const { noteStart, proxyWebSocket } = webSocketProxy(ws);
@@ -39,9 +40,10 @@ export function upgradeStages(ws: WebSocketDeps): readonly Stage[] {
     rejectAmbiguousFraming, // 1. as for a request
     findService, //            2.
     normaliseTarget, //        3.
-    checkUpgrade, //           4. a WebSocket handshake from the service's own origin, not an own endpoint: else 400/403
+    checkUpgrade, //           4. a WebSocket handshake, not on an own endpoint: else 400
     noteStart, //                 (what the socket registry knew before the session and the decision)
     resolveSession, //         5. as for a request
+    checkOrigin, //               a page of the service's own origin (or no browser at all): else 403
     decide, //                 6. as for a GET of the path; no sign-in redirect (401)
     proxyWebSocket, //         7. the application's 101, then the two sockets joined and tracked
   ];

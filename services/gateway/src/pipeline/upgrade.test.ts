@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { checkUpgrade, handshakeProblem, isForeignOrigin, responseOn } from './upgrade.ts';
+import { checkOrigin, checkUpgrade, handshakeProblem, isForeignOrigin, responseOn } from './upgrade.ts';
 import { contextFor, fakeDeps, FakeResponse, fakeRequest, HOST } from './testing/fakes.ts';
 
 const HANDSHAKE = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
@@ -52,12 +52,11 @@ test('Origin: the service’s own https origin, or none (not a browser); any oth
     assert.equal(isForeignOrigin({ origin: 'https://app.example.com:8443', 'sec-fetch-site': site }, host), true, `Sec-Fetch-Site: ${site}`);
 });
 
-test('the stage: 400 for what is not a WebSocket handshake or is on an own endpoint, 403 for a foreign origin; each a rejected flow', async () => {
+test('checkUpgrade: 400 for what is not a WebSocket handshake or is on an own endpoint; checkOrigin: 403 for a foreign origin, naming the user; each a rejected flow', async () => {
   const cases: Array<[number, string, Record<string, string>, string]> = [
     [400, 'GATEWAY_BAD_REQUEST', { ...HANDSHAKE, upgrade: 'h2c' }, '/ws'],
     [400, 'GATEWAY_BAD_REQUEST', HANDSHAKE, '/aporeto/oidc/callback'],
     [400, 'GATEWAY_BAD_REQUEST', HANDSHAKE, '/aporeto/oidc/logout'],
-    [403, 'GATEWAY_CROSS_ORIGIN_REQUEST', { ...HANDSHAKE, origin: 'https://evil.example' }, '/ws'],
   ];
   for (const [status, code, headers, path] of cases) {
     const deps = fakeDeps();
@@ -67,9 +66,22 @@ test('the stage: 400 for what is not a WebSocket handshake or is on an own endpo
     assert.equal(res.json().code, code);
     assert.equal(deps.flows.recorded[0]?.accepted, false);
   }
+  const ok = fakeRequest({ url: '/ws', headers: { ...HANDSHAKE, origin: 'https://evil.example' } });
+  assert.equal(await checkUpgrade(fakeDeps(), contextFor(ok, new FakeResponse(), { path: '/ws' })), false, 'the Origin is not its business');
+
+  const deps = fakeDeps();
   const res = new FakeResponse();
-  const ok = fakeRequest({ url: '/ws', headers: { ...HANDSHAKE, origin: `https://${HOST}` } });
-  assert.equal(await checkUpgrade(fakeDeps(), contextFor(ok, res, { path: '/ws' })), false, 'passes on');
+  const session = { subject: 'alice@example.com', tags: ['email=alice@example.com'] };
+  const foreign = fakeRequest({ url: '/ws', headers: { ...HANDSHAKE, origin: 'https://evil.example' } });
+  assert.equal(await checkOrigin(deps, contextFor(foreign, res, { path: '/ws', session })), true);
+  assert.equal(res.statusCode, 403);
+  assert.equal(res.json().code, 'GATEWAY_CROSS_ORIGIN_REQUEST');
+  assert.deepEqual(
+    deps.flows.recorded.map((f) => [f.accepted, f.dropReason, f.user]),
+    [[false, 'invalid', 'alice@example.com']],
+  );
+  const own = fakeRequest({ url: '/ws', headers: { ...HANDSHAKE, origin: `https://${HOST}` } });
+  assert.equal(await checkOrigin(fakeDeps(), contextFor(own, new FakeResponse(), { path: '/ws', session })), false, 'passes on');
 });
 
 // --- responseOn, on a real server's upgrade sockets ---------------------------------------------

@@ -1,7 +1,8 @@
-// SPEC §8.4, what an upgrade must be before it is decided at all: a WebSocket handshake (RFC 6455 §4.1) and
-// nothing else — no h2c, no other protocol, no body — from a page of the service's own origin, never on the
-// gateway's own endpoints. The rest of the upgrade's path is a request's: session, decision, then the socket
-// proxy (websocket-proxy.ts). `responseOn` gives the stages the response they answer with, on the socket.
+// SPEC §8.4, what an upgrade must be before it is decided: a WebSocket handshake (RFC 6455 §4.1) and nothing
+// else — no h2c, no other protocol, no body — never on the gateway's own endpoints (checkUpgrade, before the
+// session), from a page of the service's own origin (checkOrigin, after it). The rest of the upgrade's path is
+// a request's: session, decision, then the socket proxy (websocket-proxy.ts). `responseOn` gives the stages
+// the response they answer with, on the socket.
 import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -53,10 +54,17 @@ export const checkUpgrade: Stage = (deps, ctx) => {
   const problem = handshakeProblem(ctx.req);
   if (problem) return badRequest(deps, ctx, problem);
   if (OWN_PATHS.has(ctx.path)) return badRequest(deps, ctx, "The gateway's own endpoints do not upgrade.");
-  if (isForeignOrigin(ctx.req.headers, ctx.host!)) {
-    return refuse(deps, ctx, { code: 'GATEWAY_CROSS_ORIGIN_REQUEST', message: 'A WebSocket may be opened only by a page of this application.' }, 'invalid');
-  }
   return false;
+};
+
+/**
+ * After the session, before the decision: a socket opened by another origin's page is refused — with or
+ * without a session, on a public path too — and its flow and log line name the user whose cookie the page
+ * tried to use.
+ */
+export const checkOrigin: Stage = (deps, ctx) => {
+  if (!isForeignOrigin(ctx.req.headers, ctx.host!)) return false;
+  return refuse(deps, ctx, { code: 'GATEWAY_CROSS_ORIGIN_REQUEST', message: 'A WebSocket may be opened only by a page of this application.' }, 'invalid');
 };
 
 /**

@@ -29,13 +29,13 @@ after(async () => {
 });
 
 const TICKET = 'ticket-alice';
-const found = (tags: string[]) =>
+const found = (tags: string[], expiresAtMs = Date.now() + 3_600_000) =>
   create(SessionLookupResponseSchema, {
     found: true,
     sessionId: 's-alice',
     subject: 'alice',
     tags,
-    expiresAtMs: BigInt(Date.now() + 3_600_000),
+    expiresAtMs: BigInt(expiresAtMs),
     cacheUntilMs: BigInt(Date.now() + 10_000),
   });
 
@@ -43,8 +43,8 @@ interface Front {
   url: string;
   deps: FakeDeps;
   sockets: SocketRegistry;
-  /** What the session lookup answers (alice's session; `undefined`: none). */
-  session: { tags: string[] | undefined };
+  /** What the session lookup answers (alice's session, until `expiresAtMs`; no tags: none). */
+  session: { tags: string[] | undefined; expiresAtMs?: number };
 }
 
 /** A front server on a free port serving one route, the demo app (or `upstreamPort`) behind it. */
@@ -61,7 +61,7 @@ async function front(init: { decision?: Decision; upstreamPort?: number; maxPerC
         claimsToHttpHeaderMappings: [{ claimName: 'email', targetHttpHeader: 'X-User-Email' }],
       }),
     ],
-    authn: { lookupSession: async () => (session.tags ? found(session.tags) : create(SessionLookupResponseSchema, { found: false })) },
+    authn: { lookupSession: async () => (session.tags ? found(session.tags, session.expiresAtMs) : create(SessionLookupResponseSchema, { found: false })) },
     policy: { decide: async (q) => verdict(init.decision ?? (q.authenticated ? Decision.ALLOW : Decision.LOGIN)) },
   });
   const sockets = new SocketRegistry({
@@ -126,6 +126,17 @@ test("alice's socket: the application hears her (its own header, the client's co
   assert.equal(event.code, 1008);
   assert.equal(event.reason, 'The session ended.');
   assert.equal(f.sockets.size, 0);
+});
+
+test('the session reaches its end: the socket closes then, saying so', async () => {
+  const f = await front();
+  f.session.expiresAtMs = Date.now() + 400;
+  const socket = open(`${f.url}/ws`, { cookie: `__Host-microseg=${TICKET}` });
+  await nextMessage(socket);
+  const event = await new Promise<CloseEvent>((resolve) => socket.addEventListener('close', resolve));
+  const lateMs = Date.now() - f.session.expiresAtMs;
+  assert.deepEqual([event.code, event.reason], [1008, 'The session expired.']);
+  assert.ok(lateMs >= -5 && lateMs < 1_000, `closed ${lateMs} ms after the end`);
 });
 
 test('refusals before any upgrade: no session 401, denied 403, foreign Origin 403, h2c 400 — JSON, and the connection closed', async () => {

@@ -9,6 +9,7 @@ import { context, metrics, propagation } from '@microseg/telemetry';
 import { Unavailable } from '../clients/unavailable.ts';
 import { DecisionCache } from '../decision-cache.ts';
 import { CLIENT_CLOSED } from '../forward.ts';
+import { SessionCache } from '../session-cache.ts';
 import type { CredentialSpec, SocketRegistry } from '../websocket/sockets.ts';
 import { Tunnel } from '../websocket/tunnel.ts';
 import { openUpstream } from '../websocket/upstream.ts';
@@ -33,13 +34,20 @@ async function credentialOf(deps: Pick<PipelineDeps, 'authn' | 'sessions'>, ctx:
   const bearer = !ticket && route.acceptBearerTokens ? bearerToken(ctx.req.headers.authorization) : '';
   if (!ticket && !bearer) return undefined;
   // The keys the session stage used: the same cache entries.
-  const key = ticket ? ticketKey(route, ticket) : credentialKey(route.id, `bearer ${bearer}`);
+  const credential = ticket ? ticketKey(route, ticket) : credentialKey(route.id, `bearer ${bearer}`);
   const authn = deps.authn;
-  const revalidate = () => deps.sessions.get(key, () => (ticket ? lookupTicket(authn, route, ticket) : verifyBearer(authn, route, bearer)));
+  const revalidate = () => deps.sessions.get(credential, () => (ticket ? lookupTicket(authn, route, ticket) : verifyBearer(authn, route, bearer)));
   // Answered from the cache: the session stage has just resolved it.
   const session = await revalidate();
   if (!session) return undefined;
-  return { key, sessionId: session.sessionId, expiresAtMs: session.expiresAtMs > 0 ? session.expiresAtMs : Infinity, tags: session.tags, revalidate };
+  // The registry groups by a hash of the credential, as the session cache keys it: no ticket in its maps.
+  return {
+    key: SessionCache.key(credential),
+    sessionId: session.sessionId,
+    expiresAtMs: session.expiresAtMs > 0 ? session.expiresAtMs : Infinity,
+    tags: session.tags,
+    revalidate,
+  };
 }
 
 /** The 101 for the client: the application's (its Sec-WebSocket-Accept, -Protocol, -Extensions), minus what never passes. */
@@ -130,8 +138,10 @@ export function webSocketProxy(ws: WebSocketDeps): { noteStart: Stage; proxyWebS
     const question = questionOf(ctx);
     const tracked = reservation.open({ routeId: route.id, credential, question, decisionKey: DecisionCache.key(question), socket: tunnel }, since);
     const openedAt = performance.now();
+    metrics.gatewayWebSockets().inc();
     void tunnel.ended.then((end) => {
       tracked.remove();
+      metrics.gatewayWebSockets().dec();
       deps.logger.info(
         {
           requestId: ctx.requestId,

@@ -25,7 +25,7 @@ export interface Closable {
 }
 
 export interface CredentialSpec {
-  /** What the session cache keys the credential by (credentialKey): the group's identity. */
+  /** A hash of the credential (the session cookie or bearer token), as the session cache keys it: the group's identity. */
   key: string;
   sessionId: string;
   expiresAtMs: number;
