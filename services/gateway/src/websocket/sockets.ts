@@ -14,6 +14,7 @@
 // The number of sockets is bounded per credential and per gateway.
 import type { DecideQuestion } from '../clients/policy.ts';
 import type { CachedSession } from '../session-cache.ts';
+import { CheckQueue, type Checkable } from './check-queue.ts';
 
 export type CloseReason = 'session-ended' | 'session-expired' | 'access-denied' | 'service-removed' | 'unconfirmed' | 'shutdown';
 
@@ -66,11 +67,8 @@ interface Entry {
   decision: DecisionGroup;
 }
 
-interface Group {
+interface Group extends Checkable {
   entries: Set<Entry>;
-  checking: boolean;
-  /** Another check was asked for while one ran; `minRevision` the highest asked. */
-  again: boolean;
 }
 
 interface CredentialGroup extends Group {
@@ -81,6 +79,7 @@ interface CredentialGroup extends Group {
 interface DecisionGroup extends Group {
   key: string;
   question: DecideQuestion;
+  /** The newest change of objects a check must reflect (the highest asked while one ran). */
   minRevision: bigint | undefined;
 }
 
@@ -100,8 +99,7 @@ export class SocketRegistry {
   #pendingTotal = 0;
   #epoch = 0;
   #timer: NodeJS.Timeout | undefined;
-  readonly #queue: Array<() => Promise<void>> = [];
-  #running = 0;
+  readonly #checks = new CheckQueue(CONCURRENCY);
 
   constructor(options: SocketRegistryOptions) {
     this.#options = options;
@@ -142,7 +140,7 @@ export class SocketRegistry {
         const entry = this.#add(spec);
         // Something happened between the decision and now (a logout, a change): check this socket's groups.
         if (since !== this.#epoch) {
-          if (entry.credential) this.#check(entry.credential, () => this.#checkCredential(entry.credential!));
+          if (entry.credential) this.#checks.run(entry.credential, () => this.#checkCredential(entry.credential!));
           this.#checkDecisionGroup(entry.decision, undefined);
         }
         return { remove: () => this.#remove(entry) };
@@ -153,7 +151,7 @@ export class SocketRegistry {
   /** authn says a session ended or changed (`bearer-answers`: some bearer token was revoked). */
   sessionInvalidated(sessionId: string): void {
     this.#epoch++;
-    for (const group of this.#bySession.get(sessionId) ?? []) this.#check(group, () => this.#checkCredential(group));
+    for (const group of this.#bySession.get(sessionId) ?? []) this.#checks.run(group, () => this.#checkCredential(group));
   }
 
   /** policy says objects changed, up to `revision`: every decision is asked again. */
@@ -184,7 +182,7 @@ export class SocketRegistry {
   }
 
   #recheck(fresh: boolean): void {
-    for (const group of this.#credentials.values()) this.#check(group, () => this.#checkCredential(group));
+    for (const group of this.#credentials.values()) this.#checks.run(group, () => this.#checkCredential(group));
     for (const group of this.#decisions.values()) this.#checkDecisionGroup(group, fresh ? 0n : undefined);
   }
 
@@ -277,7 +275,7 @@ export class SocketRegistry {
 
   #checkDecisionGroup(group: DecisionGroup, minRevision: bigint | undefined): void {
     if (minRevision !== undefined && (group.minRevision === undefined || minRevision > group.minRevision)) group.minRevision = minRevision;
-    this.#check(group, async () => {
+    this.#checks.run(group, async () => {
       const wanted = group.minRevision;
       group.minRevision = undefined;
       let answer: 'allow' | 'deny' | 'unknown';
@@ -288,42 +286,6 @@ export class SocketRegistry {
       }
       if (answer !== 'allow') this.#closeGroup(group, answer === 'deny' ? 'access-denied' : 'unconfirmed');
     });
-  }
-
-  /** Run `check` for `group`, one at a time per group (a request while one runs runs once more after it). */
-  #check(group: Group, check: () => Promise<void>): void {
-    if (group.checking) {
-      group.again = true;
-      return;
-    }
-    group.checking = true;
-    this.#enqueue(async () => {
-      try {
-        do {
-          group.again = false;
-          if (group.entries.size === 0) break;
-          await check();
-        } while (group.again);
-      } finally {
-        group.checking = false;
-      }
-    });
-  }
-
-  #enqueue(job: () => Promise<void>): void {
-    this.#queue.push(job);
-    this.#drain();
-  }
-
-  #drain(): void {
-    while (this.#running < CONCURRENCY && this.#queue.length > 0) {
-      const job = this.#queue.shift()!;
-      this.#running++;
-      void job().finally(() => {
-        this.#running--;
-        this.#drain();
-      });
-    }
   }
 }
 
