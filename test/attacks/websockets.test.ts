@@ -1,4 +1,4 @@
-// Attacks on the gateway's WebSockets (SPEC §8.4): a page of another origin opening a socket with the user's
+// Attacks on the gateway's WebSockets (SPEC §8.6): a page of another origin opening a socket with the user's
 // cookie (Cross-Site WebSocket Hijacking, in Chromium and in raw bytes), upgrades to other protocols, requests
 // smuggled behind an upgrade the gateway or the application refused, a body on a handshake, client-sent
 // identity headers, the gateway's own endpoints, and socket exhaustion. The application behind the gateway
@@ -250,7 +250,7 @@ describe('smuggling behind an upgrade', () => {
 });
 
 describe('identity on an upgrade', () => {
-  test("client-sent identity headers are removed from the handshake the application receives; it gets alice's, set by the gateway", async () => {
+  test("client-sent identity headers (and assertions) are removed from the handshake the application receives; it gets alice's, and the gateway's signed assertion", async () => {
     const m = marker();
     const { socket, head, frames } = await openRaw(`/ws?m=${m}`, [
       'X-User-Email: mallory@example.com',
@@ -259,6 +259,8 @@ describe('identity on an upgrade', () => {
       'X-Forwarded-For: 10.6.6.6',
       'Forwarded: for=10.6.6.6',
       'X-Request-Id: chosen-by-mallory',
+      'X-Microseg-Jwt-Assertion: forged.by.mallory',
+      'X_Microseg_Jwt_Assertion: forged.by.mallory',
       'Connection: Upgrade, X-Keep-Me',
     ]);
     try {
@@ -272,6 +274,11 @@ describe('identity on an upgrade', () => {
       assert.deepEqual(values('forwarded'), []);
       assert.notDeepEqual(values('x-request-id'), ['chosen-by-mallory']);
       assert.deepEqual(values('cookie'), [], 'no microseg cookie');
+      // The gateway's signed identity assertion (SPEC §8.4), one, and not the client's.
+      const assertions = values('x-microseg-jwt-assertion');
+      assert.equal(assertions.length, 1, 'one assertion');
+      assert.notEqual(assertions[0], 'forged.by.mallory');
+      assert.equal(JSON.parse(Buffer.from(assertions[0]!.split('.')[1]!, 'base64url').toString()).email, 'alice@example.com');
       assert.ok(!app.sawBytes(alice), "alice's ticket never reaches the application");
       // And the socket works: a frame goes there and back.
       socket.write(clientText('ping'));

@@ -1,4 +1,4 @@
-// WebSockets through the gateway (SPEC §8.4), with Chromium: alice's page opens a socket to the demo
+// WebSockets through the gateway (SPEC §8.6), with Chromium: alice's page opens a socket to the demo
 // application's `/ws` echo and exchanges messages; without a session the upgrade is refused with 401 and with
 // bob's with 403, before any upgrade; her logout (in another tab), an administrator's revocation and a policy
 // change that takes her access away each close an open socket within a second, with a Close frame that says

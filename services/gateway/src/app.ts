@@ -60,7 +60,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS, maxAgeMs: config.GATEWAY_DECISION_CACHE_MS });
   // 50,000 sessions of about 1.6 KB each stay well inside the gateway's bounded heap (--max-old-space-size).
   const sessions = new SessionCache(50_000);
-  // Open WebSockets (SPEC §8.4): checked again, and closed, when what allowed them ends.
+  // Open WebSockets (SPEC §8.6): checked again, and closed, when what allowed them ends.
   const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
   const sockets = new SocketRegistry({
     maxSockets: config.GATEWAY_WEBSOCKETS_MAX,

@@ -30,7 +30,7 @@ export const stages: readonly Stage[] = [
 ];
 
 /**
- * The stages of an upgrade (SPEC §8.4): a request's, authorised like a GET of its path, with the WebSocket
+ * The stages of an upgrade (SPEC §8.6): a request's, authorised like a GET of its path, with the WebSocket
  * handshake checked (anything else refused) before the session, the Origin after it (so that a hijacking
  * attempt's flow names the user), and a socket proxy in place of forward.
  */

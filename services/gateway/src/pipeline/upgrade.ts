@@ -1,4 +1,4 @@
-// SPEC §8.4, what an upgrade must be before it is decided: a WebSocket handshake (RFC 6455 §4.1) and nothing
+// SPEC §8.6, what an upgrade must be before it is decided: a WebSocket handshake (RFC 6455 §4.1) and nothing
 // else — no h2c, no other protocol, no body — never on the gateway's own endpoints (checkUpgrade, before the
 // session), from a page of the service's own origin (checkOrigin, after it). The rest of the upgrade's path is
 // a request's: session, decision, then the socket proxy (websocket-proxy.ts). `responseOn` gives the stages

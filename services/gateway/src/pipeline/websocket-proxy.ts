@@ -1,4 +1,4 @@
-// SPEC §8.4: the last stage of an upgrade, in place of forward. The decided handshake goes to the application
+// SPEC §8.6: the last stage of an upgrade, in place of forward. The decided handshake goes to the application
 // with the headers a request gets (headers.ts: identity set by the gateway alone) and `Upgrade: websocket`; on
 // its 101 the client gets the 101, the two sockets are joined (websocket/tunnel.ts) and the socket is tracked
 // (websocket/sockets.ts) so that the end of the session or of the access closes it. Any other answer of the

@@ -1,4 +1,4 @@
-// The WebSockets a gateway carries, and what ends them (SPEC §8.4). A socket was allowed once, at its upgrade;
+// The WebSockets a gateway carries, and what ends them (SPEC §8.6). A socket was allowed once, at its upgrade;
 // it stays open only while that still holds. Each socket belongs to the group of its credential (the session
 // cookie or bearer token it was opened with) and to the group of its decision (the question policy answered);
 // an event about either is answered by checking the group again, at once, and closing its sockets when the
