@@ -51,17 +51,22 @@ function textFrame(text: string, masked = false): Buffer {
   return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), key, Buffer.from(payload.map((b, i) => b ^ key[i % 4]!))]);
 }
 
-/** Close code and reason of the Close frame at the end of `bytes`, unmasking when needed. */
-function closeOf(bytes: Buffer): { code: number; reason: string; masked: boolean } {
-  const at = bytes.lastIndexOf(0x88);
-  const masked = (bytes[at + 1]! & 0x80) !== 0;
-  const length = bytes[at + 1]! & 0x7f;
-  let payload = bytes.subarray(at + (masked ? 6 : 2), at + (masked ? 6 : 2) + length);
-  if (masked) {
-    const key = bytes.subarray(at + 2, at + 6);
-    payload = Buffer.from(payload.map((b, i) => b ^ key[i % 4]!));
+/** Close code and reason of the last Close frame in `bytes` (frames read in order, unmasked when needed). */
+function closeOf(bytes: Buffer): { code: number; reason: string; masked: boolean } | undefined {
+  let found: { code: number; reason: string; masked: boolean } | undefined;
+  for (let at = 0; at + 2 <= bytes.length;) {
+    const masked = (bytes[at + 1]! & 0x80) !== 0;
+    const length = bytes[at + 1]! & 0x7f; // short frames only in these tests
+    const start = at + (masked ? 6 : 2);
+    let payload = bytes.subarray(start, start + length);
+    if (masked) {
+      const key = bytes.subarray(at + 2, at + 6);
+      payload = Buffer.from(payload.map((b, i) => b ^ key[i % 4]!));
+    }
+    if ((bytes[at]! & 0x0f) === 0x8) found = { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString(), masked };
+    at = start + length;
   }
-  return { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString(), masked };
+  return found;
 }
 
 test('bytes pass both ways, the application’s first bytes first; when one side ends the other does, and the tunnel says who closed', async () => {
