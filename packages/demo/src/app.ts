@@ -3,6 +3,7 @@ import { assertionVerifier, type AssertionCheck, type AssertionResult } from './
 import { escapeHtml, PAGE_CONTENT_SECURITY_POLICY, renderPage } from './html.ts';
 import { readRequestBody, RequestBodyTooLargeError } from './request-body.ts';
 import { closeServer, httpUrl, listen } from './server-lifecycle.ts';
+import { serveWebSocketEcho } from './ws-echo.ts';
 
 export type DemoAppOptions = {
   /** Port to listen on; 0 picks a free one. */
@@ -36,11 +37,14 @@ export type EchoResponse = {
 
 const ECHO_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
+/** The application's pages may open its WebSocket (`/ws`, same origin) and nothing else. */
+const APP_CONTENT_SECURITY_POLICY = `${PAGE_CONTENT_SECURITY_POLICY}; connect-src 'self'`;
+
 function sendHtml(response: ServerResponse, status: number, html: string): void {
   response.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': PAGE_CONTENT_SECURITY_POLICY,
+    'content-security-policy': APP_CONTENT_SECURITY_POLICY,
     'x-content-type-options': 'nosniff',
   });
   response.end(html);
@@ -119,7 +123,7 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   }
 }
 
-/** The protected demo application that sits behind the proxy (plain node:http). */
+/** The protected demo application that sits behind the proxy (plain node:http), with a WebSocket echo at `/ws`. */
 export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   const host = options.host ?? '127.0.0.1';
   const userHeader = (options.userHeader ?? 'x-user-email').toLowerCase();
@@ -138,9 +142,13 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
       sendJson(response, tooLarge ? 413 : 500, { error: tooLarge ? 'request body too large' : 'internal error' });
     });
   });
+  const sockets = serveWebSocketEcho(server, userHeader);
   const port = await listen(server, options.port, host);
   return {
     url: httpUrl(host, port),
-    close: () => closeServer(server),
+    close: () => {
+      sockets.closeAll();
+      return closeServer(server);
+    },
   };
 }

@@ -4,3 +4,4 @@ export { startDemoApp } from './app.ts';
 export type { DemoApp, DemoAppOptions, EchoResponse } from './app.ts';
 export { assertionVerifier } from './assertion.ts';
 export type { AssertionCheck, AssertionResult, VerifiedClaims } from './assertion.ts';
+export { WEBSOCKET_PATH, type WebSocketHello } from './ws-echo.ts';

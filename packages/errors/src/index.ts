@@ -21,6 +21,8 @@ export const errorCodes = Object.freeze({
   GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The application could not be reached.' },
   GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'The application did not answer in time.' },
   GATEWAY_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'This address may not ask for forward-auth decisions.' },
+  GATEWAY_WEBSOCKETS_PER_SESSION: { status: 429, message: 'This session has as many WebSockets open as it may; close one and retry.' },
+  GATEWAY_WEBSOCKETS_FULL: { status: 503, message: 'The gateway carries as many WebSockets as it may; please retry later.' },
   // Login
   AUTHN_STATE_INVALID: { status: 400, message: 'This login link is unknown, expired or already used. Please start again.' },
   AUTHN_STATE_BINDING: { status: 400, message: 'This login was started in another browser. Please start again.' },

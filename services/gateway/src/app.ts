@@ -4,7 +4,7 @@ import { natsConnection } from '@microseg/config';
 import { Bus } from '@microseg/bus';
 import { subjects } from '@microseg/contracts';
 import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
-import type { Logger } from '@microseg/telemetry';
+import { metrics, type Logger } from '@microseg/telemetry';
 import { PolicyChangedSchema } from '@microseg/proto/policy';
 import type { GatewayConfig } from './config.ts';
 import { loadGatewayFile, routeAllowed, type GatewayFile } from './processing-units.ts';
@@ -13,7 +13,7 @@ import { CertificateStore } from './tls.ts';
 import { Listeners } from './listeners.ts';
 import { FlowRecorder } from './flows.ts';
 import { Forwarder } from './forward.ts';
-import { createRequestHandler, type PipelineDeps } from './pipeline/index.ts';
+import { createRequestHandler, createUpgradeHandler, upgradeStages, type PipelineDeps } from './pipeline/index.ts';
 import { ClientAddresses } from './client-address.ts';
 import { ProxyProtocol } from './proxy-protocol.ts';
 import { busAuthnClient } from './clients/authn.ts';
@@ -25,6 +25,8 @@ import { BEARER_ANSWERS, SessionCache } from './session-cache.ts';
 import { SessionInvalidatedSchema } from '@microseg/proto/authn';
 import { ProblemLog, problemEvent, servingProblems, type ServingProblem } from './problems.ts';
 import { ForwardAuthListener } from './forward-auth/listener.ts';
+import { decisionCheck } from './websocket/decision-check.ts';
+import { SocketRegistry } from './websocket/sockets.ts';
 
 export interface GatewayApp {
   admin: FastifyInstance;
@@ -58,11 +60,23 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const decisions = new DecisionCache({ capacity: 10_000, graceMs: config.GATEWAY_DECISION_GRACE_MS, maxAgeMs: config.GATEWAY_DECISION_CACHE_MS });
   // 50,000 sessions of about 1.6 KB each stay well inside the gateway's bounded heap (--max-old-space-size).
   const sessions = new SessionCache(50_000);
-  bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => sessions.invalidate(m.bearerAnswers ? BEARER_ANSWERS : m.sessionId));
+  // Open WebSockets (SPEC §8.6): checked again, and closed, when what allowed them ends.
+  const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
+  const sockets = new SocketRegistry({
+    maxSockets: config.GATEWAY_WEBSOCKETS_MAX,
+    maxPerCredential: config.GATEWAY_WEBSOCKETS_PER_SESSION,
+    recheckMs: 10_000,
+    checkDecision: decisionCheck({ policy, decisions }),
+    onClose: (reason) => metrics.gatewayWebSocketsClosed().inc({ reason }),
+  });
+  bus.onBroadcast(subjects.sessionInvalidated, SessionInvalidatedSchema, (m) => {
+    const id = m.bearerAnswers ? BEARER_ANSWERS : m.sessionId;
+    sessions.invalidate(id);
+    sockets.sessionInvalidated(id);
+  });
   const sweeper = setInterval(() => sessions.sweep(), 30_000);
   sweeper.unref();
   const flows = new FlowRecorder(bus, { windowMs: config.GATEWAY_FLOW_WINDOW_MS, maxPending: 10_000 });
-  const policy = busPolicyClient(bus, config.BUS_TIMEOUT_MS);
   const proxyProtocol = new ProxyProtocol(
     { sources: config.GATEWAY_PROXY_PROTOCOL_SOURCES, ports: config.GATEWAY_PROXY_PROTOCOL_PORTS, timeoutMs: config.GATEWAY_PROXY_PROTOCOL_TIMEOUT_MS },
     (peer, reason) => logger.debug({ peer, reason }, 'PROXY protocol header refused; connection closed'),
@@ -94,6 +108,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         },
       )
     : undefined;
+  const websocketStages = upgradeStages({ sockets, upstreamTimeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const listeners = new Listeners({
     host: config.GATEWAY_LISTEN_HOST,
     reservedPorts: [config.GATEWAY_ADMIN_PORT],
@@ -101,6 +116,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     logger,
     handlerFor: (port) => createRequestHandler(deps, port),
     proxyProtocol,
+    upgradeHandlerFor: (port) => createUpgradeHandler(deps, port, websocketStages),
   });
   // Each problem said once, as an event in the service's namespace; its end too, while the service exists.
   const problems = new ProblemLog({
@@ -152,6 +168,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     const certificateProblems = certs.update(next);
     const portFailures = await listeners.reconcile(next.ports);
     state = next;
+    sockets.retainRoutes(new Set(next.routes.map((r) => r.id)));
     if (!synced) logger.info({ services: next.routes.map((r) => `${r.name} on ${r.exposedPort}`) }, 'routes loaded');
     synced = true;
     return problems.replace([...outsideFile, ...servingProblems(next, portFailures, certificateProblems)]);
@@ -195,6 +212,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   bus.onBroadcast(subjects.policyChanged, PolicyChangedSchema, (changed) => {
     decisions.clear();
     decisions.observeRevision(changed.revision);
+    sockets.policyChanged(changed.revision);
     return syncUntilDone();
   });
 
@@ -204,6 +222,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     logger.info({}, 'back on NATS: caches cleared, routes asked again');
     sessions.clear();
     decisions.clear();
+    sockets.recheckAll();
     void syncUntilDone();
   });
 
@@ -228,6 +247,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
       clearInterval(heartbeat);
       clearInterval(sweeper);
       await admin.close();
+      sockets.closeAll('shutdown');
       await listeners.close(graceMs);
       await forwardAuth?.close(graceMs);
       await forwarder.close();

@@ -63,6 +63,10 @@ export const gatewayConfigSchema = z
     GATEWAY_DECISION_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
     /** Identical decisions within this window travel as one flow event with a count (0: one event per request). */
     GATEWAY_FLOW_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    /** WebSockets this gateway carries at most; past it an upgrade gets 503. */
+    GATEWAY_WEBSOCKETS_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /** WebSockets one session (or bearer token) may hold open on this gateway; past it an upgrade gets 429. */
+    GATEWAY_WEBSOCKETS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(50),
     /** How often the gateway re-registers its processing units (heartbeat). */
     GATEWAY_SYNC_INTERVAL_MS: fields.milliseconds(30_000),
     /** Forward-auth (docs/forward-auth.md): the port where ingresses ask for decisions; 0 (the default) turns it off. */

@@ -5,9 +5,12 @@ import { createServer, type Server } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
 import type { ProxyProtocol } from './proxy-protocol.ts';
 import type { CertificateStore } from './tls.ts';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Why a port is not listened on: `RESERVED` (the gateway's own), or the error code of `listen` (EADDRINUSE, EACCES, …). */
 export type PortFailures = Map<number, string>;
@@ -23,6 +26,7 @@ export class Listeners {
   readonly #certs: CertificateStore;
   readonly #logger: Logger;
   readonly #handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+  readonly #upgradeHandlerFor: ((port: number) => UpgradeHandler) | undefined;
 
   constructor(options: {
     host: string;
@@ -33,6 +37,8 @@ export class Listeners {
     handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
     /** Where the PROXY protocol is required (GATEWAY_PROXY_PROTOCOL_*). */
     proxyProtocol?: ProxyProtocol;
+    /** Upgrades (`Connection: Upgrade`); without it Node serves them as plain requests. */
+    upgradeHandlerFor?: (port: number) => UpgradeHandler;
   }) {
     this.#proxyProtocol = options.proxyProtocol;
     this.#host = options.host;
@@ -40,6 +46,7 @@ export class Listeners {
     this.#certs = options.certs;
     this.#logger = options.logger;
     this.#handlerFor = options.handlerFor;
+    this.#upgradeHandlerFor = options.upgradeHandlerFor;
   }
 
   get ports(): number[] {
@@ -88,6 +95,7 @@ export class Listeners {
       );
       // The request handler makes the request's span itself (pipeline/index.ts).
       tracesItsOwnRequests(server);
+      if (this.#upgradeHandlerFor) server.on('upgrade', this.#upgradeHandlerFor(port));
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         else socket.destroy();

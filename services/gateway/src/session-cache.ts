@@ -11,6 +11,8 @@ export interface CachedSession {
   tags: string[];
   /** Only for a service that passes it to the application (passAccessToken); never logged. */
   accessToken?: string;
+  /** When the session (or bearer token) ends at the latest, whatever the cache may keep (an open WebSocket closes then). */
+  expiresAtMs: number;
 }
 
 interface Entry {

@@ -4,7 +4,7 @@
 // slow: 504.
 import type { ServiceRoute } from '@microseg/proto/policy';
 import { identityHeaders } from '../assertion/identity-headers.ts';
-import type { Stage } from './context.ts';
+import type { PipelineDeps, RequestContext, Stage } from './context.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { recordFlow, refuse } from './outcome.ts';
 
@@ -21,9 +21,10 @@ function mappedHeaderNamesOf(route: ServiceRoute): string[] {
   return names;
 }
 
-export const forward: Stage = async (deps, ctx) => {
+/** The headers the application receives with a decided request (SPEC §8.1); WebSocket upgrades get the same. */
+export function upstreamHeadersFor(deps: Pick<PipelineDeps, 'assertions'>, ctx: RequestContext): Record<string, string | string[]> {
   const route = ctx.route!;
-  const headers = upstreamRequestHeaders({
+  return upstreamRequestHeaders({
     incoming: ctx.req.headers,
     host: ctx.host!,
     forwardedFor: ctx.forwardedFor,
@@ -33,6 +34,11 @@ export const forward: Stage = async (deps, ctx) => {
     // The signed assertion and, where the service asks for it, the access token (SPEC §8.4, §8.5).
     identity: identityHeaders(deps, ctx),
   });
+}
+
+export const forward: Stage = async (deps, ctx) => {
+  const route = ctx.route!;
+  const headers = upstreamHeadersFor(deps, ctx);
   // Decided: the response may finish (and the access log be written) before the flow is recorded below.
   ctx.outcome = { accepted: true, dropReason: '', policyId: ctx.verdict?.policyId ?? '' };
   const scheme = route.exposedServiceIsTls ? 'https' : 'http';

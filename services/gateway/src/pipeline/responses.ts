@@ -6,6 +6,9 @@ import { errorCodes, type ErrorCode } from '@microseg/errors';
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function wantsHtml(req: IncomingMessage): boolean {
+  // A WebSocket handshake is answered in JSON whatever it says it accepts, and never sent to sign in. (Node
+  // sets `upgrade` on a request its server hands to the 'upgrade' listener; its types do not declare it.)
+  if ((req as { upgrade?: boolean }).upgrade === true) return false;
   const accept = req.headers.accept ?? '';
   return accept.includes('text/html') || req.headers['sec-fetch-mode'] === 'navigate';
 }

@@ -10,9 +10,18 @@ import { contextFor, FakeResponse, fakeDeps, fakeRequest, route, unavailableErro
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
 const later = () => BigInt(Date.now() + 60_000);
+/** When the sessions of these answers end (kept with the session: an open WebSocket closes then). */
+const END = BigInt(Date.now() + 3_600_000);
 const found = (sessionId = 's-1') =>
-  create(SessionLookupResponseSchema, { found: true, sessionId, subject: 'sub-1', tags: ['email=alice@example.com', 'group=dev'], cacheUntilMs: later() });
-const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: 'client-1', tags: ['scope=read'], expiresAtMs: later() });
+  create(SessionLookupResponseSchema, {
+    found: true,
+    sessionId,
+    subject: 'sub-1',
+    tags: ['email=alice@example.com', 'group=dev'],
+    cacheUntilMs: later(),
+    expiresAtMs: END,
+  });
+const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: 'client-1', tags: ['scope=read'], expiresAtMs: END });
 
 function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init: { bearer?: boolean; oidc?: boolean; passAccessToken?: boolean } = {}) {
   const deps = fakeDeps({ authn });
@@ -29,7 +38,12 @@ function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init:
 test('session: a ticket authn knows → the user (named by the email claim), asked once, then from the cache', async () => {
   const first = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1' });
   assert.equal(await first.done, false);
-  assert.deepEqual(first.ctx.session, { sessionId: 's-1', subject: 'alice@example.com', tags: ['email=alice@example.com', 'group=dev'] });
+  assert.deepEqual(first.ctx.session, {
+    sessionId: 's-1',
+    subject: 'alice@example.com',
+    tags: ['email=alice@example.com', 'group=dev'],
+    expiresAtMs: Number(END),
+  });
   assert.deepEqual(first.deps.authn.calls, [{ method: 'lookupSession', args: ['svc-1', 't1', false] }]);
   const again = contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse(), { route: first.ctx.route });
   assert.equal(await resolveSession(first.deps, again), false);
@@ -97,7 +111,7 @@ test('session: anything else thrown is not taken for "unknown" (the runner answe
 test('session: a valid bearer token → the client as user; the cookie wins when both are sent', async () => {
   const bearer = run({ verifyBearer: async () => valid() }, { authorization: `Bearer ${JWT}` }, { bearer: true });
   assert.equal(await bearer.done, false);
-  assert.deepEqual(bearer.ctx.session, { sessionId: 'bearer-answers', subject: 'client-1', tags: ['scope=read'] });
+  assert.deepEqual(bearer.ctx.session, { sessionId: 'bearer-answers', subject: 'client-1', tags: ['scope=read'], expiresAtMs: Number(END) });
   assert.deepEqual(bearer.deps.authn.calls, [{ method: 'verifyBearer', args: ['svc-1', JWT] }]);
   const both = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1', authorization: `Bearer ${JWT}` }, { bearer: true });
   await both.done;

@@ -52,15 +52,22 @@ export const resolveSession: Stage = async (deps, ctx) => {
 
 type Route = Pick<ServiceRoute, 'id' | 'passAccessToken'>;
 
-async function lookupTicket(authn: AuthnClient, route: Route, ticket: string): Promise<{ value: CachedSession | undefined; until: number }> {
+/** A session ticket's answer from authn, for the session cache. */
+export async function lookupTicket(authn: AuthnClient, route: Route, ticket: string): Promise<{ value: CachedSession | undefined; until: number }> {
   const reply = await authn.lookupSession(route.id, ticket, route.passAccessToken);
   if (!reply.found) return { value: undefined, until: 0 };
-  const session: CachedSession = { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags };
+  const session: CachedSession = {
+    sessionId: reply.sessionId,
+    subject: subjectOf(reply.tags, reply.subject),
+    tags: reply.tags,
+    expiresAtMs: Number(reply.expiresAtMs),
+  };
   if (route.passAccessToken && reply.accessToken) session.accessToken = reply.accessToken;
   return { value: session, until: Number(reply.cacheUntilMs) };
 }
 
-async function verifyBearer(authn: AuthnClient, route: Route, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
+/** A bearer token's answer from authn, for the session cache. */
+export async function verifyBearer(authn: AuthnClient, route: Route, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
   const reply = await authn.verifyBearer(route.id, token);
   if (!reply.valid) return { value: undefined, until: 0 };
   return {
@@ -69,6 +76,7 @@ async function verifyBearer(authn: AuthnClient, route: Route, token: string): Pr
       sessionId: BEARER_ANSWERS,
       subject: subjectOf(reply.tags, reply.subject),
       tags: reply.tags,
+      expiresAtMs: Number(reply.expiresAtMs),
       ...(route.passAccessToken ? { accessToken: token } : {}),
     },
     until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)),
