@@ -22,6 +22,8 @@ export {
 export { startNats, startRedis } from './servers.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
+/** A raw HTTP/2 client: `h2.RawH2.open(port)`, frames built with `h2.frame`, `h2.request`, `h2.rstStream`. */
+export * as h2 from './raw-h2.ts';
 export {
   startHostileIdp,
   type HostileIdp,
