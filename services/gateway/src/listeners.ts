@@ -1,23 +1,22 @@
-// One HTTPS server per exposedPort, opened and closed as routes change. A port
-// that cannot be opened is reported and skipped; the others open all the same,
-// and the next sync tries it again.
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// One HTTPS server per exposedPort (HTTP/2 and HTTP/1.1: exposed-server.ts), opened and closed as routes
+// change. A port that cannot be opened is reported and skipped; the others open all the same, and the next
+// sync tries it again.
 import type { Socket } from 'node:net';
 import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
+import { createExposedServer, type ExposedServer, type GatewayRequestHandler } from './exposed-server.ts';
 import type { CertificateStore } from './tls.ts';
 
 /** Why a port is not listened on: `RESERVED` (the gateway's own), or the error code of `listen` (EADDRINUSE, EACCES, …). */
 export type PortFailures = Map<number, string>;
 
 export class Listeners {
-  readonly #servers = new Map<number, Server>();
+  readonly #servers = new Map<number, ExposedServer>();
   #failures: PortFailures = new Map();
   readonly #host: string;
   readonly #reserved: ReadonlySet<number>;
   readonly #certs: CertificateStore;
   readonly #logger: Logger;
-  readonly #handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+  readonly #handlerFor: (port: number) => GatewayRequestHandler;
 
   constructor(options: {
     host: string;
@@ -25,7 +24,7 @@ export class Listeners {
     reservedPorts?: Iterable<number>;
     certs: CertificateStore;
     logger: Logger;
-    handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+    handlerFor: (port: number) => GatewayRequestHandler;
   }) {
     this.#host = options.host;
     this.#reserved = new Set(options.reservedPorts ?? []);
@@ -40,11 +39,11 @@ export class Listeners {
 
   /** Listen on exactly `ports`, as far as possible; returns the ports that could not be opened, and why. */
   async reconcile(ports: Set<number>): Promise<PortFailures> {
-    for (const [port, server] of this.#servers) {
+    for (const [port, { server }] of this.#servers) {
       if (!ports.has(port)) {
         this.#servers.delete(port);
+        // Closes idle HTTP/1.1 connections and tells HTTP/2 sessions to finish (GOAWAY).
         server.close();
-        server.closeIdleConnections();
         this.#logger.info({ port }, 'listener closed');
       }
     }
@@ -55,7 +54,7 @@ export class Listeners {
         failures.set(port, 'RESERVED');
         continue;
       }
-      const server = createServer(
+      const exposed = createExposedServer(
         {
           SNICallback: (servername, cb) => {
             // Undefined: the default certificate (a name no route has); a rejection refuses the handshake.
@@ -65,18 +64,12 @@ export class Listeners {
             );
           },
           minVersion: 'TLSv1.2',
-          requestTimeout: 60_000,
-          headersTimeout: 20_000,
-          // How often those two timeouts are checked; Node's default (30 s) let a client that trickles
-          // its headers (Slowloris) hold a connection for up to 50 s instead of 20.
-          connectionsCheckingInterval: 1_000,
-          keepAliveTimeout: 5_000,
-          maxHeaderSize: 16 * 1024,
           // Clients without SNI (IP addresses) get the default certificate.
           ...(await this.#certs.defaultCertificate()),
         },
         this.#handlerFor(port),
       );
+      const server = exposed.server;
       // The request handler makes the request's span itself (pipeline/index.ts).
       tracesItsOwnRequests(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -85,6 +78,8 @@ export class Listeners {
         this.#logger.debug({ code: err.code, port }, 'client error');
       });
       server.on('tlsClientError', (err) => this.#logger.debug({ err: err.message, port }, 'TLS handshake failed'));
+      // An HTTP/2 session nghttp2 closed for a protocol error (its client gets GOAWAY).
+      server.on('sessionError', (err) => this.#logger.debug({ err: err.message, port }, 'HTTP/2 session error'));
       const failed = await new Promise<string | undefined>((resolve) => {
         const onError = (err: NodeJS.ErrnoException) => resolve(err.code ?? 'ERROR');
         server.once('error', onError);
@@ -97,7 +92,7 @@ export class Listeners {
         failures.set(port, failed);
         continue;
       }
-      this.#servers.set(port, server);
+      this.#servers.set(port, exposed);
       this.#logger.info({ port, host: this.#host }, 'listening');
     }
     // Said once per port and reason, not at every sync that tries again.
@@ -110,14 +105,14 @@ export class Listeners {
   /** Stop accepting; wait for in-flight requests within the grace period. */
   async close(graceMs: number): Promise<void> {
     const closing = [...this.#servers.values()].map(
-      (server) =>
+      ({ server }) =>
         new Promise<void>((resolve) => {
+          // Idle HTTP/1.1 connections closed, HTTP/2 sessions told to finish (GOAWAY).
           server.close(() => resolve());
-          server.closeIdleConnections();
         }),
     );
     const timer = setTimeout(() => {
-      for (const server of this.#servers.values()) server.closeAllConnections();
+      for (const exposed of this.#servers.values()) exposed.destroyConnections();
     }, graceMs);
     await Promise.all(closing);
     clearTimeout(timer);

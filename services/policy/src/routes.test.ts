@@ -78,3 +78,19 @@ test("a service whose ports its unit's gateway does not list is not served, and 
   // A unit registered without ports (an older gateway) allows nothing: fail closed until it registers again.
   assert.deepEqual(only(pu('/acme/team-b', 'old', {}), [ok]), []);
 });
+
+test("a service's applicationProtocol and applicationCA reach its route; an older object without them is HTTP/1.1 with the system's CAs", () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const h2 = service('/acme/team-b', 'h2', undefined, { applicationProtocol: 'HTTP/2', exposedServiceIsTLS: true });
+  const routes = routesFor(Snapshot.build([{ ...h2, applicationCA: PEM }], 1), [victimPu]);
+  assert.deepEqual(
+    routes.map((r) => [r.applicationProtocol, r.applicationCa, r.exposedServiceIsTls]),
+    [['HTTP/2', PEM, true]],
+  );
+  const { applicationProtocol: _, ...older } = service('/acme/team-b', 'older', undefined);
+  const olderRoutes = routesFor(Snapshot.build([older as ServiceObject], 1), [victimPu]);
+  assert.deepEqual(
+    olderRoutes.map((r) => [r.applicationProtocol, r.applicationCa]),
+    [['HTTP/1.1', '']],
+  );
+});

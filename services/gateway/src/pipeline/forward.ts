@@ -2,6 +2,7 @@
 // ways), with what the application may trust set by the gateway alone (headers.ts). Upstream down: 502; too
 // slow: 504.
 import type { ServiceRoute } from '@microseg/proto/policy';
+import type { UpstreamOptions } from '../forward.ts';
 import type { Stage } from './context.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { recordFlow, refuse } from './outcome.ts';
@@ -17,6 +18,15 @@ function mappedHeaderNamesOf(route: ServiceRoute): string[] {
     mappedNames.set(route.claimsToHttpHeaderMappings, names);
   }
   return names;
+}
+
+const HTTP1: UpstreamOptions = {};
+
+/** How the application is spoken to: HTTP/2 (h2c, or h2 over TLS) and the CA its certificate must chain to. */
+export function upstreamOptionsOf(route: ServiceRoute): UpstreamOptions {
+  const http2 = route.applicationProtocol === 'HTTP/2';
+  const ca = route.exposedServiceIsTls && route.applicationCa ? route.applicationCa : undefined;
+  return http2 || ca ? { http2, ca } : HTTP1;
 }
 
 export const forward: Stage = async (deps, ctx) => {
@@ -39,6 +49,7 @@ export const forward: Stage = async (deps, ctx) => {
     `${scheme}://${address}:${route.port}`,
     ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
     headers,
+    upstreamOptionsOf(route),
   );
   if (!result.ok) {
     return refuse(
