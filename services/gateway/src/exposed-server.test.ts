@@ -110,18 +110,23 @@ test('a browser that cancels a few streams keeps its session', async () => {
   raw.close();
 });
 
-test('an idle session is closed; one with an open stream (a long poll) is kept', async () => {
+test('an idle session is closed, and so is one whose header block never ends (Slowloris); one with an open stream (a long poll) is kept', async () => {
   const { port } = await start((req, res) => (req.url === '/poll' ? undefined : res.end('ok')), { idleSessionMs: 200 });
   const idle = await h2.RawH2.open(port);
+  const slow = await h2.RawH2.open(port);
   const polling = await h2.RawH2.open(port);
   polling.write(h2.frame(h2.FRAME.HEADERS, h2.FLAG.END_HEADERS | h2.FLAG.END_STREAM, 1, h2.request('localhost', '/poll')));
+  slow.write(h2.frame(h2.FRAME.HEADERS, h2.FLAG.END_STREAM, 1, h2.request('localhost', '/slow').subarray(0, 20)));
   await idle.until((f) => f.type === h2.FRAME.GOAWAY, 3_000);
   assert.equal(idle.goaway()?.code, h2.ERROR.NO_ERROR);
+  await slow.until(() => false, 3_000).catch(() => undefined);
+  assert.equal(slow.closed, true, 'the half-sent header block does not hold the connection');
   // Three idle periods later the polling session is still there.
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(polling.goaway(), undefined);
   assert.equal(polling.closed, false);
   idle.close();
+  slow.close();
   polling.close();
 });
 

@@ -94,7 +94,12 @@ export function createExposedServer(
     let earlyResets = 0;
     session.setTimeout(limits.idleSessionMs, () => {
       // Fired after that long without a frame either way; a stream still open (a long poll) keeps the session.
-      if (open === 0) session.close();
+      if (open > 0 || session.destroyed) return;
+      // GOAWAY; a session with a header block never finished (no stream yet) would wait for it forever.
+      session.close();
+      setTimeout(() => {
+        if (open === 0 && !session.destroyed) session.destroy();
+      }, 1_000).unref();
     });
     session.on('stream', (stream) => {
       open++;
