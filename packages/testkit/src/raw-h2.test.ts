@@ -48,7 +48,7 @@ test('a header block split over HEADERS and CONTINUATION is one request; RST_STR
 
 test("status: the answer's :status, static or literal (Huffman-coded by the server)", async () => {
   const statuses = createSecureServer({ cert: pems.cert, key: pems.private }, (req, res) => {
-    res.writeHead(Number(req.url!.slice(1)));
+    res.writeHead(Number(req.url.slice(1)));
     res.end();
   });
   statuses.listen(0, '127.0.0.1');

@@ -88,7 +88,7 @@ test("a service's applicationProtocol and applicationCA reach its route; an olde
     [['HTTP/2', PEM, true]],
   );
   const { applicationProtocol: _, ...older } = service('/acme/team-b', 'older', undefined);
-  const olderRoutes = routesFor(Snapshot.build([older as ServiceObject], 1), [victimPu]);
+  const olderRoutes = routesFor(Snapshot.build([older], 1), [victimPu]);
   assert.deepEqual(
     olderRoutes.map((r) => [r.applicationProtocol, r.applicationCa]),
     [['HTTP/1.1', '']],
