@@ -156,8 +156,8 @@ export class Http2Upstreams {
     const session = connect(origin, {
       ...(tls && ca ? { ca } : {}),
       ...(tls && servername ? { servername } : {}),
+      // No push: the application only answers.
       settings: { enablePush: false },
-      // No push, no server-initiated streams: the application only answers.
       maxHeaderListPairs: 256,
     });
     const pooled: Pooled = { session, active: 0 };
