@@ -1,7 +1,8 @@
 // `npm run bench [-- --profile]`: the gateway against the demo app directly and
 // against nginx as a plain reverse proxy, on this machine, in one run.
 //
-//   1. maximum throughput of each scenario with wrk (-t1 -c32, warm-up, then 10 s);
+//   1. maximum throughput of each scenario with wrk (-t1 -c32, warm-up, then 10 s; h2load -c32 -m1 for the
+//      gateway's public endpoint over HTTP/2, which wrk does not speak);
 //   2. latency at a constant rate of half the gateway's public maximum with our
 //      coordinated-omission-safe generator (bench/constant-rate.ts);
 //   3. logins per second through the full code flow (HTTP, no browser);
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { freePort, loginWithHttp, repoRoot, waitFor } from '@microseg/testkit';
 import { runConstantRate, type ConstantRateResult, type ResponseRecord } from './constant-rate.ts';
-import { ensureTools, MissingToolError, NGINX, WRK } from './lib/tools.ts';
+import { ensureTools, H2LOAD, MissingToolError, NGINX, WRK } from './lib/tools.ts';
 import { startNginx, type RunningNginx } from './lib/nginx.ts';
 import { startNodeProxy } from './lib/node-proxy-process.ts';
 import {
@@ -38,7 +39,7 @@ import {
   type HeapReading,
   type RuntimeSnapshot,
 } from './lib/setup.ts';
-import { measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
+import { measureH2load, measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
 import { commOf, CpuMeter, descendantsOf, loadAverage, rssMb, type CpuReading } from './lib/proc.ts';
 import type { WrkResult } from './lib/wrk.ts';
 import { monotonicUs, topSelfFrames, type ProfileSummary } from './lib/cpuprofile.ts';
@@ -114,6 +115,8 @@ interface Scenario {
   rateHeaders?: (index: number) => Record<string, string>;
   /** wrk script for the cold scenario. */
   wrkScript?: (phase: 'warmup' | 'measure') => { script: string; scriptArgs: string[] };
+  /** HTTP/2: the maximum with h2load (as many requests in flight as wrk), and no constant-rate run (our generator speaks HTTP/1.1). */
+  http2?: boolean;
   expect: RegExp;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
@@ -132,7 +135,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const tools = (() => {
     try {
-      return ensureTools([WRK, NGINX], log);
+      return ensureTools([WRK, NGINX, H2LOAD], log);
     } catch (err) {
       if (err instanceof MissingToolError) {
         console.error(`bench: ${err.message}`);
@@ -340,6 +343,14 @@ async function main(): Promise<number> {
       proxyOfHello('nginx', 'nginx reverse proxy (https)', 'nginx', ngxPort, nginx.url),
       proxyOfHello('node-proxy', 'smallest Node proxy (https, same stack as the gateway)', 'node', nodePort, nodeProxy.url),
       gw('/public/hello', { key: 'gw-public', title: 'gateway, public endpoint', handler: '`/public/hello`', expect: hello }),
+      gw('/public/hello', {
+        key: 'gw-public-h2',
+        title: 'gateway, public endpoint, HTTP/2 (h2load)',
+        handler: '`/public/hello`',
+        expect: hello,
+        http2: true,
+        notes: [`h2load -c${CONNECTIONS} -m1 (one stream in flight per connection, as wrk); no constant-rate run: the generator speaks HTTP/1.1`],
+      }),
       gw('/', { key: 'gw-live', title: 'gateway, protected, live session', handler: '`/` (welcome page)', expect: welcome, headers: cookieHeader(liveCookie) }),
       gw('/public/hello', {
         key: 'gw-live-same',
@@ -373,13 +384,21 @@ async function main(): Promise<number> {
           );
         }
         await check(s, s === cold ? cookieHeader(coldPools.warmup.at(-1)!) : s.headers);
+        const proxyPidOf = () =>
+          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
+        if (s.http2) {
+          const h2 = { url: s.wrkUrl, connections: CONNECTIONS, streamsPerConnection: 1, headers: s.headers };
+          await measureH2load({ ...h2, durationSec: WARMUP }, {}, undefined, tools.h2load!);
+          const m = await measureH2load({ ...h2, durationSec: DURATION }, pids(), proxyPidOf(), tools.h2load!);
+          results.get(s.key)!.max = m;
+          log(`  ${s.title.padEnd(58)} ${int(m.load.requestsPerSec).padStart(7)} req/s  errors ${m.load.errors}  proxy CPU ${pct(proxyCpu(s, m.cpu))}`);
+          continue;
+        }
         const base = { url: s.wrkUrl, connections: CONNECTIONS, headers: s.headers };
         const warm = s.wrkScript?.('warmup');
         await measureWrk({ ...base, durationSec: WARMUP, ...(warm ?? {}), headers: warm ? {} : s.headers }, {}, undefined, tools.wrk!);
         const script = s.wrkScript?.('measure');
-        const proxyPid =
-          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
-        const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPid, tools.wrk!);
+        const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPidOf(), tools.wrk!);
         results.get(s.key)!.max = m;
         if (s === cold) {
           const batches = Math.ceil(m.load.requests / BATCH);
@@ -401,6 +420,7 @@ async function main(): Promise<number> {
     );
     coldPools.rate = await factory.create(Math.ceil((RATE * (RATE_WARMUP_MS / 1000 + DURATION) * 1.1) / BATCH) + 10);
     for (const s of scenarios) {
+      if (s.http2) continue;
       await s.setup?.();
       try {
         const proxyPid =
@@ -851,7 +871,7 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
     [
       'Scenario',
       'App handler',
-      'Max req/s (wrk)',
+      'Max req/s (wrk; h2load for HTTP/2)',
       '× nginx',
       '× direct',
       'Errors (max)',
@@ -995,7 +1015,7 @@ idle machine. "Proxy CPU ms/req" (CPU time the proxy spent per request) is the s
       : ''
   }
 
-Max req/s: wrk, ${WARMUP} s warm-up then ${DURATION} s. Latency: our coordinated-omission-safe generator at a constant
+Max req/s: wrk, ${WARMUP} s warm-up then ${DURATION} s; for HTTP/2, h2load 1.52 (\`-c${CONNECTIONS} -m1\`: as many requests in flight as wrk), the same. Latency: our coordinated-omission-safe generator at a constant
 ${r.rate} req/s (half the gateway's public maximum), ${CONNECTIONS} keep-alive connections, ${RATE_WARMUP_MS / 1000} s warm-up then
 ${DURATION} s, each latency measured from the request's intended send time. Proxy CPU is % of one core (the gateway's
 process, or nginx's worker), at the maximum / at the constant rate, and CPU time per request at the maximum; RSS is the peak. The logins row gives login

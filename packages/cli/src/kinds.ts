@@ -76,6 +76,8 @@ export const kinds: readonly Kind[] = [
       'port',
       'exposedPort',
       'exposedServiceIsTLS',
+      'applicationProtocol',
+      'applicationCA',
       'selectors',
       'exposedAPIs',
       'claimsToHTTPHeaderMappings',

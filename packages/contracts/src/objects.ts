@@ -86,6 +86,10 @@ export interface ServiceObject extends BaseObject {
   port: number;
   exposedPort: number;
   exposedServiceIsTLS: boolean;
+  /** How the gateway speaks to the application (absent in objects stored before it existed: HTTP/1.1). */
+  applicationProtocol?: 'HTTP/1.1' | 'HTTP/2';
+  /** PEM certificates the application's TLS certificate must chain to; absent: the system's CAs. */
+  applicationCA?: string;
   selectors: TagExpression;
   exposedAPIs: TagExpression;
   claimsToHTTPHeaderMappings: ClaimMapping[];

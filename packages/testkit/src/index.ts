@@ -25,6 +25,8 @@ export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
 export { startNginx, nginxBinary, selfSignedCertificate, type NginxOptions, type RunningNginx } from './nginx.ts';
 export { startForwardAuthNginx, forwardAuthNginxSite, FORWARD_AUTH_NGINX_SITE, type ForwardAuthSite } from './forward-auth.ts';
+/** A raw HTTP/2 client: `h2.RawH2.open(port)`, frames built with `h2.frame`, `h2.request`, `h2.rstStream`. */
+export * as h2 from './raw-h2.ts';
 export {
   startHostileIdp,
   type HostileIdp,

@@ -93,3 +93,19 @@ test('forwardAuth reaches the gateway in the route; a service stored before the 
     ['stored', false],
   ]);
 });
+
+test("a service's applicationProtocol and applicationCA reach its route; an older object without them is HTTP/1.1 with the system's CAs", () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const h2 = service('/acme/team-b', 'h2', undefined, { applicationProtocol: 'HTTP/2', exposedServiceIsTLS: true });
+  const routes = routesFor(Snapshot.build([{ ...h2, applicationCA: PEM }], 1), [victimPu]);
+  assert.deepEqual(
+    routes.map((r) => [r.applicationProtocol, r.applicationCa, r.exposedServiceIsTls]),
+    [['HTTP/2', PEM, true]],
+  );
+  const { applicationProtocol: _, ...older } = service('/acme/team-b', 'older', undefined);
+  const olderRoutes = routesFor(Snapshot.build([older], 1), [victimPu]);
+  assert.deepEqual(
+    olderRoutes.map((r) => [r.applicationProtocol, r.applicationCa]),
+    [['HTTP/1.1', '']],
+  );
+});

@@ -89,6 +89,8 @@ export function routesFor(
       processingUnit: pu.name,
       authorizationType: service.authorizationType,
       exposedServiceIsTls: service.exposedServiceIsTLS,
+      applicationProtocol: service.applicationProtocol ?? 'HTTP/1.1',
+      applicationCa: service.applicationCA ?? '',
       claimsToHttpHeaderMappings: service.claimsToHTTPHeaderMappings.map((m) => ({ claimName: m.claimName, targetHttpHeader: m.targetHTTPHeader })),
       redirectUrlOnAuthorizationFailure: service.redirectURLOnAuthorizationFailure ?? '',
       tlsCertificate: service.TLSCertificate ?? '',

@@ -45,6 +45,7 @@ function service(name: string, overrides: Partial<ServiceObject> = {}): ServiceO
     port: 3000,
     exposedPort: 443,
     exposedServiceIsTLS: false,
+    applicationProtocol: 'HTTP/1.1',
     selectors: [['app=' + name]],
     exposedAPIs: [['app=' + name]],
     claimsToHTTPHeaderMappings: [],

@@ -251,6 +251,22 @@ export declare type ServiceRoute = Message<"microseg.v1.ServiceRoute"> & {
    * @generated from field: bool pass_access_token = 17;
    */
   passAccessToken: boolean;
+
+  /**
+   * How the gateway speaks to the application: "HTTP/1.1" (also when empty) or "HTTP/2" (h2c with prior
+   * knowledge, or h2 by ALPN when exposed_service_is_tls). Numbered apart from the fields above, which other
+   * work may extend.
+   *
+   * @generated from field: string application_protocol = 20;
+   */
+  applicationProtocol: string;
+
+  /**
+   * PEM certificates the application's TLS certificate must chain to; empty: the system's CAs.
+   *
+   * @generated from field: string application_ca = 21;
+   */
+  applicationCa: string;
 };
 
 /**

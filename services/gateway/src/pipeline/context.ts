@@ -1,6 +1,5 @@
 // What every stage of the pipeline works with: the services it may use (PipelineDeps), the one object that
 // travels with a request through the stages (RequestContext), and the shape of a stage.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
 import type { ClientAddresses } from '../client-address.ts';
@@ -10,6 +9,7 @@ import type { PolicyClient } from '../clients/policy.ts';
 import type { DecisionCache } from '../decision-cache.ts';
 import type { DropReason, FlowRecorder } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
+import type { GatewayRequest, GatewayResponse } from '../http-exchange.ts';
 import type { SessionCache } from '../session-cache.ts';
 import type { RoutingState } from '../state.ts';
 
@@ -38,8 +38,9 @@ export interface Session {
 
 /** One per request, made by the runner with every field present (one shape for every request). */
 export interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** HTTP/1.x or HTTP/2 (http-exchange.ts). */
+  readonly req: GatewayRequest;
+  readonly res: GatewayResponse;
   /** The listener's port. */
   readonly port: number;
   readonly requestId: string;
@@ -49,7 +50,7 @@ export interface RequestContext {
   readonly forwardedFor: string;
   /** Found by the route stage. */
   route: ServiceRoute | undefined;
-  /** The Host header, as sent (one, checked by the framing stage). */
+  /** The authority asked for, as sent: the Host header, or HTTP/2's `:authority` (one, checked by the framing stage). */
   host: string | undefined;
   /** Normalised by the target stage; until then what is safe to log. */
   path: string;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { Decision } from '@microseg/proto/policy';
 import { AssertionKeySet, Assertions } from '../assertion/index.ts';
 import { settingsWith, testKey, verifiedBy } from '../assertion/testing.ts';
-import { forward } from './forward.ts';
+import type { UpstreamOptions } from '../forward.ts';
+import { forward, upstreamOptionsOf } from './forward.ts';
 import { CLIENT_IP, contextFor, FakeResponse, fakeDeps, fakeRequest, HOST, route, verdict } from './testing/fakes.ts';
 
 const withMapping = route({ claimsToHttpHeaderMappings: [{ claimName: 'email', targetHttpHeader: 'X-User-Email' }] });
@@ -118,4 +119,29 @@ test('forward: with a user, the signed assertion replaces any copy the client se
     Object.keys(anonymous).filter((n) => /assertion|authorization/i.test(n)),
     [],
   );
+});
+
+test('forward: how the application is spoken to — HTTP/2 when the service says so, its CA only with TLS', async () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const cases: Array<[Parameters<typeof route>[0], UpstreamOptions]> = [
+    [{}, {}],
+    [{ applicationProtocol: 'HTTP/1.1' }, {}],
+    [{ applicationProtocol: 'HTTP/2' }, { http2: true, ca: undefined }],
+    [
+      { applicationProtocol: 'HTTP/2', exposedServiceIsTls: true, applicationCa: PEM },
+      { http2: true, ca: PEM },
+    ],
+    [
+      { exposedServiceIsTls: true, applicationCa: PEM },
+      { http2: false, ca: PEM },
+    ],
+    // A CA without TLS is refused by the API; were one stored, it would change nothing.
+    [{ applicationCa: PEM }, {}],
+  ];
+  for (const [init, expected] of cases) {
+    assert.deepEqual(upstreamOptionsOf(route(init)), expected, JSON.stringify(init));
+    const deps = fakeDeps();
+    await forward(deps, contextFor(fakeRequest(), new FakeResponse(), { route: route(init), path: '/docs' }));
+    assert.deepEqual(deps.forwarder.calls[0]!.upstream, expected);
+  }
 });

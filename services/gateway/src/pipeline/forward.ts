@@ -4,6 +4,7 @@
 // slow: 504.
 import type { ServiceRoute } from '@microseg/proto/policy';
 import { identityHeaders } from '../assertion/identity-headers.ts';
+import type { UpstreamOptions } from '../forward.ts';
 import type { PipelineDeps, RequestContext, Stage } from './context.ts';
 import { claimHeaderValues, upstreamRequestHeaders } from './headers.ts';
 import { recordFlow, refuse } from './outcome.ts';
@@ -19,6 +20,15 @@ function mappedHeaderNamesOf(route: ServiceRoute): string[] {
     mappedNames.set(route.claimsToHttpHeaderMappings, names);
   }
   return names;
+}
+
+const HTTP1: UpstreamOptions = {};
+
+/** How the application is spoken to: HTTP/2 (h2c, or h2 over TLS) and the CA its certificate must chain to. */
+export function upstreamOptionsOf(route: ServiceRoute): UpstreamOptions {
+  const http2 = route.applicationProtocol === 'HTTP/2';
+  const ca = route.exposedServiceIsTls && route.applicationCa ? route.applicationCa : undefined;
+  return http2 || ca ? { http2, ca } : HTTP1;
 }
 
 /** The headers the application receives with a decided request (SPEC §8.1); WebSocket upgrades get the same. */
@@ -49,6 +59,7 @@ export const forward: Stage = async (deps, ctx) => {
     `${scheme}://${address}:${route.port}`,
     ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
     headers,
+    upstreamOptionsOf(route),
   );
   if (!result.ok) {
     return refuse(

@@ -223,3 +223,21 @@ test('identity headers: every client copy of each name removed (any case, _ or -
   // Without identity headers, Authorization is the application's business and passes.
   assert.equal(forward({ authorization: 'Basic eDp5' }).authorization, 'Basic eDp5');
 });
+
+test("upstream headers: HTTP/2's pseudo-headers never become headers; its cookie fields (joined by Node) keep microseg's out", () => {
+  const out = forward({
+    ':method': 'GET',
+    ':path': '/docs',
+    ':scheme': 'https',
+    ':authority': 'app.example.com',
+    cookie: '__Host-microseg=ticket; app=1; theme=dark',
+    accept: '*/*',
+  });
+  assert.deepEqual(
+    Object.keys(out).filter((n) => n.startsWith(':')),
+    [],
+  );
+  assert.equal(out.host, 'app.example.com');
+  assert.equal(out.cookie, 'app=1; theme=dark');
+  assert.equal(out.accept, '*/*');
+});

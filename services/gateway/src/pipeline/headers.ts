@@ -95,7 +95,8 @@ export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<strin
   const out: Record<string, string | string[]> = {};
   for (const name in input.incoming) {
     const value = input.incoming[name];
-    if (value === undefined) continue;
+    // HTTP/2's pseudo-headers (`:path`, `:authority`, …) are the request line, not headers to pass on.
+    if (value === undefined || name.charCodeAt(0) === 58) continue;
     const folded = foldLowerCase(name.toLowerCase());
     if (HOP_BY_HOP.has(folded) || listed.has(folded) || ALWAYS_STRIPPED.has(folded) || mapped.has(folded) || folded.startsWith(own.ownPrefix)) continue;
     if (identity !== undefined && Object.hasOwn(identity, folded)) continue;

@@ -1,10 +1,11 @@
 // The gateway's request pipeline (SPEC §3): the stages in the order a request meets them, and the runner that
 // carries one request through them inside its span. Each stage answers the request or passes it on; nothing
 // is forwarded without an ALLOW decision from policy. A new feature is a new stage in this list.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { context, metrics, ROOT_CONTEXT, SpanKind, trace } from '@microseg/telemetry';
+import type { GatewayRequestHandler } from '../exposed-server.ts';
 import type { PipelineDeps, RequestContext, Stage } from './context.ts';
 import { decide } from './decision.ts';
 import { ownEndpoints } from './endpoints/index.ts';
@@ -66,11 +67,7 @@ export function createUpgradeHandler(
 }
 
 /** The handler of one listener's requests. `pipeline` is for tests; the gateway runs `stages`. */
-export function createRequestHandler(
-  deps: PipelineDeps,
-  port: number,
-  pipeline: readonly Stage[] = stages,
-): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(deps: PipelineDeps, port: number, pipeline: readonly Stage[] = stages): GatewayRequestHandler {
   const run = async (ctx: RequestContext) => {
     for (const stage of pipeline) {
       const done = stage(deps, ctx);

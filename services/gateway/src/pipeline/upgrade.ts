@@ -51,7 +51,8 @@ export function isForeignOrigin(headers: IncomingHttpHeaders, hostHeader: string
 
 /** After the route and the target: an upgrade the gateway does not carry is refused before anything is asked. */
 export const checkUpgrade: Stage = (deps, ctx) => {
-  const problem = handshakeProblem(ctx.req);
+  // Upgrades come only from HTTP/1.1 connections (the 'upgrade' event): the request is an IncomingMessage.
+  const problem = handshakeProblem(ctx.req as IncomingMessage);
   if (problem) return badRequest(deps, ctx, problem);
   if (OWN_PATHS.has(ctx.path)) return badRequest(deps, ctx, "The gateway's own endpoints do not upgrade.");
   return false;

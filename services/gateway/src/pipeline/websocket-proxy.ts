@@ -3,7 +3,7 @@
 // its 101 the client gets the 101, the two sockets are joined (websocket/tunnel.ts) and the socket is tracked
 // (websocket/sockets.ts) so that the end of the session or of the access closes it. Any other answer of the
 // application is relayed and the connection closed. One flow, like the GET it was decided as.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cookies } from '@microseg/contracts';
 import { context, metrics, propagation } from '@microseg/telemetry';
 import { Unavailable } from '../clients/unavailable.ts';
@@ -127,7 +127,8 @@ export function webSocketProxy(ws: WebSocketDeps): { noteStart: Stage; proxyWebS
       ctx.res.writeHead(response.statusCode ?? 502, downstreamResponseHeaders(response.headers));
       response.once('aborted', () => ctx.res.destroy());
       response.once('error', () => ctx.res.destroy());
-      response.pipe(ctx.res);
+      // An upgrade's response is the one written on its socket (upgrade.ts responseOn): an HTTP/1.1 ServerResponse.
+      response.pipe(ctx.res as ServerResponse);
       recordFlow(deps, ctx, true, '', response.statusCode ?? 502, user);
       return true;
     }

@@ -33,6 +33,7 @@ export function service(name: string, namespace: string, fields: Partial<Service
     port: 3000,
     exposedPort: 443,
     exposedServiceIsTLS: false,
+    applicationProtocol: 'HTTP/1.1',
     selectors: [[`app=${name}`]],
     exposedAPIs: [[`api=${name}`]],
     claimsToHTTPHeaderMappings: [],
