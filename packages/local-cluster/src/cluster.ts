@@ -270,6 +270,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       flowlog: { ...busIdentity('flowlog'), ...redisUser('flowlog'), ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
       gateway: {
         ...busIdentity('gateway'),
+        // One process unless the caller asks for workers (env: { GATEWAY_WORKERS }): the default, one per CPU,
+        // would make every test's gateway a cluster.
+        GATEWAY_WORKERS: '1',
         ...common,
         GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
         GATEWAY_PROCESSING_UNITS: gatewayFile,
