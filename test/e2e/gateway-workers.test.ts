@@ -9,27 +9,14 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
-import {
-  alive,
-  closeAll,
-  connectionsOn,
-  metricsText,
-  perWorker,
-  readiness,
-  requestsPerWorker,
-  stream,
-  waitForAllWorkers,
-  workerPids,
-  type Connection,
-} from './workers-kit.ts';
+import { alive, closeAll, connectionsOn, metricsText, perWorker, readiness, requestsPerWorker, stream, workerPids, type Connection } from './workers-kit.ts';
 
 const NS = '/acme/team-b/dev/private-app';
 let cluster: Cluster;
 
 before(async () => {
+  // The local cluster returns once every worker is ready.
   cluster = await startCluster({ dataDir: await mkdtemp(join(tmpdir(), 'microseg-workers-')), isolated: true, env: { GATEWAY_WORKERS: '2' } });
-  // The cluster waits for the gateway's /readyz: one worker ready. Both, for these tests.
-  await waitForAllWorkers(cluster);
 });
 
 after(async () => {
