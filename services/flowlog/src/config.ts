@@ -1,4 +1,8 @@
 import { commonSchema, fields, redisSchema, z } from '@microseg/config';
+import { isNamespacePath } from '@microseg/contracts';
+
+/** `<namespace>/<name>` of a service (`/microseg-console`, `/ops/console`): a namespace path with a name after it. */
+const isServiceAudience = (v: string) => v.length > 1 && isNamespacePath(v);
 
 export const flowlogConfigSchema = z.object({
   ...commonSchema,
@@ -23,7 +27,7 @@ export const flowlogConfigSchema = z.object({
   FLOWLOG_CONSOLE_AUDIENCE: z
     .string()
     .default('/microseg-console')
-    .refine((v) => v === '' || /^(\/[A-Za-z0-9._-]+)+$/.test(v), 'must be <namespace>/<service name>, such as /microseg-console, or empty'),
+    .refine((v) => v === '' || isServiceAudience(v), 'must be <namespace>/<service name>, such as /microseg-console, or empty'),
   /** How often a live stream sends a comment: below the idle timeout of anything between flowlog and the browser. */
   FLOWLOG_STREAM_HEARTBEAT_MS: z.coerce
     .number({ message: 'must be a number of milliseconds' })
