@@ -157,6 +157,14 @@ async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
+/** A gateway is ready when its /readyz says so and, with several workers (GATEWAY_WORKERS), every one is. */
+async function gatewayReady(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { workers?: Array<{ ready: boolean }> };
+  return (body.workers ?? []).every((w) => w.ready);
+}
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const dataDir = resolve(options.dataDir);
   const logDir = resolve(options.logDir ?? join(dataDir, 'logs'));
@@ -254,6 +262,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       flowlog: { ...busIdentity('flowlog'), ...redisUser('flowlog'), ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
       gateway: {
         ...busIdentity('gateway'),
+        // One process unless the caller asks for workers (env: { GATEWAY_WORKERS }): the default, one per CPU,
+        // would make every test's gateway a cluster.
+        GATEWAY_WORKERS: '1',
         ...common,
         GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
         GATEWAY_PROCESSING_UNITS: gatewayFile,
@@ -268,7 +279,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       policy: () => httpOk(`http://127.0.0.1:${ports.policy}/readyz`),
       authn: () => httpOk(`http://127.0.0.1:${ports.authn}/readyz`),
       flowlog: () => httpOk(`http://127.0.0.1:${ports.flowlog}/readyz`),
-      gateway: () => httpOk(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
+      gateway: () => gatewayReady(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
     };
     const entry = (name: string) =>
       name === 'idp' || name === 'app'
@@ -311,7 +322,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         flowlog: { FLOWLOG_PORT: String(port) },
         gateway: { GATEWAY_ADMIN_PORT: String(port), GATEWAY_ID: `${envs.gateway!.GATEWAY_ID}-${replica}`, GATEWAY_LISTEN_HOST: `127.0.0.${1 + replica}` },
       };
-      await startChild(key, name, { ...envs[name]!, ...own[name], ...extra }, () => httpOk(`http://127.0.0.1:${port}/readyz`));
+      const readyz = `http://127.0.0.1:${port}/readyz`;
+      await startChild(key, name, { ...envs[name]!, ...own[name], ...extra }, () => (name === 'gateway' ? gatewayReady(readyz) : httpOk(readyz)));
       return {
         key,
         port,

@@ -41,13 +41,22 @@ export interface GatewayApp {
   close(graceMs: number): Promise<void>;
 }
 
-export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Promise<GatewayApp> {
+/** One of several processes serving the same ports (GATEWAY_WORKERS, workers/). */
+export interface GatewayWorker {
+  /** 1…GATEWAY_WORKERS; kept by the process that replaces a dead worker. */
+  slot: number;
+  /** Registers the units and reports what cannot be served (one worker per gateway); the others ask for routes only. */
+  registers: boolean;
+}
+
+export async function buildGatewayApp(config: GatewayConfig, logger: Logger, worker?: GatewayWorker): Promise<GatewayApp> {
+  const registers = worker?.registers ?? true;
   const gatewayFile: GatewayFile = await loadGatewayFile(config.GATEWAY_PROCESSING_UNITS, config.GATEWAY_ADMIN_PORT);
   const processingUnits = gatewayFile.processingunits;
   const bus = await Bus.connect({
     connection: natsConnection(config),
     identity: 'gateway',
-    name: `microseg-gateway-${config.GATEWAY_ID}`,
+    name: `microseg-gateway-${config.GATEWAY_ID}${worker ? `-worker-${worker.slot}` : ''}`,
     logger,
     manageEventStream: false,
   });
@@ -122,11 +131,12 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   const problems = new ProblemLog({
     raised: (problem) => {
       logger.error({ service: problem.serviceName, namespace: problem.namespace, kind: problem.kind, port: problem.port }, problem.message);
+      if (!registers) return;
       const { kind, input } = problemEvent(problem, 'raised', config.GATEWAY_ID);
       bus.emitEvent(kind, input);
     },
     resolved: (problem) => {
-      if (!state.routes.some((r) => r.id === problem.serviceId)) return;
+      if (!registers || !state.routes.some((r) => r.id === problem.serviceId)) return;
       const { kind, input } = problemEvent(problem, 'resolved', config.GATEWAY_ID);
       bus.emitEvent(kind, input);
     },
@@ -136,6 +146,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
   async function syncOnce(): Promise<boolean> {
     const reply = await policy.sync({
       gatewayId: config.GATEWAY_ID,
+      routesOnly: !registers,
       exposedPorts: gatewayFile.exposedPorts,
       processingUnits: processingUnits.map((pu) => ({
         name: pu.name,
@@ -144,7 +155,7 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
         address: pu.address,
         applicationPorts: pu.applicationPorts,
       })),
-      problems: problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })),
+      problems: registers ? problems.list.map((p) => ({ serviceId: p.serviceId, kind: p.kind, message: p.message, port: p.port })) : [],
     });
     decisions.observeRevision(reply.revision);
     // Policy sends only what the file allows; a route that says otherwise is not served, and reported.
@@ -171,7 +182,8 @@ export async function buildGatewayApp(config: GatewayConfig, logger: Logger): Pr
     sockets.retainRoutes(new Set(next.routes.map((r) => r.id)));
     if (!synced) logger.info({ services: next.routes.map((r) => `${r.name} on ${r.exposedPort}`) }, 'routes loaded');
     synced = true;
-    return problems.replace([...outsideFile, ...servingProblems(next, portFailures, certificateProblems)]);
+    // Only the registering worker tells policy of its problems (another sync).
+    return problems.replace([...outsideFile, ...servingProblems(next, portFailures, certificateProblems)]) && registers;
   }
 
   // One sync at a time; a request for another while one runs is coalesced.

@@ -1,6 +1,7 @@
 // The gateway's configuration: its defaults, the bounds that fail closed, and every problem named at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { parseConfig } from '@microseg/config';
 import { gatewayConfigSchema } from './config.ts';
 
@@ -51,4 +52,13 @@ test('forward-auth is off by default; on, it needs the trusted ingresses, and th
     /GATEWAY_FORWARD_AUTH_PORT: must differ from GATEWAY_ADMIN_PORT/,
   );
   assert.throws(() => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_FORWARD_AUTH_PORT: '70000' }), /GATEWAY_FORWARD_AUTH_PORT/);
+});
+
+test('workers: auto (the default) is the parallelism Node has, bounded; a number is taken as it is; anything else is refused', () => {
+  assert.equal(parseConfig(gatewayConfigSchema, required).GATEWAY_WORKERS, Math.min(availableParallelism(), 64));
+  assert.equal(parseConfig(gatewayConfigSchema, { ...required, GATEWAY_WORKERS: 'auto' }).GATEWAY_WORKERS, Math.min(availableParallelism(), 64));
+  assert.equal(parseConfig(gatewayConfigSchema, { ...required, GATEWAY_WORKERS: '1' }).GATEWAY_WORKERS, 1);
+  assert.equal(parseConfig(gatewayConfigSchema, { ...required, GATEWAY_WORKERS: ' 8 ' }).GATEWAY_WORKERS, 8);
+  for (const bad of ['0', '65', '-1', '2.5', 'all', '1e3'])
+    assert.throws(() => parseConfig(gatewayConfigSchema, { ...required, GATEWAY_WORKERS: bad }), /GATEWAY_WORKERS/, bad);
 });

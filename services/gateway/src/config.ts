@@ -1,6 +1,9 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { commonSchema, fields, z } from '@microseg/config';
 import { parseTrustedProxies } from './forward-auth/trust.ts';
+
+/** Bounds GATEWAY_WORKERS (and the values of the `worker` label of its metrics). */
+export const MAX_WORKERS = 64;
 
 /** A comma-separated list, blanks dropped. */
 const list = () =>
@@ -81,6 +84,18 @@ export const gatewayConfigSchema = z
         ctx.addIssue({ code: 'custom', message: `${(err as Error).message}; list CIDRs or addresses such as 10.0.0.0/24,127.0.0.1` });
       }
     }),
+    /**
+     * Processes serving the exposed ports, all on the same ports (node:cluster; docs/operations.md, "Scaling").
+     * `auto`: as many as the CPUs Node may use (os.availableParallelism(): CPU affinity and a container's CPU
+     * limit), at most 64; 1: one process, no cluster.
+     */
+    GATEWAY_WORKERS: z
+      .string()
+      .trim()
+      .refine((v) => v === 'auto' || /^\d{1,3}$/.test(v), 'must be auto or a number of processes, e.g. 4')
+      .default('auto')
+      .transform((v) => (v === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : Number(v)))
+      .pipe(z.number().int().min(1, `must be 1-${MAX_WORKERS} or auto`).max(MAX_WORKERS, `must be 1-${MAX_WORKERS} or auto`)),
   })
   .superRefine((c, ctx) => {
     if (c.GATEWAY_FORWARD_AUTH_PORT === 0) return;

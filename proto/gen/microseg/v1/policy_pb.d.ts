@@ -83,6 +83,14 @@ export declare type GatewaySyncRequest = Message<"microseg.v1.GatewaySyncRequest
    * @generated from field: repeated uint32 exposed_ports = 10;
    */
   exposedPorts: number[];
+
+  /**
+   * Only the routes: the units are neither stored nor announced, the problems not recorded. The workers of a
+   * gateway other than the first ask this way, so that a gateway registers once however many workers it runs.
+   *
+   * @generated from field: bool routes_only = 11;
+   */
+  routesOnly: boolean;
 };
 
 /**

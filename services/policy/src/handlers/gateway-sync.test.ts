@@ -24,7 +24,7 @@ function setup(objects: PolicyObject[]) {
   serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), assertionKeys, now: () => NOW });
   const sync = (
     units: Array<{ name: string; namespace: string; tags: string[]; address?: string }>,
-    extra: { problems?: Array<{ serviceId: string; message: string }> } = {},
+    extra: { problems?: Array<{ serviceId: string; message: string }>; routesOnly?: boolean } = {},
   ) =>
     bus.call(requests.policyGatewaySync, {
       gatewayId: 'gw-1',
@@ -72,6 +72,23 @@ test('a new processing unit is stored as registered by its gateway, with one eve
   );
   await sync([webUnit]);
   assert.equal(bus.events.length, 1, 'a heartbeat is no news');
+});
+
+test("routes only (a gateway's other workers): the same services, and nothing stored or announced", async () => {
+  const { store, bus, sync } = setup([service('web', '/acme')]);
+  const answer = await sync([webUnit], { routesOnly: true, problems: [{ serviceId: 'web', message: 'not mine to say' }] });
+  assert.deepEqual(
+    answer.services?.map((s) => [s.name, s.upstreamAddress]),
+    [['web', '10.0.0.5']],
+  );
+  assert.equal(store.snapshot.processingUnits.length, 0, 'no unit registered');
+  assert.deepEqual(bus.events, [], 'no event');
+  // The first worker's registration stores the unit once; the others' questions leave it as it is.
+  await sync([webUnit]);
+  const stored = structuredClone(store.snapshot.processingUnits);
+  await sync([webUnit], { routesOnly: true, problems: [{ serviceId: 'web', message: 'not mine to say' }] });
+  assert.deepEqual(store.snapshot.processingUnits, stored);
+  assert.equal(bus.events.length, 1);
 });
 
 test("the gateway's problems are kept on its units, bounded in number and length", () => {

@@ -3,6 +3,7 @@
 // along, and is kept on the units (shown as the services' status, service-status.ts). A service that
 // cannot be served as its editors asked — an older one has its port and host, its ports are not the
 // gateway's, its TLS key cannot be opened — is left out of the answer and reported, never the whole answer.
+// With `routesOnly` (a gateway's workers but its first, docs/architecture.md) nothing is stored or announced.
 // The answer also carries the keys that sign identity assertions, private halves included: only the gateway
 // may ask this subject, and its reply reaches the gateway's own inbox only (contracts/access.ts).
 import { createHash } from 'node:crypto';
@@ -96,7 +97,8 @@ export async function answerGatewaySync(
   req: GatewaySyncRequest,
 ): Promise<MessageInitShape<typeof GatewaySyncResponseSchema>> {
   const registered = processingUnitsOf(req, deps.now?.() ?? new Date());
-  for (const object of registered) {
+  // A gateway's other workers ask for the routes only: one registration per gateway, however many workers.
+  for (const object of req.routesOnly ? [] : registered) {
     const outcome = await deps.store.put(object);
     if (outcome === 'created' || outcome === 'updated') {
       deps.bus.emitEvent(
