@@ -126,6 +126,25 @@ export const kinds: readonly Kind[] = [
     fields: ['name', 'description', 'subject', 'object', 'action', 'applyPolicyMode', 'logsEnabled', 'propagate', 'disabled'],
   },
   {
+    name: 'apiauthorizationpolicy',
+    plural: 'apiauthorizationpolicies',
+    aliases: ['apiauth'],
+    columns: [
+      { header: 'NAMESPACE GRANTED', get: field('authorizedNamespace') },
+      { header: 'ROLES', get: field('authorizedIdentities') },
+      { header: 'PROPAGATE', get: field('propagate') },
+    ],
+    fields: [
+      'name',
+      'description',
+      "subject (over the user's tags)",
+      'authorizedNamespace',
+      'authorizedIdentities (@auth:role=namespace.viewer, @auth:role=namespace.editor)',
+      'propagate',
+      'disabled',
+    ],
+  },
+  {
     name: 'apitoken',
     plural: 'apitokens',
     aliases: ['token'],

@@ -22,6 +22,10 @@ export const subjects = Object.freeze({
   policyTokenVerify: 'svc.policy.v1.token.verify',
   /** Processing units, services, external networks, policies and namespace defaults of a subtree. */
   policyInventory: 'svc.policy.v1.inventory',
+  /** The public halves of the identity assertions' keys and their issuer (flowlog verifies the console's assertions). */
+  policyAssertionKeys: 'svc.policy.v1.assertion.keys',
+  /** The console roles a user's tags give (apiauthorizationpolicy objects), for flowlog. */
+  policyConsoleRoles: 'svc.policy.v1.console.roles',
   /** Decision events, one per request the gateway decides. */
   gatewayDecision: 'evt.gateway.v1.decision',
   /** Every stored event (flows and log events), for live subscribers on core NATS. */

@@ -130,9 +130,46 @@ export interface NetworkAccessPolicyObject extends BaseObject {
   disabled: boolean;
 }
 
-export type PolicyObject = NamespaceObject | ProcessingUnitObject | ServiceObject | HTTPResourceSpecObject | ExternalNetworkObject | NetworkAccessPolicyObject;
+/** The console roles an apiauthorizationpolicy may give, in the original product's spelling. */
+export const consoleRoleIdentities = Object.freeze({
+  '@auth:role=namespace.viewer': 'viewer',
+  '@auth:role=namespace.editor': 'editor',
+} as const);
+export type ConsoleRoleIdentity = keyof typeof consoleRoleIdentities;
+export type ConsoleRole = (typeof consoleRoleIdentities)[ConsoleRoleIdentity];
+
+/**
+ * Who may use the console, signed in through the gateway (SPEC §9.6): users whose tags match `subject` get
+ * the roles of `authorizedIdentities` on `authorizedNamespace` (and below it when `propagate`).
+ */
+export interface APIAuthorizationPolicyObject extends BaseObject {
+  kind: 'apiauthorizationpolicy';
+  /** A tag expression over the user's tags (claims), as the identity assertion carries them. */
+  subject: TagExpression;
+  /** The policy's own namespace or one below it. */
+  authorizedNamespace: string;
+  authorizedIdentities: ConsoleRoleIdentity[];
+  disabled: boolean;
+}
+
+export type PolicyObject =
+  | NamespaceObject
+  | ProcessingUnitObject
+  | ServiceObject
+  | HTTPResourceSpecObject
+  | ExternalNetworkObject
+  | NetworkAccessPolicyObject
+  | APIAuthorizationPolicyObject;
 export type ObjectKind = PolicyObject['kind'];
-export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec', 'externalnetwork', 'networkaccesspolicy'];
+export const objectKinds: readonly ObjectKind[] = [
+  'namespace',
+  'processingunit',
+  'service',
+  'httpresourcespec',
+  'externalnetwork',
+  'networkaccesspolicy',
+  'apiauthorizationpolicy',
+];
 
 /** The plural used in import documents and API paths: `services`, `networkaccesspolicies`. */
 export function pluralOf(kind: ObjectKind): string {

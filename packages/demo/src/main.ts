@@ -56,6 +56,15 @@ async function runIdp(): Promise<Closable> {
   const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
   const walkthroughBackchannelLogoutUri =
     process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] || `${new URL(walkthroughRedirectUri).origin}/aporeto/oidc/backchannel-logout`;
+  // The console behind the gateway (deploy/demo/console.yaml), with the demo client's secret.
+  const consoleRedirectUri = process.env['DEMO_CONSOLE_REDIRECT_URI'] || 'https://localhost:8444/aporeto/oidc/callback';
+  const consoleClient = {
+    clientId: 'microseg-console',
+    clientSecret,
+    redirectUris: [consoleRedirectUri],
+    postLogoutRedirectUris: [`${new URL(consoleRedirectUri).origin}/`],
+    backchannelLogoutUri: `${new URL(consoleRedirectUri).origin}/aporeto/oidc/backchannel-logout`,
+  };
   const walkthrough = {
     clientId: 'walkthrough-app',
     clientSecret: 'walkthrough-secret',
@@ -73,7 +82,11 @@ async function runIdp(): Promise<Closable> {
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
-    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri }, walkthrough],
+    clients: [
+      { clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri },
+      walkthrough,
+      consoleClient,
+    ],
     ttl,
     rotateRefreshTokens,
     behaveLike,
@@ -82,9 +95,10 @@ async function runIdp(): Promise<Closable> {
     level: 'info',
     msg: 'demo idp listening',
     issuer: idp.issuer,
-    clients: [clientId, walkthrough.clientId],
+    clients: [clientId, walkthrough.clientId, consoleClient.clientId],
     redirectUri,
     walkthroughRedirectUri,
+    consoleRedirectUri,
     postLogoutRedirectUri,
     backchannelLogoutUri,
     walkthroughBackchannelLogoutUri,

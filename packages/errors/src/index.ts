@@ -43,9 +43,13 @@ export const errorCodes = Object.freeze({
       "Sign-in to this application is unavailable: the enforcer cannot decrypt the application's client secret. An error event tells the administrator how to fix it.",
   },
   // Flows and events (flowlog)
-  FLOWLOG_UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },
+  FLOWLOG_UNAUTHENTICATED: {
+    status: 401,
+    message: 'A valid API token is required: send Authorization: Bearer <token>, or sign in to the console through the gateway.',
+  },
   FLOWLOG_FORBIDDEN: { status: 403, message: 'The token does not cover this namespace.' },
-  FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Tokens cannot be checked right now (the policy service does not answer); please retry.' },
+  FLOWLOG_NO_ACCESS: { status: 403, message: 'You are signed in, but no API authorization policy gives you access to the console.' },
+  FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Your token or sign-in cannot be checked right now (the policy service does not answer); please retry.' },
   // Generic: every HTTP API (policy's object API, flowlog's, health) answers with these
   BAD_REQUEST: { status: 400, message: 'The request is invalid.' },
   UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },

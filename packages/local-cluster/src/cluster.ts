@@ -7,18 +7,19 @@
 // service connecting with its own identity and nothing more.
 //
 // Why over 300 lines: the start order and its wiring (servers, credentials, each service's environment)
-// read best in one place; ports and servers are already in ports.ts and servers.ts.
+// read best in one place; ports, servers and the demo's files are already in ports.ts, servers.ts and
+// demo-files.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 import { natsConnection, redisConnection, type NatsConnection, type RedisConnection } from '@microseg/config';
 import { freePort, isListening, waitFor } from './ports.ts';
 import { ensureCredentials, type CredentialSet, type BusIdentity, type RedisIdentity } from '@microseg/credentials';
 import { startNats, startRedis, type RunningServer } from './servers.ts';
+import { renderConsoleObjects, renderDemoObjects, renderGatewayFile } from './demo-files.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -29,6 +30,8 @@ export interface ClusterPorts {
   gateway: number;
   /** The exposedPort the walkthrough's service uses (registered at the demo IdP). */
   walkthrough: number;
+  /** The exposedPort of the console behind the gateway, with single sign-on (deploy/demo/console.yaml). */
+  console: number;
   idp: number;
   app: number;
   policy: number;
@@ -43,6 +46,7 @@ export interface ClusterPorts {
 export const defaultPorts: ClusterPorts = {
   gateway: 8443,
   walkthrough: 9443,
+  console: 8444,
   idp: 9400,
   app: 3000,
   policy: 7070,
@@ -107,6 +111,8 @@ export interface Cluster {
   /** ioredis options for one Redis user (default `admin`), TLS included. */
   redisOptions(identity?: RedisIdentity): RedisConnection;
   gatewayUrl: string;
+  /** The console through the gateway, with single sign-on (`https://localhost:<console port>`). */
+  consoleUrl: string;
   idpUrl: string;
   appUrl: string;
   flowlogUrl: string;
@@ -134,32 +140,6 @@ async function resolvePorts(options: ClusterOptions): Promise<ClusterPorts> {
   const ports = { ...defaultPorts, ...options.ports };
   if (options.isolated) for (const key of Object.keys(ports) as (keyof ClusterPorts)[]) if (options.ports?.[key] === undefined) ports[key] = await freePort();
   return ports;
-}
-
-/** The demo objects with this cluster's ports, IdP and client secret. */
-async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecret: string, outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/objects.yaml'), 'utf8')) as {
-    data: { services: Array<Record<string, unknown>>; externalnetworks?: Array<Record<string, unknown>> };
-  };
-  for (const network of doc.data.externalnetworks ?? []) if (network.name === 'demo-idp') network.servicePorts = [`tcp/${ports.idp}`];
-  for (const service of doc.data.services) {
-    service.exposedPort = ports.gateway;
-    service.port = ports.app;
-    service.OIDCProviderURL = idpUrl;
-    service.OIDCClientSecret = clientSecret;
-  }
-  await writeFile(outFile, stringify(doc), { mode: 0o600 });
-}
-
-/** The demo gateway file (deploy/demo/gateway.yaml) with this cluster's ports allowed, and any extra ones. */
-async function renderGatewayFile(ports: ClusterPorts, extra: ClusterOptions['gatewayPorts'], outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/gateway.yaml'), 'utf8')) as {
-    exposedPorts: number[];
-    processingunits: Array<{ applicationPorts: number[] }>;
-  };
-  doc.exposedPorts = [ports.gateway, ports.walkthrough, ...(extra?.exposed ?? [])];
-  for (const unit of doc.processingunits) unit.applicationPorts = [ports.app, ...(extra?.application ?? [])];
-  await writeFile(outFile, stringify(doc));
 }
 
 async function loadOrCreateSecret(file: string): Promise<string> {
@@ -240,9 +220,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const gatewayUrl = `https://localhost:${ports.gateway}`;
     const clientSecret = await loadOrCreateSecret(join(dataDir, 'demo', 'client-secret'));
     const objectsFile = join(dataDir, 'demo', 'objects.yaml');
-    await renderDemoObjects(ports, idpUrl, clientSecret, objectsFile);
+    await renderDemoObjects(repoRoot, ports, idpUrl, clientSecret, objectsFile);
+    const consoleObjectsFile = join(dataDir, 'demo', 'console.yaml');
+    await renderConsoleObjects(repoRoot, ports, idpUrl, clientSecret, consoleObjectsFile);
+    const consoleUrl = `https://localhost:${ports.console}`;
     const gatewayFile = join(dataDir, 'demo', 'gateway.yaml');
-    await renderGatewayFile(ports, options.gatewayPorts, gatewayFile);
+    await renderGatewayFile(repoRoot, ports, options.gatewayPorts, gatewayFile);
 
     const common = {
       MICROSEG_DATA_DIR: dataDir,
@@ -255,6 +238,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         DEMO_CLIENT_SECRET: clientSecret,
         DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback`,
         DEMO_WALKTHROUGH_REDIRECT_URI: `https://localhost:${ports.walkthrough}/aporeto/oidc/callback`,
+        DEMO_CONSOLE_REDIRECT_URI: `${consoleUrl}/aporeto/oidc/callback`,
         ...options.idpEnv,
       },
       app: {
@@ -271,7 +255,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ...busIdentity('policy'),
         ...common,
         POLICY_PORT: String(ports.policy),
-        POLICY_BOOTSTRAP_FILES: objectsFile,
+        POLICY_BOOTSTRAP_FILES: `${objectsFile},${consoleObjectsFile}`,
         OTEL_SERVICE_NAME: 'microseg-policy',
       },
       authn: { ...busIdentity('authn'), ...redisUser('authn'), ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
@@ -377,6 +361,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           REDIS_SENTINEL_NAME: '',
         }),
       gatewayUrl,
+      consoleUrl,
       idpUrl,
       appUrl: `http://127.0.0.1:${ports.app}`,
       flowlogUrl: `http://127.0.0.1:${ports.flowlog}`,

@@ -1150,6 +1150,163 @@ export declare type InventoryResponse = Message<"microseg.v1.InventoryResponse">
 export declare const InventoryResponseSchema: GenMessage<InventoryResponse>;
 
 /**
+ * svc.policy.v1.assertion.keys — the public halves of the keys that sign identity assertions (SPEC §8.4), for
+ * a service that verifies them itself (flowlog's console): the same keys every gateway publishes in its JWK
+ * Set, and the issuer. No private half travels here.
+ *
+ * @generated from message microseg.v1.AssertionKeysRequest
+ */
+export declare type AssertionKeysRequest = Message<"microseg.v1.AssertionKeysRequest"> & {
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKeysRequest.
+ * Use `create(AssertionKeysRequestSchema)` to create a new message.
+ */
+export declare const AssertionKeysRequestSchema: GenMessage<AssertionKeysRequest>;
+
+/**
+ * @generated from message microseg.v1.AssertionPublicKey
+ */
+export declare type AssertionPublicKey = Message<"microseg.v1.AssertionPublicKey"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * The public key as a JWK (JSON: kty, crv, x, y, kid, alg, use).
+   *
+   * @generated from field: string public_jwk = 2;
+   */
+  publicJwk: string;
+
+  /**
+   * Published until then; 0: no end yet.
+   *
+   * @generated from field: int64 publish_until_ms = 3;
+   */
+  publishUntilMs: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.AssertionPublicKey.
+ * Use `create(AssertionPublicKeySchema)` to create a new message.
+ */
+export declare const AssertionPublicKeySchema: GenMessage<AssertionPublicKey>;
+
+/**
+ * @generated from message microseg.v1.AssertionKeysResponse
+ */
+export declare type AssertionKeysResponse = Message<"microseg.v1.AssertionKeysResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * `iss` of every assertion (POLICY_ASSERTION_ISSUER).
+   *
+   * @generated from field: string issuer = 2;
+   */
+  issuer: string;
+
+  /**
+   * @generated from field: repeated microseg.v1.AssertionPublicKey keys = 3;
+   */
+  keys: AssertionPublicKey[];
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKeysResponse.
+ * Use `create(AssertionKeysResponseSchema)` to create a new message.
+ */
+export declare const AssertionKeysResponseSchema: GenMessage<AssertionKeysResponse>;
+
+/**
+ * svc.policy.v1.console.roles — which roles in which namespaces a user signed in through the gateway has in
+ * the console, from the apiauthorizationpolicy objects whose subject matches the user's tags.
+ *
+ * @generated from message microseg.v1.ConsoleRolesRequest
+ */
+export declare type ConsoleRolesRequest = Message<"microseg.v1.ConsoleRolesRequest"> & {
+  /**
+   * The user's tags, as the identity assertion carries them (`email=alice@example.com`, `groups=sre`).
+   *
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleRolesRequest.
+ * Use `create(ConsoleRolesRequestSchema)` to create a new message.
+ */
+export declare const ConsoleRolesRequestSchema: GenMessage<ConsoleRolesRequest>;
+
+/**
+ * @generated from message microseg.v1.ConsoleGrant
+ */
+export declare type ConsoleGrant = Message<"microseg.v1.ConsoleGrant"> & {
+  /**
+   * The namespace the role applies to.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * "viewer" or "editor".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * True: the namespace and every namespace below it (the policy propagates); false: that namespace only.
+   *
+   * @generated from field: bool subtree = 3;
+   */
+  subtree: boolean;
+
+  /**
+   * The apiauthorizationpolicy that grants it, as `<namespace>/<name>` (for the operator; never a decision input).
+   *
+   * @generated from field: string policy = 4;
+   */
+  policy: string;
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleGrant.
+ * Use `create(ConsoleGrantSchema)` to create a new message.
+ */
+export declare const ConsoleGrantSchema: GenMessage<ConsoleGrant>;
+
+/**
+ * @generated from message microseg.v1.ConsoleRolesResponse
+ */
+export declare type ConsoleRolesResponse = Message<"microseg.v1.ConsoleRolesResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * Empty: the user has no access to the console.
+   *
+   * @generated from field: repeated microseg.v1.ConsoleGrant grants = 2;
+   */
+  grants: ConsoleGrant[];
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleRolesResponse.
+ * Use `create(ConsoleRolesResponseSchema)` to create a new message.
+ */
+export declare const ConsoleRolesResponseSchema: GenMessage<ConsoleRolesResponse>;
+
+/**
  * @generated from enum microseg.v1.Decision
  */
 export enum Decision {

@@ -89,6 +89,27 @@ test('a key this replica cannot open is still published, without its private hal
   assert.match(reported[0]!, /which this policy service does not have/);
 });
 
+test('a verifier (flowlog) gets the same published keys and the issuer, and never a private half', async () => {
+  const store = memoryStore();
+  let now = T0;
+  const keys = new AssertionKeys({ store, secrets: new SecretBox([Buffer.alloc(32, 1)]), settings, now: () => now });
+  await keys.maintain();
+  now = T0 + 1000;
+  await keys.rotate(false);
+  const published = keys.publicKeys();
+  assert.equal(published.issuer, settings.issuer);
+  assert.deepEqual(
+    published.keys!.map((k) => [k.kid, k.publicJwk, k.publishUntilMs]),
+    keys.forGateways().keys!.map((k) => [k.kid, k.publicJwk, k.publishUntilMs]),
+  );
+  assert.doesNotMatch(
+    JSON.stringify(published, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    /PRIVATE|"d"|privateKey/,
+  );
+  now = T0 + 1000 + 600_000 + 120_000;
+  assert.equal(keys.publicKeys().keys!.length, 1, 'a key past its publication is not sent');
+});
+
 test('an immediate rotation by hand: the new key signs at once, the others are no longer sent', async () => {
   const store = memoryStore();
   const keys = new AssertionKeys({ store, secrets: new SecretBox([Buffer.alloc(32, 1)]), settings, now: () => T0 });

@@ -3,7 +3,7 @@
 // started when the signing one is due), rotations by hand (the API), and what gateways receive in their sync
 // reply — the private halves opened, on the gateway's own inbox only.
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { AssertionSettingsSchema } from '@microseg/proto/policy';
+import type { AssertionKeysResponseSchema, AssertionSettingsSchema } from '@microseg/proto/policy';
 import type { SecretBox } from '../secrets.ts';
 import { describe, maintain, publishUntilMs, rotate, sealContextOf, type Ring, type RingSettings } from './ring.ts';
 import type { AssertionKeyStore } from './store.ts';
@@ -86,22 +86,34 @@ export class AssertionKeys {
 
   /** What a gateway's sync reply carries: every published key, with its private half opened. */
   forGateways(): MessageInitShape<typeof AssertionSettingsSchema> {
+    const keys = this.#published().map(({ key: k, publishUntil }) => ({
+      kid: k.kid,
+      publicJwk: JSON.stringify(k.publicJwk),
+      privateKeyPem: this.#open(k.kid, k.privateKey),
+      activateAtMs: BigInt(k.activateAtMs),
+      publishUntilMs: BigInt(publishUntil),
+    }));
+    return { issuer: this.#settings.issuer, ttlSeconds: this.#settings.ttlSeconds, keys };
+  }
+
+  /** What a verifier of assertions receives (flowlog): the keys gateways publish, public halves only. */
+  publicKeys(): MessageInitShape<typeof AssertionKeysResponseSchema> {
+    const keys = this.#published().map(({ key: k, publishUntil }) => ({
+      kid: k.kid,
+      publicJwk: JSON.stringify(k.publicJwk),
+      publishUntilMs: BigInt(publishUntil),
+    }));
+    return { issuer: this.#settings.issuer, keys };
+  }
+
+  /** The keys published now, with until when. */
+  #published(): Array<{ key: Ring['keys'][number]; publishUntil: number }> {
     const ring = this.#store.ring;
     const now = this.#now();
-    const keys = (ring?.keys ?? []).flatMap((k) => {
-      const publishUntil = publishUntilMs(ring!, k, this.#settings.ttlSeconds);
-      if (publishUntil !== 0 && publishUntil <= now) return [];
-      return [
-        {
-          kid: k.kid,
-          publicJwk: JSON.stringify(k.publicJwk),
-          privateKeyPem: this.#open(k.kid, k.privateKey),
-          activateAtMs: BigInt(k.activateAtMs),
-          publishUntilMs: BigInt(publishUntil),
-        },
-      ];
+    return (ring?.keys ?? []).flatMap((key) => {
+      const publishUntil = publishUntilMs(ring!, key, this.#settings.ttlSeconds);
+      return publishUntil !== 0 && publishUntil <= now ? [] : [{ key, publishUntil }];
     });
-    return { issuer: this.#settings.issuer, ttlSeconds: this.#settings.ttlSeconds, keys };
   }
 
   #open(kid: string, sealed: string): string {

@@ -7,6 +7,7 @@ import type { SecretHealthReporter } from '../secret-health.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { ObjectStore } from '../store.ts';
+import { serveConsole } from './console.ts';
 import { serveDecide } from './decide.ts';
 import { serveFlowCheck } from './flow-check.ts';
 import { serveGatewaySync } from './gateway-sync.ts';
@@ -19,7 +20,7 @@ export interface PolicyHandlerDeps {
   tokens: Pick<TokenStore, 'authenticate'>;
   secrets: Pick<SecretBox, 'open'>;
   secretHealth: Pick<SecretHealthReporter, 'check'>;
-  assertionKeys: Pick<AssertionKeys, 'forGateways'>;
+  assertionKeys: Pick<AssertionKeys, 'forGateways' | 'publicKeys'>;
 }
 
 export function servePolicy(
@@ -32,4 +33,5 @@ export function servePolicy(
   serveFlowCheck(bus, { store });
   serveTokenVerify(bus, tokens);
   serveInventory(bus, store);
+  serveConsole(bus, { store, assertionKeys });
 }

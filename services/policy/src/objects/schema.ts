@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, isAzureMultiTenantProvider, isNamespacePath, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 import { normalisePattern } from '@microseg/paths';
+import { apiAuthorizationPolicySchema } from './api-authorization.ts';
 import { certificateBundleProblem } from './certificates.ts';
 import { storedTagExpression, tagExpression, userTag, type TagExpressionSchema } from './tag-expressions.ts';
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
@@ -290,6 +291,7 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
       logsEnabled: z.boolean().default(false),
       disabled: z.boolean().default(false),
     }),
+    apiauthorizationpolicy: apiAuthorizationPolicySchema(base, namespacePath, tagExpression),
   }) satisfies Record<ObjectKind, z.ZodType>;
 
 export const objectSchemas = schemasWith(tagExpression);
