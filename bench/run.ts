@@ -1,7 +1,9 @@
 // `npm run bench [-- --profile]`: the gateway against the demo app directly and
 // against nginx as a plain reverse proxy, on this machine, in one run.
 //
-//   1. maximum throughput of each scenario with wrk (-t1 -c32, warm-up, then 10 s);
+//   1. maximum throughput of each scenario with wrk (-t1 -c32, warm-up, then 10 s; h2load -c32 -m1 for the
+//      gateway's public endpoint over HTTP/2, which wrk does not speak) — among them nginx in front of the app
+//      asking the gateway's forward-auth port about every request;
 //   2. latency at a constant rate of half the gateway's public maximum with our
 //      coordinated-omission-safe generator (bench/constant-rate.ts);
 //   3. logins per second through the full code flow (HTTP, no browser);
@@ -9,20 +11,22 @@
 //   5. memory with 10,000 live sessions;
 //   6. (--profile) the gateway's top self-time frames on the protected scenario.
 //
-// Writes bench/results/<date>.md and bench/results/latest.md and prints the table.
+// Writes bench/results/<date>.md and bench/results/latest.md and prints the table. `--only a,b` runs some
+// scenarios and phases (lib/options.ts; a partial run leaves latest.md alone).
 //
 // Why one long file: it is a script read top to bottom, one measured scenario after another in the
 // order of the report it prints; the reusable parts (load generators, processes, reports) live in bench/lib/.
-import { parseArgs } from 'node:util';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { freePort, loginWithHttp, repoRoot, waitFor } from '@microseg/testkit';
 import { runConstantRate, type ConstantRateResult, type ResponseRecord } from './constant-rate.ts';
-import { ensureTools, MissingToolError, NGINX, WRK } from './lib/tools.ts';
-import { startNginx, type RunningNginx } from './lib/nginx.ts';
-import { startNodeProxy } from './lib/node-proxy-process.ts';
+import { ensureTools, H2LOAD, MissingToolError, NGINX, WRK } from './lib/tools.ts';
+import { plainProxySite, startNginx, type RunningNginx } from './lib/nginx.ts';
+import { forwardAuthClusterExtras, forwardAuthPorts, startForwardAuthNginx } from './lib/forward-auth.ts';
+import { constantRate, HELP, parseBenchOptions, runs, SCENARIOS, UsageError, type BenchOptions } from './lib/options.ts';
+import { startNodeProxy, type RunningNodeProxy } from './lib/node-proxy-process.ts';
 import {
   ALICE,
   Cleanup,
@@ -38,7 +42,7 @@ import {
   type HeapReading,
   type RuntimeSnapshot,
 } from './lib/setup.ts';
-import { measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
+import { measureH2load, measureRate, measureWrk, RssSampler, type Measured } from './lib/measure.ts';
 import { commOf, CpuMeter, descendantsOf, loadAverage, rssMb, type CpuReading } from './lib/proc.ts';
 import type { WrkResult } from './lib/wrk.ts';
 import { monotonicUs, topSelfFrames, type ProfileSummary } from './lib/cpuprofile.ts';
@@ -47,54 +51,36 @@ import { percentiles } from './constant-rate.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
-const { values: opts } = parseArgs({
-  options: {
-    profile: { type: 'boolean', default: false },
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    batch: { type: 'string', default: '10' },
-    sessions: { type: 'string', default: '10000' },
-    'login-concurrency': { type: 'string', default: '6' },
-    'no-write': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-
+const opts: BenchOptions = (() => {
+  try {
+    return parseBenchOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench: ${err.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+})();
 if (opts.help) {
-  console.log(`npm run bench [-- options]
-  --profile               also profile the gateway (--cpu-prof) on the protected scenario; prints the top 10 self-time frames
-  --duration S            seconds of each measured run (10)
-  --warmup S              seconds of wrk warm-up before each maximum run (3)
-  --connections N         connections of wrk and of the constant-rate generator (32)
-  --batch N               requests per fresh session in the cold-cache scenario (10)
-  --sessions N            live sessions for the memory test (10000)
-  --login-concurrency N   concurrent logins in the logins-per-second scenario (6)
-  --no-write              print only; do not write bench/results/
-  --keep                  keep the data directory (service logs, nginx files) even when the run succeeds`);
+  console.log(HELP);
   process.exit(0);
 }
 
-const DURATION = Number(opts.duration);
-const WARMUP = Number(opts.warmup);
-const CONNECTIONS = Number(opts.connections);
-const BATCH = Number(opts.batch);
-const MEMORY_SESSIONS = Number(opts.sessions);
-const LOGIN_CONCURRENCY = Number(opts['login-concurrency']);
+const DURATION = opts.durationSec;
+const WARMUP = opts.warmupSec;
+const CONNECTIONS = opts.connections;
+const BATCH = opts.batch;
+const MEMORY_SESSIONS = opts.sessions;
+const LOGIN_CONCURRENCY = opts.loginConcurrency;
 const RATE_WARMUP_MS = 2_000;
 const PRE_LOGINS = 100;
-for (const [name, v] of Object.entries({ DURATION, WARMUP, CONNECTIONS, BATCH, MEMORY_SESSIONS, LOGIN_CONCURRENCY })) {
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`bench: ${name.toLowerCase()} must be a positive number`);
-    process.exit(2);
-  }
-}
+/** A partial run (`--only`): its report says so, and latest.md keeps the last full run. */
+const PARTIAL = opts.only !== undefined;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const step = (line: string) => log(`\n▸ ${line}`);
 
-type Proxy = 'none' | 'nginx' | 'node' | 'gateway';
+/** `nginx-fa`: nginx asking the gateway (forward-auth) — both do the work of the request. */
+type Proxy = 'none' | 'nginx' | 'node' | 'gateway' | 'nginx-fa';
 
 interface Scenario {
   key: string;
@@ -114,6 +100,8 @@ interface Scenario {
   rateHeaders?: (index: number) => Record<string, string>;
   /** wrk script for the cold scenario. */
   wrkScript?: (phase: 'warmup' | 'measure') => { script: string; scriptArgs: string[] };
+  /** HTTP/2: the maximum with h2load (as many requests in flight as wrk), and no constant-rate run (our generator speaks HTTP/1.1). */
+  http2?: boolean;
   expect: RegExp;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
@@ -132,7 +120,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const tools = (() => {
     try {
-      return ensureTools([WRK, NGINX], log);
+      return ensureTools([WRK, NGINX, H2LOAD], log);
     } catch (err) {
       if (err instanceof MissingToolError) {
         console.error(`bench: ${err.message}`);
@@ -155,34 +143,43 @@ async function main(): Promise<number> {
       `warning: the machine is busy before the benchmark starts (other processes use ${Math.round(busyBefore)} % of a core, load average ${loadAtStart[0].toFixed(2)}): figures will be lower and noisier than on an idle machine`,
     );
   try {
-    const bc = await startBenchCluster(cleanup, log, () => !succeeded || opts.keep);
+    // nginx + forward-auth: the gateway's forward-auth port open to nginx, and the IdP's second client sending
+    // alice back to nginx (the cluster is started with them).
+    const faPorts = runs(opts, 'nginx-forward-auth') ? await forwardAuthPorts() : undefined;
+    const bc = await startBenchCluster(cleanup, log, () => !succeeded || opts.keep, faPorts ? forwardAuthClusterExtras(faPorts) : {});
     const { cluster } = bc;
     const gwPort = cluster.ports.gateway;
     const gwHost = `localhost:${gwPort}`;
 
-    step("nginx (TLS with the gateway's certificate, 1 worker, upstream keep-alive, access_log off)");
-    const nginx: RunningNginx = await startNginx({
-      binary: tools.nginx!,
-      dir: join(bc.dataDir, 'nginx'),
-      port: await freePort(),
-      upstreamPort: cluster.ports.app,
-      certFile: bc.certFile,
-      keyFile: bc.keyFile,
-    });
-    cleanup.add('nginx', () => nginx.stop());
-    const ngxPort = Number(new URL(nginx.url).port);
-    log(`nginx ${nginx.url} (master ${nginx.masterPid}, worker ${nginx.workerPid()}) → app http://127.0.0.1:${cluster.ports.app}`);
-    step('the smallest Node proxy (bench/lib/node-proxy.ts: node:https in, undici out, nothing else)');
-    const nodeProxy = await startNodeProxy({
-      port: await freePort(),
-      upstreamPort: cluster.ports.app,
-      certFile: bc.certFile,
-      keyFile: bc.keyFile,
-      logFile: join(bc.dataDir, 'node-proxy.log'),
-    });
-    cleanup.add('node proxy', () => nodeProxy.stop());
-    const nodePort = Number(new URL(nodeProxy.url).port);
-    log(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid}) → app http://127.0.0.1:${cluster.ports.app}`);
+    let nginx: RunningNginx | undefined;
+    if (runs(opts, 'nginx')) {
+      step("nginx (TLS with the gateway's certificate, 1 worker, upstream keep-alive, access_log off)");
+      const port = await freePort();
+      const started = await startNginx({
+        binary: tools.nginx!,
+        dir: join(bc.dataDir, 'nginx'),
+        port,
+        site: plainProxySite({ port, upstreamPort: cluster.ports.app, certFile: bc.certFile, keyFile: bc.keyFile }),
+      });
+      cleanup.add('nginx', () => started.stop());
+      nginx = started;
+      log(`nginx ${started.url} (master ${started.masterPid}, worker ${started.workerPid()}) → app http://127.0.0.1:${cluster.ports.app}`);
+    }
+    let nodeProxy: RunningNodeProxy | undefined;
+    if (runs(opts, 'node-proxy')) {
+      step('the smallest Node proxy (bench/lib/node-proxy.ts: node:https in, undici out, nothing else)');
+      const started = await startNodeProxy({
+        port: await freePort(),
+        upstreamPort: cluster.ports.app,
+        certFile: bc.certFile,
+        keyFile: bc.keyFile,
+        logFile: join(bc.dataDir, 'node-proxy.log'),
+      });
+      cleanup.add('node proxy', () => started.stop());
+      nodeProxy = started;
+      log(`node proxy ${started.url} (pid ${started.pid}) → app http://127.0.0.1:${cluster.ports.app}`);
+    }
+    let faNginx: RunningNginx | undefined;
 
     const serverPid = (comm: string) => descendantsOf(process.pid).find((p) => commOf(p) === comm);
     const pids = () => ({
@@ -194,9 +191,13 @@ async function main(): Promise<number> {
       idp: cluster.pid('idp'),
       nats: serverPid('nats-server'),
       redis: serverPid('redis-server'),
-      nginx: nginx.workerPid(),
-      node: nodeProxy.pid,
+      nginx: nginx?.workerPid(),
+      node: nodeProxy?.pid,
+      'nginx-fa': faNginx?.workerPid(),
     });
+    /** The process whose RSS the row shows (for nginx + forward-auth: nginx's worker; the gateway's is in the gateway rows). */
+    const proxyPidOf = (s: Scenario) =>
+      ({ gateway: cluster.pid('gateway'), nginx: nginx?.workerPid(), node: nodeProxy?.pid, 'nginx-fa': faNginx?.workerPid(), none: undefined })[s.proxy];
 
     step('policy objects and sessions');
     const service = await bc.api('GET', '/services/private-app');
@@ -218,11 +219,24 @@ async function main(): Promise<number> {
     const liveCookie = await bc.loginAlice();
     log(`alice logged in (live session); service private-app = ${service.body.ID} in ${service.body.namespace}`);
     const t0 = performance.now();
-    const preLogins = await loginMany(bc, PRE_LOGINS, 8);
-    log(`${preLogins.length} more sessions through the code flow in ${((performance.now() - t0) / 1000).toFixed(1)} s (for the cold-cache scenario)`);
+    const preLogins = runs(opts, 'gw-cold') ? await loginMany(bc, PRE_LOGINS, 8) : [];
+    if (preLogins.length)
+      log(`${preLogins.length} more sessions through the code flow in ${((performance.now() - t0) / 1000).toFixed(1)} s (for the cold-cache scenario)`);
     const factory = new SessionFactory(cluster.redisOptions());
     cleanup.add('redis client', () => factory.close());
     await factory.useTemplate(liveCookie, service.body);
+
+    let faCookie = '';
+    if (faPorts) {
+      step("nginx + forward-auth (deploy/forward-auth/nginx.conf: auth_request to the gateway's forward-auth port; 1 worker, access_log off)");
+      faNginx = await startForwardAuthNginx(bc, faPorts, tools.nginx!);
+      cleanup.add('nginx (forward-auth)', () => faNginx!.stop());
+      // Her session for the ingress's service, signed in through nginx as a user would.
+      faCookie = await bc.loginAlice(faNginx.url);
+      log(
+        `nginx ${faNginx.url} (master ${faNginx.masterPid}, worker ${faNginx.workerPid()}) → app http://127.0.0.1:${cluster.ports.app}, asking https://127.0.0.1:${faPorts.forwardAuth}/nginx; alice signed in through it`,
+      );
+    }
 
     // The status and body every scenario must answer with before it is measured.
     const check = async (s: Scenario, headers: Record<string, string> = s.headers) => {
@@ -287,6 +301,9 @@ async function main(): Promise<number> {
     });
     const cookieHeader = (c: string) => ({ cookie: `${SESSION_COOKIE}=${c}` });
     const welcome = /Welcome, alice@example\.com/;
+    // The protected rows compared with one another: the app verified the gateway's identity assertion (and keeps its
+    // answer per token), so that none of them measures the app refusing it.
+    const welcomeVerified = /Welcome, alice@example\.com[\s\S]*Verified assertion for alice@example\.com/;
     const hello = /Hello from the public part/;
 
     // A protected rule on the public page: the same handler as the public scenario, behind a live session.
@@ -312,7 +329,8 @@ async function main(): Promise<number> {
       rateHeaders: (i) => cookieHeader(coldPools.rate[Math.floor(i / BATCH) % coldPools.rate.length]!),
     });
 
-    const scenarios: Scenario[] = [
+    // Built for the processes this run started (undefined otherwise), then narrowed to --only.
+    const built: Array<Scenario | undefined> = [
       {
         key: 'direct',
         title: 'demo app directly (http)',
@@ -337,10 +355,42 @@ async function main(): Promise<number> {
         expect: welcome,
         notes: [],
       },
-      proxyOfHello('nginx', 'nginx reverse proxy (https)', 'nginx', ngxPort, nginx.url),
-      proxyOfHello('node-proxy', 'smallest Node proxy (https, same stack as the gateway)', 'node', nodePort, nodeProxy.url),
+      nginx && proxyOfHello('nginx', 'nginx reverse proxy (https)', 'nginx', Number(new URL(nginx.url).port), nginx.url),
+      nodeProxy &&
+        proxyOfHello('node-proxy', 'smallest Node proxy (https, same stack as the gateway)', 'node', Number(new URL(nodeProxy.url).port), nodeProxy.url),
       gw('/public/hello', { key: 'gw-public', title: 'gateway, public endpoint', handler: '`/public/hello`', expect: hello }),
-      gw('/', { key: 'gw-live', title: 'gateway, protected, live session', handler: '`/` (welcome page)', expect: welcome, headers: cookieHeader(liveCookie) }),
+      gw('/public/hello', {
+        key: 'gw-public-h2',
+        title: 'gateway, public endpoint, HTTP/2 (h2load)',
+        handler: '`/public/hello`',
+        expect: hello,
+        http2: true,
+        notes: [`h2load -c${CONNECTIONS} -m1 (one stream in flight per connection, as wrk); no constant-rate run: the generator speaks HTTP/1.1`],
+      }),
+      gw('/', {
+        key: 'gw-live',
+        title: 'gateway, protected, live session',
+        handler: '`/` (welcome page)',
+        expect: welcomeVerified,
+        headers: cookieHeader(liveCookie),
+      }),
+      faNginx &&
+        faPorts && {
+          key: 'nginx-forward-auth',
+          title: 'nginx + forward-auth, protected, live session (https)',
+          handler: '`/` (welcome page)',
+          proxy: 'nginx-fa',
+          origin: `https://127.0.0.1:${faPorts.nginx}`,
+          path: '/',
+          host: `localhost:${faPorts.nginx}`,
+          servername: 'localhost',
+          wrkUrl: `${faNginx.url}/`,
+          headers: cookieHeader(faCookie),
+          expect: welcomeVerified,
+          notes: [
+            "deploy/forward-auth/nginx.conf as documented (auth_request per request over HTTPS to the gateway's forward-auth port, keepalive 16 to it and to the app) plus the plain nginx's client keep-alive; proxy CPU is nginx's worker plus the gateway, RSS nginx's worker",
+          ],
+        },
       gw('/public/hello', {
         key: 'gw-live-same',
         title: 'gateway, protected rule on the public page, live session',
@@ -352,6 +402,8 @@ async function main(): Promise<number> {
       }),
       cold,
     ];
+    for (const s of built) if (s && !SCENARIOS.some(([key]) => key === s.key)) throw new Error(`the scenario ${s.key} is missing from lib/options.ts`);
+    const scenarios = built.filter((s): s is Scenario => s !== undefined && runs(opts, s.key));
     const results = new Map<string, ScenarioResult>(scenarios.map((s) => [s.key, { scenario: s }]));
 
     // ── 1. maximum throughput (wrk) ────────────────────────────────────────────
@@ -360,8 +412,9 @@ async function main(): Promise<number> {
       await s.setup?.();
       try {
         if (s === cold) {
-          // Enough fresh sessions that no cookie comes round twice (sized from the live-session maximum).
-          const liveMax = results.get('gw-live')!.max!.load.requestsPerSec;
+          // Enough fresh sessions that no cookie comes round twice (sized from the live-session maximum, or a
+          // generous guess when this run did not measure it).
+          const liveMax = results.get('gw-live')?.max?.load.requestsPerSec ?? results.get('gw-public')?.max?.load.requestsPerSec ?? 10_000;
           const need = (seconds: number) => Math.ceil((liveMax * seconds * 1.5) / BATCH) + 100;
           const t = performance.now();
           coldPools.warmup = await factory.create(need(WARMUP));
@@ -373,13 +426,19 @@ async function main(): Promise<number> {
           );
         }
         await check(s, s === cold ? cookieHeader(coldPools.warmup.at(-1)!) : s.headers);
+        if (s.http2) {
+          const h2 = { url: s.wrkUrl, connections: CONNECTIONS, streamsPerConnection: 1, headers: s.headers };
+          await measureH2load({ ...h2, durationSec: WARMUP }, {}, undefined, tools.h2load!);
+          const m = await measureH2load({ ...h2, durationSec: DURATION }, pids(), proxyPidOf(s), tools.h2load!);
+          results.get(s.key)!.max = m;
+          log(`  ${s.title.padEnd(58)} ${int(m.load.requestsPerSec).padStart(7)} req/s  errors ${m.load.errors}  proxy CPU ${pct(proxyCpu(s, m.cpu))}`);
+          continue;
+        }
         const base = { url: s.wrkUrl, connections: CONNECTIONS, headers: s.headers };
         const warm = s.wrkScript?.('warmup');
         await measureWrk({ ...base, durationSec: WARMUP, ...(warm ?? {}), headers: warm ? {} : s.headers }, {}, undefined, tools.wrk!);
         const script = s.wrkScript?.('measure');
-        const proxyPid =
-          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
-        const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPid, tools.wrk!);
+        const m = await measureWrk({ ...base, durationSec: DURATION, ...(script ?? {}), headers: script ? {} : s.headers }, pids(), proxyPidOf(s), tools.wrk!);
         results.get(s.key)!.max = m;
         if (s === cold) {
           const batches = Math.ceil(m.load.requests / BATCH);
@@ -392,20 +451,22 @@ async function main(): Promise<number> {
         await s.teardown?.();
       }
     }
-    const publicMax = results.get('gw-public')!.max!.load.requestsPerSec;
-    const RATE = Math.max(1, Math.floor(publicMax / 2));
+    const { rate: RATE, basis: rateBasis } = constantRate(
+      opts.rate,
+      results.get('gw-public')?.max?.load.requestsPerSec,
+      [...results.values()].flatMap((x) => (x.max ? [x.max.load.requestsPerSec] : [])),
+    );
 
     // ── 2. latency at a constant rate ─────────────────────────────────────────
-    step(
-      `latency at a constant rate of ${RATE} req/s (half the gateway's public maximum), ${CONNECTIONS} connections, ${RATE_WARMUP_MS / 1000} s warm-up, ${DURATION} s measured`,
-    );
-    coldPools.rate = await factory.create(Math.ceil((RATE * (RATE_WARMUP_MS / 1000 + DURATION) * 1.1) / BATCH) + 10);
+    step(`latency at a constant rate of ${RATE} req/s (${rateBasis}), ${CONNECTIONS} connections, ${RATE_WARMUP_MS / 1000} s warm-up, ${DURATION} s measured`);
+    if (results.has('gw-cold')) coldPools.rate = await factory.create(Math.ceil((RATE * (RATE_WARMUP_MS / 1000 + DURATION) * 1.1) / BATCH) + 10);
     for (const s of scenarios) {
+      if (s.http2) continue;
       await s.setup?.();
       try {
-        const proxyPid =
-          s.proxy === 'gateway' ? cluster.pid('gateway') : s.proxy === 'nginx' ? nginx.workerPid() : s.proxy === 'node' ? nodeProxy.pid : undefined;
-        const runtimeBefore = s.proxy === 'gateway' ? await gatewayRuntime(cluster) : undefined;
+        // The gateway's GC and event-loop delay wherever it does the work (nginx + forward-auth included).
+        const gatewayWorks = s.proxy === 'gateway' || s.proxy === 'nginx-fa';
+        const runtimeBefore = gatewayWorks ? await gatewayRuntime(cluster) : undefined;
         const m = await measureRate(
           {
             url: `${s.origin}${s.path}`,
@@ -419,10 +480,15 @@ async function main(): Promise<number> {
               : { ...(s.host ? { host: s.host } : {}), ...s.headers },
           },
           pids(),
-          proxyPid,
+          proxyPidOf(s),
         );
         results.get(s.key)!.rate = m;
-        if (s.proxy === 'gateway') results.get(s.key)!.rateRuntime = runtimeBetween(runtimeBefore, await gatewayRuntime(cluster));
+        const max = results.get(s.key)!.max?.load.requestsPerSec;
+        if (max !== undefined && max < RATE)
+          s.notes.push(
+            `its maximum (${int(max)} req/s) is below the constant rate of ${RATE} req/s: the latencies are those of a proxy sent more than it can serve (requests queue, some do not finish)`,
+          );
+        if (gatewayWorks) results.get(s.key)!.rateRuntime = runtimeBetween(runtimeBefore, await gatewayRuntime(cluster));
         const l = m.load.latency;
         log(
           `  ${s.title.padEnd(58)} p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)} ms  errors ${m.load.errors}${m.load.schedulerLag.p99 > 5 ? `  (generator lag p99 ${ms(m.load.schedulerLag.p99)} ms)` : ''}`,
@@ -433,56 +499,66 @@ async function main(): Promise<number> {
     }
 
     // ── 3. logins per second ──────────────────────────────────────────────────
-    step(`logins per second: the full code flow over HTTP, ${LOGIN_CONCURRENCY} at a time, ${DURATION} s`);
-    const logins = await loginsPerSecond(bc, LOGIN_CONCURRENCY, DURATION * 1000, pids());
-    log(`  ${logins.perSecond.toFixed(1)} logins/s, p50 ${ms(logins.latency.p50, 0)} ms, p99 ${ms(logins.latency.p99, 0)} ms, errors ${logins.errors}`);
+    let logins: LoginsResult | undefined;
+    if (runs(opts, 'logins')) {
+      step(`logins per second: the full code flow over HTTP, ${LOGIN_CONCURRENCY} at a time, ${DURATION} s`);
+      logins = await loginsPerSecond(bc, LOGIN_CONCURRENCY, DURATION * 1000, pids());
+      log(`  ${logins.perSecond.toFixed(1)} logins/s, p50 ${ms(logins.latency.p50, 0)} ms, p99 ${ms(logins.latency.p99, 0)} ms, errors ${logins.errors}`);
+    }
 
     // ── 4. invalidation under load ────────────────────────────────────────────
-    step(`invalidation under load (${RATE} req/s on the protected endpoint with the session in question)`);
-    // Alice's earlier sessions (logins of the scenarios above) go first, so that the measured revocation is
-    // that of a user with one session in use; the bulk sessions belong to synthetic users and stay.
-    const earlier = await revokeAlice(bc, 15_000);
-    log(
-      `  (alice's ${earlier.revoked} earlier sessions revoked beforehand in ${ms(earlier.tookMs, 0)} ms${earlier.attempts > 1 ? `, ${earlier.attempts} attempts` : ''})`,
-    );
-    let revokeAttempts = 0;
-    const revocation = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 6_000, [
-      {
-        atMs: 2_000,
-        name: 'revoke',
-        action: async () => {
-          revokeAttempts = (await revokeAlice(bc, 10_000)).attempts;
+    let invalidation: Invalidation | undefined;
+    if (runs(opts, 'invalidation')) {
+      step(`invalidation under load (${RATE} req/s on the protected endpoint with the session in question)`);
+      // Alice's earlier sessions (logins of the scenarios above) go first, so that the measured revocation is
+      // that of a user with one session in use; the bulk sessions belong to synthetic users and stay.
+      const earlier = await revokeAlice(bc, 15_000);
+      log(
+        `  (alice's ${earlier.revoked} earlier sessions revoked beforehand in ${ms(earlier.tookMs, 0)} ms${earlier.attempts > 1 ? `, ${earlier.attempts} attempts` : ''})`,
+      );
+      let revokeAttempts = 0;
+      const revocation = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 6_000, [
+        {
+          atMs: 2_000,
+          name: 'revoke',
+          action: async () => {
+            revokeAttempts = (await revokeAlice(bc, 10_000)).attempts;
+          },
         },
-      },
-    ]);
-    const revoked = effect(revocation.records, revocation.actions.revoke!, Infinity, 200, 401);
-    revoked.attempts = revokeAttempts;
-    log(
-      `  revocation: first 401 after ${ms(revoked.firstNewMs, 0)} ms, last 200 for a request sent ${ms(revoked.lastOldSentMs, 0)} ms after the call, ${revoked.oldAfterNew} successes after the first 401${revokeAttempts > 1 ? ` (the API call needed ${revokeAttempts} attempts)` : ''}`,
-    );
-    const denyEndpoints = originalEndpoints.map((e) => (e.URI === '/*' ? { ...e, public: false, allowedScopes: [['bench=nobody']] } : e));
-    const policy = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 7_000, [
-      { atMs: 2_000, name: 'deny', action: () => patchEndpoints(denyEndpoints) },
-      { atMs: 4_500, name: 'restore', action: () => patchEndpoints(originalEndpoints) },
-    ]);
-    const denied = effect(policy.records, policy.actions.deny!, policy.actions.restore!, 200, 403);
-    const restored = effect(policy.records, policy.actions.restore!, Infinity, 403, 200);
-    log(
-      `  policy change: first 403 after ${ms(denied.firstNewMs, 0)} ms (${denied.oldAfterNew} successes after it); restored: first 200 after ${ms(restored.firstNewMs, 0)} ms`,
-    );
-    await restoreSpec();
+      ]);
+      const revoked = effect(revocation.records, revocation.actions.revoke!, Infinity, 200, 401);
+      revoked.attempts = revokeAttempts;
+      log(
+        `  revocation: first 401 after ${ms(revoked.firstNewMs, 0)} ms, last 200 for a request sent ${ms(revoked.lastOldSentMs, 0)} ms after the call, ${revoked.oldAfterNew} successes after the first 401${revokeAttempts > 1 ? ` (the API call needed ${revokeAttempts} attempts)` : ''}`,
+      );
+      const denyEndpoints = originalEndpoints.map((e) => (e.URI === '/*' ? { ...e, public: false, allowedScopes: [['bench=nobody']] } : e));
+      const policy = await underLoad(bc, RATE, gwHost, await bc.loginAlice(), 7_000, [
+        { atMs: 2_000, name: 'deny', action: () => patchEndpoints(denyEndpoints) },
+        { atMs: 4_500, name: 'restore', action: () => patchEndpoints(originalEndpoints) },
+      ]);
+      const denied = effect(policy.records, policy.actions.deny!, policy.actions.restore!, 200, 403);
+      const restored = effect(policy.records, policy.actions.restore!, Infinity, 403, 200);
+      log(
+        `  policy change: first 403 after ${ms(denied.firstNewMs, 0)} ms (${denied.oldAfterNew} successes after it); restored: first 200 after ${ms(restored.firstNewMs, 0)} ms`,
+      );
+      await restoreSpec();
+      invalidation = { revoked, denied, restored };
+    }
 
     // ── 5. memory with many live sessions ─────────────────────────────────────
-    step(`memory: ${int(MEMORY_SESSIONS)} live sessions, each used once through the gateway`);
-    const memory = await memoryTest(bc, factory, gwHost, MEMORY_SESSIONS, gatewayAtStart);
-    for (const [label, run] of [
-      ['after the scenarios', memory.afterLoad],
-      ['restarted, control (one session)', memory.control],
-      ['restarted, sessions', memory.fresh],
-    ] as const)
-      log(
-        `  ${label}: gateway RSS ${mb(run.rssBefore)} before, peak ${mb(run.rssPeak)}, ${mb(run.rssAfter)} after; heap used/reserved/external ${heapText(run.heapBefore)} → ${heapText(run.heapAfter)}; statuses ${JSON.stringify(run.statuses)}; ${(run.touchMs / 1000).toFixed(1)} s`,
-      );
+    let memory: MemoryResult | undefined;
+    if (runs(opts, 'memory')) {
+      step(`memory: ${int(MEMORY_SESSIONS)} live sessions, each used once through the gateway`);
+      memory = await memoryTest(bc, factory, gwHost, MEMORY_SESSIONS, gatewayAtStart);
+      for (const [label, run] of [
+        ['after the scenarios', memory.afterLoad],
+        ['restarted, control (one session)', memory.control],
+        ['restarted, sessions', memory.fresh],
+      ] as const)
+        log(
+          `  ${label}: gateway RSS ${mb(run.rssBefore)} before, peak ${mb(run.rssPeak)}, ${mb(run.rssAfter)} after; heap used/reserved/external ${heapText(run.heapBefore)} → ${heapText(run.heapAfter)}; statuses ${JSON.stringify(run.statuses)}; ${(run.touchMs / 1000).toFixed(1)} s`,
+        );
+    }
 
     // ── 6. profile ────────────────────────────────────────────────────────────
     let profile: { summary: ProfileSummary; max: WrkResult; file: string } | undefined;
@@ -501,19 +577,17 @@ async function main(): Promise<number> {
       started,
       results,
       rate: RATE,
+      rateBasis,
       logins,
-      revoked,
-      denied,
-      restored,
+      invalidation,
       memory,
       profile,
       loadAtStart,
       loadAtEnd,
       busyBefore,
-      nginxPort: ngxPort,
     });
     log(`\n${plain(report.main)}\n\n${plain(report.targets)}\n\n${plain(report.cpu)}\n\n${plain(report.rate)}\n`);
-    if (!opts['no-write']) {
+    if (opts.write) {
       const dir = join(benchDir, 'results');
       await mkdir(dir, { recursive: true });
       const stamp = started
@@ -521,8 +595,11 @@ async function main(): Promise<number> {
         .replace(/:/g, '-')
         .replace(/\.\d+Z$/, 'Z');
       await writeFile(join(dir, `${stamp}.md`), report.markdown);
-      await writeFile(join(dir, 'latest.md'), report.markdown);
-      log(`written: bench/results/${stamp}.md and bench/results/latest.md`);
+      if (PARTIAL) log(`written: bench/results/${stamp}.md (a partial run: bench/results/latest.md is left as it was)`);
+      else {
+        await writeFile(join(dir, 'latest.md'), report.markdown);
+        log(`written: bench/results/${stamp}.md and bench/results/latest.md`);
+      }
     }
     succeeded = true;
     return 0;
@@ -546,8 +623,12 @@ async function revokeAlice(bc: BenchCluster, boundMs: number): Promise<{ revoked
   }
 }
 
+/** % of a core the proxy used; for nginx + forward-auth, nginx's worker and the gateway together (both do the request's work). */
 function proxyCpu(s: Scenario, cpu: CpuReading): number | undefined {
-  return s.proxy === 'gateway' ? cpu.byName.gateway : s.proxy === 'nginx' ? cpu.byName.nginx : s.proxy === 'node' ? cpu.byName.node : undefined;
+  const { gateway, nginx, node } = cpu.byName;
+  const fa = cpu.byName['nginx-fa'];
+  if (s.proxy === 'nginx-fa') return fa !== undefined && gateway !== undefined ? fa + gateway : undefined;
+  return s.proxy === 'gateway' ? gateway : s.proxy === 'nginx' ? nginx : s.proxy === 'node' ? node : undefined;
 }
 
 /** `count` logins through the code flow, `concurrency` at a time; their cookies. */
@@ -785,26 +866,32 @@ function areasTable(s: ProfileSummary): string {
   );
 }
 
+interface Invalidation {
+  revoked: Effect;
+  denied: Effect;
+  restored: Effect;
+}
+
+/** What the run measured: a partial run (`--only`) leaves out what it did not select. */
 interface ReportInput {
   started: Date;
   results: Map<string, ScenarioResult>;
   rate: number;
-  logins: LoginsResult;
-  revoked: Effect;
-  denied: Effect;
-  restored: Effect;
-  memory: MemoryResult;
+  /** How the rate was chosen. */
+  rateBasis: string;
+  logins?: LoginsResult;
+  invalidation?: Invalidation;
+  memory?: MemoryResult;
   profile?: { summary: ProfileSummary; max: WrkResult; file: string };
   loadAtStart: number[];
   loadAtEnd: number[];
   /** % of one core other processes used in the 2 s before the run. */
   busyBefore: number;
-  nginxPort: number;
 }
 
 function buildReport(r: ReportInput): { markdown: string; main: string; targets: string; cpu: string; rate: string } {
-  const get = (key: string) => r.results.get(key)!;
-  const maxOf = (key: string) => get(key).max?.load.requestsPerSec;
+  const get = (key: string) => r.results.get(key);
+  const maxOf = (key: string) => get(key)?.max?.load.requestsPerSec;
   const nginxMax = maxOf('nginx');
   const nodeMax = maxOf('node-proxy');
   const directMax = maxOf('direct');
@@ -832,26 +919,27 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
       mb(rss),
     ];
   });
-  rows.push([
-    'logins (code flow, HTTP client)',
-    'gateway → IdP → callback → `/`',
-    `${r.logins.perSecond.toFixed(1)} logins/s`,
-    '',
-    '',
-    int(r.logins.errors),
-    ms(r.logins.latency.p50, 0),
-    ms(r.logins.latency.p99, 0),
-    ms(r.logins.latency.p999, 0),
-    '',
-    `${pct(r.logins.cpu.byName.gateway)}`,
-    ms(((r.logins.cpu.byName.gateway ?? NaN) / 100 / r.logins.perSecond) * 1000, 1),
-    '',
-  ]);
+  if (r.logins)
+    rows.push([
+      'logins (code flow, HTTP client)',
+      'gateway → IdP → callback → `/`',
+      `${r.logins.perSecond.toFixed(1)} logins/s`,
+      '',
+      '',
+      int(r.logins.errors),
+      ms(r.logins.latency.p50, 0),
+      ms(r.logins.latency.p99, 0),
+      ms(r.logins.latency.p999, 0),
+      '',
+      `${pct(r.logins.cpu.byName.gateway)}`,
+      ms(((r.logins.cpu.byName.gateway ?? NaN) / 100 / r.logins.perSecond) * 1000, 1),
+      '',
+    ]);
   const main = table(
     [
       'Scenario',
       'App handler',
-      'Max req/s (wrk)',
+      'Max req/s (wrk; h2load for HTTP/2)',
       '× nginx',
       '× direct',
       'Errors (max)',
@@ -866,67 +954,143 @@ function buildReport(r: ReportInput): { markdown: string; main: string; targets:
     rows,
   );
 
-  // Targets.
+  // Targets, and context rows without one; a partial run leaves out those it has not measured for.
   const live = maxOf('gw-live');
   const pub = maxOf('gw-public');
-  const p99 = (key: string) => get(key).rate?.load.latency.p99;
+  const fa = maxOf('nginx-forward-auth');
+  const p99 = (key: string) => get(key)?.rate?.load.latency.p99;
   const addedPublic = (p99('gw-public') ?? NaN) - (p99('direct') ?? NaN);
   const addedLive = (p99('gw-live') ?? NaN) - (p99('direct-root') ?? NaN);
-  const revokePass = r.revoked.firstNewMs <= 1000 && r.revoked.oldAfterNew === 0;
-  const policyPass = r.denied.firstNewMs <= 1000 && r.denied.oldAfterNew === 0;
+  const cpuPerRequestOf = (key: string) => {
+    const x = get(key);
+    const cpu = x?.max ? proxyCpu(x.scenario, x.max.cpu) : undefined;
+    return cpu !== undefined && x?.max?.load.requestsPerSec ? (cpu / 100 / x.max.load.requestsPerSec) * 1000 : undefined;
+  };
+  const { memory, invalidation } = r;
   const targetRows = [
-    [
-      'Protected (live session) ≥ 0.9 × gateway public throughput',
-      `${int(live)} / ${int(pub)} = ${ratio(live && pub ? live / pub : undefined)}`,
-      verdict(live !== undefined && pub !== undefined ? live / pub >= 0.9 : undefined),
-    ],
-    [
-      'Gateway public ≥ 0.6 × nginx throughput',
-      `${int(pub)} / ${int(nginxMax)} = ${ratio(pub && nginxMax ? pub / nginxMax : undefined)}`,
-      verdict(pub !== undefined && nginxMax !== undefined ? pub / nginxMax >= 0.6 : undefined),
-    ],
-    [
-      '(context) the smallest Node proxy × nginx: what Node allows here',
-      `${int(nodeMax)} / ${int(nginxMax)} = ${ratio(nodeMax && nginxMax ? nodeMax / nginxMax : undefined)}`,
-      '',
-    ],
-    [
-      "(context) gateway public × the smallest Node proxy: the gateway's own cost",
-      `${int(pub)} / ${int(nodeMax)} = ${ratio(pub && nodeMax ? pub / nodeMax : undefined)}`,
-      '',
-    ],
-    [
-      `p99 added over direct at ${r.rate} req/s ≤ 2 ms — protected, live session (vs direct \`/\`)`,
-      `${ms(p99('gw-live'))} − ${ms(p99('direct-root'))} = ${ms(addedLive)} ms`,
-      verdict(Number.isFinite(addedLive) ? addedLive <= 2 : undefined),
-    ],
-    [
-      `p99 added over direct at ${r.rate} req/s ≤ 2 ms — public (vs direct \`/public/hello\`)`,
-      `${ms(p99('gw-public'))} − ${ms(p99('direct'))} = ${ms(addedPublic)} ms`,
-      verdict(Number.isFinite(addedPublic) ? addedPublic <= 2 : undefined),
-    ],
-    [
-      `(context) p99 added over direct at ${r.rate} req/s by nginx / by the smallest Node proxy`,
-      `${ms((p99('nginx') ?? NaN) - (p99('direct') ?? NaN))} ms / ${ms((p99('node-proxy') ?? NaN) - (p99('direct') ?? NaN))} ms`,
-      '',
-    ],
-    [
-      `${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — freshly started gateway`,
-      `peak ${mb(r.memory.fresh.rssPeak)}`,
-      verdict(r.memory.fresh.rssPeak <= 250 && (r.memory.fresh.statuses['200'] ?? 0) === r.memory.sessions),
-    ],
-    [
-      `${int(r.memory.sessions)} live sessions: gateway RSS ≤ 250 MB — after all the scenarios above`,
-      `peak ${mb(r.memory.afterLoad.rssPeak)}`,
-      verdict(r.memory.afterLoad.rssPeak <= 250 && (r.memory.afterLoad.statuses['200'] ?? 0) === r.memory.sessions),
-    ],
-    ['Revocation under load takes effect ≤ 1 s', `${ms(r.revoked.firstNewMs, 0)} ms`, verdict(revokePass)],
-    ['Policy change under load takes effect ≤ 1 s', `${ms(r.denied.firstNewMs, 0)} ms`, verdict(policyPass)],
-  ];
+    {
+      needs: ['gw-live', 'gw-public'],
+      row: () => [
+        'Protected (live session) ≥ 0.9 × gateway public throughput',
+        `${int(live)} / ${int(pub)} = ${ratio(live && pub ? live / pub : undefined)}`,
+        verdict(live !== undefined && pub !== undefined ? live / pub >= 0.9 : undefined),
+      ],
+    },
+    {
+      needs: ['gw-public', 'nginx'],
+      row: () => [
+        'Gateway public ≥ 0.6 × nginx throughput',
+        `${int(pub)} / ${int(nginxMax)} = ${ratio(pub && nginxMax ? pub / nginxMax : undefined)}`,
+        verdict(pub !== undefined && nginxMax !== undefined ? pub / nginxMax >= 0.6 : undefined),
+      ],
+    },
+    {
+      needs: ['node-proxy', 'nginx'],
+      row: () => [
+        '(context) the smallest Node proxy × nginx: what Node allows here',
+        `${int(nodeMax)} / ${int(nginxMax)} = ${ratio(nodeMax && nginxMax ? nodeMax / nginxMax : undefined)}`,
+        '',
+      ],
+    },
+    {
+      needs: ['gw-public', 'node-proxy'],
+      row: () => [
+        "(context) gateway public × the smallest Node proxy: the gateway's own cost",
+        `${int(pub)} / ${int(nodeMax)} = ${ratio(pub && nodeMax ? pub / nodeMax : undefined)}`,
+        '',
+      ],
+    },
+    {
+      needs: ['nginx-forward-auth', 'gw-live'],
+      row: () => [
+        '(context) nginx + forward-auth × gateway protected (live session): req/s; CPU ms/req (nginx + gateway, gateway)',
+        `${int(fa)} / ${int(live)} = ${ratio(fa && live ? fa / live : undefined)}; ${ms(cpuPerRequestOf('nginx-forward-auth'), 3)} / ${ms(cpuPerRequestOf('gw-live'), 3)} ms`,
+        '',
+      ],
+    },
+    {
+      needs: ['nginx-forward-auth', 'nginx'],
+      row: () => ['(context) nginx + forward-auth × plain nginx', `${int(fa)} / ${int(nginxMax)} = ${ratio(fa && nginxMax ? fa / nginxMax : undefined)}`, ''],
+    },
+    {
+      needs: ['gw-live', 'direct-root'],
+      row: () => [
+        `p99 added over direct at ${r.rate} req/s ≤ 2 ms — protected, live session (vs direct \`/\`)`,
+        `${ms(p99('gw-live'))} − ${ms(p99('direct-root'))} = ${ms(addedLive)} ms`,
+        verdict(Number.isFinite(addedLive) ? addedLive <= 2 : undefined),
+      ],
+    },
+    {
+      needs: ['gw-public', 'direct'],
+      row: () => [
+        `p99 added over direct at ${r.rate} req/s ≤ 2 ms — public (vs direct \`/public/hello\`)`,
+        `${ms(p99('gw-public'))} − ${ms(p99('direct'))} = ${ms(addedPublic)} ms`,
+        verdict(Number.isFinite(addedPublic) ? addedPublic <= 2 : undefined),
+      ],
+    },
+    {
+      needs: ['nginx', 'node-proxy', 'direct'],
+      row: () => [
+        `(context) p99 added over direct at ${r.rate} req/s by nginx / by the smallest Node proxy`,
+        `${ms((p99('nginx') ?? NaN) - (p99('direct') ?? NaN))} ms / ${ms((p99('node-proxy') ?? NaN) - (p99('direct') ?? NaN))} ms`,
+        '',
+      ],
+    },
+    {
+      needs: ['nginx-forward-auth', 'direct-root'],
+      row: () => [
+        `(context) p99 added over direct at ${r.rate} req/s by nginx + forward-auth (vs direct \`/\`)`,
+        `${ms(p99('nginx-forward-auth'))} − ${ms(p99('direct-root'))} = ${ms((p99('nginx-forward-auth') ?? NaN) - (p99('direct-root') ?? NaN))} ms`,
+        '',
+      ],
+    },
+    ...(memory
+      ? [
+          {
+            needs: [],
+            row: () => [
+              `${int(memory.sessions)} live sessions: gateway RSS ≤ 250 MB — freshly started gateway`,
+              `peak ${mb(memory.fresh.rssPeak)}`,
+              verdict(memory.fresh.rssPeak <= 250 && (memory.fresh.statuses['200'] ?? 0) === memory.sessions),
+            ],
+          },
+          {
+            needs: [],
+            row: () => [
+              `${int(memory.sessions)} live sessions: gateway RSS ≤ 250 MB — after all the scenarios above`,
+              `peak ${mb(memory.afterLoad.rssPeak)}`,
+              verdict(memory.afterLoad.rssPeak <= 250 && (memory.afterLoad.statuses['200'] ?? 0) === memory.sessions),
+            ],
+          },
+        ]
+      : []),
+    ...(invalidation
+      ? [
+          {
+            needs: [],
+            row: () => [
+              'Revocation under load takes effect ≤ 1 s',
+              `${ms(invalidation.revoked.firstNewMs, 0)} ms`,
+              verdict(invalidation.revoked.firstNewMs <= 1000 && invalidation.revoked.oldAfterNew === 0),
+            ],
+          },
+          {
+            needs: [],
+            row: () => [
+              'Policy change under load takes effect ≤ 1 s',
+              `${ms(invalidation.denied.firstNewMs, 0)} ms`,
+              verdict(invalidation.denied.firstNewMs <= 1000 && invalidation.denied.oldAfterNew === 0),
+            ],
+          },
+        ]
+      : []),
+  ]
+    .filter((t) => t.needs.every((key) => r.results.has(key)))
+    .map((t) => t.row());
   const targets = table(['Target', 'Measured', 'Result'], targetRows);
 
   // CPU where it went, at maximum throughput.
-  const cpuNames = ['gateway', 'authn', 'policy', 'flowlog', 'app', 'nats', 'redis', 'nginx', 'node'];
+  const cpuNames = ['gateway', 'authn', 'policy', 'flowlog', 'app', 'nats', 'redis', 'nginx', 'node', 'nginx-fa'];
   const cpuRows = [...r.results.values()]
     .filter((x) => x.max)
     .map(({ scenario: s, max }) => [
@@ -995,10 +1159,16 @@ idle machine. "Proxy CPU ms/req" (CPU time the proxy spent per request) is the s
       : ''
   }
 
-Max req/s: wrk, ${WARMUP} s warm-up then ${DURATION} s. Latency: our coordinated-omission-safe generator at a constant
-${r.rate} req/s (half the gateway's public maximum), ${CONNECTIONS} keep-alive connections, ${RATE_WARMUP_MS / 1000} s warm-up then
+${
+  PARTIAL
+    ? `**A partial run** (\`--only ${[...opts.only!].join(',')}\`): only these scenarios and phases were measured.
+
+`
+    : ''
+}Max req/s: wrk, ${WARMUP} s warm-up then ${DURATION} s; for HTTP/2, h2load 1.52 (\`-c${CONNECTIONS} -m1\`: as many requests in flight as wrk), the same. Latency: our coordinated-omission-safe generator at a constant
+${r.rate} req/s (${r.rateBasis}), ${CONNECTIONS} keep-alive connections, ${RATE_WARMUP_MS / 1000} s warm-up then
 ${DURATION} s, each latency measured from the request's intended send time. Proxy CPU is % of one core (the gateway's
-process, or nginx's worker), at the maximum / at the constant rate, and CPU time per request at the maximum; RSS is the peak. The logins row gives login
+process, or nginx's worker; for nginx + forward-auth both), at the maximum / at the constant rate, and CPU time per request at the maximum; RSS is the peak. The logins row gives login
 latency (a closed loop of ${LOGIN_CONCURRENCY}) instead of the constant-rate figures.
 
 ${main}
@@ -1007,26 +1177,7 @@ ${main}
 
 ${targets}
 
-Invalidation under load (${r.rate} req/s on \`/\` with the session concerned; times from the moment the API call was made):
-
-- revocation (\`DELETE /sessions?user=alice@example.com\`): first 401 after ${ms(r.revoked.firstNewMs, 0)} ms; the last 200 answered a
-  request sent ${ms(r.revoked.lastOldSentMs, 0)} ms after the call; ${r.revoked.oldAfterNew} successes after the first 401${otherStatuses(r.revoked)}${(r.revoked.attempts ?? 1) > 1 ? `; the API answered 503 (authn busy) and was called ${r.revoked.attempts} times, timed from the first` : ''}.
-- policy change (\`PATCH httpresourcespecs/private-app-api\`, \`/*\` for a tag nobody has): first 403 after ${ms(r.denied.firstNewMs, 0)} ms;
-  last 200 for a request sent ${ms(r.denied.lastOldSentMs, 0)} ms after the call; ${r.denied.oldAfterNew} successes after the first 403${otherStatuses(r.denied)}.
-  Restored: first 200 again after ${ms(r.restored.firstNewMs, 0)} ms.
-
-Memory: ${int(r.memory.sessions)} live sessions written to Redis (authn's \`SessionStore\`: valid v2 records for private-app with alice's tags) in
-${(r.memory.createMs / 1000).toFixed(1)} s, each used once through the gateway, 32 at a time — first on the gateway that carried every scenario
-above, then on the same gateway restarted (empty caches); as a control, the same number of requests with a single session on a
-restarted gateway shows what the load alone costs. V8 heap given as used / reserved / external.
-
-${memoryTable(r.memory)}
-
-RSS beyond the reserved heap is Node itself (binary, code, ~${mb(r.memory.atStart.rss !== undefined && r.memory.atStart.heap ? r.memory.atStart.rss - r.memory.atStart.heap.heapTotalMb : undefined)} at start) and native memory
-(TLS and socket buffers, malloc arenas).
-
-Logins: ${r.logins.completed} in ${DURATION} s (${r.logins.perSecond.toFixed(1)}/s), errors ${r.logins.errors}${r.logins.errors ? ` ${JSON.stringify(r.logins.errorKinds)}` : ''};
-CPU gateway ${pct(r.logins.cpu.byName.gateway)}, authn ${pct(r.logins.cpu.byName.authn)}, IdP ${pct(r.logins.cpu.byName.idp)}, policy ${pct(r.logins.cpu.byName.policy)}, bench client ${pct(r.logins.cpu.self)}.
+${[invalidationText(r.invalidation, r.rate), r.memory && memoryText(r.memory), r.logins && loginsText(r.logins)].filter(Boolean).join('\n\n')}
 
 ## Where the CPU went (% of one core)
 
@@ -1053,6 +1204,34 @@ ${areasTable(r.profile.summary)}
       : ''
   }`;
   return { markdown: md, main, targets, cpu: cpuTable, rate: rateTable };
+}
+
+function invalidationText(i: Invalidation | undefined, rate: number): string {
+  if (!i) return '';
+  return `Invalidation under load (${rate} req/s on \`/\` with the session concerned; times from the moment the API call was made):
+
+- revocation (\`DELETE /sessions?user=alice@example.com\`): first 401 after ${ms(i.revoked.firstNewMs, 0)} ms; the last 200 answered a
+  request sent ${ms(i.revoked.lastOldSentMs, 0)} ms after the call; ${i.revoked.oldAfterNew} successes after the first 401${otherStatuses(i.revoked)}${(i.revoked.attempts ?? 1) > 1 ? `; the API answered 503 (authn busy) and was called ${i.revoked.attempts} times, timed from the first` : ''}.
+- policy change (\`PATCH httpresourcespecs/private-app-api\`, \`/*\` for a tag nobody has): first 403 after ${ms(i.denied.firstNewMs, 0)} ms;
+  last 200 for a request sent ${ms(i.denied.lastOldSentMs, 0)} ms after the call; ${i.denied.oldAfterNew} successes after the first 403${otherStatuses(i.denied)}.
+  Restored: first 200 again after ${ms(i.restored.firstNewMs, 0)} ms.`;
+}
+
+function memoryText(m: MemoryResult): string {
+  return `Memory: ${int(m.sessions)} live sessions written to Redis (authn's \`SessionStore\`: valid v2 records for private-app with alice's tags) in
+${(m.createMs / 1000).toFixed(1)} s, each used once through the gateway, 32 at a time — first on the gateway that carried every scenario
+above, then on the same gateway restarted (empty caches); as a control, the same number of requests with a single session on a
+restarted gateway shows what the load alone costs. V8 heap given as used / reserved / external.
+
+${memoryTable(m)}
+
+RSS beyond the reserved heap is Node itself (binary, code, ~${mb(m.atStart.rss !== undefined && m.atStart.heap ? m.atStart.rss - m.atStart.heap.heapTotalMb : undefined)} at start) and native memory
+(TLS and socket buffers, malloc arenas).`;
+}
+
+function loginsText(l: LoginsResult): string {
+  return `Logins: ${l.completed} in ${DURATION} s (${l.perSecond.toFixed(1)}/s), errors ${l.errors}${l.errors ? ` ${JSON.stringify(l.errorKinds)}` : ''};
+CPU gateway ${pct(l.cpu.byName.gateway)}, authn ${pct(l.cpu.byName.authn)}, IdP ${pct(l.cpu.byName.idp)}, policy ${pct(l.cpu.byName.policy)}, bench client ${pct(l.cpu.self)}.`;
 }
 
 function memoryTable(m: MemoryResult): string {

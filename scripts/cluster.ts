@@ -7,6 +7,7 @@ const port = (name: string, fallback: number) => (env[name] ? Number(env[name]) 
 const ports: ClusterPorts = {
   gateway: port('GATEWAY_PORT', defaultPorts.gateway),
   walkthrough: port('WALKTHROUGH_PORT', defaultPorts.walkthrough),
+  console: port('CONSOLE_PORT', defaultPorts.console),
   idp: port('DEMO_IDP_PORT', defaultPorts.idp),
   app: port('DEMO_APP_PORT', defaultPorts.app),
   policy: port('POLICY_PORT', defaultPorts.policy),
@@ -44,7 +45,8 @@ microseg is running.
   Demo IdP        ${cluster.idpUrl}
   Demo app        ${cluster.appUrl}   (direct, unprotected)
   Policy API      ${cluster.policyUrl}
-  Console         ${cluster.flowlogUrl}/   (Platform and Event logs; sign in with an API token, e.g. the admin token)
+  Console         ${cluster.consoleUrl}/   (through the gateway: sign in as alice, who may read /acme; bob has no access)
+                  ${cluster.flowlogUrl}/   (flowlog's own port: sign in with an API token, e.g. the admin token)
   NATS, Redis     ${cluster.natsUrl}   ${cluster.redisUrl}   (TLS; one identity per service)
   Credentials     ${cluster.credentials.dir}/   (generated at first start; keep them secret)
   Logs            ${cluster.logDir}/

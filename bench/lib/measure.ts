@@ -1,6 +1,7 @@
 // One measured run = a load (wrk or the constant-rate generator) + CPU of every
 // process of ours + the peak RSS of the proxy under test.
 import { runConstantRate, type ConstantRateOptions, type ConstantRateResult } from '../constant-rate.ts';
+import { runH2load, type H2loadOptions } from './h2load.ts';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
 import { CpuMeter, rssMb, type CpuReading } from './proc.ts';
 
@@ -48,17 +49,35 @@ export interface Measured<T> {
   rssMb: number | undefined;
 }
 
-export async function measureWrk(
+export function measureWrk(
   options: WrkOptions,
   pids: Record<string, number | undefined>,
   proxyPid: number | undefined,
   wrkPath: string,
 ): Promise<Measured<WrkResult>> {
+  return measureClosedLoop(() => runWrk(options, wrkPath), pids, proxyPid);
+}
+
+/** h2load, for HTTP/2: its result in wrk's shape. */
+export function measureH2load(
+  options: H2loadOptions,
+  pids: Record<string, number | undefined>,
+  proxyPid: number | undefined,
+  h2loadPath: string,
+): Promise<Measured<WrkResult>> {
+  return measureClosedLoop(() => runH2load(options, h2loadPath), pids, proxyPid);
+}
+
+async function measureClosedLoop(
+  run: () => Promise<WrkResult>,
+  pids: Record<string, number | undefined>,
+  proxyPid: number | undefined,
+): Promise<Measured<WrkResult>> {
   const meter = new CpuMeter(pids);
   const rss = new RssSampler(() => proxyPid).start();
   meter.start();
   try {
-    const load = await runWrk(options, wrkPath);
+    const load = await run();
     const cpu = meter.stop();
     return { load, cpu, rssMb: proxyPid ? rss.stop().peak : undefined };
   } finally {

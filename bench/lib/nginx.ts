@@ -1,6 +1,6 @@
-// nginx as a plain TLS reverse proxy in front of the demo app, on loopback, with
-// its own configuration, pid, logs and temp paths in a directory of ours: one worker,
-// HTTP/1.1 keep-alive to the upstream, no access log — the fair baseline.
+// Debian's nginx on loopback with its own configuration, pid, logs and temp paths in a directory of ours: one
+// worker, no access log. The site is a plain TLS reverse proxy in front of the demo app (HTTP/1.1 keep-alive to
+// the upstream — the fair baseline), or any other `server` and `upstream` blocks (the forward-auth site).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,10 +11,10 @@ export interface NginxOptions {
   binary: string;
   /** Directory for nginx.conf, the pid file, logs and temp files. */
   dir: string;
+  /** Where the site listens (waited for at start). */
   port: number;
-  upstreamPort: number;
-  certFile: string;
-  keyFile: string;
+  /** What goes inside `http { … }` besides the common settings: `upstream` and `server` blocks. */
+  site: string;
 }
 
 export interface RunningNginx {
@@ -25,23 +25,9 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-export function nginxConfig(o: NginxOptions, asRoot: boolean): string {
-  const t = (name: string) => join(o.dir, name);
-  return `# Written by bench/run.ts: nginx as a plain reverse proxy, loopback only.
-${asRoot ? 'user nobody nogroup;\n' : ''}worker_processes 1;
-daemon off;
-master_process on;
-pid ${t('nginx.pid')};
-error_log ${t('error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${t('client_body')};
-  proxy_temp_path ${t('proxy')};
-  fastcgi_temp_path ${t('fastcgi')};
-  uwsgi_temp_path ${t('uwsgi')};
-  scgi_temp_path ${t('scgi')};
-  upstream app {
+/** nginx as a plain TLS reverse proxy of the app on `upstreamPort`, with the given certificate. */
+export function plainProxySite(o: { port: number; upstreamPort: number; certFile: string; keyFile: string }): string {
+  return `  upstream app {
     server 127.0.0.1:${o.upstreamPort};
     keepalive 64;
     keepalive_requests 1000000;
@@ -64,7 +50,26 @@ http {
       proxy_set_header X-Forwarded-Proto https;
     }
   }
+`;
 }
+
+export function nginxConfig(o: Pick<NginxOptions, 'dir' | 'site'>, asRoot: boolean): string {
+  const t = (name: string) => join(o.dir, name);
+  return `# Written by bench/run.ts: loopback only.
+${asRoot ? 'user nobody nogroup;\n' : ''}worker_processes 1;
+daemon off;
+master_process on;
+pid ${t('nginx.pid')};
+error_log ${t('error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${t('client_body')};
+  proxy_temp_path ${t('proxy')};
+  fastcgi_temp_path ${t('fastcgi')};
+  uwsgi_temp_path ${t('uwsgi')};
+  scgi_temp_path ${t('scgi')};
+${o.site}}
 `;
 }
 

@@ -61,11 +61,24 @@ export interface BenchCluster {
   keyFile: string;
   nodeArgs: Partial<Record<ServiceName, string[]>>;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  loginAlice(): Promise<string>;
+  /** Alice's session cookie, through the code flow at the gateway (or at another origin in front of it: nginx). */
+  loginAlice(origin?: string): Promise<string>;
+}
+
+/** More environment for the cluster's services, the demo IdP and the demo app (forward-auth). */
+export interface ClusterExtras {
+  env?: Record<string, string>;
+  idpEnv?: Record<string, string>;
+  appEnv?: Record<string, string>;
 }
 
 /** `keepData()` is asked at the end: the data directory (logs, nginx files) stays when the run failed. */
-export async function startBenchCluster(cleanup: Cleanup, log: (line: string) => void, keepData: () => boolean): Promise<BenchCluster> {
+export async function startBenchCluster(
+  cleanup: Cleanup,
+  log: (line: string) => void,
+  keepData: () => boolean,
+  extras: ClusterExtras = {},
+): Promise<BenchCluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'microseg-bench-'));
   cleanup.add('data directory', async () => {
     if (keepData()) log(`logs kept in ${join(dataDir, 'logs')} (nginx: ${join(dataDir, 'nginx')})`);
@@ -75,7 +88,15 @@ export async function startBenchCluster(cleanup: Cleanup, log: (line: string) =>
   log(`starting the cluster (isolated, LOG_LEVEL=warn; data in ${dataDir}) …`);
   // warn: per-request access logs would otherwise be a large part of the gateway's work.
   // The benchmark logs in 100+ times from 127.0.0.1 (more than the default login starts per address).
-  const cluster = await startCluster({ dataDir, isolated: true, logLevel: 'warn', nodeArgs, env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: '1000000' } });
+  const cluster = await startCluster({
+    dataDir,
+    isolated: true,
+    logLevel: 'warn',
+    nodeArgs,
+    env: { AUTHN_LOGIN_STARTS_PER_ADDRESS: '1000000', ...extras.env },
+    ...(extras.idpEnv ? { idpEnv: extras.idpEnv } : {}),
+    ...(extras.appEnv ? { appEnv: extras.appEnv } : {}),
+  });
   cleanup.add('cluster', () => cluster.stop());
   const certFile = join(dataDir, 'gateway', 'certs', 'localhost.crt');
   const keyFile = join(dataDir, 'gateway', 'certs', 'localhost.key');
@@ -98,8 +119,8 @@ export async function startBenchCluster(cleanup: Cleanup, log: (line: string) =>
     return { status: res.status, body: parsed as any };
   };
 
-  const loginAlice = async () => {
-    const loggedIn = await withTimeout(loginWithHttp(cluster.gatewayUrl, ALICE.login, ALICE.password), 20_000, 'a login');
+  const loginAlice = async (origin = cluster.gatewayUrl) => {
+    const loggedIn = await withTimeout(loginWithHttp(origin, ALICE.login, ALICE.password), 20_000, 'a login');
     const cookie = loggedIn.browser.cookie(SESSION_COOKIE);
     if (loggedIn.response.status !== 200 || !cookie) throw new Error(`alice's login ended with ${loggedIn.response.status}: ${loggedIn.body.slice(0, 200)}`);
     return cookie;

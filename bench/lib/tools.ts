@@ -1,4 +1,4 @@
-// The benchmark's outside tools: Debian's wrk and nginx. Installed with apt-get when
+// The benchmark's outside tools: Debian's wrk, nginx and h2load (nghttp2-client). Installed with apt-get when
 // missing and this process is root; otherwise the error names the command to run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ export interface Tool {
 
 export const WRK: Tool = { name: 'wrk', path: '/usr/bin/wrk', apt: 'wrk' };
 export const NGINX: Tool = { name: 'nginx', path: '/usr/sbin/nginx', apt: 'nginx' };
+export const H2LOAD: Tool = { name: 'h2load', path: '/usr/bin/h2load', apt: 'nghttp2-client' };
 
 export class MissingToolError extends Error {}
 

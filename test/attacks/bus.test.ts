@@ -2,7 +2,7 @@
 // or Redis (in compose, the protected application shares their network) with no credentials, or with the
 // credentials of the least trusted service, the gateway. It must not be able to answer decisions, read
 // secrets or replies, mint API tokens, end sessions or make every gateway resync — and the real services
-// must keep deciding.
+// must keep deciding. No service but the gateway reaches the keys that sign identity assertions.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
@@ -108,6 +108,27 @@ describe('NATS', () => {
     assert.match((await refused) ?? '', /Permissions Violation for Publish/);
     await admin.flush();
     assert.deepEqual(heard, [], 'nothing reached the subscribers');
+  });
+  test("no other service reaches the assertion signing keys: not the gateway sync whose reply carries them, not their bucket, not the gateway's replies", async () => {
+    for (const who of ['authn', 'flowlog'] as const) {
+      const nc = await connect({ ...natsConnectOptions(cluster.natsConnection(who), who), name: `intruder-with-${who}-credentials` });
+      open.push(nc);
+      const refused = permissionError(nc);
+      await assert.rejects(nc.request(subjects.policyGatewaySync, new Uint8Array(), { timeout: 1_000 }));
+      assert.match((await refused) ?? '', /Permissions Violation for Publish to "svc\.policy\.v1\.gateway\.sync"/, who);
+      const replies = nc.subscribe('_INBOX.gateway.>');
+      assert.match(String(await replies.closed), /Permissions Violation for Subscription/, `${who} reading the gateway's replies`);
+      await assert.rejects(async () => {
+        const kv = await new Kvm(nc).open(buckets.assertionKeys);
+        await kv.get('ring');
+      }, `${who} reading the key bucket`);
+    }
+    // Not even the gateway reads the bucket (private halves sealed or not): it gets the keys in its sync reply only.
+    const gateway = await asGateway();
+    await assert.rejects(async () => {
+      const kv = await new Kvm(gateway).open(buckets.assertionKeys);
+      await kv.get('ring');
+    });
   });
 });
 

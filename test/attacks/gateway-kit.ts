@@ -241,7 +241,7 @@ export const FAILURE_URL = 'https://denied.example/after?from=microseg&empty=#fr
  * The recorder behind the gateway as the walkthrough's service: `/public/*` GET public, `/*` GET and
  * `/upload` POST for alice, OIDC against the demo IdP, email → X-User-Email.
  */
-export async function exposeRecorder(cluster: Cluster, recorder: Recorder): Promise<void> {
+export async function exposeRecorder(cluster: Cluster, recorder: Pick<Recorder, 'port'>): Promise<void> {
   const created = [
     await api(cluster, 'POST', '/externalnetworks', {
       name: 'idp',

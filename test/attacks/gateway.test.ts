@@ -997,48 +997,52 @@ describe('proxy hygiene (raw sockets)', () => {
     nothingArrived(m);
   });
 
-  test('WebSocket upgrade without a session: 401, nothing reaches the application', async () => {
+  test('WebSocket upgrade without a session or with a forged ticket: 401 before any upgrade; from a foreign Origin 403, public path or not; nothing reaches the application', async () => {
+    const ws = ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
     const m = marker();
-    const ws = [
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      'Sec-WebSocket-Version: 13',
-      `Origin: https://evil.example`,
-    ];
-    const res = await send(request('GET', `/ws?m=${m}`, ws));
+    const res = await send(request('GET', `/ws?m=${m}`, [...ws, `Origin: ${origin}`]));
     statusIs(res, 401, 'websocket without a session');
+    assert.match(res.header('connection') ?? '', /close/i, 'the connection ends with the refusal');
     nothingArrived(m);
     const forged = marker();
-    statusIs(await send(request('GET', `/ws?m=${forged}`, [...ws, `Cookie: ${SESSION}=${forgedTicket()}`])), 401, 'websocket with a forged ticket');
+    statusIs(
+      await send(request('GET', `/ws?m=${forged}`, [...ws, `Origin: ${origin}`, `Cookie: ${SESSION}=${forgedTicket()}`])),
+      401,
+      'websocket with a forged ticket',
+    );
     nothingArrived(forged);
-    // On a public path it is a plain GET for the application, never an upgrade.
-    const open = marker();
-    const plain = await send(request('GET', `/public/ws?m=${open}`, ws));
-    assert.notEqual(plain.status, 101);
-    const got = arrivedOnce(open);
-    assert.equal(got.via, 'request');
-    assert.deepEqual(headerValues(got, 'upgrade'), []);
-    assert.ok(!headerValues(got, 'connection').join(',').toLowerCase().includes('upgrade'));
+    // A page of another site opening a socket with the user's cookie (Cross-Site WebSocket Hijacking): refused
+    // before anything else, on a public path too (the socket would carry alice's identity there as well).
+    for (const [target, cookie] of [
+      ['/public/ws', []],
+      ['/ws', [aliceCookie()]],
+    ] as const) {
+      const foreign = marker();
+      statusIs(await send(request('GET', `${target}?m=${foreign}`, [...ws, 'Origin: https://evil.example', ...cookie])), 403, `foreign Origin on ${target}`);
+      nothingArrived(foreign);
+    }
   });
 
-  test('h2c upgrade (Upgrade: h2c, HTTP2-Settings) is not upgraded and arrives without them; the HTTP/2 preface is 400', async () => {
-    for (const connection of ['Connection: Upgrade, HTTP2-Settings', 'Connection: Upgrade', 'Connection: keep-alive']) {
+  test('h2c upgrade (Upgrade: h2c, HTTP2-Settings) is refused with 400, nothing forwarded; without Upgrade in Connection it is a plain request that arrives without them; the HTTP/2 preface is 400', async () => {
+    for (const connection of ['Connection: Upgrade, HTTP2-Settings', 'Connection: Upgrade']) {
       const m = marker();
-      const res = await send(request('GET', `/public/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', connection]));
-      statusIs(res, 200, connection);
-      const got = arrivedOnce(m);
-      assert.equal(got.via, 'request');
-      assert.deepEqual(headerValues(got, 'upgrade'), [], connection);
-      assert.deepEqual(headerValues(got, 'http2-settings'), [], connection);
+      statusIs(await send(request('GET', `/public/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', connection])), 400, connection);
+      nothingArrived(m, connection);
     }
     const m = marker();
+    const res = await send(request('GET', `/public/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'Connection: keep-alive']));
+    statusIs(res, 200, 'Connection: keep-alive');
+    const got = arrivedOnce(m);
+    assert.equal(got.via, 'request');
+    assert.deepEqual(headerValues(got, 'upgrade'), []);
+    assert.deepEqual(headerValues(got, 'http2-settings'), []);
+    const anonymous = marker();
     statusIs(
-      await send(request('GET', `/h2c?m=${m}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'Connection: Upgrade, HTTP2-Settings'])),
-      401,
+      await send(request('GET', `/h2c?m=${anonymous}`, ['Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'Connection: Upgrade, HTTP2-Settings'])),
+      400,
       'h2c without a session',
     );
-    nothingArrived(m);
+    nothingArrived(anonymous);
     statusIs(await send('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), 400, 'HTTP/2 preface');
   });
 

@@ -287,6 +287,17 @@ test('a full scenario leaves no token, code, cookie value or client secret in an
   assert.ok(gatewayAnswers.length > 10);
   for (const answer of gatewayAnswers) {
     let body = answer.body;
+    if (answer.status === 200 && new URL(answer.url).pathname === '/_echo') {
+      // The identity assertion microseg made for the application (SPEC §8.4) is the application's to read: its
+      // echo shows it, by design. That copy only is exempt — and it must be an assertion for this service.
+      const echo = JSON.parse(body) as { headers: Record<string, unknown> };
+      const assertion = echo.headers['x-microseg-jwt-assertion'];
+      if (typeof assertion === 'string') {
+        assert.equal(JSON.parse(Buffer.from(assertion.split('.')[1]!, 'base64url').toString()).aud, `${NS}/private-app`);
+        delete echo.headers['x-microseg-jwt-assertion'];
+        body = JSON.stringify(echo);
+      }
+    }
     if (answer.authorization && answer.status === 200 && new URL(answer.url).pathname === '/_echo') {
       // The demo app's echo shows the request's own `Authorization: Bearer <access token>`: a bearer token is passed
       // on to the application it was issued for (its `aud`), by design (SPEC §6.7). That copy only is exempt.

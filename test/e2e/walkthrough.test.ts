@@ -147,8 +147,9 @@ test('the walkthrough with msctl: without the network policy the login names it;
   await ok(externalNetwork);
   await ok(resourceSpec);
 
-  const created = Date.now();
   await ok(service);
+  // From the moment the object is stored (msctl has returned): msctl's own start-up is not the gateway's time.
+  const created = Date.now();
   // The gateway serves the new service on its exposedPort without a restart.
   await waitFor(
     'the gateway to serve the new service',
@@ -172,8 +173,8 @@ test('the walkthrough with msctl: without the network policy the login names it;
   // msctl shows what the walkthrough built.
   const listed = await ok('msctl api list services -n $MICROSEG_NS');
   assert.match(listed, /private-app\s+\/acme\/team-c\/walkthrough\s+localhost\s+OIDC/);
-  console.log(`the gateway served the new service ${servedAfterMs} ms after msctl was started`);
-  assert.ok(servedAfterMs < 1_000, `the gateway served the new service after ${servedAfterMs} ms (includes msctl's own start-up)`);
+  console.log(`the gateway served the new service ${servedAfterMs} ms after it was stored`);
+  assert.ok(servedAfterMs < 1_000, `the gateway served the new service ${servedAfterMs} ms after it was stored (the promise: within a second)`);
 });
 
 test('msctl names the bad field and exits non-zero', async () => {

@@ -17,6 +17,8 @@ test('kinds resolve from singular, plural, any case and alias', () => {
     ['networkaccesspolicy', 'networkaccesspolicies'],
     ['token', 'apitokens'],
     ['apitokens', 'apitokens'],
+    ['apiauth', 'apiauthorizationpolicies'],
+    ['APIAuthorizationPolicy', 'apiauthorizationpolicies'],
   ];
   for (const [input, plural] of cases) assert.equal(resolveKind(input).plural, plural, input);
 });

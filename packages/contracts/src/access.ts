@@ -94,6 +94,7 @@ export const busPermissions: Readonly<Record<ServiceIdentity, BusPermissions>> =
       ...streamOwner(eventStream),
       ...bucketOwner(buckets.objects),
       ...bucketOwner(buckets.apiTokens),
+      ...bucketOwner(buckets.assertionKeys),
     ],
     subscribe: [`${inboxPrefix('policy')}.>`, 'svc.policy.>', subjects.gatewayDecision],
     allowResponses: true,
@@ -103,6 +104,9 @@ export const busPermissions: Readonly<Record<ServiceIdentity, BusPermissions>> =
     publish: [
       subjects.policyTokenVerify,
       subjects.policyInventory,
+      // The console's single sign-on: the assertions' public keys, and the roles a user's tags give.
+      subjects.policyAssertionKeys,
+      subjects.policyConsoleRoles,
       subjects.logEvent('flowlog'),
       '$JS.API.INFO',
       ...streamOwner(eventStream).slice(0, 3),

@@ -44,6 +44,7 @@ export const eventCatalogue = Object.freeze({
   apiClientRateLimited: spec('policy', 'Warning', 'auth', 'API client rate limited'),
   secretsResealed: spec('policy', 'Info', 'crud', 'Secrets re-sealed'),
   secretUnreadable: spec('policy', 'Error', 'crud', 'Secret cannot be decrypted'),
+  assertionKeysRotated: spec('policy', 'Warning', 'crud', 'Assertion keys rotated'),
   malformedEntrySkipped: spec('policy', 'Error', 'crud', 'Malformed entry skipped'),
   processingUnitRegistered: spec('policy', 'Info', 'processingunit', 'Processing unit registered'),
   serviceNotServedPortAndHostTaken: spec('policy', 'Error', 'crud', 'Service not served: port and host taken'),

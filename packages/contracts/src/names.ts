@@ -22,6 +22,10 @@ export const subjects = Object.freeze({
   policyTokenVerify: 'svc.policy.v1.token.verify',
   /** Processing units, services, external networks, policies and namespace defaults of a subtree. */
   policyInventory: 'svc.policy.v1.inventory',
+  /** The public halves of the identity assertions' keys and their issuer (flowlog verifies the console's assertions). */
+  policyAssertionKeys: 'svc.policy.v1.assertion.keys',
+  /** The console roles a user's tags give (apiauthorizationpolicy objects), for flowlog. */
+  policyConsoleRoles: 'svc.policy.v1.console.roles',
   /** Decision events, one per request the gateway decides. */
   gatewayDecision: 'evt.gateway.v1.decision',
   /** Every stored event (flows and log events), for live subscribers on core NATS. */
@@ -59,6 +63,11 @@ export const buckets = Object.freeze({
   objects: 'microseg_objects',
   /** API tokens: `<id>` → role, namespace and the SHA-256 of the secret (never the secret). */
   apiTokens: 'microseg_tokens',
+  /**
+   * The keys that sign identity assertions (key `ring`): public halves in clear, private halves sealed with
+   * policy's secrets keys. Only policy reads and writes it; gateways get the keys in their sync reply.
+   */
+  assertionKeys: 'microseg_assertion_keys',
 });
 
 /**
@@ -118,6 +127,8 @@ export const paths = Object.freeze({
   logout: '/aporeto/oidc/logout',
   /** OIDC Back-Channel Logout: the IdP POSTs a logout token here. */
   backchannelLogout: '/aporeto/oidc/backchannel-logout',
+  /** The public keys of the identity assertions (a JWK Set), on every service host. */
+  assertionKeys: '/.well-known/microseg/jwks.json',
 });
 
 /** Headers microseg sets towards the application; client-sent copies are always removed. */
@@ -125,4 +136,6 @@ export const headers = Object.freeze({
   requestId: 'x-request-id',
   /** Prefix of microseg's own headers. */
   ownPrefix: 'x-microseg-',
+  /** The signed identity assertion (a JWT, ES256) on every request forwarded with a user. */
+  assertion: 'x-microseg-jwt-assertion',
 });

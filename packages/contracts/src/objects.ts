@@ -76,12 +76,20 @@ export interface ServiceObject extends BaseObject {
   /** Tenant ids (`tid`) whose users are accepted; required for Azure AD's multi-tenant endpoints. Empty: no `tid` check. (Absent in objects stored before it existed.) */
   OIDCAllowedTenants?: string[];
   acceptBearerTokens: boolean;
+  /** Served through an ingress that asks the gateway's forward-auth port (docs/forward-auth.md). (Absent in objects stored before it existed: false.) */
+  forwardAuth?: boolean;
+  /** The user's access token goes to the application in `Authorization: Bearer`. (Absent in objects stored before it existed.) */
+  passAccessToken?: boolean;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;
   hosts: string[];
   port: number;
   exposedPort: number;
   exposedServiceIsTLS: boolean;
+  /** How the gateway speaks to the application (absent in objects stored before it existed: HTTP/1.1). */
+  applicationProtocol?: 'HTTP/1.1' | 'HTTP/2';
+  /** PEM certificates the application's TLS certificate must chain to; absent: the system's CAs. */
+  applicationCA?: string;
   selectors: TagExpression;
   exposedAPIs: TagExpression;
   claimsToHTTPHeaderMappings: ClaimMapping[];
@@ -122,9 +130,46 @@ export interface NetworkAccessPolicyObject extends BaseObject {
   disabled: boolean;
 }
 
-export type PolicyObject = NamespaceObject | ProcessingUnitObject | ServiceObject | HTTPResourceSpecObject | ExternalNetworkObject | NetworkAccessPolicyObject;
+/** The console roles an apiauthorizationpolicy may give, in the original product's spelling. */
+export const consoleRoleIdentities = Object.freeze({
+  '@auth:role=namespace.viewer': 'viewer',
+  '@auth:role=namespace.editor': 'editor',
+} as const);
+export type ConsoleRoleIdentity = keyof typeof consoleRoleIdentities;
+export type ConsoleRole = (typeof consoleRoleIdentities)[ConsoleRoleIdentity];
+
+/**
+ * Who may use the console, signed in through the gateway (SPEC §9.6): users whose tags match `subject` get
+ * the roles of `authorizedIdentities` on `authorizedNamespace` (and below it when `propagate`).
+ */
+export interface APIAuthorizationPolicyObject extends BaseObject {
+  kind: 'apiauthorizationpolicy';
+  /** A tag expression over the user's tags (claims), as the identity assertion carries them. */
+  subject: TagExpression;
+  /** The policy's own namespace or one below it. */
+  authorizedNamespace: string;
+  authorizedIdentities: ConsoleRoleIdentity[];
+  disabled: boolean;
+}
+
+export type PolicyObject =
+  | NamespaceObject
+  | ProcessingUnitObject
+  | ServiceObject
+  | HTTPResourceSpecObject
+  | ExternalNetworkObject
+  | NetworkAccessPolicyObject
+  | APIAuthorizationPolicyObject;
 export type ObjectKind = PolicyObject['kind'];
-export const objectKinds: readonly ObjectKind[] = ['namespace', 'processingunit', 'service', 'httpresourcespec', 'externalnetwork', 'networkaccesspolicy'];
+export const objectKinds: readonly ObjectKind[] = [
+  'namespace',
+  'processingunit',
+  'service',
+  'httpresourcespec',
+  'externalnetwork',
+  'networkaccesspolicy',
+  'apiauthorizationpolicy',
+];
 
 /** The plural used in import documents and API paths: `services`, `networkaccesspolicies`. */
 export function pluralOf(kind: ObjectKind): string {

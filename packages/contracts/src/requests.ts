@@ -22,6 +22,10 @@ import {
   SessionRevokeResponseSchema,
 } from '@microseg/proto/authn';
 import {
+  AssertionKeysRequestSchema,
+  AssertionKeysResponseSchema,
+  ConsoleRolesRequestSchema,
+  ConsoleRolesResponseSchema,
   DecideRequestSchema,
   DecideResponseSchema,
   FlowCheckRequestSchema,
@@ -63,6 +67,8 @@ export const requests = Object.freeze({
   policyFlowCheck: contract(subjects.policyFlowCheck, queues.policy, FlowCheckRequestSchema, FlowCheckResponseSchema),
   policyTokenVerify: contract(subjects.policyTokenVerify, queues.policy, TokenVerifyRequestSchema, TokenVerifyResponseSchema),
   policyInventory: contract(subjects.policyInventory, queues.policy, InventoryRequestSchema, InventoryResponseSchema),
+  policyAssertionKeys: contract(subjects.policyAssertionKeys, queues.policy, AssertionKeysRequestSchema, AssertionKeysResponseSchema),
+  policyConsoleRoles: contract(subjects.policyConsoleRoles, queues.policy, ConsoleRolesRequestSchema, ConsoleRolesResponseSchema),
 });
 
 export type RequestName = keyof typeof requests;

@@ -121,9 +121,11 @@ describe("the gateway's credentials cannot go around policy or authn", () => {
     assert.equal(await subscribeRefused('gateway', '_INBOX.authn.>'), true);
   });
 
-  test('it cannot ask policy for a client secret, nor for a token check', async () => {
+  test("it cannot ask policy for a client secret, a token check, or a user's console roles", async () => {
     assert.equal(await publishArrives('gateway', subjects.policyOidcClient), false);
     assert.equal(await publishArrives('gateway', subjects.policyTokenVerify), false);
+    assert.equal(await publishArrives('gateway', subjects.policyConsoleRoles), false);
+    assert.equal(await publishArrives('authn', subjects.policyConsoleRoles), false);
   });
 
   test('it cannot publish a session invalidation or a policy change', async () => {
@@ -169,6 +171,12 @@ describe('each service can do its own work', () => {
     assert.equal(await roundTrip('authn', 'policy', subjects.policyOidcClient, 'microseg-policy'), 'ok');
     assert.equal(await roundTrip('flowlog', 'policy', subjects.policyTokenVerify, 'microseg-policy'), 'ok');
     assert.equal(await roundTrip('policy', 'authn', subjects.authnSessionList, 'microseg-authn'), 'ok');
+  });
+
+  test("flowlog → policy: the assertion keys' public halves and a user's console roles", async () => {
+    assert.equal(await roundTrip('flowlog', 'policy', subjects.policyAssertionKeys, 'microseg-policy'), 'ok');
+    assert.equal(await roundTrip('flowlog', 'policy', subjects.policyConsoleRoles, 'microseg-policy'), 'ok');
+    assert.equal(await subscribeRefused('flowlog', subjects.policyConsoleRoles, 'microseg-policy'), true, 'flowlog cannot answer them');
   });
 
   test('authn may invalidate sessions; policy may announce changes; flowlog may not do either', async () => {

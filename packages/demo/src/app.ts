@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { assertionVerifier, type AssertionCheck, type AssertionResult } from './assertion.ts';
 import { escapeHtml, PAGE_CONTENT_SECURITY_POLICY, renderPage } from './html.ts';
 import { readRequestBody, RequestBodyTooLargeError } from './request-body.ts';
 import { closeServer, httpUrl, listen } from './server-lifecycle.ts';
+import { serveWebSocketEcho } from './ws-echo.ts';
 
 export type DemoAppOptions = {
   /** Port to listen on; 0 picks a free one. */
@@ -10,7 +12,14 @@ export type DemoAppOptions = {
   host?: string;
   /** Header naming the signed-in user, set by the proxy; default `x-user-email`. */
   userHeader?: string;
+  /** Verify microseg's identity assertion (X-Microseg-Jwt-Assertion) and show the result; absent: not looked at. */
+  assertion?: AssertionCheck;
 };
+
+type Verify = (token: string | undefined) => Promise<AssertionResult>;
+
+/** The header microseg's gateway puts its signed assertion in. */
+export const ASSERTION_HEADER = 'x-microseg-jwt-assertion';
 
 export type DemoApp = {
   url: string;
@@ -22,15 +31,20 @@ export type EchoResponse = {
   path: string;
   headers: Record<string, string | string[]>;
   body: string;
+  /** What the application made of the identity assertion (when it verifies them). */
+  assertion?: AssertionResult;
 };
 
 const ECHO_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+
+/** The application's pages may open its WebSocket (`/ws`, same origin) and nothing else. */
+const APP_CONTENT_SECURITY_POLICY = `${PAGE_CONTENT_SECURITY_POLICY}; connect-src 'self'`;
 
 function sendHtml(response: ServerResponse, status: number, html: string): void {
   response.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': PAGE_CONTENT_SECURITY_POLICY,
+    'content-security-policy': APP_CONTENT_SECURITY_POLICY,
     'x-content-type-options': 'nosniff',
   });
   response.end(html);
@@ -46,9 +60,19 @@ function headerValue(request: IncomingMessage, name: string): string | undefined
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function renderWelcomePage(user: string | undefined): string {
+function renderWelcomePage(user: string | undefined, assertion: AssertionResult | undefined): string {
   const who = user ? escapeHtml(user) : 'anonymous visitor';
-  return renderPage('microseg demo app', `<h1>Welcome, ${who}</h1>\n<p>This is the protected demo application.</p>`);
+  return renderPage('microseg demo app', `<h1>Welcome, ${who}</h1>\n<p>This is the protected demo application.</p>${assertionParagraph(assertion)}`);
+}
+
+/** What the page says of the identity assertion: who it names and for which service, or why it was refused. */
+function assertionParagraph(assertion: AssertionResult | undefined): string {
+  if (!assertion) return '';
+  if (!assertion.present) return '\n<p id="assertion">No identity assertion came with this request.</p>';
+  if (!assertion.verified) return `\n<p id="assertion">The identity assertion was refused: ${escapeHtml(assertion.error)}</p>`;
+  const { claims, kid } = assertion;
+  const who = escapeHtml(String(claims.email ?? claims.sub));
+  return `\n<p id="assertion">Verified assertion for ${who}, aud ${escapeHtml(String(claims.aud))}, signed by key ${escapeHtml(kid)}.</p>`;
 }
 
 function renderPublicPage(): string {
@@ -80,17 +104,18 @@ async function discardBody(request: IncomingMessage): Promise<void> {
   }
 }
 
-async function handleRequest(request: IncomingMessage, response: ServerResponse, userHeader: string): Promise<void> {
+async function handleRequest(request: IncomingMessage, response: ServerResponse, userHeader: string, verify: Verify | undefined): Promise<void> {
   const pathname = new URL(request.url ?? '/', 'http://app.invalid').pathname;
   const method = request.method ?? 'GET';
+  const assertion = verify ? await verify(headerValue(request, ASSERTION_HEADER)) : undefined;
   if (isEchoPath(pathname)) {
-    sendJson(response, 200, await echoOf(request));
+    sendJson(response, 200, { ...(await echoOf(request)), ...(assertion ? { assertion } : {}) });
     return;
   }
   await discardBody(request);
   const isRead = method === 'GET' || method === 'HEAD';
   if (pathname === '/' && isRead) {
-    sendHtml(response, 200, renderWelcomePage(headerValue(request, userHeader)));
+    sendHtml(response, 200, renderWelcomePage(headerValue(request, userHeader), assertion));
   } else if (pathname === '/public/hello' && isRead) {
     sendHtml(response, 200, renderPublicPage());
   } else {
@@ -98,12 +123,13 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   }
 }
 
-/** The protected demo application that sits behind the proxy (plain node:http). */
+/** The protected demo application that sits behind the proxy (plain node:http), with a WebSocket echo at `/ws`. */
 export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   const host = options.host ?? '127.0.0.1';
   const userHeader = (options.userHeader ?? 'x-user-email').toLowerCase();
+  const verify = options.assertion ? assertionVerifier(options.assertion) : undefined;
   const server = createServer((request, response) => {
-    handleRequest(request, response, userHeader).catch((error: unknown) => {
+    handleRequest(request, response, userHeader, verify).catch((error: unknown) => {
       const tooLarge = error instanceof RequestBodyTooLargeError;
       if (!tooLarge) {
         console.error(JSON.stringify({ level: 'error', msg: 'demo app request failed', error: (error as Error).message }));
@@ -116,9 +142,13 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
       sendJson(response, tooLarge ? 413 : 500, { error: tooLarge ? 'request body too large' : 'internal error' });
     });
   });
+  const sockets = serveWebSocketEcho(server, userHeader);
   const port = await listen(server, options.port, host);
   return {
     url: httpUrl(host, port),
-    close: () => closeServer(server),
+    close: () => {
+      sockets.closeAll();
+      return closeServer(server);
+    },
   };
 }

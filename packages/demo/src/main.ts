@@ -56,6 +56,15 @@ async function runIdp(): Promise<Closable> {
   const walkthroughRedirectUri = process.env['DEMO_WALKTHROUGH_REDIRECT_URI'] || 'https://localhost:9443/aporeto/oidc/callback';
   const walkthroughBackchannelLogoutUri =
     process.env['DEMO_WALKTHROUGH_BACKCHANNEL_LOGOUT_URI'] || `${new URL(walkthroughRedirectUri).origin}/aporeto/oidc/backchannel-logout`;
+  // The console behind the gateway (deploy/demo/console.yaml), with the demo client's secret.
+  const consoleRedirectUri = process.env['DEMO_CONSOLE_REDIRECT_URI'] || 'https://localhost:8444/aporeto/oidc/callback';
+  const consoleClient = {
+    clientId: 'microseg-console',
+    clientSecret,
+    redirectUris: [consoleRedirectUri],
+    postLogoutRedirectUris: [`${new URL(consoleRedirectUri).origin}/`],
+    backchannelLogoutUri: `${new URL(consoleRedirectUri).origin}/aporeto/oidc/backchannel-logout`,
+  };
   const walkthrough = {
     clientId: 'walkthrough-app',
     clientSecret: 'walkthrough-secret',
@@ -73,7 +82,11 @@ async function runIdp(): Promise<Closable> {
   const idp = await startDemoIdp({
     port,
     issuer: process.env['DEMO_IDP_ISSUER'] || undefined,
-    clients: [{ clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri }, walkthrough],
+    clients: [
+      { clientId, clientSecret, redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutRedirectUri], backchannelLogoutUri },
+      walkthrough,
+      consoleClient,
+    ],
     ttl,
     rotateRefreshTokens,
     behaveLike,
@@ -82,9 +95,10 @@ async function runIdp(): Promise<Closable> {
     level: 'info',
     msg: 'demo idp listening',
     issuer: idp.issuer,
-    clients: [clientId, walkthrough.clientId],
+    clients: [clientId, walkthrough.clientId, consoleClient.clientId],
     redirectUri,
     walkthroughRedirectUri,
+    consoleRedirectUri,
     postLogoutRedirectUri,
     backchannelLogoutUri,
     walkthroughBackchannelLogoutUri,
@@ -96,8 +110,29 @@ async function runIdp(): Promise<Closable> {
 }
 
 async function runApp(): Promise<Closable> {
-  const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000) });
-  log({ level: 'info', msg: 'demo app listening', url: app.url });
+  // With DEMO_APP_JWKS_URL, the app verifies microseg's identity assertions and shows the result.
+  const jwksUrl = process.env['DEMO_APP_JWKS_URL'];
+  const assertion = jwksUrl
+    ? {
+        jwksUrl,
+        issuer: process.env['DEMO_APP_ASSERTION_ISSUER'] || 'microseg',
+        audiences: (process.env['DEMO_APP_ASSERTION_AUDIENCES'] ?? '')
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+        caFile: process.env['DEMO_APP_JWKS_CA_FILE'] || undefined,
+        cacheMaxAgeMs: secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS') === undefined ? undefined : secondsFromEnv('DEMO_APP_JWKS_CACHE_SECONDS')! * 1000,
+      }
+    : undefined;
+  if (assertion && assertion.audiences.length === 0)
+    throw new Error('DEMO_APP_ASSERTION_AUDIENCES is required with DEMO_APP_JWKS_URL: the services this app is');
+  const app = await startDemoApp({ port: portFromEnv('DEMO_APP_PORT', 3000), assertion });
+  log({
+    level: 'info',
+    msg: 'demo app listening',
+    url: app.url,
+    assertion: assertion && { jwksUrl, issuer: assertion.issuer, audiences: assertion.audiences },
+  });
   return app;
 }
 

@@ -20,6 +20,9 @@ export const errorCodes = Object.freeze({
   GATEWAY_DECISION_UNAVAILABLE: { status: 503, message: 'Authorization is temporarily unavailable; please retry.' },
   GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The application could not be reached.' },
   GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'The application did not answer in time.' },
+  GATEWAY_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'This address may not ask for forward-auth decisions.' },
+  GATEWAY_WEBSOCKETS_PER_SESSION: { status: 429, message: 'This session has as many WebSockets open as it may; close one and retry.' },
+  GATEWAY_WEBSOCKETS_FULL: { status: 503, message: 'The gateway carries as many WebSockets as it may; please retry later.' },
   // Login
   AUTHN_STATE_INVALID: { status: 400, message: 'This login link is unknown, expired or already used. Please start again.' },
   AUTHN_STATE_BINDING: { status: 400, message: 'This login was started in another browser. Please start again.' },
@@ -40,9 +43,13 @@ export const errorCodes = Object.freeze({
       "Sign-in to this application is unavailable: the enforcer cannot decrypt the application's client secret. An error event tells the administrator how to fix it.",
   },
   // Flows and events (flowlog)
-  FLOWLOG_UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },
+  FLOWLOG_UNAUTHENTICATED: {
+    status: 401,
+    message: 'A valid API token is required: send Authorization: Bearer <token>, or sign in to the console through the gateway.',
+  },
   FLOWLOG_FORBIDDEN: { status: 403, message: 'The token does not cover this namespace.' },
-  FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Tokens cannot be checked right now (the policy service does not answer); please retry.' },
+  FLOWLOG_NO_ACCESS: { status: 403, message: 'You are signed in, but no API authorization policy gives you access to the console.' },
+  FLOWLOG_AUTH_UNAVAILABLE: { status: 503, message: 'Your token or sign-in cannot be checked right now (the policy service does not answer); please retry.' },
   // Generic: every HTTP API (policy's object API, flowlog's, health) answers with these
   BAD_REQUEST: { status: 400, message: 'The request is invalid.' },
   UNAUTHENTICATED: { status: 401, message: 'A valid API token is required: send Authorization: Bearer <token>.' },

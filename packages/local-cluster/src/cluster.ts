@@ -7,18 +7,19 @@
 // service connecting with its own identity and nothing more.
 //
 // Why over 300 lines: the start order and its wiring (servers, credentials, each service's environment)
-// read best in one place; ports and servers are already in ports.ts and servers.ts.
+// read best in one place; ports, servers and the demo's files are already in ports.ts, servers.ts and
+// demo-files.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 import { natsConnection, redisConnection, type NatsConnection, type RedisConnection } from '@microseg/config';
 import { freePort, isListening, waitFor } from './ports.ts';
 import { ensureCredentials, type CredentialSet, type BusIdentity, type RedisIdentity } from '@microseg/credentials';
 import { startNats, startRedis, type RunningServer } from './servers.ts';
+import { renderConsoleObjects, renderDemoObjects, renderGatewayFile } from './demo-files.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -29,6 +30,8 @@ export interface ClusterPorts {
   gateway: number;
   /** The exposedPort the walkthrough's service uses (registered at the demo IdP). */
   walkthrough: number;
+  /** The exposedPort of the console behind the gateway, with single sign-on (deploy/demo/console.yaml). */
+  console: number;
   idp: number;
   app: number;
   policy: number;
@@ -43,6 +46,7 @@ export interface ClusterPorts {
 export const defaultPorts: ClusterPorts = {
   gateway: 8443,
   walkthrough: 9443,
+  console: 8444,
   idp: 9400,
   app: 3000,
   policy: 7070,
@@ -52,6 +56,9 @@ export const defaultPorts: ClusterPorts = {
   nats: 4223,
   redis: 6380,
 };
+
+/** The services the demo application plays (`aud` of their assertions): the demo's own and the walkthrough's. */
+export const DEMO_APP_AUDIENCES = ['/acme/team-b/dev/private-app/private-app', '/acme/team-c/walkthrough/nginx'];
 
 export interface Replica {
   /** `authn#2` */
@@ -77,6 +84,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Extra environment for the demo IdP (token lifetimes, refresh-token rotation, …). */
   idpEnv?: Record<string, string>;
+  /** Extra environment for the demo application (how it verifies identity assertions, …). */
+  appEnv?: Record<string, string>;
   logLevel?: string;
   /**
    * More ports the gateway's file allows than the cluster's own (the gateway and walkthrough ports, the demo
@@ -102,6 +111,8 @@ export interface Cluster {
   /** ioredis options for one Redis user (default `admin`), TLS included. */
   redisOptions(identity?: RedisIdentity): RedisConnection;
   gatewayUrl: string;
+  /** The console through the gateway, with single sign-on (`https://localhost:<console port>`). */
+  consoleUrl: string;
   idpUrl: string;
   appUrl: string;
   flowlogUrl: string;
@@ -131,32 +142,6 @@ async function resolvePorts(options: ClusterOptions): Promise<ClusterPorts> {
   return ports;
 }
 
-/** The demo objects with this cluster's ports, IdP and client secret. */
-async function renderDemoObjects(ports: ClusterPorts, idpUrl: string, clientSecret: string, outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/objects.yaml'), 'utf8')) as {
-    data: { services: Array<Record<string, unknown>>; externalnetworks?: Array<Record<string, unknown>> };
-  };
-  for (const network of doc.data.externalnetworks ?? []) if (network.name === 'demo-idp') network.servicePorts = [`tcp/${ports.idp}`];
-  for (const service of doc.data.services) {
-    service.exposedPort = ports.gateway;
-    service.port = ports.app;
-    service.OIDCProviderURL = idpUrl;
-    service.OIDCClientSecret = clientSecret;
-  }
-  await writeFile(outFile, stringify(doc), { mode: 0o600 });
-}
-
-/** The demo gateway file (deploy/demo/gateway.yaml) with this cluster's ports allowed, and any extra ones. */
-async function renderGatewayFile(ports: ClusterPorts, extra: ClusterOptions['gatewayPorts'], outFile: string): Promise<void> {
-  const doc = parse(await readFile(join(repoRoot, 'deploy/demo/gateway.yaml'), 'utf8')) as {
-    exposedPorts: number[];
-    processingunits: Array<{ applicationPorts: number[] }>;
-  };
-  doc.exposedPorts = [ports.gateway, ports.walkthrough, ...(extra?.exposed ?? [])];
-  for (const unit of doc.processingunits) unit.applicationPorts = [ports.app, ...(extra?.application ?? [])];
-  await writeFile(outFile, stringify(doc));
-}
-
 async function loadOrCreateSecret(file: string): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim();
@@ -170,6 +155,14 @@ async function loadOrCreateSecret(file: string): Promise<string> {
 async function httpOk(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
   return res.ok;
+}
+
+/** A gateway is ready when its /readyz says so and, with several workers (GATEWAY_WORKERS), every one is. */
+async function gatewayReady(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { workers?: Array<{ ready: boolean }> };
+  return (body.workers ?? []).every((w) => w.ready);
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
@@ -227,9 +220,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const gatewayUrl = `https://localhost:${ports.gateway}`;
     const clientSecret = await loadOrCreateSecret(join(dataDir, 'demo', 'client-secret'));
     const objectsFile = join(dataDir, 'demo', 'objects.yaml');
-    await renderDemoObjects(ports, idpUrl, clientSecret, objectsFile);
+    await renderDemoObjects(repoRoot, ports, idpUrl, clientSecret, objectsFile);
+    const consoleObjectsFile = join(dataDir, 'demo', 'console.yaml');
+    await renderConsoleObjects(repoRoot, ports, idpUrl, clientSecret, consoleObjectsFile);
+    const consoleUrl = `https://localhost:${ports.console}`;
     const gatewayFile = join(dataDir, 'demo', 'gateway.yaml');
-    await renderGatewayFile(ports, options.gatewayPorts, gatewayFile);
+    await renderGatewayFile(repoRoot, ports, options.gatewayPorts, gatewayFile);
 
     const common = {
       MICROSEG_DATA_DIR: dataDir,
@@ -242,20 +238,33 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         DEMO_CLIENT_SECRET: clientSecret,
         DEMO_REDIRECT_URI: `${gatewayUrl}/aporeto/oidc/callback`,
         DEMO_WALKTHROUGH_REDIRECT_URI: `https://localhost:${ports.walkthrough}/aporeto/oidc/callback`,
+        DEMO_CONSOLE_REDIRECT_URI: `${consoleUrl}/aporeto/oidc/callback`,
         ...options.idpEnv,
       },
-      app: { DEMO_APP_PORT: String(ports.app) },
+      app: {
+        DEMO_APP_PORT: String(ports.app),
+        // The demo app verifies microseg's identity assertions against the gateway's key set, over TLS, trusting
+        // the certificate the gateway generates for localhost (read when the key set is fetched).
+        DEMO_APP_JWKS_URL: `${gatewayUrl}/.well-known/microseg/jwks.json`,
+        DEMO_APP_JWKS_CA_FILE: join(dataDir, 'gateway', 'certs', 'localhost.crt'),
+        DEMO_APP_ASSERTION_AUDIENCES: DEMO_APP_AUDIENCES.join(','),
+        ...(options.env?.POLICY_ASSERTION_ISSUER ? { DEMO_APP_ASSERTION_ISSUER: options.env.POLICY_ASSERTION_ISSUER } : {}),
+        ...options.appEnv,
+      },
       policy: {
         ...busIdentity('policy'),
         ...common,
         POLICY_PORT: String(ports.policy),
-        POLICY_BOOTSTRAP_FILES: objectsFile,
+        POLICY_BOOTSTRAP_FILES: `${objectsFile},${consoleObjectsFile}`,
         OTEL_SERVICE_NAME: 'microseg-policy',
       },
       authn: { ...busIdentity('authn'), ...redisUser('authn'), ...common, AUTHN_PORT: String(ports.authn), OTEL_SERVICE_NAME: 'microseg-authn' },
       flowlog: { ...busIdentity('flowlog'), ...redisUser('flowlog'), ...common, FLOWLOG_PORT: String(ports.flowlog), OTEL_SERVICE_NAME: 'microseg-flowlog' },
       gateway: {
         ...busIdentity('gateway'),
+        // One process unless the caller asks for workers (env: { GATEWAY_WORKERS }): the default, one per CPU,
+        // would make every test's gateway a cluster.
+        GATEWAY_WORKERS: '1',
         ...common,
         GATEWAY_ID: isolated ? `test-${ports.gateway}` : 'local',
         GATEWAY_PROCESSING_UNITS: gatewayFile,
@@ -270,7 +279,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       policy: () => httpOk(`http://127.0.0.1:${ports.policy}/readyz`),
       authn: () => httpOk(`http://127.0.0.1:${ports.authn}/readyz`),
       flowlog: () => httpOk(`http://127.0.0.1:${ports.flowlog}/readyz`),
-      gateway: () => httpOk(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
+      gateway: () => gatewayReady(`http://127.0.0.1:${ports.gatewayAdmin}/readyz`),
     };
     const entry = (name: string) =>
       name === 'idp' || name === 'app'
@@ -313,7 +322,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         flowlog: { FLOWLOG_PORT: String(port) },
         gateway: { GATEWAY_ADMIN_PORT: String(port), GATEWAY_ID: `${envs.gateway!.GATEWAY_ID}-${replica}`, GATEWAY_LISTEN_HOST: `127.0.0.${1 + replica}` },
       };
-      await startChild(key, name, { ...envs[name]!, ...own[name], ...extra }, () => httpOk(`http://127.0.0.1:${port}/readyz`));
+      const readyz = `http://127.0.0.1:${port}/readyz`;
+      await startChild(key, name, { ...envs[name]!, ...own[name], ...extra }, () => (name === 'gateway' ? gatewayReady(readyz) : httpOk(readyz)));
       return {
         key,
         port,
@@ -351,6 +361,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           REDIS_SENTINEL_NAME: '',
         }),
       gatewayUrl,
+      consoleUrl,
       idpUrl,
       appUrl: `http://127.0.0.1:${ports.app}`,
       flowlogUrl: `http://127.0.0.1:${ports.flowlog}`,

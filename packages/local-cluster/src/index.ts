@@ -8,6 +8,7 @@ export {
   serviceNames,
   serviceNodeArgs,
   GATEWAY_V8_FLAGS,
+  DEMO_APP_AUDIENCES,
   type Cluster,
   type ClusterOptions,
   type ClusterPorts,

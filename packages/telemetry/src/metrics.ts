@@ -67,6 +67,16 @@ export const metrics = {
         registers: [registry],
       }),
   ),
+  gatewayWebSockets: lazy(() => new Gauge({ name: 'microseg_gateway_websockets', help: 'WebSockets the gateway carries now.', registers: [registry] })),
+  gatewayWebSocketsClosed: lazy(
+    () =>
+      new Counter({
+        name: 'microseg_gateway_websockets_closed_total',
+        help: 'WebSockets the gateway closed, by reason (session ended or expired, access denied, service removed, unconfirmed, shutdown).',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
+  ),
   busRequestDuration: lazy(
     () =>
       new Histogram({

@@ -7,6 +7,7 @@ export {
   serviceNames,
   serviceNodeArgs,
   GATEWAY_V8_FLAGS,
+  DEMO_APP_AUDIENCES,
   freePort,
   isListening,
   waitFor,
@@ -22,6 +23,10 @@ export {
 export { startNats, startRedis } from './servers.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
 export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
+export { startNginx, nginxBinary, selfSignedCertificate, type NginxOptions, type RunningNginx } from './nginx.ts';
+export { startForwardAuthNginx, forwardAuthNginxSite, FORWARD_AUTH_NGINX_SITE, type ForwardAuthSite } from './forward-auth.ts';
+/** A raw HTTP/2 client: `h2.RawH2.open(port)`, frames built with `h2.frame`, `h2.request`, `h2.rstStream`. */
+export * as h2 from './raw-h2.ts';
 export {
   startHostileIdp,
   type HostileIdp,

@@ -167,6 +167,7 @@ export async function completeLogin(deps: LoginDeps, req: LoginCallbackRequest):
     sid: typeof claims.sid === 'string' ? claims.sid : undefined,
     tags,
     idToken: tokens.id_token,
+    accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
     createdAtMs: now,
     tokensIssuedAtMs: now,

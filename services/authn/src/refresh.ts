@@ -136,6 +136,7 @@ async function refreshWithIdp(deps: RefreshDeps, session: LoadedSession, oidc: O
     tags: claims ? tagsFromClaims(profileFor(oidc.settings.providerUrl, oidc.settings.providerProfile), claims) : record.tags,
     sid: claims && typeof claims.sid === 'string' ? claims.sid : record.sid,
     idToken: tokens.id_token ?? record.idToken,
+    accessToken: tokens.access_token,
     // A rotated refresh token replaces the old one in the same write.
     refreshToken: tokens.refresh_token ?? record.refreshToken,
     tokensIssuedAtMs: now,

@@ -7,9 +7,9 @@ import { create } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
 import { subjects, type EventKind } from '@microseg/contracts';
 import { MicrosegError } from '@microseg/errors';
-import { SessionListRequestSchema, SessionRevokeRequestSchema } from '@microseg/proto/authn';
+import { SessionListRequestSchema, SessionLookupRequestSchema, SessionRevokeRequestSchema } from '@microseg/proto/authn';
 import type { AuthnEvents, AuthnEventInput } from './events.ts';
-import { listSessions, revokeSessions, type SessionDeps } from './session-handlers.ts';
+import { listSessions, lookupSession, revokeSessions, type SessionDeps } from './session-handlers.ts';
 import type { SessionMeta, SessionStore } from './sessions.ts';
 
 const meta = (id: string, namespace: string, user: string, subject = `sub-${user}`): SessionMeta => ({
@@ -113,4 +113,40 @@ test("revoke a user: every session of hers in the namespace (or subtree), then h
     revokeSessions(deps, create(SessionRevokeRequestSchema, { namespace: '/acme' })),
     (err: unknown) => err instanceof MicrosegError && err.code === 'BAD_REQUEST',
   );
+});
+
+test('lookup: the access token is answered only when the gateway asks for it (a service with passAccessToken)', async () => {
+  const now = Date.now();
+  const record = {
+    v: 2,
+    serviceId: 'svc',
+    namespace: '/acme',
+    user: 'alice@example.com',
+    subject: 'alice-sub',
+    issuer: 'https://idp',
+    audience: 'client',
+    tags: ['email=alice@example.com'],
+    idToken: 'id-token',
+    accessToken: 'the-access-token',
+    createdAtMs: now,
+    tokensIssuedAtMs: now,
+    tokensExpireAtMs: now + 600_000,
+    absoluteExpiresAtMs: now + 3_600_000,
+    idleTimeoutMs: 3_600_000,
+  } as const;
+  const deps = {
+    sessions: { lookup: async () => ({ id: 'sess-1', record }) },
+    counters: { lookups: 0, refreshes: 0, failures: 0 },
+    lookupCacheMs: 10_000,
+  } as unknown as SessionDeps;
+  const plain = await lookupSession(deps, create(SessionLookupRequestSchema, { serviceId: 'svc', ticket: 't' }));
+  assert.equal(plain.found, true);
+  assert.equal(plain.accessToken, undefined);
+  const asked = await lookupSession(deps, create(SessionLookupRequestSchema, { serviceId: 'svc', ticket: 't', includeAccessToken: true }));
+  assert.equal(asked.accessToken, 'the-access-token');
+  // Never kept by the gateway past the token's end.
+  assert.ok(Number(asked.cacheUntilMs) <= record.tokensExpireAtMs);
+  // Another service's session says nothing, token or not.
+  const other = await lookupSession(deps, create(SessionLookupRequestSchema, { serviceId: 'other', ticket: 't', includeAccessToken: true }));
+  assert.deepEqual(other, { found: false });
 });

@@ -78,6 +78,8 @@ export async function lookupSession(deps: SessionDeps, req: SessionLookupRequest
     sessionId: session.id,
     expiresAtMs: BigInt(sessionEndMs(record)),
     cacheUntilMs: BigInt(Math.floor(Math.min(now + deps.lookupCacheMs, horizon, sessionEndMs(record)))),
+    // Only when the gateway asks (a service with passAccessToken): the token valid until the next refresh at least.
+    ...(req.includeAccessToken && record.accessToken ? { accessToken: record.accessToken } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ export interface SessionRecord {
   sid?: string;
   tags: string[];
   idToken: string;
+  /** The IdP's access token, for services that pass it to the application (passAccessToken). Absent in sessions made before it was kept. */
+  accessToken?: string;
   refreshToken?: string;
   createdAtMs: number;
   /** When the IdP's tokens expire; a refreshable session renews them before. */

@@ -1,18 +1,18 @@
 // Unit (fakes, app.inject()): the JSON API — a token the policy service vouches for on every route (401
-// without, 503 when it cannot be checked, never open), the namespace within the token's subtree (403),
-// query strings parsed with zod (400 naming the parameter), pages with a cursor, the graph with what the
-// inventory could not say.
+// without, 503 when it cannot be checked, never open), the namespace within the token's subtree (403), a user
+// signed in through the gateway within her grants, query strings parsed with zod (400 naming the parameter),
+// pages with a cursor, the graph with what the inventory could not say.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { BusRequestError } from '@microseg/bus';
 import { registerErrorHandling } from '@microseg/runtime';
 import { encodeCursor, flowlogApi, type ApiDeps } from './api.ts';
-import type { Viewer } from './auth.ts';
 import { emptyInventory } from './graph.ts';
 import type { FlowQuery, EventQuery } from './store.ts';
+import { tokenViewer, type Viewer } from './viewer.ts';
 
-const viewers: Record<string, Viewer> = { 'tok-acme': { name: 'acme-viewer', role: 'viewer', namespace: '/acme' } };
+const viewers: Record<string, Viewer> = { 'tok-acme': tokenViewer('acme-viewer', 'viewer', '/acme') };
 
 async function setup(overrides: Partial<ApiDeps> = {}) {
   const asked: Array<{ route: 'flows' | 'events'; query: FlowQuery | EventQuery }> = [];
@@ -30,8 +30,8 @@ async function setup(overrides: Partial<ApiDeps> = {}) {
   const http = Fastify();
   registerErrorHandling(http);
   await http.register(flowlogApi, { prefix: '/api/v1', ...deps });
-  const get = async (url: string, token?: string) => {
-    const res = await http.inject({ url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const get = async (url: string, token?: string, headers: Record<string, string> = {}) => {
+    const res = await http.inject({ url, headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
     return { status: res.statusCode, body: res.json(), headers: res.headers };
   };
   return { get, asked };
@@ -51,7 +51,13 @@ test('every route needs a valid token: 401 without or with a bad one; 503 when t
 test("the token's namespace by default; one inside its subtree on request; any other 403", async () => {
   const { get, asked } = await setup();
   const who = await get('/api/v1/whoami', 'tok-acme');
-  assert.deepEqual(who.body, viewers['tok-acme']);
+  assert.deepEqual(who.body, {
+    name: 'acme-viewer',
+    via: 'token',
+    namespace: '/acme',
+    role: 'viewer',
+    grants: [{ namespace: '/acme', role: 'viewer', subtree: true }],
+  });
   assert.equal(who.headers['cache-control'], 'no-store');
   await get('/api/v1/flows', 'tok-acme');
   await get('/api/v1/events?namespace=/acme/dev&recursive=true&level=Warning,error', 'tok-acme');
@@ -65,6 +71,47 @@ test("the token's namespace by default; one inside its subtree on request; any o
   assert.deepEqual((asked[1]!.query as EventQuery).levels, ['Warning', 'error']);
   const outside = await get('/api/v1/flows?namespace=/acmeco', 'tok-acme');
   assert.deepEqual([outside.status, outside.body.code], [403, 'FLOWLOG_FORBIDDEN']);
+});
+
+test('a user signed in through the gateway: her grants decide, a namespace-only grant is read without its children; no grant is 403 naming her', async () => {
+  const grants: Record<string, Array<{ namespace: string; role: string; subtree: boolean }>> = {
+    alice: [
+      { namespace: '/acme', role: 'viewer', subtree: true },
+      { namespace: '/x', role: 'editor', subtree: false },
+    ],
+    bob: [],
+  };
+  const { get, asked } = await setup({
+    sso: {
+      assertions: {
+        verify: async (token) =>
+          token in grants
+            ? { ok: true, user: { subject: token, email: `${token}@example.com`, tags: [`sub=${token}`], expiresAtMs: Date.now() + 60_000 } }
+            : { ok: false, reason: 'forged' },
+      },
+      roles: { grants: async (tags) => grants[tags[0]!.slice(4)] ?? [] },
+    },
+  });
+  const as = (user: string) => ({ 'x-microseg-jwt-assertion': user });
+  const who = await get('/api/v1/whoami', undefined, as('alice'));
+  assert.deepEqual(who.body, { name: 'alice@example.com', via: 'sso', namespace: '/acme', role: 'viewer', grants: grants.alice });
+  assert.equal((await get('/api/v1/flows?namespace=/acme/team-b&recursive=true', undefined, as('alice'))).status, 200);
+  assert.equal((await get('/api/v1/flows?namespace=/x', undefined, as('alice'))).status, 200);
+  const below = await get('/api/v1/flows?namespace=/x&recursive=true', undefined, as('alice'));
+  assert.deepEqual([below.status, below.body.message], [403, 'alice@example.com may read /acme and below, /x only, not /x with what is below it']);
+  assert.deepEqual(
+    asked.map((a) => [a.query.namespace, a.query.recursive]),
+    [
+      ['/acme/team-b', true],
+      ['/x', false],
+    ],
+  );
+  const bob = await get('/api/v1/whoami', undefined, as('bob'));
+  assert.deepEqual([bob.status, bob.body.code], [403, 'FLOWLOG_NO_ACCESS']);
+  assert.match(bob.body.message, /signed in as bob@example\.com, but no API authorization policy gives you access/);
+  const forged = await get('/api/v1/whoami', undefined, as('mallory'));
+  assert.deepEqual([forged.status, forged.body.code], [401, 'FLOWLOG_UNAUTHENTICATED'], 'a refused assertion without a token');
+  assert.equal((await get('/api/v1/whoami', 'tok-acme', as('mallory'))).body.name, 'acme-viewer', 'a refused assertion: the token decides');
 });
 
 test('bad parameters are 400 naming each; a cursor the API did not give is one', async () => {

@@ -1,13 +1,12 @@
 // The JSON API (docs/api.md), an encapsulated plugin that app.ts mounts under /api/v1: flows, events, the
-// Platform graph and the live stream, each for a namespace (and optionally its children) inside the
-// caller's token subtree. Query strings are parsed with zod; every route needs a token the policy service
-// vouches for.
+// Platform graph and the live stream, each for a namespace (and optionally its children) that the caller may
+// read. Query strings are parsed with zod; every route needs a caller authenticate.ts vouches for: a user
+// signed in through the gateway (the identity assertion, her grants) or an API token.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { BusRequestError } from '@microseg/bus';
-import { NAMESPACE_PATH, withinSubtree } from '@microseg/contracts';
+import { NAMESPACE_PATH } from '@microseg/contracts';
 import { MicrosegError, type ErrorCode } from '@microseg/errors';
 import { z } from '@microseg/config';
-import { bearerOf, type TokenVerifier, type Viewer } from './auth.ts';
+import { authenticate, type AuthenticateDeps, type Caller } from './authenticate.ts';
 import { eventFields, flowFields, MAX_FILTERS, parseFilter, type FieldFilter, type FieldTable } from './filters.ts';
 import { buildGraph } from './graph.ts';
 import { MAX_GROUP_KEYS, TAG_KEY, viewOf } from './graph-view.ts';
@@ -15,21 +14,23 @@ import type { InventoryAsker } from './inventory.ts';
 import type { LiveHub } from './live.ts';
 import { streamTo } from './stream.ts';
 import type { Cursor, FlowlogStore } from './store.ts';
+import { describeGrants, grantFor } from './viewer.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    viewer?: Viewer;
+    caller?: Caller;
   }
 }
 
-export interface ApiDeps {
+export interface ApiDeps extends AuthenticateDeps {
   store: Pick<FlowlogStore, 'flows' | 'events'>;
-  verifier: Pick<TokenVerifier, 'verify'>;
   live: Pick<LiveHub, 'add'>;
   /** What exists in a subtree (the policy service's inventory.ts). */
   inventory: InventoryAsker;
-  /** How often a live stream checks its token again (a revoked token's stream ends within this). */
+  /** How often a live stream checks its caller again (a revoked token's stream ends within this). */
   recheckMs: number;
+  /** How often a live stream sends a comment, so that nothing on the way closes it as idle. */
+  heartbeatMs?: number;
 }
 
 const csv = z
@@ -123,30 +124,18 @@ function parse<S extends z.ZodType>(schema: S, req: FastifyRequest): z.output<S>
   return result.data;
 }
 
-/** The namespace asked for (default: the token's), which must lie in the token's subtree. */
+/** The namespace asked for (default: the caller's first), which one of the caller's grants must cover. */
 function scope(req: FastifyRequest, query: { namespace?: string; recursive: boolean }): { namespace: string; recursive: boolean } {
-  const viewer = req.viewer!;
+  const viewer = req.caller!.viewer;
   const namespace = query.namespace ?? viewer.namespace;
-  if (!withinSubtree(namespace, viewer.namespace))
-    throw fail('FLOWLOG_FORBIDDEN', `the token ${viewer.name} may read ${viewer.namespace} and below, not ${namespace}`);
+  if (!grantFor(viewer, namespace, query.recursive)) {
+    const who = viewer.via === 'token' ? `the token ${viewer.name}` : viewer.name;
+    throw fail('FLOWLOG_FORBIDDEN', `${who} may read ${describeGrants(viewer)}, not ${namespace}${query.recursive ? ' with what is below it' : ''}`);
+  }
   return { namespace, recursive: query.recursive };
 }
 
 export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
-  const authenticate = async (req: FastifyRequest): Promise<Viewer> => {
-    const token = bearerOf(req.headers.authorization);
-    if (!token) throw fail('FLOWLOG_UNAUTHENTICATED');
-    let viewer: Viewer | undefined;
-    try {
-      viewer = await deps.verifier.verify(token);
-    } catch (err) {
-      req.log.warn({ err: err instanceof BusRequestError ? err.kind : String(err) }, 'token verification unavailable');
-      throw fail('FLOWLOG_AUTH_UNAVAILABLE');
-    }
-    if (!viewer) throw fail('FLOWLOG_UNAUTHENTICATED', 'The token is unknown, revoked or malformed.');
-    return viewer;
-  };
-
   api.addHook('onRequest', async (req, reply) => {
     // JSON only, never a page: whatever a query echoes back (a filter's field name) cannot run anywhere.
     reply.headers({
@@ -154,10 +143,13 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
     });
-    req.viewer = await authenticate(req);
+    req.caller = await authenticate(deps, req.headers, req.log);
   });
 
-  api.get('/whoami', async (req) => req.viewer);
+  api.get('/whoami', async (req) => {
+    const { name, via, namespace, role, grants } = req.caller!.viewer;
+    return { name, via, namespace, role, grants };
+  });
 
   api.get('/flows', async (req) => {
     const query = parse(flowsQuery, req);
@@ -187,7 +179,7 @@ export const flowlogApi: FastifyPluginAsync<ApiDeps> = async (api, deps) => {
     return { namespace, recursive, ...graph, warnings };
   });
 
-  api.get('/stream', (req, reply) => streamTo(deps, req, reply, bearerOf(req.headers.authorization)!, scope(req, parse(streamQuery, req))));
+  api.get('/stream', (req, reply) => streamTo(deps, req, reply, req.caller!, scope(req, parse(streamQuery, req))));
 };
 
 const GRAPH_FLOW_BOUND = 20_000;

@@ -15,11 +15,10 @@ import { createLogger } from '@microseg/telemetry';
 import { startNats, startRedis, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildFlowlogApp, type FlowlogApp } from './app.ts';
 import { flowlogConfigSchema } from './config.ts';
-import type { Viewer } from './auth.ts';
 
 const quiet: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const APP = '/acme/team-b/dev/private-app';
-const tokens = new Map<string, Viewer>([
+const tokens = new Map<string, { name: string; role: string; namespace: string }>([
   ['tok-root', { name: 'admin', role: 'admin', namespace: '/' }],
   ['tok-team-b', { name: 'team-b-viewer', role: 'viewer', namespace: '/acme/team-b' }],
   ['tok-team-c', { name: 'team-c-viewer', role: 'viewer', namespace: '/acme/team-c' }],
@@ -115,7 +114,13 @@ test('health probes are open; the API needs a valid token', async () => {
     assert.deepEqual([bad.status, bad.body.code], [401, 'FLOWLOG_UNAUTHENTICATED'], path);
   }
   const me = await get('/api/v1/whoami', 'tok-team-b');
-  assert.deepEqual(me.body, { name: 'team-b-viewer', role: 'viewer', namespace: '/acme/team-b' });
+  assert.deepEqual(me.body, {
+    name: 'team-b-viewer',
+    via: 'token',
+    role: 'viewer',
+    namespace: '/acme/team-b',
+    grants: [{ namespace: '/acme/team-b', role: 'viewer', subtree: true }],
+  });
   assert.equal(me.headers.get('cache-control'), 'no-store');
 });
 

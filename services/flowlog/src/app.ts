@@ -10,6 +10,9 @@ import type { FlowlogConfig } from './config.ts';
 import { FlowlogStore } from './store.ts';
 import { EventConsumer } from './consumer.ts';
 import { askPolicy, TokenVerifier } from './auth.ts';
+import { AssertionKeySource, askKeys } from './assertion-keys.ts';
+import { AssertionVerifier } from './assertion.ts';
+import { askRoles, ConsoleRoles } from './console-roles.ts';
 import { LiveHub } from './live.ts';
 import { flowlogApi } from './api.ts';
 import { askInventory } from './inventory.ts';
@@ -36,13 +39,24 @@ export async function buildFlowlogApp(config: FlowlogConfig, logger: Logger): Pr
 
   const http = createHttpApp(logger);
   registerHealthRoutes(http, () => ({ nats: bus.isConnected, redis: redis.status === 'ready' }));
+  const audience = config.FLOWLOG_CONSOLE_AUDIENCE;
   await http.register(flowlogApi, {
     prefix: '/api/v1',
     store,
     live,
     verifier: new TokenVerifier(askPolicy(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS),
+    // The console behind the gateway: its identity assertions sign users in (authenticate.ts).
+    ...(audience
+      ? {
+          sso: {
+            assertions: new AssertionVerifier(new AssertionKeySource(askKeys(bus, config.BUS_TIMEOUT_MS)), audience),
+            roles: new ConsoleRoles(askRoles(bus, config.BUS_TIMEOUT_MS), config.FLOWLOG_TOKEN_CACHE_MS),
+          },
+        }
+      : {}),
     inventory: askInventory(bus, config.BUS_TIMEOUT_MS),
     recheckMs: Math.max(1_000, config.FLOWLOG_TOKEN_CACHE_MS),
+    heartbeatMs: config.FLOWLOG_STREAM_HEARTBEAT_MS,
   });
   await registerPages(http);
 

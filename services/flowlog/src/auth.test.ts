@@ -1,9 +1,10 @@
 // Unit: the token verdict cache — short-lived, keyed by hash, shared by concurrent callers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearerOf, TokenVerifier, type Viewer } from './auth.ts';
+import { bearerOf, TokenVerifier } from './auth.ts';
+import { tokenViewer } from './viewer.ts';
 
-const viewer: Viewer = { name: 'ops', role: 'viewer', namespace: '/acme' };
+const viewer = tokenViewer('ops', 'viewer', '/acme');
 
 function fakePolicy(valid: Set<string>) {
   const asked: string[] = [];

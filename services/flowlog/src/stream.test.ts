@@ -1,16 +1,16 @@
-// Unit (fakes, mocked intervals): the live stream of GET /api/v1/stream — its headers and `ready` event, the
-// records of the selection written as Server-Sent Events, a heartbeat, and the token checked again on a
-// schedule: revoked or moved out of the namespace, `expired` and the end; the policy service away, streaming on.
+// Unit (fakes, mocked timers): the live stream of GET /api/v1/stream — its headers and `ready` event, the
+// records of the selection written as Server-Sent Events, a heartbeat, and the caller checked again on a
+// schedule: revoked or moved out of the namespace, `expired` and the end; the policy service away, streaming on;
+// a user signed in through the gateway: `renew` and the end when her assertion expires.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Viewer } from './auth.ts';
 import type { LiveClient, LiveMessage } from './live.ts';
 import { streamTo } from './stream.ts';
+import { ssoViewer, tokenViewer, type Viewer } from './viewer.ts';
 
 const RECHECK_MS = 5_000;
-const TOKEN = 'mst_token-of-the-viewer';
 
 /** A response that keeps what is written; ending it closes it, as a finished response does. */
 class FakeResponse extends EventEmitter {
@@ -40,9 +40,10 @@ class FakeResponse extends EventEmitter {
 function open(
   t: TestContext,
   selection = { namespace: '/acme', recursive: false },
-  verify: (token: string) => Promise<Viewer | undefined> = async () => viewer('/acme'),
+  verify: () => Promise<Viewer | undefined> = async () => viewer('/acme'),
+  options: { endsAtMs?: number; heartbeatMs?: number } = {},
 ) {
-  t.mock.timers.enable({ apis: ['setInterval'] });
+  t.mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 0 });
   const res = new FakeResponse();
   const reqRaw = new EventEmitter();
   let hijacked = false;
@@ -56,16 +57,17 @@ function open(
         return () => void removed++;
       },
     },
-    verifier: { verify: (token: string) => (verified.push(token), verify(token)) },
     recheckMs: RECHECK_MS,
+    ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
   };
   const reply = { hijack: () => void (hijacked = true), raw: res } as unknown as FastifyReply;
-  streamTo(deps, { raw: reqRaw } as unknown as FastifyRequest, reply, TOKEN, selection);
+  const caller = { recheck: () => (verified.push('checked'), verify()), ...(options.endsAtMs === undefined ? {} : { endsAtMs: options.endsAtMs }) };
+  streamTo(deps, { raw: reqRaw } as unknown as FastifyRequest, reply, caller, selection);
   assert.equal(clients.length, 1);
   return { res, reqRaw, client: clients[0]!, hijacked: () => hijacked, removed: () => removed, verified };
 }
 
-const viewer = (namespace: string): Viewer => ({ name: 'ops', role: 'viewer', namespace });
+const viewer = (namespace: string): Viewer => tokenViewer('ops', 'viewer', namespace);
 /** Lets the promise of a recheck settle (no time passes). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const lastChunk = (res: FakeResponse) => res.chunks.at(-1);
@@ -136,13 +138,19 @@ test('a heartbeat comment every 15 s keeps proxies from closing the stream', (t)
   assert.equal(res.chunks.filter((c) => c === ': keep-alive\n\n').length, 2);
 });
 
+test('the heartbeat can be shorter (below a proxy idle timeout that is)', (t) => {
+  const { res } = open(t, undefined, undefined, { heartbeatMs: 1_000 });
+  t.mock.timers.tick(3_000);
+  assert.equal(res.chunks.filter((c) => c === ': keep-alive\n\n').length, 3);
+});
+
 test('the token is checked again every recheckMs: still valid for the namespace, the stream goes on', async (t) => {
   const { res, verified } = open(t, { namespace: '/acme/dev', recursive: false }, async () => viewer('/acme'));
   t.mock.timers.tick(RECHECK_MS);
   await settle();
   t.mock.timers.tick(RECHECK_MS);
   await settle();
-  assert.deepEqual(verified, [TOKEN, TOKEN]);
+  assert.deepEqual(verified, ['checked', 'checked']);
   assert.equal(res.ended, false);
 });
 
@@ -155,7 +163,7 @@ test('a token no longer valid: `expired`, and the stream ends and leaves the hub
   valid = false;
   t.mock.timers.tick(RECHECK_MS);
   await settle();
-  assert.equal(lastChunk(res), 'event: expired\ndata: {"message":"The token is no longer valid."}\n\n');
+  assert.equal(lastChunk(res), 'event: expired\ndata: {"message":"Your access to this namespace ended."}\n\n');
   assert.equal(res.ended, true);
   assert.equal(removed(), 1);
   t.mock.timers.tick(RECHECK_MS * 3 + 15_000);
@@ -172,6 +180,39 @@ test('a token moved out of the namespace (now for a sibling or a subtree of it) 
     assert.equal(res.ended, true);
     t.mock.timers.reset();
   }
+});
+
+test("a user's grants: the stream goes on while one covers the selection, ends when none does (a namespace-only grant never covers a recursive one)", async (t) => {
+  let grants = [{ namespace: '/acme', role: 'viewer', subtree: true }];
+  const { res } = open(t, { namespace: '/acme/dev', recursive: true }, async () => ssoViewer('alice@example.com', grants));
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(res.ended, false);
+  grants = [{ namespace: '/acme/dev', role: 'viewer', subtree: false }];
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.match(lastChunk(res) ?? '', /^event: expired\n/);
+});
+
+test('signed in through the gateway: `renew` and the end when the assertion expires, for the page to reconnect through the gateway', (t) => {
+  const { res, removed } = open(t, undefined, undefined, { endsAtMs: 40_000 });
+  t.mock.timers.tick(39_999);
+  assert.equal(res.ended, false);
+  t.mock.timers.tick(1);
+  assert.equal(lastChunk(res), 'event: renew\ndata: {"message":"Sign-in to be checked again: reconnect."}\n\n');
+  assert.equal(res.ended, true);
+  assert.equal(removed(), 1);
+});
+
+test('an assertion already expired ends the stream at once; a token stream has no end of its own', (t) => {
+  const expired = open(t, undefined, undefined, { endsAtMs: -5 }).res;
+  t.mock.timers.tick(0);
+  assert.match(lastChunk(expired) ?? '', /^event: renew\n/);
+  assert.equal(expired.ended, true);
+  t.mock.timers.reset();
+  const { res } = open(t);
+  t.mock.timers.tick(3_600_000);
+  assert.equal(res.ended, false);
 });
 
 test('the policy service away: the stream goes on, and the next check decides', async (t) => {

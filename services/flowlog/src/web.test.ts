@@ -47,3 +47,16 @@ test('an unknown asset: 404 {code, message} with the security headers', async ()
   assert.equal(unknown.headers['x-content-type-options'], 'nosniff');
   assert.equal((await http.inject({ url: '/assets/../../package.json' })).statusCode, 404, 'no path out of the assets');
 });
+
+test('signed in through the gateway: each page has the sign-out form (a POST to the gateway) and the no-access page; the CSP lets it continue to the IdP', async () => {
+  const http = await app();
+  for (const url of ['/', '/events']) {
+    const body = (await http.inject({ url })).body;
+    assert.match(body, /<form id="sso-signout" class="signout" method="post" action="\/aporeto\/oidc\/logout" hidden>/, url);
+    assert.match(body, /<section id="no-access" class="login" hidden>\s*<form method="post" action="\/aporeto\/oidc\/logout">/, url);
+  }
+  // Chromium applies form-action to the redirect after the POST (to the IdP's end-session page): none is set.
+  assert.doesNotMatch(contentSecurityPolicy, /form-action/);
+  for (const directive of ["default-src 'none'", "script-src 'self'", "base-uri 'none'", "frame-ancestors 'none'", "connect-src 'self'"])
+    assert.ok(contentSecurityPolicy.includes(directive), directive);
+});

@@ -1,8 +1,9 @@
 // The console pages: Platform (`/`) and Event logs (`/events`), plain HTML,
 // CSS and JavaScript from ../web with Cytoscape.js from its npm package. They
-// hold no data: the page asks for an API token, keeps it in sessionStorage and
-// sends it as a Bearer header to /api/v1. A strict Content-Security-Policy
-// allows only these files.
+// hold no data: reached through the gateway, the user's single sign-on speaks
+// for her (the gateway's identity assertion); otherwise the page asks for an
+// API token, keeps it in sessionStorage and sends it as a Bearer header to
+// /api/v1. A strict Content-Security-Policy allows only these files.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -20,7 +21,9 @@ export const contentSecurityPolicy = [
   "img-src 'self'",
   "connect-src 'self'",
   "base-uri 'none'",
-  "form-action 'self'",
+  // No form-action: the sign-out form posts to the gateway's /aporeto/oidc/logout, which redirects to the
+  // identity provider's end-session page, and Chromium applies form-action to that redirect too. The only
+  // forms are the page's own (no markup from data is ever parsed), so nothing else could post anywhere.
   "frame-ancestors 'none'",
 ].join('; ');
 

@@ -1,12 +1,20 @@
-// Shared by the console pages: the token sign-in, calls to /api/v1 with the
-// token as a Bearer header (never in a URL), the live stream read with fetch
-// (EventSource cannot send headers), and a DOM builder that only ever sets
-// text, so that nothing from the data is ever parsed as HTML.
+// Shared by the console pages: who is signed in (through the gateway, the
+// user's single sign-on says it, and no token is needed; on flowlog's own port,
+// an API token), calls to /api/v1 with the token as a Bearer header (never in a
+// URL), the live stream read with fetch (EventSource cannot send headers), and
+// a DOM builder that only ever sets text, so that nothing from the data is ever
+// parsed as HTML.
 
 const TOKEN_KEY = 'microseg.console.token';
 
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** The Authorization header when a token was given; none when the gateway's sign-in speaks for the user. */
+function authorization() {
+  const value = token();
+  return value ? { authorization: `Bearer ${value}` } : {};
 }
 
 /** `el('td', { className: 'num', title: 'x', onclick: f }, 'text', child)`: children are text or nodes. */
@@ -54,16 +62,16 @@ function query(params) {
   return text ? `?${text}` : '';
 }
 
-/** GET /api/v1/… with the token; a 401 signs out. */
+/** GET /api/v1/… with the token; a 401 signs out, and access withdrawn shows why. */
 export async function api(path, params) {
   const response = await fetch(`/api/v1${path}${query(params)}`, {
-    headers: { authorization: `Bearer ${token()}`, accept: 'application/json' },
+    headers: { ...authorization(), accept: 'application/json' },
     cache: 'no-store',
   });
   const body = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    signOut('Your token is no longer valid. Sign in again.');
-    throw new ApiError(401, body.code, body.message ?? 'signed out');
+  if (response.status === 401 || body.code === 'FLOWLOG_NO_ACCESS') {
+    signOut(response.status === 401 && token() ? 'Your token is no longer valid. Sign in again.' : undefined);
+    throw new ApiError(response.status, body.code, body.message ?? 'signed out');
   }
   if (!response.ok) throw new ApiError(response.status, body.code ?? String(response.status), body.message ?? response.statusText);
   return body;
@@ -72,19 +80,24 @@ export async function api(path, params) {
 /**
  * Reads /api/v1/stream (Server-Sent Events) with the token in a header, and
  * reconnects after a pause while `signal` is not aborted. `on.flow` and
- * `on.event` get the records; `on.state` gets 'live' or 'reconnecting'.
+ * `on.event` get the records; `on.state` gets 'live' or 'reconnecting'. Signed
+ * in through the gateway, the stream ends with `renew` when the user's
+ * assertion expires, and is opened again at once (the gateway checks her
+ * session again).
  */
 export function stream(params, on, signal) {
   const run = async () => {
     let pause = 1000;
     while (!signal.aborted) {
+      let renew = false;
       try {
         const response = await fetch(`/api/v1/stream${query(params)}`, {
-          headers: { authorization: `Bearer ${token()}`, accept: 'text/event-stream' },
+          headers: { ...authorization(), accept: 'text/event-stream' },
           signal,
           cache: 'no-store',
         });
-        if (response.status === 401) return signOut('Your token is no longer valid. Sign in again.');
+        if (response.status === 401) return signOut(token() ? 'Your token is no longer valid. Sign in again.' : undefined);
+        if (response.status === 403) return signOut();
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
         on.state?.('live');
         pause = 1000;
@@ -104,13 +117,15 @@ export function stream(params, on, signal) {
               if (line.startsWith('event:')) type = line.slice(6).trim();
               else if (line.startsWith('data:')) data += line.slice(5).trim();
             }
-            if (type === 'expired') return signOut('Your token was revoked. Sign in again.');
+            if (type === 'expired') return signOut(token() ? 'Your token was revoked. Sign in again.' : undefined);
+            if (type === 'renew') renew = true;
             if (data && on[type]) on[type](JSON.parse(data));
           }
         }
       } catch (err) {
         if (signal.aborted) return;
       }
+      if (renew) continue;
       on.state?.('reconnecting');
       await new Promise((resolve) => setTimeout(resolve, pause));
       pause = Math.min(pause * 2, 15000);
@@ -119,19 +134,38 @@ export function stream(params, on, signal) {
   void run();
 }
 
+/** Forgets the token (a user signed in through the gateway has none) and shows the page again. */
 export function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   if (message) sessionStorage.setItem(`${TOKEN_KEY}.notice`, message);
   location.reload();
 }
 
-/** Shows the sign-in form until a token is accepted; then calls `ready(viewer)`. */
+/** Who /api/v1/whoami says is calling: the user the gateway signed in, or the stored token's. */
+async function whoami() {
+  const response = await fetch('/api/v1/whoami', { headers: { ...authorization(), accept: 'application/json' }, cache: 'no-store' }).catch(() => undefined);
+  if (!response) return { status: 0, body: {} };
+  return { status: response.status, body: await response.json().catch(() => ({})) };
+}
+
+/** Where a viewer's pages open: its first namespace, with its children when its grant there reaches them. */
+export function startingPoint(viewer) {
+  const grant = (viewer.grants ?? []).find((g) => g.namespace === viewer.namespace);
+  return { namespace: viewer.namespace, recursive: grant ? grant.subtree : true };
+}
+
+/**
+ * Shows the console for whoever /api/v1/whoami names — a user signed in through the gateway, or the holder of
+ * the token in this tab — then calls `ready(viewer)`; a signed-in user without access gets a page that says so;
+ * anyone else the token form, until a token is accepted.
+ */
 export async function signIn(ready) {
   const login = document.getElementById('login');
   const consoleView = document.getElementById('console');
   const error = document.getElementById('login-error');
   const who = document.getElementById('who');
   const out = document.getElementById('signout');
+  const ssoOut = document.getElementById('sso-signout');
   out.addEventListener('click', () => signOut());
   const notice = sessionStorage.getItem(`${TOKEN_KEY}.notice`);
   sessionStorage.removeItem(`${TOKEN_KEY}.notice`);
@@ -139,17 +173,29 @@ export async function signIn(ready) {
   const start = (viewer) => {
     login.hidden = true;
     consoleView.hidden = false;
-    out.hidden = false;
-    clear(who, 'Signed in with ', el('strong', { text: viewer.name }), ` (${viewer.role}) · ${viewer.namespace}`);
+    if (viewer.via === 'sso') {
+      // The sign-out form posts to the gateway, which ends the single sign-on session.
+      ssoOut.hidden = false;
+      clear(who, 'Signed in as ', el('strong', { text: viewer.name }), ` (${viewer.role}) · ${viewer.namespace}`);
+    } else {
+      out.hidden = false;
+      clear(who, 'Signed in with ', el('strong', { text: viewer.name }), ` (${viewer.role}) · ${viewer.namespace}`);
+    }
     ready(viewer);
   };
-  if (token()) {
-    try {
-      return start(await api('/whoami'));
-    } catch (err) {
-      if (err.status === 401) return;
-      error.textContent = `The console cannot reach flowlog: ${err.message}`;
-    }
+  // A token in this tab, or an https page: the gateway (always https) may speak for the user. flowlog's own
+  // port is plain http, where only a token can sign in: no question to ask, and no 401 to show.
+  const { status, body } = token() || location.protocol === 'https:' ? await whoami() : { status: 401, body: {} };
+  if (status === 200) return start(body);
+  if (status === 403 && body.code === 'FLOWLOG_NO_ACCESS') {
+    document.getElementById('no-access-message').textContent = body.message ?? '';
+    document.getElementById('no-access').hidden = false;
+    return;
+  }
+  if (status === 401) {
+    if (token()) sessionStorage.removeItem(TOKEN_KEY);
+  } else {
+    error.textContent = status === 0 ? 'flowlog did not answer. Is it running?' : `The console cannot reach flowlog: ${body.message ?? status}`;
   }
   login.hidden = false;
   if (notice) error.textContent = notice;

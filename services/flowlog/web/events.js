@@ -1,6 +1,6 @@
 // Monitor → Event logs: newest first, filters, cursor paging and a live tail
 // from /api/v1/stream. Every value is set as text, never as HTML.
-import { api, clear, el, formatTime, readHash, readHashAll, rememberNamespaces, signIn, stream, writeHash } from './console.js';
+import { api, clear, el, formatTime, readHash, readHashAll, rememberNamespaces, signIn, startingPoint, stream, writeHash } from './console.js';
 import { filterable, Filters } from './filters.js';
 
 const PAGE_SIZE = 50;
@@ -271,15 +271,19 @@ function bindControls() {
 signIn((viewer) => {
   state.viewer = viewer;
   const hash = readHash();
-  state.namespace = hash.namespace?.startsWith('/') ? hash.namespace : viewer.namespace;
-  if (hash.recursive) state.recursive = hash.recursive !== 'false';
+  const start = startingPoint(viewer);
+  state.namespace = hash.namespace?.startsWith('/') ? hash.namespace : start.namespace;
+  state.recursive = hash.recursive ? hash.recursive !== 'false' : start.recursive;
   if (hash.level) state.level = hash.level;
   if (hash.category) state.category = hash.category;
   if (hash.window !== undefined && [0, 300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
   if (hash.q) state.text = hash.q;
   state.filters = new Filters($('filters'), () => reload());
   state.filters.load(readHashAll('f'));
-  rememberNamespaces($('namespaces'), [viewer.namespace]);
+  rememberNamespaces(
+    $('namespaces'),
+    viewer.grants.map((g) => g.namespace),
+  );
   bindControls();
   reload();
 });

@@ -17,6 +17,7 @@ import {
   readHashAll,
   rememberNamespaces,
   signIn,
+  startingPoint,
   stream,
   writeHash,
 } from './console.js';
@@ -455,8 +456,9 @@ function bindControls() {
 signIn((viewer) => {
   state.viewer = viewer;
   const hash = readHash();
-  state.namespace = hash.namespace?.startsWith('/') ? hash.namespace : viewer.namespace;
-  if (hash.recursive) state.recursive = hash.recursive !== 'false';
+  const start = startingPoint(viewer);
+  state.namespace = hash.namespace?.startsWith('/') ? hash.namespace : start.namespace;
+  state.recursive = hash.recursive ? hash.recursive !== 'false' : start.recursive;
   if (hash.window && [300000, 3600000, 86400000].includes(Number(hash.window))) state.windowMs = Number(hash.window);
   if (hash.view === 'table') state.view = 'table';
   const changed = () => {
@@ -467,7 +469,10 @@ signIn((viewer) => {
   state.filters.load(readHashAll('f'));
   state.groupBy = new GroupBy({ input: $('group-by'), datalist: $('tag-keys'), chips: $('group-keys') }, changed);
   state.groupBy.set((hash.groupBy ?? '').split(','));
-  rememberNamespaces($('namespaces'), [viewer.namespace]);
+  rememberNamespaces(
+    $('namespaces'),
+    viewer.grants.map((g) => g.namespace),
+  );
   bindControls();
   saveHash();
   startLive();

@@ -22,7 +22,7 @@ import { Decision, PolicyChangedSchema, ServiceRouteSchema, type GatewaySyncRequ
 import { createLogger } from '@microseg/telemetry';
 import { freePort, startNats, waitFor, type RunningServer } from '@microseg/testkit';
 import { buildGatewayApp, type GatewayApp } from './app.ts';
-import { gatewayConfigSchema } from './config.ts';
+import { gatewayConfigSchema, type GatewayConfig } from './config.ts';
 
 const logger = createLogger('gateway-test', 'silent');
 let dir: string;
@@ -32,6 +32,7 @@ let control: Bus;
 /** A plain connection that sees the gateway's log events. */
 let watcher: NatsConnection;
 let app: GatewayApp;
+let config: GatewayConfig;
 let upstream: HttpServer;
 let holder: NetServer;
 const ports = { admin: 0, held: 0, good: 0, later: 0, upstream: 0 };
@@ -117,7 +118,7 @@ before(async () => {
     units,
     `exposedPorts: [${ports.held}, ${ports.good}, ${ports.later}]\nprocessingunits:\n  - name: pu-1\n    namespace: /it\n    address: 127.0.0.1\n    applicationPorts: [${ports.upstream}]\n`,
   );
-  const config = gatewayConfigSchema.parse({
+  config = gatewayConfigSchema.parse({
     NATS_URL: nats.url,
     MICROSEG_DATA_DIR: dir,
     LOG_LEVEL: 'silent',
@@ -278,4 +279,25 @@ test('back on NATS after a restart: session and decision caches are cleared and 
   assert.equal((await get(ports.good, 'good.test')).status, 200);
   assert.equal(lookups, looked + 1, 'the session was looked up again');
   assert.equal(decides, decided + 1, 'the decision was asked again');
+});
+
+test('a worker that does not register (GATEWAY_WORKERS, any but the first): it asks for the routes only, with no problems, and raises no event', async () => {
+  const before = syncs.length;
+  const second = await buildGatewayApp(config, logger, { slot: 2, registers: false });
+  const emitted: string[] = [];
+  second.bus.emitEvent = (kind) => (emitted.push(kind), '');
+  try {
+    await second.start();
+    // Outside a cluster the first gateway's ports are not shared with it: it has problems of its own.
+    assert.ok(second.problems().length > 0);
+    const own = syncs.slice(before);
+    assert.equal(own.length, 1, 'one sync: no second one to report its problems');
+    assert.deepEqual(
+      own.map((s) => [s.gatewayId, s.routesOnly, s.problems.length, s.processingUnits.map((u) => u.name)]),
+      [['it-gateway', true, 0, ['pu-1']]],
+    );
+    assert.deepEqual(emitted, []);
+  } finally {
+    await second.close(500);
+  }
 });

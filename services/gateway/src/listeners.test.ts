@@ -66,3 +66,26 @@ test('reconcile opens every port it can, and reports the reserved one and one an
   assert.deepEqual(listeners.ports.sort(), [good, held].sort());
   assert.equal(await get(held), 200);
 });
+
+test('upgrades go to the upgrade handler of their port, when one is given', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'microseg-gateway-listeners-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const listeners = new Listeners({
+    host: '127.0.0.1',
+    certs: new CertificateStore(dir),
+    logger: createLogger('gateway', 'silent'),
+    handlerFor: () => (_req, res) => res.end('plain'),
+    upgradeHandlerFor: (p) => (req, socket) => socket.end(`HTTP/1.1 418 Upgrade ${req.headers.upgrade} on ${p}\r\nConnection: close\r\n\r\n`),
+  });
+  cleanup.push(() => listeners.close(100));
+  await listeners.reconcile(new Set([port]));
+  const status = await new Promise<string>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/ws', rejectUnauthorized: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } })
+      .on('response', (res) => resolve(`${res.statusCode} ${res.statusMessage}`))
+      .on('error', reject)
+      .end();
+  });
+  assert.equal(status, `418 Upgrade websocket on ${port}`);
+  assert.equal(await get(port), 200, 'plain requests as before');
+});

@@ -1,28 +1,31 @@
-// One HTTPS server per exposedPort, opened and closed as routes change. A port
-// that cannot be opened is reported and skipped; the others open all the same,
-// and the next sync tries it again.
-import { createServer, type Server } from 'node:https';
-import type { Server as NetServer } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+// One HTTPS server per exposedPort (HTTP/2 and HTTP/1.1: exposed-server.ts), opened and closed as routes
+// change. A port that cannot be opened is reported and skipped; the others open all the same, and the next
+// sync tries it again.
+import type { IncomingMessage } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tracesItsOwnRequests, type Logger } from '@microseg/telemetry';
+import { createExposedServer, type ExposedServer, type GatewayRequestHandler } from './exposed-server.ts';
 import type { ProxyProtocol } from './proxy-protocol.ts';
 import type { CertificateStore } from './tls.ts';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Why a port is not listened on: `RESERVED` (the gateway's own), or the error code of `listen` (EADDRINUSE, EACCES, …). */
 export type PortFailures = Map<number, string>;
 
 export class Listeners {
-  readonly #servers = new Map<number, Server>();
+  readonly #servers = new Map<number, ExposedServer>();
   /** The TCP servers in front of the ports that take the PROXY protocol: they listen, the TLS server does not. */
   readonly #fronts = new Map<number, NetServer>();
   readonly #proxyProtocol: ProxyProtocol | undefined;
+  readonly #upgradeHandlerFor: ((port: number) => UpgradeHandler) | undefined;
   #failures: PortFailures = new Map();
   readonly #host: string;
   readonly #reserved: ReadonlySet<number>;
   readonly #certs: CertificateStore;
   readonly #logger: Logger;
-  readonly #handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+  readonly #handlerFor: (port: number) => GatewayRequestHandler;
 
   constructor(options: {
     host: string;
@@ -30,11 +33,14 @@ export class Listeners {
     reservedPorts?: Iterable<number>;
     certs: CertificateStore;
     logger: Logger;
-    handlerFor: (port: number) => (req: IncomingMessage, res: ServerResponse) => void;
+    handlerFor: (port: number) => GatewayRequestHandler;
     /** Where the PROXY protocol is required (GATEWAY_PROXY_PROTOCOL_*). */
     proxyProtocol?: ProxyProtocol;
+    /** Upgrades (`Connection: Upgrade`, HTTP/1.1 only); without it Node serves them as plain requests. */
+    upgradeHandlerFor?: (port: number) => UpgradeHandler;
   }) {
     this.#proxyProtocol = options.proxyProtocol;
+    this.#upgradeHandlerFor = options.upgradeHandlerFor;
     this.#host = options.host;
     this.#reserved = new Set(options.reservedPorts ?? []);
     this.#certs = options.certs;
@@ -48,12 +54,12 @@ export class Listeners {
 
   /** Listen on exactly `ports`, as far as possible; returns the ports that could not be opened, and why. */
   async reconcile(ports: Set<number>): Promise<PortFailures> {
-    for (const [port, server] of this.#servers) {
+    for (const [port, { server }] of this.#servers) {
       if (!ports.has(port)) {
         this.#servers.delete(port);
         this.#closeFront(port);
+        // Closes idle HTTP/1.1 connections and tells HTTP/2 sessions to finish (GOAWAY).
         server.close();
-        server.closeIdleConnections();
         this.#logger.info({ port }, 'listener closed');
       }
     }
@@ -64,7 +70,7 @@ export class Listeners {
         failures.set(port, 'RESERVED');
         continue;
       }
-      const server = createServer(
+      const exposed = createExposedServer(
         {
           SNICallback: (servername, cb) => {
             // Undefined: the default certificate (a name no route has); a rejection refuses the handshake.
@@ -74,18 +80,12 @@ export class Listeners {
             );
           },
           minVersion: 'TLSv1.2',
-          requestTimeout: 60_000,
-          headersTimeout: 20_000,
-          // How often those two timeouts are checked; Node's default (30 s) let a client that trickles
-          // its headers (Slowloris) hold a connection for up to 50 s instead of 20.
-          connectionsCheckingInterval: 1_000,
-          keepAliveTimeout: 5_000,
-          maxHeaderSize: 16 * 1024,
           // Clients without SNI (IP addresses) get the default certificate.
           ...(await this.#certs.defaultCertificate()),
         },
         this.#handlerFor(port),
       );
+      const server = exposed.server;
       // The request handler makes the request's span itself (pipeline/index.ts).
       tracesItsOwnRequests(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -94,6 +94,10 @@ export class Listeners {
         this.#logger.debug({ code: err.code, port }, 'client error');
       });
       server.on('tlsClientError', (err) => this.#logger.debug({ err: err.message, port }, 'TLS handshake failed'));
+      // An HTTP/2 session nghttp2 closed for a protocol error (its client gets GOAWAY).
+      server.on('sessionError', (err) => this.#logger.debug({ err: err.message, port }, 'HTTP/2 session error'));
+      // WebSocket handshakes (HTTP/1.1; Node's HTTP/2 server with allowHTTP1 fires 'upgrade' for them).
+      if (this.#upgradeHandlerFor) server.on('upgrade', this.#upgradeHandlerFor(port));
       const front = this.#proxyProtocol?.appliesTo(port) ? this.#proxyProtocol.front(server) : undefined;
       const listening = front ?? server;
       const failed = await new Promise<string | undefined>((resolve) => {
@@ -108,7 +112,7 @@ export class Listeners {
         failures.set(port, failed);
         continue;
       }
-      this.#servers.set(port, server);
+      this.#servers.set(port, exposed);
       if (front) this.#fronts.set(port, front);
       this.#logger.info({ port, host: this.#host }, 'listening');
     }
@@ -131,15 +135,15 @@ export class Listeners {
   /** Stop accepting; wait for in-flight requests within the grace period. */
   async close(graceMs: number): Promise<void> {
     const closing = [...this.#servers].map(
-      ([port, server]) =>
+      ([port, { server }]) =>
         new Promise<void>((resolve) => {
+          // Idle HTTP/1.1 connections closed, HTTP/2 sessions told to finish (GOAWAY).
           if (this.#closeFront(port, resolve)) server.close();
           else server.close(() => resolve());
-          server.closeIdleConnections();
         }),
     );
     const timer = setTimeout(() => {
-      for (const server of this.#servers.values()) server.closeAllConnections();
+      for (const exposed of this.#servers.values()) exposed.destroyConnections();
     }, graceMs);
     await Promise.all(closing);
     clearTimeout(timer);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionCache, type CachedSession } from './session-cache.ts';
 
-const alice: CachedSession = { sessionId: 's1', subject: 'alice@example.com', tags: ['email=alice@example.com'] };
+const alice: CachedSession = { sessionId: 's1', subject: 'alice@example.com', tags: ['email=alice@example.com'], expiresAtMs: Date.now() + 3_600_000 };
 
 function deferred<T>() {
   let resolve!: (v: T) => void;

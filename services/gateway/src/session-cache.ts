@@ -9,6 +9,10 @@ export interface CachedSession {
   sessionId: string;
   subject: string;
   tags: string[];
+  /** Only for a service that passes it to the application (passAccessToken); never logged. */
+  accessToken?: string;
+  /** When the session (or bearer token) ends at the latest, whatever the cache may keep (an open WebSocket closes then). */
+  expiresAtMs: number;
 }
 
 interface Entry {

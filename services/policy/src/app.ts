@@ -9,6 +9,8 @@ import { createHttpApp, registerHealthRoutes } from '@microseg/runtime';
 import type { Logger } from '@microseg/telemetry';
 import { policyApi } from './api/index.ts';
 import { AuthFailureLimiter } from './api/auth-failures.ts';
+import { AssertionKeys } from './assertion-keys/keys.ts';
+import { AssertionKeyStore } from './assertion-keys/store.ts';
 import { TokenStore } from './api/tokens.ts';
 import { readBootstrapFiles, writeBootstrapObjects } from './bootstrap.ts';
 import { broadcastRoutingChanges, changeAnnouncer } from './changes.ts';
@@ -57,7 +59,29 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
   store.onChange((snapshot, routingChanged) => routingChanged && secretHealth.scan(snapshot.objects));
   const stopBroadcasting = broadcastRoutingChanges(store, bus);
 
-  servePolicy(bus, { store, tokens, secrets, secretHealth });
+  // The keys of the identity assertions: kept in shape by every replica, sent to gateways with their routes.
+  const assertionKeyStore = await AssertionKeyStore.open(
+    bus.nc,
+    reportSkippedEntries(bus, buckets.assertionKeys, 'the ring is made again at the next maintenance (msctl assertion-keys list)', logError),
+  );
+  const assertionKeys = new AssertionKeys({
+    store: assertionKeyStore,
+    secrets,
+    settings: {
+      issuer: config.POLICY_ASSERTION_ISSUER,
+      ttlSeconds: config.POLICY_ASSERTION_TTL_SECONDS,
+      prepublishSeconds: config.POLICY_ASSERTION_KEY_PREPUBLISH_SECONDS,
+      rotationDays: config.POLICY_ASSERTION_KEY_ROTATION_DAYS,
+    },
+    onUnreadable: (kid, err) => logger.error({ kid, err: err.message }, 'an assertion key cannot be opened by this replica: gateways cannot sign with it'),
+  });
+  await assertionKeys.maintain();
+  assertionKeys.start((err) => logger.warn({ err: String(err) }, 'assertion key maintenance failed; tried again in a minute'));
+  // A changed ring (seen by this replica's watch) is announced like an object change: gateways sync again.
+  const announce = changeAnnouncer(bus);
+  assertionKeyStore.onChange(() => void announce(store.snapshot.revision).catch(() => undefined));
+
+  servePolicy(bus, { store, tokens, secrets, secretHealth, assertionKeys });
   reportNetworkDenials(bus, logger);
 
   const http = createHttpApp(logger);
@@ -68,7 +92,8 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     tokens,
     secrets,
     bus,
-    announce: changeAnnouncer(bus),
+    announce,
+    assertionKeys,
     authFailures: new AuthFailureLimiter({ burst: config.POLICY_AUTH_FAILURE_BURST, perMinute: config.POLICY_AUTH_FAILURES_PER_MINUTE }),
     serviceStatus: (service) => serviceStatuses(store.snapshot, unreadableFields).get(service.ID),
   });
@@ -79,6 +104,7 @@ export async function buildPolicyApp(config: PolicyConfig, logger: Logger): Prom
     store,
     async close(graceMs) {
       stopBroadcasting();
+      assertionKeys.stop();
       await http.close();
       await bus.close(graceMs);
     },

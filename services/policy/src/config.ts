@@ -47,6 +47,30 @@ export const policyConfigSchema = z.object({
           ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
       });
     }),
+  /**
+   * `iss` of the identity assertions gateways sign (SPEC §8.4): a name, or a URL such as the installation's
+   * address. Applications check it.
+   */
+  POLICY_ASSERTION_ISSUER: z
+    .string()
+    .min(1)
+    .max(256)
+    .default('microseg')
+    .refine((v) => !v.includes(':') || URL.canParse(v), 'must be a name without ":" or a URL (RFC 7519: StringOrURI)'),
+  /** How long an identity assertion is valid (exp - iat); gateways reuse one until shortly before. */
+  POLICY_ASSERTION_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(60),
+  /**
+   * How long a new assertion key is published in the key set before it signs: longer than applications keep
+   * a fetched key set, and than GATEWAY_SYNC_INTERVAL_MS (every gateway must have it).
+   */
+  POLICY_ASSERTION_KEY_PREPUBLISH_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400)
+    .default(3600),
+  /** The signing key is replaced after this many days (the next one published ahead); 0: only by `msctl assertion-keys rotate`. */
+  POLICY_ASSERTION_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(365).default(30),
 });
 
 /** Every configured secrets key, the sealing one first. */

@@ -78,3 +78,34 @@ test("a service whose ports its unit's gateway does not list is not served, and 
   // A unit registered without ports (an older gateway) allows nothing: fail closed until it registers again.
   assert.deepEqual(only(pu('/acme/team-b', 'old', {}), [ok]), []);
 });
+
+test('forwardAuth reaches the gateway in the route; a service stored before the field existed is not served through forward-auth', () => {
+  const ingress = service('/acme/team-b', 'ingress', '2026-01-01T00:00:00.000Z', { forwardAuth: true });
+  assert.equal(ingress.forwardAuth, true);
+  const plain = service('/acme/team-b', 'plain', '2026-01-01T00:00:00.000Z', { hosts: ['plain.example'] });
+  assert.equal(plain.forwardAuth, false, 'the schema says false when the field is left out');
+  const stored = service('/acme/team-b', 'stored', '2026-01-01T00:00:00.000Z', { hosts: ['stored.example'] });
+  delete stored.forwardAuth;
+  const routes = routesFor(Snapshot.build([ingress, plain, stored], 1), [victimPu]);
+  assert.deepEqual(routes.map((r) => [r.name, r.forwardAuth]).sort(), [
+    ['ingress', true],
+    ['plain', false],
+    ['stored', false],
+  ]);
+});
+
+test("a service's applicationProtocol and applicationCA reach its route; an older object without them is HTTP/1.1 with the system's CAs", () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const h2 = service('/acme/team-b', 'h2', undefined, { applicationProtocol: 'HTTP/2', exposedServiceIsTLS: true });
+  const routes = routesFor(Snapshot.build([{ ...h2, applicationCA: PEM }], 1), [victimPu]);
+  assert.deepEqual(
+    routes.map((r) => [r.applicationProtocol, r.applicationCa, r.exposedServiceIsTls]),
+    [['HTTP/2', PEM, true]],
+  );
+  const { applicationProtocol: _, ...older } = service('/acme/team-b', 'older', undefined);
+  const olderRoutes = routesFor(Snapshot.build([older], 1), [victimPu]);
+  assert.deepEqual(
+    olderRoutes.map((r) => [r.applicationProtocol, r.applicationCa]),
+    [['HTTP/1.1', '']],
+  );
+});

@@ -89,11 +89,16 @@ export function routesFor(
       processingUnit: pu.name,
       authorizationType: service.authorizationType,
       exposedServiceIsTls: service.exposedServiceIsTLS,
+      applicationProtocol: service.applicationProtocol ?? 'HTTP/1.1',
+      applicationCa: service.applicationCA ?? '',
       claimsToHttpHeaderMappings: service.claimsToHTTPHeaderMappings.map((m) => ({ claimName: m.claimName, targetHttpHeader: m.targetHTTPHeader })),
       redirectUrlOnAuthorizationFailure: service.redirectURLOnAuthorizationFailure ?? '',
       tlsCertificate: service.TLSCertificate ?? '',
       tlsCertificateKey: service.TLSCertificateKey ?? '',
       acceptBearerTokens: service.acceptBearerTokens,
+      forwardAuth: service.forwardAuth ?? false,
+      // Absent in objects stored before it existed.
+      passAccessToken: service.passAccessToken ?? false,
     });
   }
   return routes;

@@ -1,6 +1,7 @@
 // An immutable view of every object at one revision, with the lookups that
 // decisions need precompiled. A change builds a new snapshot that is swapped in.
 import type {
+  APIAuthorizationPolicyObject,
   ExternalNetworkObject,
   HTTPResourceSpecObject,
   NamespaceObject,
@@ -43,6 +44,7 @@ export class Snapshot {
   readonly services: ReadonlyMap<string, ServiceObject>;
   readonly processingUnits: readonly ProcessingUnitObject[];
   readonly specs: readonly HTTPResourceSpecObject[];
+  readonly apiAuthorizationPolicies: readonly APIAuthorizationPolicyObject[];
   readonly #matchers = new Map<string, UriMatcher<EndpointGrant>>();
 
   private constructor(objects: PolicyObject[], revision: number) {
@@ -54,6 +56,7 @@ export class Snapshot {
     this.services = new Map(objects.filter((o): o is ServiceObject => o.kind === 'service').map((s) => [s.ID, s]));
     this.processingUnits = objects.filter((o): o is ProcessingUnitObject => o.kind === 'processingunit');
     this.specs = objects.filter((o): o is HTTPResourceSpecObject => o.kind === 'httpresourcespec');
+    this.apiAuthorizationPolicies = objects.filter((o): o is APIAuthorizationPolicyObject => o.kind === 'apiauthorizationpolicy');
   }
 
   static build(objects: PolicyObject[], revision: number): Snapshot {

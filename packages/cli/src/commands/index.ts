@@ -11,6 +11,7 @@ import { configSet } from './config-set.ts';
 import { configShow } from './config-show.ts';
 import { sessionsList, sessionsRevoke } from './sessions.ts';
 import { secretsReseal, secretsStatus } from './secrets.ts';
+import { assertionKeysList, assertionKeysRotate } from './assertion-keys.ts';
 import { logs } from './logs.ts';
 import { flows } from './flows.ts';
 
@@ -30,6 +31,8 @@ export const commands: readonly Command[] = [
   sessionsRevoke,
   secretsStatus,
   secretsReseal,
+  assertionKeysList,
+  assertionKeysRotate,
 ];
 
 export const groups: Readonly<Record<string, string>> = {
@@ -37,4 +40,5 @@ export const groups: Readonly<Record<string, string>> = {
   config: 'the config file: which API, which token, which namespace',
   sessions: 'who is signed in; end sessions at once',
   secrets: 'secrets at rest: which cannot be decrypted, and sealing them again with the current key',
+  'assertion-keys': 'the keys that sign identity assertions: list them, rotate them',
 };

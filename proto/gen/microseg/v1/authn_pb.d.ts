@@ -177,6 +177,13 @@ export declare type SessionLookupRequest = Message<"microseg.v1.SessionLookupReq
    * @generated from field: string ticket = 2;
    */
   ticket: string;
+
+  /**
+   * The service passes the user's access token to the application (passAccessToken): answer it too.
+   *
+   * @generated from field: bool include_access_token = 3;
+   */
+  includeAccessToken: boolean;
 };
 
 /**
@@ -229,6 +236,13 @@ export declare type SessionLookupResponse = Message<"microseg.v1.SessionLookupRe
    * @generated from field: int64 cache_until_ms = 7;
    */
   cacheUntilMs: bigint;
+
+  /**
+   * Only when include_access_token was asked: the IdP's current access token (never logged).
+   *
+   * @generated from field: string access_token = 8;
+   */
+  accessToken: string;
 };
 
 /**

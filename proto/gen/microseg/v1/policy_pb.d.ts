@@ -83,6 +83,14 @@ export declare type GatewaySyncRequest = Message<"microseg.v1.GatewaySyncRequest
    * @generated from field: repeated uint32 exposed_ports = 10;
    */
   exposedPorts: number[];
+
+  /**
+   * Only the routes: the units are neither stored nor announced, the problems not recorded. The workers of a
+   * gateway other than the first ask this way, so that a gateway registers once however many workers it runs.
+   *
+   * @generated from field: bool routes_only = 11;
+   */
+  routesOnly: boolean;
 };
 
 /**
@@ -237,6 +245,36 @@ export declare type ServiceRoute = Message<"microseg.v1.ServiceRoute"> & {
    * @generated from field: bool accept_bearer_tokens = 15;
    */
   acceptBearerTokens: boolean;
+
+  /**
+   * Ingresses in front of it ask the gateway's forward-auth port about its hosts (docs/forward-auth.md).
+   *
+   * @generated from field: bool forward_auth = 16;
+   */
+  forwardAuth: boolean;
+
+  /**
+   * The user's access token goes to the application in `Authorization: Bearer` (passAccessToken).
+   *
+   * @generated from field: bool pass_access_token = 17;
+   */
+  passAccessToken: boolean;
+
+  /**
+   * How the gateway speaks to the application: "HTTP/1.1" (also when empty) or "HTTP/2" (h2c with prior
+   * knowledge, or h2 by ALPN when exposed_service_is_tls). Numbered apart from the fields above, which other
+   * work may extend.
+   *
+   * @generated from field: string application_protocol = 20;
+   */
+  applicationProtocol: string;
+
+  /**
+   * PEM certificates the application's TLS certificate must chain to; empty: the system's CAs.
+   *
+   * @generated from field: string application_ca = 21;
+   */
+  applicationCa: string;
 };
 
 /**
@@ -263,6 +301,14 @@ export declare type GatewaySyncResponse = Message<"microseg.v1.GatewaySyncRespon
    * @generated from field: uint64 revision = 3;
    */
   revision: bigint;
+
+  /**
+   * How gateways sign identity assertions, with the private keys: this reply reaches the gateway's own inbox
+   * only (access.ts), and no other service may ask for it.
+   *
+   * @generated from field: microseg.v1.AssertionSettings assertion = 4;
+   */
+  assertion?: AssertionSettings | undefined;
 };
 
 /**
@@ -270,6 +316,84 @@ export declare type GatewaySyncResponse = Message<"microseg.v1.GatewaySyncRespon
  * Use `create(GatewaySyncResponseSchema)` to create a new message.
  */
 export declare const GatewaySyncResponseSchema: GenMessage<GatewaySyncResponse>;
+
+/**
+ * The identity assertion every gateway signs for each request it forwards with a user (SPEC §8.4).
+ *
+ * @generated from message microseg.v1.AssertionSettings
+ */
+export declare type AssertionSettings = Message<"microseg.v1.AssertionSettings"> & {
+  /**
+   * `iss` of every assertion.
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * `exp` - `iat`.
+   *
+   * @generated from field: uint32 ttl_seconds = 2;
+   */
+  ttlSeconds: number;
+
+  /**
+   * Every key of the ring, oldest first: published in the JWK Set, the newest activated one signs.
+   *
+   * @generated from field: repeated microseg.v1.AssertionKey keys = 3;
+   */
+  keys: AssertionKey[];
+};
+
+/**
+ * Describes the message microseg.v1.AssertionSettings.
+ * Use `create(AssertionSettingsSchema)` to create a new message.
+ */
+export declare const AssertionSettingsSchema: GenMessage<AssertionSettings>;
+
+/**
+ * @generated from message microseg.v1.AssertionKey
+ */
+export declare type AssertionKey = Message<"microseg.v1.AssertionKey"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * The public key as a JWK (JSON: kty, crv, x, y, kid, alg, use).
+   *
+   * @generated from field: string public_jwk = 2;
+   */
+  publicJwk: string;
+
+  /**
+   * PKCS #8 PEM (ES256, P-256); empty when this policy replica cannot open it (the key is still published).
+   *
+   * @generated from field: string private_key_pem = 3;
+   */
+  privateKeyPem: string;
+
+  /**
+   * From then on the key signs (until a newer key is activated); before, it is only published.
+   *
+   * @generated from field: int64 activate_at_ms = 4;
+   */
+  activateAtMs: bigint;
+
+  /**
+   * Published until then (its last assertion has expired by then); 0: no end yet.
+   *
+   * @generated from field: int64 publish_until_ms = 5;
+   */
+  publishUntilMs: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKey.
+ * Use `create(AssertionKeySchema)` to create a new message.
+ */
+export declare const AssertionKeySchema: GenMessage<AssertionKey>;
 
 /**
  * svc.policy.v1.decide — may this request reach the application?
@@ -1024,6 +1148,163 @@ export declare type InventoryResponse = Message<"microseg.v1.InventoryResponse">
  * Use `create(InventoryResponseSchema)` to create a new message.
  */
 export declare const InventoryResponseSchema: GenMessage<InventoryResponse>;
+
+/**
+ * svc.policy.v1.assertion.keys — the public halves of the keys that sign identity assertions (SPEC §8.4), for
+ * a service that verifies them itself (flowlog's console): the same keys every gateway publishes in its JWK
+ * Set, and the issuer. No private half travels here.
+ *
+ * @generated from message microseg.v1.AssertionKeysRequest
+ */
+export declare type AssertionKeysRequest = Message<"microseg.v1.AssertionKeysRequest"> & {
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKeysRequest.
+ * Use `create(AssertionKeysRequestSchema)` to create a new message.
+ */
+export declare const AssertionKeysRequestSchema: GenMessage<AssertionKeysRequest>;
+
+/**
+ * @generated from message microseg.v1.AssertionPublicKey
+ */
+export declare type AssertionPublicKey = Message<"microseg.v1.AssertionPublicKey"> & {
+  /**
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * The public key as a JWK (JSON: kty, crv, x, y, kid, alg, use).
+   *
+   * @generated from field: string public_jwk = 2;
+   */
+  publicJwk: string;
+
+  /**
+   * Published until then; 0: no end yet.
+   *
+   * @generated from field: int64 publish_until_ms = 3;
+   */
+  publishUntilMs: bigint;
+};
+
+/**
+ * Describes the message microseg.v1.AssertionPublicKey.
+ * Use `create(AssertionPublicKeySchema)` to create a new message.
+ */
+export declare const AssertionPublicKeySchema: GenMessage<AssertionPublicKey>;
+
+/**
+ * @generated from message microseg.v1.AssertionKeysResponse
+ */
+export declare type AssertionKeysResponse = Message<"microseg.v1.AssertionKeysResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * `iss` of every assertion (POLICY_ASSERTION_ISSUER).
+   *
+   * @generated from field: string issuer = 2;
+   */
+  issuer: string;
+
+  /**
+   * @generated from field: repeated microseg.v1.AssertionPublicKey keys = 3;
+   */
+  keys: AssertionPublicKey[];
+};
+
+/**
+ * Describes the message microseg.v1.AssertionKeysResponse.
+ * Use `create(AssertionKeysResponseSchema)` to create a new message.
+ */
+export declare const AssertionKeysResponseSchema: GenMessage<AssertionKeysResponse>;
+
+/**
+ * svc.policy.v1.console.roles — which roles in which namespaces a user signed in through the gateway has in
+ * the console, from the apiauthorizationpolicy objects whose subject matches the user's tags.
+ *
+ * @generated from message microseg.v1.ConsoleRolesRequest
+ */
+export declare type ConsoleRolesRequest = Message<"microseg.v1.ConsoleRolesRequest"> & {
+  /**
+   * The user's tags, as the identity assertion carries them (`email=alice@example.com`, `groups=sre`).
+   *
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleRolesRequest.
+ * Use `create(ConsoleRolesRequestSchema)` to create a new message.
+ */
+export declare const ConsoleRolesRequestSchema: GenMessage<ConsoleRolesRequest>;
+
+/**
+ * @generated from message microseg.v1.ConsoleGrant
+ */
+export declare type ConsoleGrant = Message<"microseg.v1.ConsoleGrant"> & {
+  /**
+   * The namespace the role applies to.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * "viewer" or "editor".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * True: the namespace and every namespace below it (the policy propagates); false: that namespace only.
+   *
+   * @generated from field: bool subtree = 3;
+   */
+  subtree: boolean;
+
+  /**
+   * The apiauthorizationpolicy that grants it, as `<namespace>/<name>` (for the operator; never a decision input).
+   *
+   * @generated from field: string policy = 4;
+   */
+  policy: string;
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleGrant.
+ * Use `create(ConsoleGrantSchema)` to create a new message.
+ */
+export declare const ConsoleGrantSchema: GenMessage<ConsoleGrant>;
+
+/**
+ * @generated from message microseg.v1.ConsoleRolesResponse
+ */
+export declare type ConsoleRolesResponse = Message<"microseg.v1.ConsoleRolesResponse"> & {
+  /**
+   * @generated from field: microseg.v1.ErrorDetail error = 1;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * Empty: the user has no access to the console.
+   *
+   * @generated from field: repeated microseg.v1.ConsoleGrant grants = 2;
+   */
+  grants: ConsoleGrant[];
+};
+
+/**
+ * Describes the message microseg.v1.ConsoleRolesResponse.
+ * Use `create(ConsoleRolesResponseSchema)` to create a new message.
+ */
+export declare const ConsoleRolesResponseSchema: GenMessage<ConsoleRolesResponse>;
 
 /**
  * @generated from enum microseg.v1.Decision

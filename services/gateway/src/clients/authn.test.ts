@@ -141,12 +141,14 @@ test('authn: what is asked is what the stage gave', async () => {
   const { bus, asked } = fakeBus({ reply: {} });
   const client = busAuthnClient(bus, TIMEOUT);
   await client.lookupSession('svc-1', 'id.secret');
+  await client.lookupSession('svc-1', 'id.secret', true);
   await client.verifyBearer('svc-2', 'h.p.s');
   await client.backchannelLogout('svc-3', 'logout.jwt.token');
   assert.deepEqual(
     asked.map((a) => a.message),
     [
-      { serviceId: 'svc-1', ticket: 'id.secret' },
+      { serviceId: 'svc-1', ticket: 'id.secret', includeAccessToken: false },
+      { serviceId: 'svc-1', ticket: 'id.secret', includeAccessToken: true },
       { serviceId: 'svc-2', token: 'h.p.s' },
       { serviceId: 'svc-3', logoutToken: 'logout.jwt.token' },
     ],

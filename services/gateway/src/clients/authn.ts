@@ -17,7 +17,7 @@ import { cannotTell, refusalOrUnavailable } from './unavailable.ts';
 
 export interface AuthnClient {
   /** The session a ticket stands for (`found: false`: none). authn unable to tell (an error: Redis away) is Unavailable, never "no session". */
-  lookupSession(serviceId: string, ticket: string): Promise<SessionLookupResponse>;
+  lookupSession(serviceId: string, ticket: string, includeAccessToken?: boolean): Promise<SessionLookupResponse>;
   /** Whether a bearer token is good for the service (`valid: false`: it is not). A check authn cannot make (it cannot read revocations) is Unavailable, never "invalid". */
   verifyBearer(serviceId: string, token: string): Promise<BearerVerifyResponse>;
   /** Where to send a browser to sign in; a refusal (too many starts, an IdP that cannot be used) is the remote MicrosegError. */
@@ -43,7 +43,8 @@ const refusalOrUnavailableAuthn = (err: unknown): never => {
 /** `timeoutMs` bounds a lookup; a login may talk to the IdP (discovery, the code exchange) and a logout to Redis more than once, so they get more. */
 export function busAuthnClient(bus: BusRequester, timeoutMs: number): AuthnClient {
   return {
-    lookupSession: (serviceId, ticket) => bus.request(requests.authnSessionLookup, { serviceId, ticket }, timeoutMs).catch(cannotTellAuthn),
+    lookupSession: (serviceId, ticket, includeAccessToken = false) =>
+      bus.request(requests.authnSessionLookup, { serviceId, ticket, includeAccessToken }, timeoutMs).catch(cannotTellAuthn),
     verifyBearer: (serviceId, token) => bus.request(requests.authnBearerVerify, { serviceId, token }, timeoutMs).catch(cannotTellAuthn),
     startLogin: (request) => bus.request(requests.authnLoginStart, request, timeoutMs * 20).catch(refusalOrUnavailableAuthn),
     completeLogin: (request) => bus.request(requests.authnLoginCallback, request, timeoutMs * 20).catch(refusalOrUnavailableAuthn),

@@ -1,14 +1,15 @@
 // What every stage of the pipeline works with: the services it may use (PipelineDeps), the one object that
 // travels with a request through the stages (RequestContext), and the shape of a stage.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResponse, ServiceRoute } from '@microseg/proto/policy';
 import type { Logger } from '@microseg/telemetry';
 import type { ClientAddresses } from '../client-address.ts';
+import type { Assertions } from '../assertion/index.ts';
 import type { AuthnClient } from '../clients/authn.ts';
 import type { PolicyClient } from '../clients/policy.ts';
 import type { DecisionCache } from '../decision-cache.ts';
 import type { DropReason, FlowRecorder } from '../flows.ts';
 import type { Forwarder } from '../forward.ts';
+import type { GatewayRequest, GatewayResponse } from '../http-exchange.ts';
 import type { SessionCache } from '../session-cache.ts';
 import type { RoutingState } from '../state.ts';
 
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   forwarder: Pick<Forwarder, 'forward'>;
   decisions: DecisionCache;
   sessions: Pick<SessionCache, 'get' | 'invalidateCredential'>;
+  /** The identity assertions (SPEC §8.4) and their published keys. */
+  assertions: Pick<Assertions, 'for' | 'keys'>;
   logger: Logger;
   /** The client's address from the peer and, from trusted proxies only, X-Forwarded-For. */
   addresses: Pick<ClientAddresses, 'forRequest'>;
@@ -29,12 +32,15 @@ export interface PipelineDeps {
 export interface Session {
   subject: string;
   tags: string[];
+  /** The user's access token, for a service that passes it on (passAccessToken); never logged. */
+  accessToken?: string;
 }
 
 /** One per request, made by the runner with every field present (one shape for every request). */
 export interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** HTTP/1.x or HTTP/2 (http-exchange.ts). */
+  readonly req: GatewayRequest;
+  readonly res: GatewayResponse;
   /** The listener's port. */
   readonly port: number;
   readonly requestId: string;
@@ -44,7 +50,7 @@ export interface RequestContext {
   readonly forwardedFor: string;
   /** Found by the route stage. */
   route: ServiceRoute | undefined;
-  /** The Host header, as sent (one, checked by the framing stage). */
+  /** The authority asked for, as sent: the Host header, or HTTP/2's `:authority` (one, checked by the framing stage). */
   host: string | undefined;
   /** Normalised by the target stage; until then what is safe to log. */
   path: string;

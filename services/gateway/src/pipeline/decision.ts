@@ -9,7 +9,7 @@ import { Decision } from '@microseg/proto/policy';
 import { metrics } from '@microseg/telemetry';
 import type { DecideQuestion } from '../clients/policy.ts';
 import { Unavailable } from '../clients/unavailable.ts';
-import { DecisionCache } from '../decision-cache.ts';
+import { DecisionCache, type DecisionKey } from '../decision-cache.ts';
 import { hostCookie, singleCookie } from './cookies.ts';
 import type { PipelineDeps, RequestContext, Stage } from './context.ts';
 import { recordFlow, refuse, unavailable } from './outcome.ts';
@@ -17,8 +17,9 @@ import { isBrowserNavigation, redirect, withFailureMessage } from './responses.t
 
 const NO_TAGS: string[] = [];
 
-export const decide: Stage = async (deps, ctx) => {
-  const question = {
+/** The question policy answers for a request (also what an open WebSocket's decision is asked again with). */
+export function questionOf(ctx: RequestContext): DecideQuestion & DecisionKey {
+  return {
     serviceId: ctx.route!.id,
     method: ctx.req.method ?? '',
     path: ctx.path,
@@ -26,6 +27,10 @@ export const decide: Stage = async (deps, ctx) => {
     tags: ctx.session?.tags ?? NO_TAGS,
     clientIp: ctx.clientIp,
   };
+}
+
+export const decide: Stage = async (deps, ctx) => {
+  const question = questionOf(ctx);
   const key = DecisionCache.key(question);
   const askedAt = Date.now();
   const known = deps.decisions.get(key, askedAt);

@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decision } from '@microseg/proto/policy';
-import { forward } from './forward.ts';
+import { AssertionKeySet, Assertions } from '../assertion/index.ts';
+import { settingsWith, testKey, verifiedBy } from '../assertion/testing.ts';
+import type { UpstreamOptions } from '../forward.ts';
+import { forward, upstreamOptionsOf } from './forward.ts';
 import { CLIENT_IP, contextFor, FakeResponse, fakeDeps, fakeRequest, HOST, route, verdict } from './testing/fakes.ts';
 
 const withMapping = route({ claimsToHttpHeaderMappings: [{ claimName: 'email', targetHttpHeader: 'X-User-Email' }] });
@@ -90,3 +93,55 @@ for (const { kind, status, code, dropReason } of failures) {
     );
   });
 }
+
+test('forward: with a user, the signed assertion replaces any copy the client sent; the access token only where the service passes it', async () => {
+  const key = testKey('k1');
+  const keys = new AssertionKeySet();
+  keys.update(settingsWith([{ key, activateAtMs: 0 }]));
+  const deps = fakeDeps({ assertions: new Assertions(keys) });
+  const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.';
+  const headers = { 'X-Microseg-Jwt-Assertion': forged, X_Microseg_Jwt_Assertion: forged, authorization: 'Bearer mallory' };
+  const session = { subject: 'alice@example.com', tags: ['email=alice@example.com'], accessToken: 'at-1' };
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ namespace: '/acme', name: 'app' }), path: '/', session }));
+  const sent = deps.forwarder.calls[0]!.headers;
+  assert.equal(verifiedBy(sent['x-microseg-jwt-assertion'] as string, key).claims.aud, '/acme/app');
+  assert.equal(sent['X-Microseg-Jwt-Assertion'], undefined);
+  assert.equal(sent['X_Microseg_Jwt_Assertion'], undefined);
+  assert.equal(sent.authorization, 'Bearer mallory', "a service that does not pass the token leaves the client's Authorization alone");
+
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ passAccessToken: true }), path: '/', session }));
+  assert.equal(deps.forwarder.calls[1]!.headers.authorization, 'Bearer at-1');
+
+  // No user: no assertion, and the client's copy is gone all the same.
+  await forward(deps, contextFor(fakeRequest({ headers }), new FakeResponse(), { route: route({ passAccessToken: true }), path: '/public' }));
+  const anonymous = deps.forwarder.calls[2]!.headers;
+  assert.deepEqual(
+    Object.keys(anonymous).filter((n) => /assertion|authorization/i.test(n)),
+    [],
+  );
+});
+
+test('forward: how the application is spoken to — HTTP/2 when the service says so, its CA only with TLS', async () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const cases: Array<[Parameters<typeof route>[0], UpstreamOptions]> = [
+    [{}, {}],
+    [{ applicationProtocol: 'HTTP/1.1' }, {}],
+    [{ applicationProtocol: 'HTTP/2' }, { http2: true, ca: undefined }],
+    [
+      { applicationProtocol: 'HTTP/2', exposedServiceIsTls: true, applicationCa: PEM },
+      { http2: true, ca: PEM },
+    ],
+    [
+      { exposedServiceIsTls: true, applicationCa: PEM },
+      { http2: false, ca: PEM },
+    ],
+    // A CA without TLS is refused by the API; were one stored, it would change nothing.
+    [{ applicationCa: PEM }, {}],
+  ];
+  for (const [init, expected] of cases) {
+    assert.deepEqual(upstreamOptionsOf(route(init)), expected, JSON.stringify(init));
+    const deps = fakeDeps();
+    await forward(deps, contextFor(fakeRequest(), new FakeResponse(), { route: route(init), path: '/docs' }));
+    assert.deepEqual(deps.forwarder.calls[0]!.upstream, expected);
+  }
+});

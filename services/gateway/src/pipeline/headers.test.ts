@@ -208,3 +208,36 @@ test('claimHeaderValues: values per mapped header, exact claim name only', () =>
     ],
   );
 });
+
+test('identity headers: every client copy of each name removed (any case, _ or -), then microseg sets its values; undefined sets nothing', () => {
+  const out = forward(
+    { Authorization: 'Bearer mallory', x_microseg_jwt_assertion: 'forged', accept: '*/*' },
+    { identity: { 'x-microseg-jwt-assertion': 'signed', authorization: undefined } },
+  );
+  assert.equal(out['x-microseg-jwt-assertion'], 'signed');
+  assert.deepEqual(
+    folded(out).filter((n) => n === 'authorization' || n === 'x-microseg-jwt-assertion'),
+    ['x-microseg-jwt-assertion'],
+  );
+  assert.equal(out.accept, '*/*');
+  // Without identity headers, Authorization is the application's business and passes.
+  assert.equal(forward({ authorization: 'Basic eDp5' }).authorization, 'Basic eDp5');
+});
+
+test("upstream headers: HTTP/2's pseudo-headers never become headers; its cookie fields (joined by Node) keep microseg's out", () => {
+  const out = forward({
+    ':method': 'GET',
+    ':path': '/docs',
+    ':scheme': 'https',
+    ':authority': 'app.example.com',
+    cookie: '__Host-microseg=ticket; app=1; theme=dark',
+    accept: '*/*',
+  });
+  assert.deepEqual(
+    Object.keys(out).filter((n) => n.startsWith(':')),
+    [],
+  );
+  assert.equal(out.host, 'app.example.com');
+  assert.equal(out.cookie, 'app=1; theme=dark');
+  assert.equal(out.accept, '*/*');
+});

@@ -81,17 +81,25 @@ export interface UpstreamHeaderInput {
   claimHeaders: ReadonlyMap<string, string[]>;
   /** Every mapped header name of the service, set or not. */
   mappedHeaderNames: readonly string[];
+  /**
+   * Lower-case name → value microseg sets (the assertion, the access token: assertion/identity-headers.ts);
+   * the client's copies of each name are removed, and undefined sets nothing.
+   */
+  identity?: Readonly<Record<string, string | undefined>>;
 }
 
 export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<string, string | string[]> {
   const listed = connectionListed(input.incoming.connection);
   const mapped = mappedSet(input.mappedHeaderNames);
+  const identity = input.identity;
   const out: Record<string, string | string[]> = {};
   for (const name in input.incoming) {
     const value = input.incoming[name];
-    if (value === undefined) continue;
+    // HTTP/2's pseudo-headers (`:path`, `:authority`, …) are the request line, not headers to pass on.
+    if (value === undefined || name.charCodeAt(0) === 58) continue;
     const folded = foldLowerCase(name.toLowerCase());
     if (HOP_BY_HOP.has(folded) || listed.has(folded) || ALWAYS_STRIPPED.has(folded) || mapped.has(folded) || folded.startsWith(own.ownPrefix)) continue;
+    if (identity !== undefined && Object.hasOwn(identity, folded)) continue;
     if (folded === 'cookie') {
       const kept = withoutCookies(Array.isArray(value) ? value.join('; ') : value, [cookies.session, cookies.loginBinding]);
       if (kept) out.cookie = kept;
@@ -108,6 +116,7 @@ export function upstreamRequestHeaders(input: UpstreamHeaderInput): Record<strin
     const safe = values.filter((v) => !/[\u0000-\u001f\u007f]/.test(v));
     if (safe.length > 0) out[name.toLowerCase()] = safe.join(', ');
   }
+  if (identity !== undefined) for (const name in identity) if (identity[name] !== undefined) out[name] = identity[name];
   return out;
 }
 

@@ -8,7 +8,8 @@ import { SessionLookupResponseSchema } from '@microseg/proto/authn';
 import { Decision, type DecideResponse } from '@microseg/proto/policy';
 import { createLogger } from '@microseg/telemetry';
 import type { Stage } from './context.ts';
-import { createRequestHandler, stages } from './index.ts';
+import { SocketRegistry } from '../websocket/sockets.ts';
+import { createRequestHandler, stages, upgradeStages } from './index.ts';
 import {
   asResponse,
   FakeResponse,
@@ -42,6 +43,14 @@ test('the stages, in the order of SPEC §3', () => {
   assert.deepEqual(
     stages.map((s) => s.name),
     ['rejectAmbiguousFraming', 'findService', 'normaliseTarget', 'ownEndpoints', 'resolveSession', 'decide', 'forward'],
+  );
+});
+
+test("an upgrade's stages: a request's, with the handshake checked before the session, the Origin after it, and the socket proxy in place of forward", () => {
+  const sockets = new SocketRegistry({ maxSockets: 1, maxPerCredential: 1, recheckMs: 1_000, checkDecision: async () => 'allow' });
+  assert.deepEqual(
+    upgradeStages({ sockets, upstreamTimeoutMs: 1_000 }).map((s) => s.name),
+    ['rejectAmbiguousFraming', 'findService', 'normaliseTarget', 'checkUpgrade', 'noteStart', 'resolveSession', 'checkOrigin', 'decide', 'proxyWebSocket'],
   );
 });
 

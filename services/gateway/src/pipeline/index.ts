@@ -1,9 +1,11 @@
 // The gateway's request pipeline (SPEC §3): the stages in the order a request meets them, and the runner that
 // carries one request through them inside its span. Each stage answers the request or passes it on; nothing
 // is forwarded without an ALLOW decision from policy. A new feature is a new stage in this list.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { context, metrics, ROOT_CONTEXT, SpanKind, trace } from '@microseg/telemetry';
+import type { GatewayRequestHandler } from '../exposed-server.ts';
 import type { PipelineDeps, RequestContext, Stage } from './context.ts';
 import { decide } from './decision.ts';
 import { ownEndpoints } from './endpoints/index.ts';
@@ -13,6 +15,8 @@ import { refuse } from './outcome.ts';
 import { findService } from './route.ts';
 import { resolveSession } from './session.ts';
 import { normaliseTarget } from './target.ts';
+import { checkOrigin, checkUpgrade, responseOn } from './upgrade.ts';
+import { webSocketProxy, type WebSocketDeps } from './websocket-proxy.ts';
 
 export type { PipelineDeps } from './context.ts';
 
@@ -26,14 +30,44 @@ export const stages: readonly Stage[] = [
   forward, //                7. to the application
 ];
 
+/**
+ * The stages of an upgrade (SPEC §8.6): a request's, authorised like a GET of its path, with the WebSocket
+ * handshake checked (anything else refused) before the session, the Origin after it (so that a hijacking
+ * attempt's flow names the user), and a socket proxy in place of forward.
+ */
+export function upgradeStages(ws: WebSocketDeps): readonly Stage[] {
+  const { noteStart, proxyWebSocket } = webSocketProxy(ws);
+  return [
+    rejectAmbiguousFraming, // 1. as for a request
+    findService, //            2.
+    normaliseTarget, //        3.
+    checkUpgrade, //           4. a WebSocket handshake, not on an own endpoint: else 400
+    noteStart, //                 (what the socket registry knew before the session and the decision)
+    resolveSession, //         5. as for a request
+    checkOrigin, //               a page of the service's own origin (or no browser at all): else 403
+    decide, //                 6. as for a GET of the path; no sign-in redirect (401)
+    proxyWebSocket, //         7. the application's 101, then the two sockets joined and tracked
+  ];
+}
+
 const tracer = trace.getTracer('microseg-gateway');
 
-/** The handler of one listener's requests. `pipeline` is for tests; the gateway runs `stages`. */
-export function createRequestHandler(
+/** The handler of one listener's upgrades: the runner below, with a response written on the socket itself. */
+export function createUpgradeHandler(
   deps: PipelineDeps,
   port: number,
-  pipeline: readonly Stage[] = stages,
-): (req: IncomingMessage, res: ServerResponse) => void {
+  pipeline: readonly Stage[],
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const handle = createRequestHandler(deps, port, pipeline);
+  return (req, socket, head) => {
+    // Bytes after the handshake, read with it: they are the WebSocket's first frames (or never read at all).
+    if (head.length > 0) socket.unshift(head);
+    handle(req, responseOn(req, socket));
+  };
+}
+
+/** The handler of one listener's requests. `pipeline` is for tests; the gateway runs `stages`. */
+export function createRequestHandler(deps: PipelineDeps, port: number, pipeline: readonly Stage[] = stages): GatewayRequestHandler {
   const run = async (ctx: RequestContext) => {
     for (const stage of pipeline) {
       const done = stage(deps, ctx);

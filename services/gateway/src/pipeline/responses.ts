@@ -1,17 +1,20 @@
 // What the gateway answers itself: an HTML page for a browser, `{code, message}`
 // JSON for anything else. Never internals in a 5xx body.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayRequest, GatewayResponse } from '../http-exchange.ts';
 import { errorCodes, type ErrorCode } from '@microseg/errors';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function wantsHtml(req: IncomingMessage): boolean {
+export function wantsHtml(req: GatewayRequest): boolean {
+  // A WebSocket handshake is answered in JSON whatever it says it accepts, and never sent to sign in. (Node
+  // sets `upgrade` on a request its server hands to the 'upgrade' listener; its types do not declare it.)
+  if ((req as { upgrade?: boolean }).upgrade === true) return false;
   const accept = req.headers.accept ?? '';
   return accept.includes('text/html') || req.headers['sec-fetch-mode'] === 'navigate';
 }
 
 /** A top-level browser navigation, which may be sent to log in (never a POST: it would be replayed). */
-export function isBrowserNavigation(req: IncomingMessage): boolean {
+export function isBrowserNavigation(req: GatewayRequest): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && wantsHtml(req);
 }
 
@@ -35,7 +38,7 @@ export interface ErrorReply {
   headers?: Record<string, string | string[]>;
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, reply: ErrorReply): void {
+export function sendError(req: GatewayRequest, res: GatewayResponse, requestId: string, reply: ErrorReply): void {
   const status = errorCodes[reply.code].status;
   // A 5xx says what the registry says, never the detail (that is in the logs and the administrator's event).
   const message = status < 500 && reply.message ? reply.message : errorCodes[reply.code].message;
@@ -66,7 +69,7 @@ ${details}
   res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ code: reply.code, message }));
 }
 
-export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
+export function redirect(res: GatewayResponse, location: string, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(302, { ...headers, location, 'cache-control': 'no-store' });
   res.end();
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findService } from './route.ts';
-import { contextFor, FakeResponse, fakeDeps, fakeRequest, PORT, route } from './testing/fakes.ts';
+import { contextFor, FakeResponse, fakeDeps, fakeHttp2Request, fakeRequest, PORT, route } from './testing/fakes.ts';
 
 const app = route({ id: 'svc-app', hosts: ['app.example.com'] });
 const other = route({ id: 'svc-other', hosts: ['other.example.com'], exposedPort: 8443 });
@@ -44,3 +44,31 @@ for (const { name, host, port, found } of cases) {
     );
   });
 }
+
+test('route (HTTP/2): the service is chosen by :authority, and ctx.host is that authority', () => {
+  const deps = fakeDeps({ routes: [app, other] });
+  const ctx = contextFor(fakeHttp2Request({ rawHeaders: [':authority', 'app.example.com:443', ':path', '/'] }), new FakeResponse(), {
+    route: undefined,
+    host: undefined,
+  });
+  assert.equal(findService(deps, ctx), false);
+  assert.equal(ctx.route?.id, 'svc-app');
+  assert.equal(ctx.host, 'app.example.com:443');
+});
+
+test('route (HTTP/2): without :authority, the Host header chooses; an unknown authority is a 404', () => {
+  const deps = fakeDeps({ routes: [app, other] });
+  const byHost = contextFor(fakeHttp2Request({ rawHeaders: [':path', '/', 'host', 'app.example.com'] }), new FakeResponse(), {
+    route: undefined,
+    host: undefined,
+  });
+  assert.equal(findService(deps, byHost), false);
+  assert.equal(byHost.route?.id, 'svc-app');
+  const res = new FakeResponse();
+  const unknown = contextFor(fakeHttp2Request({ rawHeaders: [':authority', 'evil.example.com', ':path', '/', 'accept', 'application/json'] }), res, {
+    route: undefined,
+    host: undefined,
+  });
+  assert.equal(findService(deps, unknown), true);
+  assert.equal(res.statusCode, 404);
+});

@@ -10,14 +10,27 @@ import { contextFor, FakeResponse, fakeDeps, fakeRequest, route, unavailableErro
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
 const later = () => BigInt(Date.now() + 60_000);
+/** When the sessions of these answers end (kept with the session: an open WebSocket closes then). */
+const END = BigInt(Date.now() + 3_600_000);
 const found = (sessionId = 's-1') =>
-  create(SessionLookupResponseSchema, { found: true, sessionId, subject: 'sub-1', tags: ['email=alice@example.com', 'group=dev'], cacheUntilMs: later() });
-const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: 'client-1', tags: ['scope=read'], expiresAtMs: later() });
+  create(SessionLookupResponseSchema, {
+    found: true,
+    sessionId,
+    subject: 'sub-1',
+    tags: ['email=alice@example.com', 'group=dev'],
+    cacheUntilMs: later(),
+    expiresAtMs: END,
+  });
+const valid = () => create(BearerVerifyResponseSchema, { valid: true, subject: 'client-1', tags: ['scope=read'], expiresAtMs: END });
 
-function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init: { bearer?: boolean; oidc?: boolean } = {}) {
+function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init: { bearer?: boolean; oidc?: boolean; passAccessToken?: boolean } = {}) {
   const deps = fakeDeps({ authn });
   const res = new FakeResponse();
-  const svc = route({ authorizationType: init.oidc === false ? '' : 'OIDC', acceptBearerTokens: init.bearer ?? false });
+  const svc = route({
+    authorizationType: init.oidc === false ? '' : 'OIDC',
+    acceptBearerTokens: init.bearer ?? false,
+    passAccessToken: init.passAccessToken ?? false,
+  });
   const ctx = contextFor(fakeRequest({ headers: { accept: 'application/json', ...headers } }), res, { route: svc });
   return { deps, res, ctx, done: resolveSession(deps, ctx) };
 }
@@ -25,11 +38,18 @@ function run(authn: Partial<AuthnClient>, headers: Record<string, string>, init:
 test('session: a ticket authn knows → the user (named by the email claim), asked once, then from the cache', async () => {
   const first = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1' });
   assert.equal(await first.done, false);
-  assert.deepEqual(first.ctx.session, { subject: 'alice@example.com', tags: ['email=alice@example.com', 'group=dev'] });
-  assert.deepEqual(first.deps.authn.calls, [{ method: 'lookupSession', args: ['svc-1', 't1'] }]);
+  assert.deepEqual(first.ctx.session, {
+    sessionId: 's-1',
+    subject: 'alice@example.com',
+    tags: ['email=alice@example.com', 'group=dev'],
+    expiresAtMs: Number(END),
+  });
+  assert.deepEqual(first.deps.authn.calls, [{ method: 'lookupSession', args: ['svc-1', 't1', false] }]);
   const again = contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse(), { route: first.ctx.route });
   assert.equal(await resolveSession(first.deps, again), false);
   assert.equal(again.session?.subject, 'alice@example.com');
+  // The very same object: what is kept with it (the identity assertion) is kept for every request of the session.
+  assert.equal(again.session, first.ctx.session);
   assert.equal(first.deps.authn.calls.length, 1, 'the second request asked authn nothing');
 });
 
@@ -91,7 +111,7 @@ test('session: anything else thrown is not taken for "unknown" (the runner answe
 test('session: a valid bearer token → the client as user; the cookie wins when both are sent', async () => {
   const bearer = run({ verifyBearer: async () => valid() }, { authorization: `Bearer ${JWT}` }, { bearer: true });
   assert.equal(await bearer.done, false);
-  assert.deepEqual(bearer.ctx.session, { subject: 'client-1', tags: ['scope=read'] });
+  assert.deepEqual(bearer.ctx.session, { sessionId: 'bearer-answers', subject: 'client-1', tags: ['scope=read'], expiresAtMs: Number(END) });
   assert.deepEqual(bearer.deps.authn.calls, [{ method: 'verifyBearer', args: ['svc-1', JWT] }]);
   const both = run({ lookupSession: async () => found() }, { cookie: '__Host-microseg=t1', authorization: `Bearer ${JWT}` }, { bearer: true });
   await both.done;
@@ -158,6 +178,26 @@ const bearers: Array<[header: string | undefined, token: string]> = [
 for (const [header, token] of bearers) {
   test(`bearerToken: ${JSON.stringify(header)} → ${token ? 'the token' : 'none'}`, () => assert.equal(bearerToken(header), token));
 }
+
+test('session: a service with passAccessToken asks for the access token and keeps it with the session (cached apart from answers without it)', async () => {
+  const withToken = () => create(SessionLookupResponseSchema, { ...found(), accessToken: 'at-1' });
+  const pass = run({ lookupSession: async () => withToken() }, { cookie: '__Host-microseg=t1' }, { passAccessToken: true });
+  await pass.done;
+  assert.deepEqual(pass.deps.authn.calls, [{ method: 'lookupSession', args: ['svc-1', 't1', true] }]);
+  assert.equal(pass.ctx.session?.accessToken, 'at-1');
+  // The same ticket at the same service without passAccessToken (the service changed): another answer, no token.
+  const plain = contextFor(fakeRequest({ headers: { cookie: '__Host-microseg=t1' } }), new FakeResponse(), { route: route({ authorizationType: 'OIDC' }) });
+  await resolveSession({ ...pass.deps, authn: { ...pass.deps.authn, lookupSession: async () => found() } }, plain);
+  assert.equal(plain.session?.accessToken, undefined);
+  // A token authn answers to a service that did not ask is not kept.
+  const unasked = run({ lookupSession: async () => withToken() }, { cookie: '__Host-microseg=t2' });
+  await unasked.done;
+  assert.equal(unasked.ctx.session?.accessToken, undefined);
+  // A bearer token is the access token itself: kept for such a service only.
+  const bearer = run({ verifyBearer: async () => valid() }, { authorization: `Bearer ${JWT}` }, { bearer: true, passAccessToken: true });
+  await bearer.done;
+  assert.equal(bearer.ctx.session?.accessToken, JWT);
+});
 
 test('subjectOf: the email claim when there is one, else the subject', () => {
   assert.equal(subjectOf(['group=a', 'email=bob@example.com'], 'sub-1'), 'bob@example.com');

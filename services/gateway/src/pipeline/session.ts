@@ -3,6 +3,7 @@
 // authn unable to answer is not "no session": the request goes on as unknown, and only a public endpoint
 // may then be served (the decision stage answers 503 to the rest).
 import { cookies } from '@microseg/contracts';
+import type { ServiceRoute } from '@microseg/proto/policy';
 import type { AuthnClient } from '../clients/authn.ts';
 import { Unavailable } from '../clients/unavailable.ts';
 import { BEARER_ANSWERS, type CachedSession } from '../session-cache.ts';
@@ -13,6 +14,10 @@ import type { ErrorReply } from './responses.ts';
 
 /** What a credential is cached under: the whole credential and the service (a cookie of one service is nothing for another). */
 export const credentialKey = (serviceId: string, credential: string): string => `${serviceId}\0${credential}`;
+
+/** A session cookie's cache key at a route: an answer with the access token (passAccessToken) is another answer. */
+export const ticketKey = (route: Pick<ServiceRoute, 'id' | 'passAccessToken'>, ticket: string): string =>
+  credentialKey(route.passAccessToken ? `${route.id}\0access-token` : route.id, ticket);
 
 /** How long the gateway keeps a bearer token's answer at most (revocations are broadcast as well). */
 const BEARER_ANSWER_MS = 10_000;
@@ -32,9 +37,11 @@ export const resolveSession: Stage = async (deps, ctx) => {
   const authn = deps.authn;
   try {
     const session = ticket
-      ? await deps.sessions.get(credentialKey(route.id, ticket), () => lookupTicket(authn, route.id, ticket))
-      : await deps.sessions.get(credentialKey(route.id, `bearer ${bearer}`), () => verifyBearer(authn, route.id, bearer));
-    if (session) ctx.session = { subject: session.subject, tags: session.tags };
+      ? await deps.sessions.get(ticketKey(route, ticket), () => lookupTicket(authn, route, ticket))
+      : await deps.sessions.get(credentialKey(route.id, `bearer ${bearer}`), () => verifyBearer(authn, route, bearer));
+    // The cached object itself, the same for every request of the session until its entry is renewed: the
+    // identity assertion made for it is kept with it (assertion/).
+    if (session) ctx.session = session;
     else if (bearer) return refuse(deps, ctx, INVALID_BEARER, 'token');
   } catch (err) {
     if (!(err instanceof Unavailable)) throw err;
@@ -43,17 +50,35 @@ export const resolveSession: Stage = async (deps, ctx) => {
   return false;
 };
 
-async function lookupTicket(authn: AuthnClient, serviceId: string, ticket: string): Promise<{ value: CachedSession | undefined; until: number }> {
-  const reply = await authn.lookupSession(serviceId, ticket);
+type Route = Pick<ServiceRoute, 'id' | 'passAccessToken'>;
+
+/** A session ticket's answer from authn, for the session cache. */
+export async function lookupTicket(authn: AuthnClient, route: Route, ticket: string): Promise<{ value: CachedSession | undefined; until: number }> {
+  const reply = await authn.lookupSession(route.id, ticket, route.passAccessToken);
   if (!reply.found) return { value: undefined, until: 0 };
-  return { value: { sessionId: reply.sessionId, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags }, until: Number(reply.cacheUntilMs) };
+  const session: CachedSession = {
+    sessionId: reply.sessionId,
+    subject: subjectOf(reply.tags, reply.subject),
+    tags: reply.tags,
+    expiresAtMs: Number(reply.expiresAtMs),
+  };
+  if (route.passAccessToken && reply.accessToken) session.accessToken = reply.accessToken;
+  return { value: session, until: Number(reply.cacheUntilMs) };
 }
 
-async function verifyBearer(authn: AuthnClient, serviceId: string, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
-  const reply = await authn.verifyBearer(serviceId, token);
+/** A bearer token's answer from authn, for the session cache. */
+export async function verifyBearer(authn: AuthnClient, route: Route, token: string): Promise<{ value: CachedSession | undefined; until: number }> {
+  const reply = await authn.verifyBearer(route.id, token);
   if (!reply.valid) return { value: undefined, until: 0 };
   return {
-    value: { sessionId: BEARER_ANSWERS, subject: subjectOf(reply.tags, reply.subject), tags: reply.tags },
+    // The bearer token is the access token: kept only for a service that passes it on.
+    value: {
+      sessionId: BEARER_ANSWERS,
+      subject: subjectOf(reply.tags, reply.subject),
+      tags: reply.tags,
+      expiresAtMs: Number(reply.expiresAtMs),
+      ...(route.passAccessToken ? { accessToken: token } : {}),
+    },
     until: Math.min(Date.now() + BEARER_ANSWER_MS, Number(reply.expiresAtMs)),
   };
 }

@@ -31,6 +31,11 @@ async function setup() {
     secrets: new SecretBox([Buffer.alloc(32, 1)]),
     bus,
     announce: async () => undefined,
+    assertionKeys: {
+      list: () => [],
+      rotate: async () => ({ changed: false, ring: undefined }),
+      settings: { issuer: 'microseg', ttlSeconds: 60, prepublishSeconds: 0, rotationDays: 0 },
+    },
     authFailures: new AuthFailureLimiter({ burst: 1_000, perMinute: 1_000 }),
   });
   return { http, bus };

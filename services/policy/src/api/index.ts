@@ -5,12 +5,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Bus } from '@microseg/bus';
 import { MicrosegError } from '@microseg/errors';
+import type { AssertionKeys } from '../assertion-keys/keys.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { ObjectStore } from '../store.ts';
 import type { AuthFailureLimiter } from './auth-failures.ts';
 import { changeAudit } from './change-audit.ts';
 import type { ServiceStatusOf } from './object-rules.ts';
 import { apiTokenRoutes } from './plugins/api-tokens.ts';
+import { assertionKeyRoutes } from './plugins/assertion-keys.ts';
 import { authentication } from './plugins/auth.ts';
 import { failureAudit, type UnknownRouteConfig } from './plugins/failure-audit.ts';
 import { bodyFormats } from './plugins/formats.ts';
@@ -27,13 +29,15 @@ export interface ApiDeps {
   bus: Pick<Bus, 'emitEvent' | 'request'>;
   /** Tell gateways and authn of a change before the API answers (changes.ts). */
   announce: (revision: number) => Promise<void>;
+  /** The identity assertions' key ring (list, rotate). */
+  assertionKeys: Pick<AssertionKeys, 'list' | 'rotate' | 'settings'>;
   /** Failed authentications per client address (429 past the limit). */
   authFailures: AuthFailureLimiter;
   /** Whether a service is served, and if not why (service-status.ts); shown on the object. */
   serviceStatus?: ServiceStatusOf;
 }
 
-export const policyApi: FastifyPluginAsync<ApiDeps> = async (api, { store, tokens, secrets, bus, announce, authFailures, serviceStatus }) => {
+export const policyApi: FastifyPluginAsync<ApiDeps> = async (api, { store, tokens, secrets, bus, announce, assertionKeys, authFailures, serviceStatus }) => {
   const audit = changeAudit(bus);
   // In this order: the failure audit reads the JSON error body before the formats turn it into YAML.
   await api.register(failureAudit, { bus, authFailures });
@@ -42,6 +46,7 @@ export const policyApi: FastifyPluginAsync<ApiDeps> = async (api, { store, token
 
   await api.register(sessionRoutes, { bus });
   await api.register(secretRoutes, { store, secrets, bus });
+  await api.register(assertionKeyRoutes, { assertionKeys, bus, announce: () => announce(store.snapshot.revision) });
   await api.register(apiTokenRoutes, { tokens, audit });
   await api.register(importExportRoutes, { store, secrets, audit, announce });
   await api.register(objectRoutes, { store, secrets, audit, announce, serviceStatus });

@@ -444,6 +444,8 @@ const baseOf: Record<string, Record<string, unknown>> = {
   namespaces: {},
 };
 const oidc = { authorizationType: 'OIDC', OIDCProviderURL: 'https://idp.example.com', OIDCClientID: 'c', OIDCClientSecret: 's' };
+/** Parses as PEM but is no certificate: refused as applicationCA whatever else is wrong. */
+const CA_PEM = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----';
 const tagRows = (prefix: string): Row[] => [
   [`${prefix}: a tag without =`, { associatedTags: ['team'] }, ['associatedTags[0]']],
   [`${prefix}: a tag key with a space`, { associatedTags: ['my team=a'] }, ['associatedTags[0]']],
@@ -497,6 +499,15 @@ const validationTable: Record<string, Row[]> = {
     ['an empty OIDC scope', { OIDCScopes: [''] }, ['OIDCScopes[0]']],
     ['selectors of negations only', { selectors: [['type!=walkthrough-app']] }, ['selectors[0]']],
     ['exposedServiceIsTLS not a boolean', { exposedServiceIsTLS: 'yes' }, ['exposedServiceIsTLS']],
+    ['an applicationProtocol other than HTTP/1.1 or HTTP/2', { applicationProtocol: 'h2c' }, ['applicationProtocol']],
+    // Both of its problems, at once.
+    ['an applicationCA (not even a certificate) for an application without TLS', { applicationCA: CA_PEM }, ['applicationCA', 'applicationCA']],
+    ['an applicationCA that is not PEM', { exposedServiceIsTLS: true, applicationCA: 'my CA' }, ['applicationCA']],
+    [
+      'a private key as applicationCA',
+      { exposedServiceIsTLS: true, applicationCA: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' },
+      ['applicationCA'],
+    ],
     ['disabled not a boolean', { disabled: 1 }, ['disabled']],
     ['OIDC without provider, client or secret', { authorizationType: 'OIDC' }, ['OIDCClientID', 'OIDCClientSecret', 'OIDCProviderURL']],
     ['OIDC without a secret', { ...oidc, OIDCClientSecret: undefined }, ['OIDCClientSecret']],

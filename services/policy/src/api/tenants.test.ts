@@ -96,6 +96,60 @@ describe('processing units belong to gateways', () => {
   });
 });
 
+describe('console access (apiauthorizationpolicy) stays inside the namespace that grants it', () => {
+  const grant = (authorizedNamespace: string, name = 'grant-c') => ({
+    name,
+    subject: [['email=mallory@example.com']],
+    authorizedNamespace,
+    authorizedIdentities: ['@auth:role=namespace.editor'],
+    propagate: true,
+  });
+  const rolesOf = async (email: string) => (await h.app.bus.request(requests.policyConsoleRoles, { tags: [`email=${email}`] }, 5_000)).grants;
+
+  test('an editor of /acme/team-b cannot grant /acme/team-c: 422 from its own namespace, 403 from the other, by import too; nothing stored', async () => {
+    const here = await h.call('POST', '/apiauthorizationpolicies', { token: teamB, ns: TEAM_B, body: grant('/acme/team-c') });
+    assert.equal(here.status, 422, here.text);
+    assert.deepEqual(
+      here.body.errors.map((e: { attribute: string }) => e.attribute),
+      ['authorizedNamespace'],
+    );
+    const there = await h.call('POST', '/apiauthorizationpolicies', { token: teamB, ns: '/acme/team-c', body: grant('/acme/team-c') });
+    assert.equal(there.status, 403, there.text);
+    const up = await h.call('POST', '/apiauthorizationpolicies', { token: teamB, ns: TEAM_B, body: grant('/acme') });
+    assert.equal(up.status, 422, up.text);
+    for (const doc of [
+      { namespace: TEAM_B, data: { apiauthorizationpolicies: [grant('/acme/team-c')] } },
+      { namespace: '/acme/team-c', data: { apiauthorizationpolicies: [grant('/acme/team-c')] } },
+    ]) {
+      const imported = await h.call('POST', '/import', { token: teamB, ns: TEAM_B, body: doc });
+      assert.ok([403, 422].includes(imported.status), imported.text);
+    }
+    const created = await h.call('POST', '/apiauthorizationpolicies', { token: teamB, ns: TEAM_B, body: grant(TEAM_B, 'grant-b') });
+    assert.equal(created.status, 201, created.text);
+    const patched = await h.call('PATCH', '/apiauthorizationpolicies/grant-b', { token: teamB, ns: TEAM_B, body: { authorizedNamespace: '/acme/team-c' } });
+    assert.equal(patched.status, 422, patched.text);
+    assert.deepEqual(
+      (await h.call('GET', '/apiauthorizationpolicies?recursive=true', { ns: '/' })).body.map((p: { namespace: string; authorizedNamespace: string }) => [
+        p.namespace,
+        p.authorizedNamespace,
+      ]),
+      [[TEAM_B, TEAM_B]],
+    );
+    assert.deepEqual(
+      (await rolesOf('mallory@example.com')).map((g) => [g.namespace, g.role, g.subtree]),
+      [[TEAM_B, 'editor', true]],
+      'the grant is in force, in team-b only',
+    );
+  });
+
+  test('a viewer grants nothing; deleting the policy takes the access away at the next question', async () => {
+    const viewer = await h.token('team-b-viewer-2', 'viewer', TEAM_B);
+    assert.equal((await h.call('POST', '/apiauthorizationpolicies', { token: viewer, ns: TEAM_B, body: grant(TEAM_B, 'by-viewer') })).status, 403);
+    assert.equal((await h.call('DELETE', '/apiauthorizationpolicies/grant-b', { token: teamB, ns: TEAM_B })).status, 200);
+    assert.deepEqual(await rolesOf('mallory@example.com'), []);
+  });
+});
+
 describe('attributes microseg does not know are refused, never dropped', () => {
   test("a service's IPs, a policy's ports and negateSubject, an endpoint's typo: 422 naming each", async () => {
     const service = await h.call('POST', '/services', {

@@ -21,10 +21,10 @@ const otherKey = new SecretBox([Buffer.alloc(32, 8)]);
 function setup(objects: PolicyObject[]) {
   const store = new MemoryObjectStore(objects);
   const bus = new FakeBus();
-  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), now: () => NOW });
+  serveGatewaySync(bus, { store, secrets, secretHealth: new SecretHealthReporter(secrets, bus, () => undefined), assertionKeys, now: () => NOW });
   const sync = (
     units: Array<{ name: string; namespace: string; tags: string[]; address?: string }>,
-    extra: { problems?: Array<{ serviceId: string; message: string }> } = {},
+    extra: { problems?: Array<{ serviceId: string; message: string }>; routesOnly?: boolean } = {},
   ) =>
     bus.call(requests.policyGatewaySync, {
       gatewayId: 'gw-1',
@@ -34,6 +34,14 @@ function setup(objects: PolicyObject[]) {
     });
   return { store, bus, sync };
 }
+
+const assertionKeys = {
+  forGateways: () => ({
+    issuer: 'microseg',
+    ttlSeconds: 60,
+    keys: [{ kid: 'k1', publicJwk: '{}', privateKeyPem: 'PEM', activateAtMs: 1n, publishUntilMs: 0n }],
+  }),
+};
 
 const webUnit = { name: 'web', namespace: '/acme', tags: ['app=web'] };
 
@@ -64,6 +72,23 @@ test('a new processing unit is stored as registered by its gateway, with one eve
   );
   await sync([webUnit]);
   assert.equal(bus.events.length, 1, 'a heartbeat is no news');
+});
+
+test("routes only (a gateway's other workers): the same services, and nothing stored or announced", async () => {
+  const { store, bus, sync } = setup([service('web', '/acme')]);
+  const answer = await sync([webUnit], { routesOnly: true, problems: [{ serviceId: 'web', message: 'not mine to say' }] });
+  assert.deepEqual(
+    answer.services?.map((s) => [s.name, s.upstreamAddress]),
+    [['web', '10.0.0.5']],
+  );
+  assert.equal(store.snapshot.processingUnits.length, 0, 'no unit registered');
+  assert.deepEqual(bus.events, [], 'no event');
+  // The first worker's registration stores the unit once; the others' questions leave it as it is.
+  await sync([webUnit]);
+  const stored = structuredClone(store.snapshot.processingUnits);
+  await sync([webUnit], { routesOnly: true, problems: [{ serviceId: 'web', message: 'not mine to say' }] });
+  assert.deepEqual(store.snapshot.processingUnits, stored);
+  assert.equal(bus.events.length, 1);
 });
 
 test("the gateway's problems are kept on its units, bounded in number and length", () => {
@@ -129,4 +154,15 @@ test('a TLS key is sent opened; one this replica cannot open leaves that service
     ['tls', 'the-key'],
   ]);
   assert.ok(bus.events.some((e) => e.kind === 'secretUnreadable' && e.input.targetId === unreadable.ID));
+});
+
+test('the reply carries the assertion keys, private halves included (the gateway signs with them)', async () => {
+  const { sync } = setup([]);
+  const reply = await sync([webUnit]);
+  assert.equal(reply.assertion?.issuer, 'microseg');
+  assert.equal(reply.assertion?.ttlSeconds, 60);
+  assert.deepEqual(
+    reply.assertion?.keys?.map((k) => [k.kid, k.privateKeyPem]),
+    [['k1', 'PEM']],
+  );
 });

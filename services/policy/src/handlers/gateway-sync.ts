@@ -3,11 +3,15 @@
 // along, and is kept on the units (shown as the services' status, service-status.ts). A service that
 // cannot be served as its editors asked — an older one has its port and host, its ports are not the
 // gateway's, its TLS key cannot be opened — is left out of the answer and reported, never the whole answer.
+// With `routesOnly` (a gateway's workers but its first, docs/architecture.md) nothing is stored or announced.
+// The answer also carries the keys that sign identity assertions, private halves included: only the gateway
+// may ask this subject, and its reply reaches the gateway's own inbox only (contracts/access.ts).
 import { createHash } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Bus } from '@microseg/bus';
 import { requests, type ProcessingUnitObject, type ServiceObject } from '@microseg/contracts';
 import type { GatewaySyncRequest, GatewaySyncResponseSchema } from '@microseg/proto/policy';
+import type { AssertionKeys } from '../assertion-keys/keys.ts';
 import { stableObjectId } from '../objects/import-file.ts';
 import { routesFor, type PortsRefused, type RouteConflict } from '../routes.ts';
 import type { SecretHealthReporter } from '../secret-health.ts';
@@ -20,6 +24,8 @@ export interface GatewaySyncDeps {
   bus: Pick<Bus, 'emitEvent'>;
   secrets: Pick<SecretBox, 'open'>;
   secretHealth: Pick<SecretHealthReporter, 'check'>;
+  /** The identity assertions' keys (private halves opened): this reply goes to the gateway's own inbox only. */
+  assertionKeys: Pick<AssertionKeys, 'forGateways'>;
   now?: () => Date;
 }
 
@@ -91,7 +97,8 @@ export async function answerGatewaySync(
   req: GatewaySyncRequest,
 ): Promise<MessageInitShape<typeof GatewaySyncResponseSchema>> {
   const registered = processingUnitsOf(req, deps.now?.() ?? new Date());
-  for (const object of registered) {
+  // A gateway's other workers ask for the routes only: one registration per gateway, however many workers.
+  for (const object of req.routesOnly ? [] : registered) {
     const outcome = await deps.store.put(object);
     if (outcome === 'created' || outcome === 'updated') {
       deps.bus.emitEvent(
@@ -114,7 +121,7 @@ export async function answerGatewaySync(
     if (!service || deps.secretHealth.check(service).some((u) => u.field === 'TLSCertificateKey')) return [];
     return [{ ...route, tlsCertificateKey: deps.secrets.open(route.tlsCertificateKey, { kind: 'service', id: service.ID, field: 'TLSCertificateKey' }) }];
   });
-  return { services, revision: BigInt(snapshot.revision) };
+  return { services, revision: BigInt(snapshot.revision), assertion: deps.assertionKeys.forGateways() };
 }
 
 export function serveGatewaySync(bus: Pick<Bus, 'serve' | 'emitEvent'>, deps: Omit<GatewaySyncDeps, 'bus'>): void {

@@ -16,6 +16,7 @@ test("every subject of policy's queue group is served, and nothing else", () => 
     tokens: { authenticate: () => undefined },
     secrets,
     secretHealth: new SecretHealthReporter(secrets, bus, () => undefined),
+    assertionKeys: { forGateways: () => ({}), publicKeys: () => ({}) },
   });
   const expected = Object.values(requests)
     .filter((r) => r.queue === queues.policy)

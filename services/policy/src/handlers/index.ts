@@ -2,10 +2,12 @@
 // own module here. app.ts calls servePolicy once the stores are open.
 import type { Bus } from '@microseg/bus';
 import type { TokenStore } from '../api/tokens.ts';
+import type { AssertionKeys } from '../assertion-keys/keys.ts';
 import type { SecretHealthReporter } from '../secret-health.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { ObjectStore } from '../store.ts';
+import { serveConsole } from './console.ts';
 import { serveDecide } from './decide.ts';
 import { serveFlowCheck } from './flow-check.ts';
 import { serveGatewaySync } from './gateway-sync.ts';
@@ -18,13 +20,18 @@ export interface PolicyHandlerDeps {
   tokens: Pick<TokenStore, 'authenticate'>;
   secrets: Pick<SecretBox, 'open'>;
   secretHealth: Pick<SecretHealthReporter, 'check'>;
+  assertionKeys: Pick<AssertionKeys, 'forGateways' | 'publicKeys'>;
 }
 
-export function servePolicy(bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>, { store, tokens, secrets, secretHealth }: PolicyHandlerDeps): void {
+export function servePolicy(
+  bus: Pick<Bus, 'serve' | 'emitEvent' | 'publishEvent'>,
+  { store, tokens, secrets, secretHealth, assertionKeys }: PolicyHandlerDeps,
+): void {
   serveDecide(bus, { store });
-  serveGatewaySync(bus, { store, secrets, secretHealth });
+  serveGatewaySync(bus, { store, secrets, secretHealth, assertionKeys });
   serveOidcClient(bus, { store, secrets, secretHealth });
   serveFlowCheck(bus, { store });
   serveTokenVerify(bus, tokens);
   serveInventory(bus, store);
+  serveConsole(bus, { store, assertionKeys });
 }

@@ -8,6 +8,8 @@ import { isIP } from 'node:net';
 import { z } from '@microseg/config';
 import { httpMethods, isAzureMultiTenantProvider, isNamespacePath, type HTTPMethod, type ObjectKind } from '@microseg/contracts';
 import { normalisePattern } from '@microseg/paths';
+import { apiAuthorizationPolicySchema } from './api-authorization.ts';
+import { certificateBundleProblem } from './certificates.ts';
 import { storedTagExpression, tagExpression, userTag, type TagExpressionSchema } from './tag-expressions.ts';
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 const namespacePath = z
@@ -183,6 +185,10 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
           .default([]),
         /** Accept `Authorization: Bearer <JWT>` from the IdP for this client in place of a session cookie. */
         acceptBearerTokens: z.boolean().default(false),
+        /** Served through an ingress (nginx, Traefik, Envoy) that asks the gateway's forward-auth port about each request to its hosts. */
+        forwardAuth: z.boolean().default(false),
+        /** The user's access token goes to the application in `Authorization: Bearer` (SPEC §8.5). */
+        passAccessToken: z.boolean().default(false),
         /** A session unused for this long ends (seconds). */
         sessionIdleTimeoutSeconds: z
           .number()
@@ -201,6 +207,16 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
         port: port,
         exposedPort: port,
         exposedServiceIsTLS: z.boolean().default(false),
+        /** How the gateway speaks to the application: HTTP/2 is h2c, or h2 by ALPN with exposedServiceIsTLS. */
+        applicationProtocol: z.enum(['HTTP/1.1', 'HTTP/2'], { message: 'must be HTTP/1.1 or HTTP/2' }).default('HTTP/1.1'),
+        /** PEM certificates the application's certificate must chain to (with exposedServiceIsTLS); else the system's CAs. */
+        applicationCA: z
+          .string()
+          .superRefine((v, ctx) => {
+            const problem = certificateBundleProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional(),
         selectors: tagExpression.default([]),
         exposedAPIs: tagExpression.default([]),
         claimsToHTTPHeaderMappings: z
@@ -226,6 +242,13 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
                   "is required with Azure AD's multi-tenant endpoint (/common, /organizations, /consumers), where anyone's tenant can sign in: list the tenant ids (tid) whose users may",
               });
             }
+          }
+          if (s.applicationCA && !s.exposedServiceIsTLS) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['applicationCA'],
+              message: 'applies only to an application that speaks TLS: set exposedServiceIsTLS to true',
+            });
           }
           if (Boolean(s.TLSCertificate) !== Boolean(s.TLSCertificateKey)) {
             ctx.addIssue({ code: 'custom', path: ['TLSCertificateKey'], message: 'TLSCertificate and TLSCertificateKey go together' });
@@ -268,6 +291,7 @@ const schemasWith = (tagExpression: TagExpressionSchema) =>
       logsEnabled: z.boolean().default(false),
       disabled: z.boolean().default(false),
     }),
+    apiauthorizationpolicy: apiAuthorizationPolicySchema(base, namespacePath, tagExpression),
   }) satisfies Record<ObjectKind, z.ZodType>;
 
 export const objectSchemas = schemasWith(tagExpression);

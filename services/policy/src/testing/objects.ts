@@ -1,6 +1,7 @@
 // Objects for unit tests, complete as the store holds them (validated, defaults filled in), with the fields
 // a test cares about given.
 import type {
+  APIAuthorizationPolicyObject,
   ExternalNetworkObject,
   HTTPResourceSpecObject,
   NamespaceObject,
@@ -33,6 +34,7 @@ export function service(name: string, namespace: string, fields: Partial<Service
     port: 3000,
     exposedPort: 443,
     exposedServiceIsTLS: false,
+    applicationProtocol: 'HTTP/1.1',
     selectors: [[`app=${name}`]],
     exposedAPIs: [[`api=${name}`]],
     claimsToHTTPHeaderMappings: [],
@@ -91,6 +93,21 @@ export function namespaceObject(path: string, container: string, fields: Partial
     kind: 'namespace',
     defaultPUIncomingTrafficAction: 'Inherit',
     defaultPUOutgoingTrafficAction: 'Inherit',
+    ...fields,
+  };
+}
+
+export function apiAuthorizationPolicy(
+  name: string,
+  namespace: string,
+  fields: Partial<APIAuthorizationPolicyObject> & Pick<APIAuthorizationPolicyObject, 'subject'>,
+): APIAuthorizationPolicyObject {
+  return {
+    ...base('apiauthorizationpolicy', name, namespace),
+    kind: 'apiauthorizationpolicy',
+    authorizedNamespace: namespace,
+    authorizedIdentities: ['@auth:role=namespace.viewer'],
+    disabled: false,
     ...fields,
   };
 }

@@ -1,6 +1,6 @@
 // SPEC §6.5, OIDC Back-Channel Logout 1.0: the IdP POSTs a `logout_token` (form-encoded) to
 // `/aporeto/oidc/backchannel-logout`; authn checks it and ends the sessions it names.
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { MicrosegError } from '@microseg/errors';
 import { Unavailable } from '../../clients/unavailable.ts';
 import type { PipelineDeps, RequestContext } from '../context.ts';
@@ -33,7 +33,7 @@ export async function backchannelLogout(deps: Pick<PipelineDeps, 'authn' | 'flow
   return true;
 }
 
-function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
+function readSmallBody(req: Readable, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];

@@ -10,6 +10,10 @@ const cases: Array<{ path: string; answeredWith?: number }> = [
   { path: '/aporeto/oidc/callback', answeredWith: 503 },
   { path: '/aporeto/oidc/logout', answeredWith: 200 },
   { path: '/aporeto/oidc/backchannel-logout', answeredWith: 400 },
+  // The assertion key set: public, answered without asking anyone.
+  { path: '/.well-known/microseg/jwks.json', answeredWith: 200 },
+  { path: '/.well-known/microseg/jwks.json/' },
+  { path: '/.well-known/microseg' },
   { path: '/aporeto/oidc/callback/' },
   { path: '/aporeto/oidc/callbackx' },
   { path: '/APORETO/oidc/logout' },

@@ -8,7 +8,7 @@ import { hostCookie, singleCookie } from '../cookies.ts';
 import { isSameOriginRequest } from '../origin.ts';
 import { refuse, unavailable } from '../outcome.ts';
 import { redirect } from '../responses.ts';
-import { credentialKey } from '../session.ts';
+import { ticketKey } from '../session.ts';
 
 export async function logout(deps: Pick<PipelineDeps, 'authn' | 'sessions' | 'flows'>, ctx: RequestContext): Promise<true> {
   const method = ctx.req.method;
@@ -36,7 +36,7 @@ export async function logout(deps: Pick<PipelineDeps, 'authn' | 'sessions' | 'fl
     // authn refused (an unknown session, a service without OIDC): the cookie goes all the same, back to `/`.
     if (!(err instanceof MicrosegError)) throw err;
   }
-  if (ticket) deps.sessions.invalidateCredential(credentialKey(ctx.route!.id, ticket));
+  if (ticket) deps.sessions.invalidateCredential(ticketKey(ctx.route!, ticket));
   // The cookie goes in any case; the session is gone from Redis and every gateway.
   redirect(ctx.res, redirectUrl, { 'set-cookie': [hostCookie(cookies.session, '', 0), hostCookie(cookies.loginBinding, '', 0)] });
   return true;

@@ -12,10 +12,11 @@ import type { PolicyClient } from '../../clients/policy.ts';
 import { Unavailable, type ServiceName } from '../../clients/unavailable.ts';
 import { DecisionCache } from '../../decision-cache.ts';
 import type { FlowInput } from '../../flows.ts';
-import type { ForwardResult } from '../../forward.ts';
+import type { ForwardResult, UpstreamOptions } from '../../forward.ts';
 import { SessionCache } from '../../session-cache.ts';
 import { RoutingState } from '../../state.ts';
 import { ClientAddresses } from '../../client-address.ts';
+import { Assertions, AssertionKeySet } from '../../assertion/index.ts';
 import type { PipelineDeps, RequestContext } from '../context.ts';
 
 export const CLIENT_IP = '203.0.113.7';
@@ -48,6 +49,24 @@ export function fakeRequest(init: FakeRequestInit = {}): IncomingMessage {
   req.headers = headers;
   if (init.body !== undefined) req.push(Buffer.from(init.body));
   req.push(null);
+  return req;
+}
+
+/**
+ * An HTTP/2 request as the compatibility API gives it: version 2.0, pseudo-headers first in `rawHeaders` and
+ * in `headers` (`:authority` unless `rawHeaders` says otherwise), and its stream.
+ */
+export function fakeHttp2Request(init: Omit<FakeRequestInit, 'httpVersion'> & { endAfterHeaders?: boolean } = {}): IncomingMessage {
+  const raw =
+    init.rawHeaders ??
+    Object.entries({ ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': HOST, ':path': init.url ?? '/', ...init.headers }).flat();
+  const req = fakeRequest({ ...init, rawHeaders: raw, httpVersion: '2.0' });
+  req.httpVersionMajor = 2;
+  req.httpVersionMinor = 0;
+  // Node joins an HTTP/2 request's cookie fields with '; ' (RFC 9113 §8.2.3).
+  const cookies = raw.filter((_, i) => i % 2 === 1 && raw[i - 1] === 'cookie');
+  if (cookies.length > 1) req.headers.cookie = cookies.join('; ');
+  Object.defineProperty(req, 'stream', { value: { endAfterHeaders: init.endAfterHeaders ?? init.body === undefined, destroyed: false } });
   return req;
 }
 
@@ -179,6 +198,7 @@ export interface ForwardCall {
   origin: string;
   path: string;
   headers: Record<string, string | string[]>;
+  upstream: UpstreamOptions | undefined;
 }
 
 export class FakeForwarder {
@@ -187,8 +207,15 @@ export class FakeForwarder {
   /** Runs when forward is called, before it answers (what the stage did before forwarding). */
   onForward: ((res: ServerResponse) => void) | undefined;
 
-  async forward(_req: IncomingMessage, res: ServerResponse, origin: string, path: string, headers: Record<string, string | string[]>): Promise<ForwardResult> {
-    this.calls.push({ origin, path, headers });
+  async forward(
+    _req: unknown,
+    res: ServerResponse,
+    origin: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    upstream?: UpstreamOptions,
+  ): Promise<ForwardResult> {
+    this.calls.push({ origin, path, headers, upstream });
     this.onForward?.(res);
     if (this.result.ok) {
       res.writeHead(this.result.status);
@@ -207,7 +234,14 @@ export interface FakeDeps extends PipelineDeps {
 
 /** Fake clients, flows and forwarder; the real caches (in memory, deterministic) and routing state. */
 export function fakeDeps(
-  init: { authn?: Partial<AuthnClient>; policy?: Partial<PolicyClient>; routes?: ServiceRoute[]; decisions?: DecisionCache; trustedProxies?: string[] } = {},
+  init: {
+    authn?: Partial<AuthnClient>;
+    policy?: Partial<PolicyClient>;
+    routes?: ServiceRoute[];
+    decisions?: DecisionCache;
+    trustedProxies?: string[];
+    assertions?: Assertions;
+  } = {},
 ): FakeDeps {
   const state = new RoutingState(init.routes ?? [route()], 1n);
   return {
@@ -218,6 +252,8 @@ export function fakeDeps(
     forwarder: new FakeForwarder(),
     decisions: init.decisions ?? new DecisionCache({ capacity: 100, graceMs: 30_000, maxAgeMs: 60_000 }),
     sessions: new SessionCache(100),
+    // No key: requests go without an assertion unless a test gives keys (assertion/testing.ts).
+    assertions: init.assertions ?? new Assertions(new AssertionKeySet()),
     logger: createLogger('gateway-test', 'silent'),
     addresses: new ClientAddresses(init.trustedProxies ?? []),
   };
