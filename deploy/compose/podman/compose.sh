@@ -27,6 +27,13 @@ stop_pid() {
 }
 
 start() {
+  # One session per machine: netavark keeps one DNS server (aardvark-dns) for all, in whichever namespace
+  # started it first, so a second namespace's containers would find no names.
+  for other in /run/microseg-podman/*/service.pid; do
+    [ -e "$other" ] && [ "$other" != "$RUN_DIR/service.pid" ] && pidfile_alive "$other" || continue
+    echo "compose.sh: another session runs ($(basename "$(dirname "$other")")); stop it first (try.sh down)" >&2
+    exit 2
+  done
   mkdir -p "$RUN_DIR"
   if [ ! -e "/run/netns/$NETNS" ]; then
     ip netns add "$NETNS"

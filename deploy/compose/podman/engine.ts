@@ -1,6 +1,7 @@
 // What checks.ts asks of the container engine and of compose: the Docker API over DOCKER_HOST's unix
 // socket (podman's here, any Docker engine's elsewhere), and compose.sh.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,4 +69,22 @@ export function compose(args: readonly string[], timeoutMs = 240_000): Promise<s
 /** podman ARGS (the engine's own command line, for what the Docker API has no word for). */
 export function podman(args: readonly string[], timeoutMs = 60_000): Promise<string> {
   return run('podman', args, timeoutMs);
+}
+
+/** Where netavark keeps the configuration of compose's DNS server (aardvark-dns), for a root podman. */
+export const aardvarkConfig = '/run/containers/networks/aardvark-dns';
+
+/**
+ * Compose's DNS has caught up (health-loop.sh): its configuration names none of the containers `gone`,
+ * and the DNS server was reloaded with it as it now reads. Always true outside this setup (no
+ * MICROSEG_PODMAN_RUN_DIR: a real Docker engine, whose DNS needs no help).
+ */
+export async function dnsSettled(gone: readonly string[] = []): Promise<boolean> {
+  const runDir = process.env['MICROSEG_PODMAN_RUN_DIR'];
+  if (!runDir) return true;
+  const config = await run('bash', ['-c', `cat ${aardvarkConfig}/* 2>/dev/null`], 10_000);
+  if (gone.some((id) => config.includes(id))) return false;
+  const signature = await run('bash', ['-c', `cat ${aardvarkConfig}/* 2>/dev/null | md5sum`], 10_000);
+  const loaded = await readFile(`${runDir}/dns-loaded`, 'utf8').catch(() => '');
+  return loaded.trim() === signature.trim();
 }

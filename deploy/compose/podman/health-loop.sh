@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the health checks of the project's containers: without systemd, podman never does by itself,
 # and compose's `depends_on: condition: service_healthy` waits on them. compose.sh starts it (inside
-# the namespace).
+# the namespace). It also keeps an eye on compose's DNS (below).
 #
 # A container whose check has not passed yet (starting, unhealthy) is probed every
 # MICROSEG_HEALTH_INTERVAL seconds (default 2), a healthy one every MICROSEG_HEALTH_HEALTHY_INTERVAL
@@ -12,6 +12,28 @@ set -u
 interval="${MICROSEG_HEALTH_INTERVAL:-2}"
 healthy_interval="${MICROSEG_HEALTH_HEALTHY_INTERVAL:-20}"
 declare -A last=() seen=() probe=()
+dns_seen="" dns_loaded="" dns_changed=0
+
+# aardvark-dns 1.4 (Debian 12), compose's DNS server, rereads its configuration on every reload, one
+# per container started or stopped, while netavark may still be writing it; with many containers
+# starting at once it can keep a partial view (containers/aardvark-dns#389, fixed in later releases):
+# some containers then find no names, or are not found, until the next reload. So, once its
+# configuration has stayed the same for two seconds after a change, reload it once more.
+dns_signature() { cat /run/containers/networks/aardvark-dns/* 2>/dev/null | md5sum; }
+
+settle_dns() {
+  local dir=/run/containers/networks/aardvark-dns sig pid
+  sig="$(dns_signature)"
+  if [ "$sig" != "$dns_seen" ]; then
+    dns_seen=$sig dns_changed=$now
+  elif [ "$sig" != "$dns_loaded" ] && [ $((now - dns_changed)) -ge 2 ]; then
+    dns_loaded=$sig
+    pid="$(cat "$dir/aardvark.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null; then echo "$(date -u +%H:%M:%S) aardvark-dns reloaded"; fi
+    # What it was reloaded with, for checks.ts: settled while the configuration still reads the same.
+    echo "$sig" >"$RUN_DIR/dns-loaded"
+  fi
+}
 
 while :; do
   now=$(date +%s)
@@ -33,5 +55,6 @@ while :; do
       probe[$id]=$!
     fi
   done < <(podman ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.ID}} {{.Names}} {{.Status}}' 2>/dev/null)
+  settle_dns
   sleep 1
 done

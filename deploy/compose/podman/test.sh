@@ -4,11 +4,13 @@
 # network namespace of its own (compose.sh engine start), runs checks.ts there, and always cleans up: `down -v`,
 # the API and the health loop stopped, the namespace removed. Run as root; re-runs reuse the images.
 set -euo pipefail
-# A namespace and a project of its own: a session of try.sh (namespace microseg-compose, project microseg)
-# may run beside it.
+# A namespace and a project of its own, so that it never touches a session of try.sh (namespace
+# microseg-compose, project microseg); one session runs at a time (compose.sh engine start refuses a second).
 export MICROSEG_PODMAN_NETNS="${MICROSEG_PODMAN_NETNS:-microseg-test}"
 export MICROSEG_PODMAN_PROJECT="${MICROSEG_PODMAN_PROJECT:-microseg-test}"
 . "$(dirname "$0")/env.sh"
+# checks.ts waits on the health loop's DNS reloads (engine.ts, dnsSettled), which it keeps here.
+export MICROSEG_PODMAN_RUN_DIR="$RUN_DIR"
 
 node="$ROOT/node_modules/.bin/node"
 [ -x "$node" ] || { echo "test.sh: run npm ci first (Node 24 comes from the project's dependencies)" >&2; exit 2; }
@@ -35,6 +37,7 @@ cleanup() {
     say "the health checks' last changes:"
     tail -15 "$RUN_DIR/health.log" >&2 2>/dev/null || true
   fi
+  grep -h aardvark "$RUN_DIR/health.log" >&2 2>/dev/null || true
   if [ -S "$SOCKET" ]; then "$HERE/compose.sh" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true; fi
   "$HERE/compose.sh" engine stop || true
   say "cleaned up (exit $rc)"
