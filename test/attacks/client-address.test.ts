@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { Command, IPv4Address, IPv4ProxyAddress, TransportProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
-import { loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { loginWithHttp, startCluster, waitFor, type Cluster, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-b/dev/private-app';
 let cluster: Cluster;
@@ -29,14 +29,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 /** One HTTP/1.1 request over TLS from `localAddress`, after `preface` (a PROXY header); the status, or 'closed'. */
 async function get(options: { localAddress: string; preface?: Buffer | string; path?: string; headers?: Record<string, string> }): Promise<number | 'closed'> {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isListening, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { isListening, startCluster, waitFor, type Cluster, policyApi, sessionCookieFor } from '@microseg/testkit';
 import { alive, closeAll, connectionsOn, readiness, stream, waitForAllWorkers, workerPids, type Connection } from '../e2e/workers-kit.ts';
 
 const NS = '/acme/team-b/dev/private-app';
@@ -23,22 +23,9 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
-async function aliceCookie(): Promise<string> {
-  const alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
-  assert.equal(alice.response.status, 200);
-  const cookie = alice.browser.cookie('__Host-microseg');
-  assert.ok(cookie);
-  return cookie;
-}
+const aliceCookie = () => sessionCookieFor(cluster.gatewayUrl, 'alice@example.com', 'alice');
 
 /**
  * The attacker's requests on every connection, back to back, from before `act()` until each connection has

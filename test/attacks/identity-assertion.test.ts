@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { Agent, request } from 'undici';
 import { assertionVerifier, startDemoApp, type DemoApp, type EchoResponse } from '@microseg/demo';
-import { loginWithHttp, startCluster, type Cluster } from '@microseg/testkit';
+import { loginWithHttp, startCluster, type Cluster, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-b/dev/private-app';
 const AUD = `${NS}/private-app`;
@@ -45,14 +45,7 @@ after(async () => {
   await trusting?.close();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 /** Through the gateway: `headers` as raw name/value pairs (several spellings, duplicates). */
 async function viaGateway(path: string, headers: string[], withSession = true): Promise<EchoResponse> {

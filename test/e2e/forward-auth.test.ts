@@ -20,6 +20,7 @@ import {
   waitFor,
   type Cluster,
   type RunningNginx,
+  policyApi,
 } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
 
@@ -39,15 +40,7 @@ function fetchFrom(localAddress: string): typeof fetch {
   return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = policyApi(() => cluster, NS);
 
 before(async () => {
   const nginxPort = await freePort();

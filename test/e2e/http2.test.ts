@@ -17,9 +17,8 @@ import {
 } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { Browser } from 'playwright-core';
-import { freePort, loginWithHttp, startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { freePort, loginWithHttp, startCluster, waitFor, type Cluster, policyApi, serverCertificate, testCa } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
 
 const NS = '/acme/team-c/walkthrough';
@@ -32,31 +31,9 @@ const upstreams: Array<Http2Server | Http2SecureServer> = [];
 const received: IncomingHttpHeaders[] = [];
 
 // A CA of the test's own, and the TLS application's certificate for the hosts its services answer to.
-const caOptions = { keyType: 'ec' as const, curve: 'P-256' as const, algorithm: 'sha256' };
-const ca = await generate([{ name: 'commonName', value: 'e2e application CA' }], {
-  ...caOptions,
-  extensions: [
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-  ],
-});
-const otherCa = await generate([{ name: 'commonName', value: 'someone else' }], {
-  ...caOptions,
-  extensions: [{ name: 'basicConstraints', cA: true, critical: true }],
-});
-const appCert = await generate([{ name: 'commonName', value: 'secure-h2.test' }], {
-  ...caOptions,
-  ca: { key: ca.private, cert: ca.cert },
-  extensions: [
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: ['secure-h2.test', 'secure-h1.test', 'untrusted.test'].map((value) => ({ type: 2 as const, value })),
-    },
-  ],
-});
+const ca = await testCa('e2e application CA');
+const otherCa = await testCa('someone else', { usages: false });
+const appCert = await serverCertificate(ca, ['secure-h2.test', 'secure-h1.test', 'untrusted.test']);
 
 /** gRPC's message framing (compressed flag, 32-bit length, message). */
 const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0]), Buffer.from(new Uint32Array([message.length]).buffer).reverse(), message]);
@@ -95,14 +72,7 @@ function startTlsApp(port: number): Promise<void> {
   return once(server, 'listening').then(() => undefined);
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 interface Answer {
   status: number;

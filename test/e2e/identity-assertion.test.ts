@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { Agent, fetch as undiciFetch, request } from 'undici';
-import { loginWithHttp, startCluster, waitFor, type Cluster, type Replica } from '@microseg/testkit';
+import { loginWithHttp, startCluster, waitFor, type Cluster, type Replica, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-b/dev/private-app';
 const AUD = `${NS}/private-app`;
@@ -89,14 +89,7 @@ function remoteVerifier(cacheMaxAge = 600_000) {
   return (token: string) => jwtVerify(token, keys, { algorithms: ['ES256'], issuer: 'microseg', audience: AUD, requiredClaims: ['sub', 'iat', 'exp', 'jti'] });
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 test("alice's request reaches the app with an assertion that verifies against the published key set, and the app says so", async () => {
   const verify = remoteVerifier();

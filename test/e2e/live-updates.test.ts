@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insecureFetch, isListening, startCluster, waitFor, type Cluster } from '@microseg/testkit';
+import { insecureFetch, isListening, startCluster, waitFor, type Cluster, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-c/walkthrough';
 let cluster: Cluster;
@@ -19,14 +19,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 const get = (path: string) => insecureFetch(`https://localhost:${cluster.ports.walkthrough}${path}`, { headers: { accept: 'application/json' } });
 

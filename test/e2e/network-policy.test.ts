@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insecureFetch, loginWithHttp, startCluster, TestBrowser, waitFor, type Cluster } from '@microseg/testkit';
+import { insecureFetch, loginWithHttp, startCluster, TestBrowser, waitFor, type Cluster, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-b/dev/private-app';
 let cluster: Cluster;
@@ -19,14 +19,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 type Flow = { action: string; dropReason: string; policyName: string; source: { type: string }; destination: { type: string; name: string } };
 async function idpFlows(): Promise<Flow[]> {

@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { freePort, loginWithHttp, startCluster, waitFor, type Cluster, type Replica } from '@microseg/testkit';
+import { freePort, startCluster, waitFor, type Cluster, type Replica, sessionCookieFor } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
 
 const NS = '/acme/team-b/dev/private-app';
@@ -54,13 +54,7 @@ async function api(method: string, path: string): Promise<{ status: number; body
   return { status: res.status, body: await res.json() };
 }
 
-async function aliceCookie(): Promise<string> {
-  const alice = await loginWithHttp(cluster.gatewayUrl, 'alice@example.com', 'alice');
-  assert.equal(alice.response.status, 200);
-  const cookie = alice.browser.cookie('__Host-microseg');
-  assert.ok(cookie);
-  return cookie;
-}
+const aliceCookie = () => sessionCookieFor(cluster.gatewayUrl, 'alice@example.com', 'alice');
 
 test('logout in the browser ends the session: the old cookie works nowhere, and the IdP session ends too', async () => {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });

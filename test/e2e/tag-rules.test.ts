@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loginWithHttp, startCluster, type Cluster, type TestBrowser } from '@microseg/testkit';
+import { loginWithHttp, startCluster, type Cluster, type TestBrowser, policyApi } from '@microseg/testkit';
 
 const NS = '/acme/team-b/dev/private-app';
 const SPEC = 'private-app-api';
@@ -21,14 +21,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 /** What the gateway answers a signed-in browser: the application's echo, or the gateway's refusal. */
 async function get(browser: TestBrowser, path: string): Promise<{ status: number; body: any }> {

@@ -10,7 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { loginWithHttp, startCluster, type Cluster } from '@microseg/testkit';
+import { loginWithHttp, startCluster, type Cluster, policyApi } from '@microseg/testkit';
 import { launchChromium } from './browser.ts';
 
 const NS = '/acme/team-b/dev/private-app';
@@ -27,14 +27,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${cluster.policyUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cluster.adminToken}`, 'x-namespace': NS, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = policyApi(() => cluster, NS);
 
 /** A browser context where alice signed in at the demo IdP and came back to the application. */
 async function aliceSignedIn(): Promise<{ context: BrowserContext; page: Page }> {

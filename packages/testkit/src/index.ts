@@ -22,7 +22,9 @@ export {
 } from '@microseg/local-cluster';
 export { startNats, startRedis } from './servers.ts';
 export { TestBrowser, formFieldsOf } from './test-browser.ts';
-export { loginWithHttp, insecureFetch, type LoggedIn } from './login.ts';
+export { loginWithHttp, insecureFetch, sessionCookieFor, type LoggedIn } from './login.ts';
+export { policyApi, type PolicyApi } from './policy-api.ts';
+export { testCa, serverCertificate, selfSignedEc, type Certificate } from './certificates.ts';
 export { startNginx, nginxBinary, selfSignedCertificate, type NginxOptions, type RunningNginx } from './nginx.ts';
 export { startForwardAuthNginx, forwardAuthNginxSite, FORWARD_AUTH_NGINX_SITE, type ForwardAuthSite } from './forward-auth.ts';
 /** A raw HTTP/2 client: `h2.RawH2.open(port)`, frames built with `h2.frame`, `h2.request`, `h2.rstStream`. */

@@ -41,3 +41,12 @@ export async function loginWithHttp(gatewayUrl: string, login: string, password:
   const final = await browser.navigate(callbackUrl, { headers: html });
   return { browser, response: final.response!, body: final.body ?? '', callbackUrl };
 }
+
+/** Logs in and returns the session cookie's value (`__Host-microseg`); throws when the login did not end on a 200 with one. */
+export async function sessionCookieFor(gatewayUrl: string, login: string, password: string): Promise<string> {
+  const user = await loginWithHttp(gatewayUrl, login, password);
+  if (user.response.status !== 200) throw new Error(`the login of ${login} ended with ${user.response.status}, not 200`);
+  const cookie = user.browser.cookie('__Host-microseg');
+  if (!cookie) throw new Error(`the login of ${login} left no __Host-microseg cookie`);
+  return cookie;
+}

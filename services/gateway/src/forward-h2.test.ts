@@ -17,34 +17,15 @@ import {
 } from 'node:http2';
 import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { generate } from 'selfsigned';
+import { selfSignedEc, serverCertificate, testCa } from '@microseg/testkit';
 import { createExposedServer } from './exposed-server.ts';
 import { Forwarder, type ForwardResult, type UpstreamOptions } from './forward.ts';
 
-const caOptions = { keyType: 'ec' as const, curve: 'P-256' as const, algorithm: 'sha256' };
-const ca = await generate([{ name: 'commonName', value: 'test application CA' }], {
-  ...caOptions,
-  extensions: [
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-  ],
-});
-const otherCa = await generate([{ name: 'commonName', value: 'another CA' }], {
-  ...caOptions,
-  extensions: [{ name: 'basicConstraints', cA: true, critical: true }],
-});
+const ca = await testCa('test application CA');
+const otherCa = await testCa('another CA', { usages: false });
 // For the host the client asked for (app.example.com), as undici checks it for HTTP/1.1 too.
-const leaf = await generate([{ name: 'commonName', value: 'app.example.com' }], {
-  ...caOptions,
-  ca: { key: ca.private, cert: ca.cert },
-  extensions: [
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 2, value: 'app.example.com' }] },
-  ],
-});
-const frontCert = await generate([{ name: 'commonName', value: 'localhost' }], caOptions);
+const leaf = await serverCertificate(ca, ['app.example.com']);
+const frontCert = await selfSignedEc('localhost');
 
 const forwarder = new Forwarder({ headersTimeoutMs: 10_000 });
 const impatient = new Forwarder({ headersTimeoutMs: 300 });
