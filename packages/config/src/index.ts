@@ -88,6 +88,19 @@ export function loadConfigOrExit<S extends z.ZodType>(service: string, schema: S
   }
 }
 
+/** A comma-separated list, blanks dropped (empty by default). */
+function commaList() {
+  return z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+}
+
 // Reusable field types, with messages that say how to fix the value.
 export const fields = {
   port: (fallback: number) =>
@@ -120,24 +133,17 @@ export const fields = {
       .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes'].includes(v))),
   string: (fallback: string) => z.string().min(1, 'must not be empty').default(fallback),
   optionalString: () => z.string().min(1).optional(),
+  /** A comma-separated list, blanks dropped (empty by default). */
+  list: commaList,
   /** A comma-separated list of CIDRs or addresses (empty by default): each entry checked, the bad one named. */
   networks: () =>
-    z
-      .string()
-      .default('')
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .superRefine((entries, ctx) => {
-        try {
-          new NetworkSet(entries);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: `${(err as Error).message}; list CIDRs such as 10.20.0.0/16,fd00:1::/64` });
-        }
-      }),
+    commaList().superRefine((entries, ctx) => {
+      try {
+        new NetworkSet(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `${(err as Error).message}; list CIDRs such as 10.20.0.0/16,fd00:1::/64` });
+      }
+    }),
 };
 
 /** A PEM block given inline (or through NAME_FILE). */

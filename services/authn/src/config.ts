@@ -1,17 +1,5 @@
 import { commonSchema, fields, redisSchema, z } from '@microseg/config';
 
-/** A comma-separated list, blanks dropped. */
-const list = () =>
-  z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
-
 export const authnConfigSchema = z.object({
   ...commonSchema,
   ...redisSchema,
@@ -32,10 +20,12 @@ export const authnConfigSchema = z.object({
    * endpoint and JWKS may be besides the provider's own origin; https only. accounts.google.com's API
    * hosts are allowed without being listed.
    */
-  AUTHN_IDP_ENDPOINT_HOSTS: list().refine(
-    (hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h)),
-    'must be host names, each optionally with :port (idp-api.example.com,keys.example.com:8443)',
-  ),
+  AUTHN_IDP_ENDPOINT_HOSTS: fields
+    .list()
+    .refine(
+      (hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h)),
+      'must be host names, each optionally with :port (idp-api.example.com,keys.example.com:8443)',
+    ),
   /** How long a login may take between the redirect to the IdP and the callback. */
   AUTHN_LOGIN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
   /**

@@ -1,21 +1,8 @@
 import { availableParallelism, hostname } from 'node:os';
 import { commonSchema, fields, z } from '@microseg/config';
-import { parseTrustedProxies } from './forward-auth/trust.ts';
 
 /** Bounds GATEWAY_WORKERS (and the values of the `worker` label of its metrics). */
 export const MAX_WORKERS = 64;
-
-/** A comma-separated list, blanks dropped. */
-const list = () =>
-  z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
 
 export const gatewayConfigSchema = z
   .object({
@@ -41,7 +28,7 @@ export const gatewayConfigSchema = z
      */
     GATEWAY_PROXY_PROTOCOL_SOURCES: fields.networks(),
     /** The exposed ports the PROXY protocol is required on for those peers (comma-separated); empty: every one. */
-    GATEWAY_PROXY_PROTOCOL_PORTS: list().pipe(
+    GATEWAY_PROXY_PROTOCOL_PORTS: fields.list().pipe(
       z.array(
         z
           .string()
@@ -77,13 +64,7 @@ export const gatewayConfigSchema = z
     /** The address the forward-auth port listens on. */
     GATEWAY_FORWARD_AUTH_HOST: z.string().default('127.0.0.1'),
     /** The ingresses' addresses (CIDRs or addresses, comma-separated): only they may ask; nobody else is answered. */
-    GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: list().superRefine((entries, ctx) => {
-      try {
-        parseTrustedProxies(entries);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `${(err as Error).message}; list CIDRs or addresses such as 10.0.0.0/24,127.0.0.1` });
-      }
-    }),
+    GATEWAY_FORWARD_AUTH_TRUSTED_PROXIES: fields.networks(),
     /**
      * Processes serving the exposed ports, all on the same ports (node:cluster; docs/operations.md, "Scaling").
      * `auto`: as many as the CPUs Node may use (os.availableParallelism(): CPU affinity and a container's CPU

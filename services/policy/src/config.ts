@@ -32,21 +32,12 @@ export const policyConfigSchema = z.object({
    * Comma-separated base64 keys of 32 bytes: the first seals, every one opens (key rotation:
    * put the new key first, run `msctl secrets reseal`, then drop the old one).
    */
-  POLICY_SECRETS_KEYS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .superRefine((keys, ctx) => {
-      keys.forEach((key, i) => {
-        if (Buffer.from(key, 'base64').length !== 32)
-          ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
-      });
-    }),
+  POLICY_SECRETS_KEYS: fields.list().superRefine((keys, ctx) => {
+    keys.forEach((key, i) => {
+      if (Buffer.from(key, 'base64').length !== 32)
+        ctx.addIssue({ code: 'custom', message: `key ${i + 1} must be the base64 of 32 random bytes (openssl rand -base64 32)` });
+    });
+  }),
   /**
    * `iss` of the identity assertions gateways sign (SPEC §8.4): a name, or a URL such as the installation's
    * address. Applications check it.

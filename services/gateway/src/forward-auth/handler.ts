@@ -7,7 +7,7 @@
 // method, target and Host and, as its peer, the client address the ingress saw. Nothing else of the
 // forward-auth request is read; its body never is.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BlockList } from 'node:net';
+import type { NetworkSet } from '@microseg/config';
 import { createRequestHandler } from '../pipeline/index.ts';
 import { badRequest } from '../pipeline/outcome.ts';
 import { rejectAmbiguousFraming } from '../pipeline/framing.ts';
@@ -45,7 +45,7 @@ function asNginxExpects(res: ServerResponse): void {
 
 const NGINX_STATUS: Partial<Record<number, number>> = { 302: 401, 400: 403 };
 
-export function createForwardAuthHandler(deps: ForwardAuthDeps, options: { port: number; trusted: BlockList }): Handler {
+export function createForwardAuthHandler(deps: ForwardAuthDeps, options: { port: number; trusted: NetworkSet }): Handler {
   const untrusted = createRequestHandler(deps, options.port, [refuseUntrustedPeer]);
   const decide = createRequestHandler(deps, options.port, forwardAuthStages);
   return (req, res) => {
