@@ -36,6 +36,8 @@ interface PeerSocket {
 export class ClientAddresses {
   readonly #trusted: NetworkSet;
   readonly #peerOf: (socket: PeerSocket) => string;
+  /** Per connection: its peer in one written form and whether it is a trusted proxy (parsed once, not per request). */
+  readonly #peers = new WeakMap<PeerSocket, { peer: string; trusted: boolean }>();
 
   /** `peerOf`: the connection's peer, as the PROXY protocol gave it (proxy-protocol.ts); by default the socket's. */
   constructor(trustedProxies: readonly string[], peerOf: (socket: PeerSocket) => string = (socket) => socket.remoteAddress ?? '') {
@@ -45,7 +47,16 @@ export class ClientAddresses {
 
   /** The request's client: its connection's peer, then X-Forwarded-For if that peer is a trusted proxy. */
   forRequest(req: { socket: PeerSocket; headers: IncomingHttpHeaders }): ClientAddress {
-    return this.resolve(this.#peerOf(req.socket), req.headers['x-forwarded-for']);
+    let known = this.#peers.get(req.socket);
+    if (!known) {
+      const raw = this.#peerOf(req.socket);
+      const peer = normaliseIp(raw) ?? raw;
+      known = { peer, trusted: this.#trusted.has(peer) };
+      this.#peers.set(req.socket, known);
+    }
+    const forwardedFor = req.headers['x-forwarded-for'];
+    if (!known.trusted || forwardedFor === undefined) return { address: known.peer, forwardedFor: known.peer };
+    return this.resolve(known.peer, forwardedFor);
   }
 
   /**
